@@ -1,0 +1,104 @@
+"""Lower groups of nodes to scheduled TIR kernels and build them all into one TVM module."""
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import tvm
+from tvm import te, tirx
+
+from graphc.errors import CompileError
+
+from .lower import get_lowering
+from .schedule import schedule_for
+from .target import make_target
+
+INLINE_CONSTANT_MAX = 1  # constants this small become immediates inside the kernel
+
+
+@dataclass
+class Kernel:
+    """One generated function: the graph tensors it reads and writes, in parameter order."""
+    name: str
+    nodes: list
+    inputs: list
+    outputs: list
+    func: object = field(repr=False, default=None)
+
+
+def kernel_name(index, nodes):
+    """A readable, unique symbol: k<index>_<ops fused into it>."""
+    ops = "_".join(dict.fromkeys(n.op for n in nodes))
+    return re.sub(r"\W", "_", f"k{index}_{ops}")[:80]
+
+
+def _inline_constant(tensor):
+    node = tensor.node
+    if node.op == "constant" and node.attrs["value"].size <= INLINE_CONSTANT_MAX:
+        value = node.attrs["value"].reshape(-1)[0].item() if node.attrs["value"].size else 0
+        dtype = tensor.dtype.name
+        return te.compute(tuple(tensor.shape), lambda *i: tirx.const(value, dtype), name="const")
+    return None
+
+
+def group_io(nodes, live):
+    """(inputs, outputs) of a group: tensors read from outside it, and tensors used after it."""
+    inside = {id(n) for n in nodes}
+    inputs, seen = [], set()
+    for n in nodes:
+        for t in n.inputs:
+            if id(t.node) not in inside and id(t) not in seen and _inline_constant(t) is None:
+                seen.add(id(t))
+                inputs.append(t)
+    outputs = [t for n in nodes for t in n.outputs if id(t) in live]
+    return inputs, outputs
+
+
+def lower_group(name, nodes, live, target_kind):
+    """A scheduled PrimFunc computing the group's outputs from its inputs."""
+    inputs, outputs = group_io(nodes, live)
+    te_of = {}
+    params = []
+    for i, t in enumerate(inputs):
+        ph = te.placeholder(tuple(t.shape), name=f"in{i}", dtype=t.dtype.name)
+        te_of[id(t)] = ph
+        params.append(ph)
+    for n in nodes:
+        args = []
+        for t in n.inputs:
+            if id(t) not in te_of:
+                te_of[id(t)] = _inline_constant(t)
+            args.append(te_of[id(t)])
+        try:
+            result = get_lowering(n.op)(n, *args)
+        except KeyError:
+            raise
+        except Exception as e:
+            raise CompileError(f"lowering {n.op} '{n.name}' failed: {e}") from e
+        results = result if isinstance(result, (list, tuple)) else [result]
+        if len(results) != len(n.outputs):
+            raise CompileError(f"lowering of {n.op} returned {len(results)} tensors for {len(n.outputs)} outputs")
+        for t, r in zip(n.outputs, results):
+            te_of[id(t)] = r
+    outs = []
+    for i, t in enumerate(outputs):
+        r = te_of[id(t)]
+        if isinstance(r.op, te.PlaceholderOp) or any(r.same_as(o) for o in outs) or \
+                tuple(int(d) for d in r.shape) != tuple(t.shape):
+            src = r
+            r = te.compute(tuple(t.shape), lambda *idx: src(*idx) if len(src.shape) == len(idx)
+                           else src(*([0] * len(src.shape))), name=f"out{i}")
+        outs.append(r)
+    func = te.create_prim_func(params + outs)
+    sch = tvm.s_tir.Schedule(func)
+    schedule_for(target_kind)(sch)
+    return Kernel(name, nodes, inputs, outputs, sch.mod["main"].with_attr("global_symbol", name))
+
+
+def build_module(kernels, target_kind):
+    """Compile every kernel into one TVM module for the target; returns the runtime module."""
+    mod = tvm.IRModule({k.name: k.func for k in kernels})
+    try:
+        return tvm.compile(mod, target=make_target(target_kind))
+    except Exception as e:
+        raise CompileError(f"TVM failed to build {len(kernels)} kernels for {target_kind}: {e}") from e
+

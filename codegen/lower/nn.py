@@ -1,0 +1,21 @@
+"""TE lowerings of graphc/ops/nn.py: softmax and log_softmax with a max-shifted sum."""
+from tvm import te, topi
+
+from graphc.ops._base import normalize_axis
+
+from . import lowering
+
+
+@lowering("softmax", "log_softmax")
+def lower_softmax(node, x):
+    axis = normalize_axis(node.attrs["axis"], len(x.shape))
+    m = topi.max(x, axis=axis, keepdims=True)
+    shifted = te.compute(x.shape, lambda *i: x(*i) - m(*[0 if d == axis else v for d, v in enumerate(i)]),
+                         name="shifted")
+    s = topi.sum(topi.exp(shifted), axis=axis, keepdims=True)
+
+    def at(t, i):
+        return t(*[0 if d == axis else v for d, v in enumerate(i)])
+    if node.op == "softmax":
+        return te.compute(x.shape, lambda *i: te.exp(shifted(*i)) / at(s, i), name="softmax")
+    return te.compute(x.shape, lambda *i: shifted(*i) - te.log(at(s, i)), name="log_softmax")

@@ -1,0 +1,70 @@
+"""TE lowerings of graphc/ops/reduce.py."""
+import numpy as np
+from tvm import te, tirx, topi
+
+from graphc.ops._base import normalize_axes, normalize_axis
+
+from . import lowering
+
+
+def _axes(node):
+    return list(normalize_axes(node.attrs.get("axes"), len(node.inputs[0].shape)))
+
+
+@lowering("sum", "max", "min", "prod")
+def lower_reduce(node, x):
+    fn = {"sum": topi.sum, "max": topi.max, "min": topi.min, "prod": topi.prod}[node.op]
+    axes = _axes(node)
+    if not axes:
+        return topi.identity(x)
+    return fn(x, axis=axes, keepdims=node.attrs.get("keepdims", False))
+
+
+@lowering("mean")
+def lower_mean(node, x):
+    axes = _axes(node)
+    total = topi.sum(x, axis=axes, keepdims=node.attrs.get("keepdims", False)) if axes else topi.identity(x)
+    count = int(np.prod([node.inputs[0].shape[a] for a in axes])) if axes else 1
+    if str(x.dtype).startswith("float"):
+        return te.compute(total.shape, lambda *i: total(*i) / tirx.const(count, x.dtype), name="mean")
+    return te.compute(total.shape, lambda *i: tirx.truncdiv(total(*i), tirx.const(count, x.dtype)), name="mean")
+
+
+@lowering("argmax", "argmin")
+def lower_arg(node, x):
+    axis = normalize_axis(node.attrs["axis"], len(node.inputs[0].shape))
+    fn = topi.argmax if node.op == "argmax" else topi.argmin
+    out = fn(x, axis=axis, keepdims=node.attrs.get("keepdims", False))
+    return topi.cast(out, node.attrs["output_type"].name)
+
+
+@lowering("unreduce")
+def lower_unreduce(node, dy, x):
+    shape = node.inputs[1].shape
+    axes = normalize_axes(node.attrs.get("axes"), len(shape))
+    keep = node.attrs.get("keepdims", False)
+    scale = int(np.prod([shape[a] for a in axes])) if node.attrs.get("mean") else 1
+
+    def value(*idx):
+        src = [0 if i in axes else v for i, v in enumerate(idx)] if keep else \
+              [v for i, v in enumerate(idx) if i not in axes]
+        v = dy(*src)
+        return v / tirx.const(scale, dy.dtype) if scale != 1 else v
+    return te.compute(tuple(shape), value, name="unreduce")
+
+
+@lowering("sum_to")
+def lower_sum_to(node, dy, like):
+    out_shape = tuple(node.outputs[0].shape)
+    in_shape = tuple(node.inputs[0].shape)
+    lead = len(in_shape) - len(out_shape)
+    axes = list(range(lead)) + [lead + i for i, d in enumerate(out_shape) if d == 1 and in_shape[lead + i] != 1]
+    if not axes:
+        return topi.reshape(dy, out_shape)
+    s = topi.sum(dy, axis=axes, keepdims=True)
+    return topi.reshape(s, out_shape)
+
+
+@lowering("broadcast_like")
+def lower_broadcast_like(node, x, like):
+    return topi.broadcast_to(x, tuple(node.outputs[0].shape))

@@ -1,0 +1,33 @@
+"""Schedules: turn a kernel's default loop nests into fast ones for a target."""
+import tvm
+
+
+def sblocks(sch):
+    """All the blocks under the root of the scheduled function, in program order."""
+    return list(sch.get_child_blocks(sch.get_sblock("root")))
+
+
+def is_reduction(sch, block):
+    """Whether the block has a reduction iterator."""
+    return any(iv.iter_type == tvm.tirx.IterVar.CommReduce for iv in sch.get(block).iter_vars)
+
+
+def inline_spatial(sch):
+    """Inline every non-output block with no reduction into its consumers (fusion in one kernel)."""
+    outputs = {sch.get(b).name_hint for b in sch.get_output_blocks(sch.get_sblock("root"))}
+    for block in reversed(sblocks(sch)):
+        if sch.get(block).name_hint in outputs or is_reduction(sch, block):
+            continue
+        try:
+            sch.compute_inline(block)
+        except tvm.TVMError:
+            pass  # e.g. a block read by a reduction in a way TIR cannot inline; it stays a loop nest
+
+
+def schedule_for(target_kind):
+    """The scheduling function for 'cpu' or 'cuda'."""
+    if target_kind == "cuda":
+        from .cuda import schedule_cuda
+        return schedule_cuda
+    from .cpu import schedule_cpu
+    return schedule_cpu

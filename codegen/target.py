@@ -1,0 +1,44 @@
+"""TVM targets for graphc's 'cpu' and 'cuda', detected from this machine's CPU."""
+import functools
+import os
+
+import tvm
+from tvm.target import codegen as llvm_info
+
+
+@functools.lru_cache(maxsize=None)
+def host_cpu():
+    """LLVM's name for this machine's CPU (e.g. 'znver1'): kernels use exactly its features."""
+    return llvm_info.llvm_get_system_cpu()
+
+
+def num_threads():
+    """Threads the kernels run on: TVM_NUM_THREADS, else every core."""
+    return int(os.environ.get("TVM_NUM_THREADS", 0)) or os.cpu_count() or 1
+
+
+@functools.lru_cache(maxsize=None)
+def make_target(kind):
+    """The tvm Target for 'cpu' or 'cuda' (CUDA kernels get an LLVM host for this CPU)."""
+    host = {"kind": "llvm", "mcpu": host_cpu(), "num-cores": num_threads()}
+    if kind == "cpu":
+        return tvm.target.Target(host)
+    if kind == "cuda":
+        arch = os.environ.get("GRAPHC_CUDA_ARCH", "sm_90")
+        return tvm.target.Target({"kind": "cuda", "arch": arch}, host=host)
+    raise ValueError(f"unknown target {kind!r}; expected 'cpu' or 'cuda'")
+
+
+def vector_lanes(dtype_bits):
+    """How many elements of `dtype_bits` one vector register of this CPU holds."""
+    width = 512 if host_supports("avx512f") else 256 if host_supports("avx2") else 128
+    return max(1, width // dtype_bits)
+
+
+@functools.lru_cache(maxsize=None)
+def host_supports(feature):
+    """Whether this machine's CPU has an LLVM feature such as 'avx2' or 'avx512f'."""
+    try:
+        return bool(llvm_info.llvm_cpu_has_features(feature, make_target("cpu")))
+    except Exception:  # older LLVM builds lack the query; assume a baseline x86-64
+        return False

@@ -1,0 +1,309 @@
+"""Elementwise ops: unary math, binary arithmetic with numpy broadcasting, comparisons, where, cast."""
+import math
+
+import numpy as np
+
+from .. import dtypes
+from ..errors import ShapeError
+from ..registry import Example, Pattern, TensorType, register_op
+from ._base import binary_operands, broadcast_shape, convert_to_tensor, make, rand, same_type
+
+_SHAPES = [(3, 4), (2, 3, 5), (17,), ()]
+
+
+def _erf(x):
+    return np.vectorize(math.erf, otypes=[x.dtype])(x) if x.size else x.copy()
+
+
+def _float_only(node):
+    t = node.inputs[0]
+    if not t.dtype.is_floating:
+        raise ShapeError(f"input {t.name} has dtype {t.dtype.name}; expected a floating dtype")
+    return TensorType(t.shape, t.dtype)
+
+
+def _numeric(node):
+    t = node.inputs[0]
+    if t.dtype.is_bool:
+        raise ShapeError(f"input {t.name} is bool; expected a numeric dtype")
+    return TensorType(t.shape, t.dtype)
+
+
+# ---- unary ------------------------------------------------------------------------------------
+# name: (numpy reference, gradient(x, y, dy), example range, float only)
+_UNARY = {
+    "negative": (np.negative, lambda x, y, dy: [-dy], (-2, 2), False),
+    "abs": (np.abs, lambda x, y, dy: [dy * sign(x)], (-2, 2), False),
+    "exp": (np.exp, lambda x, y, dy: [dy * y], (-2, 2), True),
+    "log": (np.log, lambda x, y, dy: [dy / x], (0.5, 3), True),
+    "sqrt": (np.sqrt, lambda x, y, dy: [dy / (y * 2.0)], (0.5, 3), True),
+    "rsqrt": (lambda x: (1 / np.sqrt(x)).astype(x.dtype), lambda x, y, dy: [dy * y * y * y * -0.5], (0.5, 3), True),
+    "tanh": (np.tanh, lambda x, y, dy: [dy * (1.0 - y * y)], (-2, 2), True),
+    "sigmoid": (lambda x: (1 / (1 + np.exp(-x))).astype(x.dtype), lambda x, y, dy: [dy * y * (1.0 - y)], (-4, 4), True),
+    "relu": (lambda x: np.maximum(x, 0).astype(x.dtype),
+             lambda x, y, dy: [where(greater(x, zeros_scalar(x)), dy, zeros_like_(dy))], (-2, 2), False),
+    "sin": (np.sin, lambda x, y, dy: [dy * cos(x)], (-3, 3), True),
+    "cos": (np.cos, lambda x, y, dy: [-(dy * sin(x))], (-3, 3), True),
+    "erf": (_erf, lambda x, y, dy: [dy * exp(-square(x)) * (2.0 / math.sqrt(math.pi))], (-2, 2), True),
+    "sign": (np.sign, lambda x, y, dy: [zeros_like_(x)], (-2, 2), False),
+    "square": (np.square, lambda x, y, dy: [dy * x * 2.0], (-2, 2), False),
+    "reciprocal": (lambda x: (1 / x).astype(x.dtype), lambda x, y, dy: [-(dy * y * y)], (0.5, 3), True),
+    "floor": (np.floor, lambda x, y, dy: [zeros_like_(x)], (-3, 3), True),
+    "ceil": (np.ceil, lambda x, y, dy: [zeros_like_(x)], (-3, 3), True),
+    "round": (np.round, lambda x, y, dy: [zeros_like_(x)], (-3, 3), True),
+}
+_KINKED = {"abs", "relu", "sign", "floor", "ceil", "round"}  # keep examples off their kinks
+
+
+def _unary_examples(name, low, high):
+    away = 0.0 if name in ("abs", "relu", "sign") else (0.5 if name in ("floor", "ceil", "round") else None)
+
+    def examples(rng):
+        out = [Example([rand(rng, s, "float32", low, high, away)]) for s in _SHAPES]
+        if name in ("negative", "abs", "square", "sign", "relu"):
+            out.append(Example([rand(rng, (4, 5), "int32", -5, 5)]))
+        return out
+    return examples
+
+
+def _unary_gradient(rule):
+    def gradient(node, dys):
+        return rule(node.inputs[0], node.outputs[0], dys[0])
+    return gradient
+
+
+for _name, (_ref, _grad, (_lo, _hi), _float) in _UNARY.items():
+    register_op(_name, pattern=Pattern.ELEMWISE,
+                infer=_float_only if _float else _numeric,
+                reference=(lambda f: lambda n, x: np.asarray(f(x)).astype(x.dtype))(_ref),
+                gradient=_unary_gradient(_grad),
+                examples=_unary_examples(_name, _lo, _hi))
+
+
+def _unary_api(op):
+    def fn(x, name=None):
+        return make(op, [convert_to_tensor(x)], None, name)
+    fn.__name__ = op
+    fn.__doc__ = f"Elementwise {op}."
+    return fn
+
+
+negative = _unary_api("negative")
+abs = _unary_api("abs")  # noqa: A001 (TF's name)
+exp = _unary_api("exp")
+log = _unary_api("log")
+sqrt = _unary_api("sqrt")
+rsqrt = _unary_api("rsqrt")
+tanh = _unary_api("tanh")
+sigmoid = _unary_api("sigmoid")
+relu = _unary_api("relu")
+sin = _unary_api("sin")
+cos = _unary_api("cos")
+erf = _unary_api("erf")
+sign = _unary_api("sign")
+square = _unary_api("square")
+reciprocal = _unary_api("reciprocal")
+floor = _unary_api("floor")
+ceil = _unary_api("ceil")
+round = _unary_api("round")  # noqa: A001
+
+
+def zeros_scalar(x):
+    """A scalar 0 constant of x's dtype, in x's graph."""
+    return convert_to_tensor(np.zeros((), x.dtype.np), graph=x.graph)
+
+
+def zeros_like_(x):
+    from .creation import zeros_like
+    return zeros_like(x)
+
+
+# ---- binary -----------------------------------------------------------------------------------
+def _broadcast_infer(out_dtype=None, numeric=False):
+    def infer(node):
+        a, b = node.inputs[0], node.inputs[1]
+        if a.dtype != b.dtype:
+            raise ShapeError(f"operands {a.name} ({a.dtype.name}) and {b.name} ({b.dtype.name}) differ in dtype")
+        if numeric and a.dtype.is_bool:
+            raise ShapeError(f"operand {a.name} is bool; expected a numeric dtype")
+        return TensorType(broadcast_shape(a.shape, b.shape), out_dtype or a.dtype)
+    return infer
+
+
+def sum_to_input(dy, x):
+    """dy summed over the dims broadcasting added to x, so it has x's shape."""
+    from .reduce import sum_to
+    return sum_to(dy, x)
+
+
+_BINARY_SHAPES = [((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 1, 5), (3, 1)), ((), (2, 3)), ((4, 1), (1, 6))]
+
+
+def _binary_examples(low=-2.0, high=2.0, ints=True, low_b=None, high_b=None, away=None):
+    def examples(rng):
+        out = [Example([rand(rng, sa, "float32", low, high), rand(rng, sb, "float32",
+                        low if low_b is None else low_b, high if high_b is None else high_b, away)])
+               for sa, sb in _BINARY_SHAPES]
+        if ints:
+            out.append(Example([rand(rng, (3, 4), "int32", -5, 5), rand(rng, (4,), "int32", 1, 5)]))
+        return out
+    return examples
+
+
+def _int_div(a, b):
+    return np.floor_divide(a, b) if a.dtype.kind in "iu" else np.divide(a, b).astype(a.dtype)
+
+
+# name: (reference, gradient(x, y, z, dy) -> [dx, dy], examples)
+_BINARY = {
+    "add": (np.add, lambda x, y, z, d: [d, d], _binary_examples()),
+    "subtract": (np.subtract, lambda x, y, z, d: [d, -d], _binary_examples()),
+    "multiply": (np.multiply, lambda x, y, z, d: [d * y, d * x], _binary_examples()),
+    "divide": (_int_div, lambda x, y, z, d: [d / y, -(d * x) / (y * y)],
+               _binary_examples(low_b=0.5, high_b=2.0)),
+    "pow": (lambda a, b: np.power(a, b).astype(a.dtype),
+            lambda x, y, z, d: [d * y * pow(x, y - 1.0), d * z * log(x)],
+            _binary_examples(low=0.5, high=2.0, ints=False)),
+    "maximum": (np.maximum, lambda x, y, z, d: [where(greater_equal(x, y), d, zeros_like_(d)),
+                                                where(less(x, y), d, zeros_like_(d))], _binary_examples(away=0.0)),
+    "minimum": (np.minimum, lambda x, y, z, d: [where(less_equal(x, y), d, zeros_like_(d)),
+                                                where(greater(x, y), d, zeros_like_(d))], _binary_examples(away=0.0)),
+    "floor_mod": (lambda a, b: np.mod(a, b).astype(a.dtype), None, _binary_examples(low_b=0.5, high_b=2.0)),
+}
+
+
+def _binary_gradient(rule):
+    def gradient(node, dys):
+        x, y = node.inputs
+        gx, gy = rule(x, y, node.outputs[0], dys[0])
+        return [sum_to_input(gx, x), sum_to_input(gy, y)]
+    return gradient
+
+
+for _name, (_ref, _grad, _ex) in _BINARY.items():
+    register_op(_name, pattern=Pattern.BROADCAST, infer=_broadcast_infer(numeric=True),
+                reference=(lambda f: lambda n, a, b: np.asarray(f(a, b)).astype(a.dtype))(_ref),
+                gradient=_binary_gradient(_grad) if _grad else None,
+                differentiable=_grad is not None, examples=_ex)
+
+# comparisons and logic: bool results, no gradient
+_COMPARE = {"equal": np.equal, "not_equal": np.not_equal, "less": np.less, "less_equal": np.less_equal,
+            "greater": np.greater, "greater_equal": np.greater_equal}
+for _name, _ref in _COMPARE.items():
+    register_op(_name, pattern=Pattern.BROADCAST, infer=_broadcast_infer(dtypes.bool_), differentiable=False,
+                reference=(lambda f: lambda n, a, b: f(a, b))(_ref),
+                examples=_binary_examples(low=-2, high=2))
+
+_LOGIC = {"logical_and": np.logical_and, "logical_or": np.logical_or, "logical_xor": np.logical_xor}
+
+
+def _bool_infer(node):
+    for t in node.inputs:
+        if not t.dtype.is_bool:
+            raise ShapeError(f"operand {t.name} has dtype {t.dtype.name}; expected bool")
+    return TensorType(broadcast_shape(*[t.shape for t in node.inputs]), dtypes.bool_)
+
+
+for _name, _ref in _LOGIC.items():
+    register_op(_name, pattern=Pattern.BROADCAST, infer=_bool_infer, differentiable=False,
+                reference=(lambda f: lambda n, a, b: f(a, b))(_ref),
+                examples=lambda rng: [Example([rand(rng, (3, 4), "bool"), rand(rng, (4,), "bool")])])
+register_op("logical_not", pattern=Pattern.ELEMWISE, infer=_bool_infer, differentiable=False,
+            reference=lambda n, a: np.logical_not(a),
+            examples=lambda rng: [Example([rand(rng, (3, 4), "bool")])])
+
+
+def _binary_api(op):
+    def fn(x, y, name=None):
+        x, y = binary_operands(x, y, op)
+        return make(op, [x, y], None, name)
+    fn.__name__ = op
+    fn.__doc__ = f"Elementwise {op} with numpy broadcasting."
+    return fn
+
+
+add = _binary_api("add")
+subtract = _binary_api("subtract")
+multiply = _binary_api("multiply")
+divide = _binary_api("divide")
+pow = _binary_api("pow")  # noqa: A001
+maximum = _binary_api("maximum")
+minimum = _binary_api("minimum")
+floor_mod = _binary_api("floor_mod")
+equal = _binary_api("equal")
+not_equal = _binary_api("not_equal")
+less = _binary_api("less")
+less_equal = _binary_api("less_equal")
+greater = _binary_api("greater")
+greater_equal = _binary_api("greater_equal")
+logical_and = _binary_api("logical_and")
+logical_or = _binary_api("logical_or")
+logical_xor = _binary_api("logical_xor")
+logical_not = _unary_api("logical_not")
+
+
+def floordiv(x, y, name=None):
+    """Floor division (ints) or floor of the quotient (floats)."""
+    q = divide(x, y, name)
+    return floor(q) if q.dtype.is_floating else q
+
+
+# ---- where ------------------------------------------------------------------------------------
+def _where_infer(node):
+    c, a, b = node.inputs
+    if not c.dtype.is_bool:
+        raise ShapeError(f"condition {c.name} has dtype {c.dtype.name}; expected bool")
+    if a.dtype != b.dtype:
+        raise ShapeError(f"branches {a.name} ({a.dtype.name}) and {b.name} ({b.dtype.name}) differ in dtype")
+    return TensorType(broadcast_shape(c.shape, a.shape, b.shape), a.dtype)
+
+
+where_op = register_op(
+    "where", pattern=Pattern.BROADCAST, infer=_where_infer,
+    reference=lambda n, c, a, b: np.where(c, a, b),
+    examples=lambda rng: [Example([rand(rng, (3, 4), "bool"), rand(rng, (3, 4)), rand(rng, (3, 4))]),
+                          Example([rand(rng, (3, 1), "bool"), rand(rng, (4,)), rand(rng, (2, 1, 1))]),
+                          Example([rand(rng, (5,), "bool"), rand(rng, (5,), "int32"), rand(rng, (), "int32")])])
+
+
+@where_op.def_gradient
+def _where_grad(node, dys):
+    c, a, b = node.inputs
+    d = dys[0]
+    z = zeros_like_(d)
+    return [None, sum_to_input(where(c, d, z), a), sum_to_input(where(c, z, d), b)]
+
+
+def where(condition, x, y, name=None):
+    """Elementwise choice: x where condition, else y (numpy broadcasting)."""
+    x, y = binary_operands(x, y, "where")
+    return make("where", [convert_to_tensor(condition), x, y], None, name)
+
+
+# ---- cast -------------------------------------------------------------------------------------
+cast_op = register_op(
+    "cast", pattern=Pattern.ELEMWISE,
+    infer=lambda n: TensorType(n.inputs[0].shape, n.attrs["dtype"]),
+    reference=lambda n, x: x.astype(n.attrs["dtype"].np),
+    examples=lambda rng: [Example([rand(rng, (3, 4), "float32", -5, 5)], {"dtype": dtypes.int32}),
+                          Example([rand(rng, (6,), "int32")], {"dtype": dtypes.float32}),
+                          Example([rand(rng, (2, 3))], {"dtype": dtypes.float64}),
+                          Example([rand(rng, (2, 3), "bool")], {"dtype": dtypes.float32}),
+                          Example([rand(rng, (2, 3))], {"dtype": dtypes.bool_})])
+
+
+@cast_op.def_gradient
+def _cast_grad(node, dys):
+    x = node.inputs[0]
+    if x.dtype.is_floating and node.outputs[0].dtype.is_floating:
+        return [cast(dys[0], x.dtype)]
+    return [None]
+
+
+def cast(x, dtype, name=None):
+    """x converted to `dtype` (floats to ints truncate toward zero)."""
+    x = convert_to_tensor(x)
+    dtype = dtypes.as_dtype(dtype)
+    if x.dtype == dtype:
+        return x
+    return make("cast", [x], {"dtype": dtype}, name)

@@ -1,0 +1,79 @@
+"""Matrix products: matmul (2-D and batched, numpy broadcasting of batch dims)."""
+import numpy as np
+
+from ..errors import ShapeError
+from ..registry import Example, Pattern, TensorType, register_op
+from ._base import binary_operands, broadcast_shape, make, rand
+
+
+def matmul_dims(node):
+    """(batch shape, M, K, N) of a matmul node, honouring its transpose flags."""
+    a, b = node.inputs
+    if a.shape is None or b.shape is None:
+        return None
+    if len(a.shape) < 2 or len(b.shape) < 2:
+        raise ShapeError(f"matmul needs rank >= 2 operands, got {a.name} {list(a.shape)} and {b.name} {list(b.shape)}")
+    m, ka = a.shape[-2:][::-1] if node.attrs.get("transpose_a") else a.shape[-2:]
+    kb, n = b.shape[-2:][::-1] if node.attrs.get("transpose_b") else b.shape[-2:]
+    if ka is not None and kb is not None and ka != kb:
+        raise ShapeError(f"inner dims differ: {a.name} {list(a.shape)} and {b.name} {list(b.shape)} "
+                         f"(transpose_a={node.attrs.get('transpose_a', False)}, transpose_b={node.attrs.get('transpose_b', False)})")
+    batch = broadcast_shape(a.shape[:-2], b.shape[:-2])
+    return batch, m, ka if ka is not None else kb, n
+
+
+def _infer(node):
+    a, b = node.inputs
+    if a.dtype != b.dtype or a.dtype.is_bool:
+        raise ShapeError(f"operands {a.name} ({a.dtype.name}) and {b.name} ({b.dtype.name}) must share a numeric dtype")
+    dims = matmul_dims(node)
+    if dims is None:
+        return TensorType(None, a.dtype)
+    batch, m, _, n = dims
+    return TensorType(tuple(batch) + (m, n), a.dtype)
+
+
+def _reference(node, a, b):
+    if node.attrs.get("transpose_a"):
+        a = np.swapaxes(a, -1, -2)
+    if node.attrs.get("transpose_b"):
+        b = np.swapaxes(b, -1, -2)
+    return np.matmul(a, b).astype(a.dtype)
+
+
+matmul_op = register_op(
+    "matmul", pattern=Pattern.OUT_ELEMWISE_FUSABLE, infer=_infer, reference=_reference,
+    examples=lambda rng: [
+        Example([rand(rng, (4, 5)), rand(rng, (5, 3))]),
+        Example([rand(rng, (33, 17)), rand(rng, (17, 40))]),
+        Example([rand(rng, (5, 4)), rand(rng, (5, 3))], {"transpose_a": True}),
+        Example([rand(rng, (4, 5)), rand(rng, (3, 5))], {"transpose_b": True}),
+        Example([rand(rng, (5, 4)), rand(rng, (3, 5))], {"transpose_a": True, "transpose_b": True}),
+        Example([rand(rng, (2, 4, 5)), rand(rng, (2, 5, 3))]),
+        Example([rand(rng, (3, 1, 4, 5)), rand(rng, (2, 5, 6))]),
+        Example([rand(rng, (4, 6), "int32", -3, 3), rand(rng, (6, 2), "int32", -3, 3)]),
+    ])
+
+
+@matmul_op.def_gradient
+def _matmul_grad(node, dys):
+    from .reduce import sum_to
+    a, b = node.inputs
+    dy = dys[0]
+    ta, tb = node.attrs.get("transpose_a", False), node.attrs.get("transpose_b", False)
+    if not ta and not tb:
+        da, db = matmul(dy, b, transpose_b=True), matmul(a, dy, transpose_a=True)
+    elif not ta and tb:
+        da, db = matmul(dy, b), matmul(dy, a, transpose_a=True)
+    elif ta and not tb:
+        da, db = matmul(b, dy, transpose_b=True), matmul(a, dy)
+    else:
+        da, db = matmul(b, dy, transpose_a=True, transpose_b=True), matmul(dy, a, transpose_a=True, transpose_b=True)
+    return [sum_to(da, a), sum_to(db, b)]
+
+
+def matmul(a, b, transpose_a=False, transpose_b=False, name=None, adjoint_a=False, adjoint_b=False):
+    """a @ b over the last two dims, batch dims broadcast like numpy."""
+    a, b = binary_operands(a, b, "matmul")
+    return make("matmul", [a, b], {"transpose_a": bool(transpose_a or adjoint_a),
+                                   "transpose_b": bool(transpose_b or adjoint_b)}, name)

@@ -1,0 +1,2 @@
+"""Graph -> Graph passes. `optimize` runs the pipeline for an optimization level."""
+from .manager import optimize  # noqa: F401

@@ -1,0 +1,1 @@
+"""Runtime: Plan, executor, devices and Session. Loading an artifact needs nothing else."""

@@ -1,0 +1,44 @@
+"""The Plan: what the executor runs. Plain data (JSON-able but for constants' arrays)."""
+from dataclasses import dataclass, field
+
+FEED, CONST, TEMP, VARIABLE = "feed", "const", "temp", "variable"
+
+
+@dataclass
+class Buffer:
+    """One tensor's storage: its shape, dtype, kind and, for planned temps, its arena offset."""
+    id: int
+    shape: tuple
+    dtype: str
+    kind: str
+    name: str
+    feed_index: int = -1     # FEED: position among the feeds
+    var_name: str = ""       # VARIABLE: the session variable it is
+    offset: int = -1         # TEMP: byte offset in the arena, -1 when allocated on its own
+
+    @property
+    def nbytes(self):
+        import numpy as np
+        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
+
+
+@dataclass
+class Call:
+    """One kernel launch: the kernel's symbol and the buffer ids it takes, in order."""
+    kernel: str
+    args: list
+
+
+@dataclass
+class Plan:
+    """Kernel calls in order over numbered buffers; constants by buffer id."""
+    target: str
+    buffers: list
+    calls: list
+    fetches: list
+    constants: dict = field(default_factory=dict)
+    arena_bytes: int = 0
+
+    @property
+    def feeds(self):
+        return sorted((b for b in self.buffers if b.kind == FEED), key=lambda b: b.feed_index)

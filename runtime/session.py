@@ -1,0 +1,222 @@
+"""Session: runs fetches of a graph with a feed_dict, compiling each signature once (TF1 semantics)."""
+import numpy as np
+
+from graphc import dtypes, session_registry
+from graphc.devices import target_of
+from graphc.errors import FeedError, FetchError, GraphError
+from graphc.graph import Node, Tensor, get_default_graph
+from graphc.registry import Pattern
+
+
+# ---- fetch structures -------------------------------------------------------------------------
+def flatten_fetches(fetches):
+    """The leaves of a nested list/tuple/dict/namedtuple of fetches, in order."""
+    if isinstance(fetches, dict):
+        return [leaf for k in fetches for leaf in flatten_fetches(fetches[k])]
+    if isinstance(fetches, (list, tuple)):
+        return [leaf for f in fetches for leaf in flatten_fetches(f)]
+    return [fetches]
+
+
+def pack_results(fetches, values):
+    """`values` (flat, in leaf order) rebuilt into the structure of `fetches`."""
+    it = iter(values)
+
+    def build(f):
+        if isinstance(f, dict):
+            return type(f)((k, build(v)) for k, v in f.items())
+        if isinstance(f, tuple) and hasattr(f, "_fields"):
+            return type(f)(*[build(v) for v in f])
+        if isinstance(f, (list, tuple)):
+            return type(f)(build(v) for v in f)
+        return next(it)
+    return build(fetches)
+
+
+# ---- feeds --------------------------------------------------------------------------------------
+def _convertible(src, dst):
+    """Feed dtype conversions graphc does silently (as TF1 does): no loss of kind."""
+    if src == dst:
+        return True
+    if dst.kind == "f":
+        return src.kind in "fiub"
+    if dst.kind in "iu":
+        return src.kind in "iub"
+    return False
+
+
+def check_feed(tensor, value):
+    """`value` as an array of the tensor's dtype, or a FeedError naming the tensor and what it expected."""
+    want = tensor.dtype.np
+    try:
+        arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+    except Exception as e:
+        raise FeedError(f"cannot feed {type(value).__name__} to {tensor.name}: {e}") from None
+    if arr.dtype == object or not _convertible(arr.dtype, want):
+        raise FeedError(f"cannot feed a value of dtype {arr.dtype} to tensor {tensor.name}, "
+                        f"which has dtype {tensor.dtype.name}")
+    if arr.dtype.kind in "iu" and want.kind in "iu" and arr.size and arr.dtype != want:
+        info = np.iinfo(want)
+        if arr.min() < info.min or arr.max() > info.max:
+            raise FeedError(f"values fed to {tensor.name} do not fit its dtype {tensor.dtype.name}")
+    if arr.dtype != want:
+        arr = arr.astype(want)
+    shape = tensor.shape
+    if shape is not None and (len(shape) != arr.ndim or
+                              any(d is not None and d != a for d, a in zip(shape, arr.shape))):
+        want_shape = [("?" if d is None else d) for d in shape]
+        raise FeedError(f"cannot feed a value of shape {list(arr.shape)} to tensor {tensor.name}, "
+                        f"which has shape {want_shape}")
+    return arr
+
+
+class Session:
+    """Runs graph fetches on one device; compiled signatures and variable values live here."""
+
+    def __init__(self, target=None, graph=None, config=None, opt_level=3):
+        self.graph = graph or get_default_graph()
+        self.target = target
+        self.opt_level = opt_level
+        self.variables = {}       # variable name -> tvm tensor on the session's device
+        self._cache = {}
+        self.compile_count = 0    # signatures compiled so far (tests read this)
+        self._closed = False
+        self._entered = []
+
+    # ---- context management ---------------------------------------------------------------
+    def __enter__(self):
+        ctx = self.graph.as_default()
+        ctx.__enter__()
+        self._entered.append(ctx)
+        session_registry.push(self)
+        return self
+
+    def __exit__(self, *exc):
+        session_registry.pop(self)
+        self._entered.pop().__exit__(*exc)
+        self.close()
+        return False
+
+    def as_default(self):
+        return _DefaultSession(self)
+
+    def close(self):
+        """Free compiled kernels and variable storage."""
+        self._cache.clear()
+        self.variables.clear()
+        self._closed = True
+
+    # ---- resolution ---------------------------------------------------------------------------
+    def _resolve_fetch(self, f):
+        if isinstance(f, str):
+            try:
+                f = self.graph.get_tensor_by_name(f) if ":" in f else self.graph.get_operation_by_name(f)
+            except KeyError as e:
+                raise FetchError(f"cannot fetch {f!r}: {e.args[0]}") from None
+        if isinstance(f, (Tensor, Node)):
+            if f.graph is not self.graph:
+                raise GraphError(f"fetch {f.name} belongs to another graph than this session's; "
+                                 "create the session with graph=... or build the op in its graph")
+            return f
+        if hasattr(f, "_as_graph_element"):
+            return self._resolve_fetch(f._as_graph_element())
+        raise FetchError(f"cannot fetch {f!r} (type {type(f).__name__}); expected a Tensor, an operation "
+                         "or a tensor name such as 'x:0'")
+
+    def _resolve_feed_key(self, k):
+        if isinstance(k, str):
+            try:
+                k = self.graph.get_tensor_by_name(k)
+            except KeyError as e:
+                raise FeedError(f"cannot feed {k!r}: {e.args[0]}") from None
+        if hasattr(k, "_as_graph_element") and not isinstance(k, Tensor):
+            k = k._as_graph_element()
+        if not isinstance(k, Tensor):
+            raise FeedError(f"feed_dict key {k!r} is not a tensor; expected a placeholder or a tensor name")
+        if k.graph is not self.graph:
+            raise GraphError(f"feed {k.name} belongs to another graph than this session's")
+        if k.node.opdef.stateful:
+            raise FeedError(f"tensor {k.name} cannot be fed: it is the output of the stateful op "
+                            f"{k.node.op} '{k.node.name}'; feed a placeholder instead")
+        return k
+
+    def _target_for(self, nodes):
+        if self.target:
+            return self.target
+        return "cuda" if any(target_of(n.device) == "cuda" for n in nodes) else "cpu"
+
+    # ---- running ------------------------------------------------------------------------------
+    def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
+        """Evaluate `fetches` (a tensor, op, name, or nested list/tuple/dict of them) with `feed_dict`."""
+        if self._closed:
+            raise GraphError("attempted to use a closed Session")
+        leaves = [self._resolve_fetch(f) for f in flatten_fetches(fetches)]
+        feeds = {}
+        for k, v in (feed_dict or {}).items():
+            t = self._resolve_feed_key(k)
+            feeds[t] = check_feed(t, v)
+        exe, fetch_index = self._compiled_for(leaves, feeds)
+        results = exe.run(list(feeds.values()), self.variables) if exe.plan.calls or exe.plan.fetches else []
+        values = [None if i is None else results[i] for i in fetch_index]
+        return pack_results(fetches, values)
+
+    def compiled(self, fetches, feed_dict=None):
+        """The Executable that runs `fetches` for this feed signature (compiling it if needed)."""
+        leaves = [self._resolve_fetch(f) for f in flatten_fetches(fetches)]
+        feeds = {}
+        for k, v in (feed_dict or {}).items():
+            t = self._resolve_feed_key(k)
+            feeds[t] = check_feed(t, v)
+        return self._compiled_for(leaves, feeds)[0]
+
+    def _compiled_for(self, leaves, feeds):
+        tensors = []
+        fetch_index = []
+        ops = []
+        for leaf in leaves:
+            if isinstance(leaf, Node):
+                ops.append(leaf)
+                fetch_index.append(None)
+            else:
+                if leaf not in tensors:
+                    tensors.append(leaf)
+                fetch_index.append(tensors.index(leaf))
+        key = (tuple(id(t) for t in tensors), tuple(id(n) for n in ops),
+               tuple((id(t), a.shape, a.dtype.str) for t, a in feeds.items()))
+        exe = self._cache.get(key)
+        if exe is None:
+            exe = self._compile(tensors, ops, feeds)
+            self._cache[key] = exe  # only a complete executable enters the cache
+            self.compile_count += 1
+        return exe, fetch_index
+
+    def _compile(self, tensors, ops, feeds):
+        from graphc.graph import needed_nodes
+        from graphc.passes.specialize import specialize
+
+        from .compiler import compile_graph
+        fed_ids = {id(t) for t in feeds}
+        nodes = needed_nodes([t.node for t in tensors] + ops, fed_ids)
+        target = self._target_for(nodes)
+        feed_specs = {t: (a.shape, dtypes.as_dtype(a.dtype)) for t, a in feeds.items()}
+        g, mapping, node_map = specialize(tensors, feed_specs, ops)
+        spec_fetches = [mapping[id(t)] for t in tensors]
+        side_effects = [node_map[id(n)] for n in nodes
+                        if id(n) in node_map and n.opdef.stateful and n.opdef.pattern != Pattern.SOURCE]
+        return compile_graph(g, spec_fetches, target, self.opt_level, side_effects)
+
+
+class _DefaultSession:
+    def __init__(self, sess):
+        self.sess = sess
+
+    def __enter__(self):
+        session_registry.push(self.sess)
+        return self.sess
+
+    def __exit__(self, *exc):
+        session_registry.pop(self.sess)
+        return False
+
+
+InteractiveSession = Session

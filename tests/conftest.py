@@ -1,0 +1,28 @@
+"""Shared fixtures: a fresh default graph for every test."""
+import numpy as np
+import pytest
+
+import graphc
+
+
+@pytest.fixture(autouse=True)
+def fresh_graph():
+    graphc.reset_default_graph()
+    yield
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def assert_close(got, want, dtype=None):
+    """Exact for ints and bools; a tolerance scaled to the float type otherwise."""
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape, f"shape {got.shape} != {want.shape}"
+    assert got.dtype == want.dtype, f"dtype {got.dtype} != {want.dtype}"
+    if got.dtype.kind in "biu":
+        np.testing.assert_array_equal(got, want)
+    else:
+        tol = {2: 2e-3, 4: 1e-4, 8: 1e-9}[got.dtype.itemsize]
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
