@@ -1,0 +1,58 @@
+"""TensorFlow 1.x names for graphc: a TF1 script runs after `import graphc.compat.v1 as tf`."""
+import types as _types
+
+import graphc as _gc
+from graphc import ops as _ops
+from graphc.dtypes import (bool_ as bool, float16, float32, float64, int8, int16, int32, int64,  # noqa: F401,A004
+                           uint8, as_dtype, DType as DType)
+from graphc.errors import FailedPreconditionError  # noqa: F401
+from graphc.graph import (Graph, Tensor, TensorShape, control_dependencies, device, get_default_graph,  # noqa: F401
+                          name_scope, reset_default_graph)
+from graphc.ops import (abs, add, argmax, argmin, cast, ceil, constant, cos, divide, equal, erf, exp, fill,  # noqa: F401
+                        floor, floordiv, greater, greater_equal, less, less_equal, log, logical_and,
+                        logical_not, logical_or, logical_xor, matmul, maximum, minimum, multiply, negative,
+                        not_equal, ones, ones_like, placeholder, pow, reciprocal, reduce_max, reduce_mean,
+                        reduce_min, reduce_prod, reduce_sum, reshape, round, rsqrt, sigmoid, sign, sin,
+                        sqrt, square, subtract, tanh, transpose, where, zeros, zeros_like)
+from graphc.ops import convert_to_tensor  # noqa: F401
+
+truediv = divide
+mod = _ops.floor_mod
+floormod = _ops.floor_mod
+to_float = lambda x, name=None: cast(x, float32, name)  # noqa: E731
+to_int32 = lambda x, name=None: cast(x, int32, name)  # noqa: E731
+to_int64 = lambda x, name=None: cast(x, int64, name)  # noqa: E731
+
+
+def Session(target=None, graph=None, config=None):  # noqa: N802 (TF's name)
+    """tf.Session: runs fetches of the default graph (a context manager)."""
+    from graphc.runtime.session import Session as _Session
+    if isinstance(target, str) and not target:
+        target = None
+    return _Session(graph=graph, config=config)
+
+
+InteractiveSession = Session
+
+
+def get_default_session():
+    from graphc.session_registry import default_session
+    return default_session()
+
+
+# ---- tf.nn ------------------------------------------------------------------------------------
+nn = _types.SimpleNamespace(
+    relu=_ops.relu, sigmoid=_ops.sigmoid, tanh=_ops.tanh, softmax=_ops.softmax, log_softmax=_ops.log_softmax,
+)
+
+# ---- tf.math ----------------------------------------------------------------------------------
+math = _types.SimpleNamespace(
+    abs=abs, add=add, cos=cos, divide=divide, equal=equal, erf=erf, exp=exp, floor=floor, ceil=ceil,
+    greater=greater, less=less, log=log, maximum=maximum, minimum=minimum, multiply=multiply,
+    negative=negative, pow=pow, reciprocal=reciprocal, reduce_sum=reduce_sum, reduce_mean=reduce_mean,
+    reduce_max=reduce_max, reduce_min=reduce_min, reduce_prod=reduce_prod, rsqrt=rsqrt, sigmoid=sigmoid,
+    sign=sign, sin=sin, sqrt=sqrt, square=square, subtract=subtract, tanh=tanh, argmax=argmax,
+    argmin=argmin, round=round, logical_and=logical_and, logical_or=logical_or, logical_not=logical_not,
+)
+
+__version__ = "1.15.0-graphc" + _gc.__version__

@@ -1,0 +1,1 @@
+"""ONNX import and export (see the issue tracker)."""

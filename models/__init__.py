@@ -1,0 +1,1 @@
+"""Models written with the graphc API, and small datasets that ship inside packages."""
