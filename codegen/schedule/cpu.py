@@ -71,6 +71,37 @@ def schedule_reduction(sch, block):
         sch.parallel(fused)
 
 
+@rule("matmul")
+def schedule_gemm(sch, block):
+    """Packed GEMM: an MR x NR register tile accumulated over all of K in registers (cache_write
+    to local), NR vectorized, MR unrolled; blocks of GEMM_MC rows x one B panel in the parallel loop."""
+    mr = int(sch.get(block).annotations["gemm_mr"])
+    nr = int(sch.get(block).annotations["gemm_nr"])
+    loops = sch.get_loops(block)
+    *batch, i, j, k = loops
+    m_pad, n_pad, k_ext = _extent(sch, i), _extent(sch, j), _extent(sch, k)
+    io, ii = sch.split(i, [None, mr])
+    jo, ji = sch.split(j, [None, nr])
+    blocks = m_pad // mr
+    rows_per_chunk = max(d for d in range(1, min(GEMM_MC // mr, blocks) + 1) if blocks % d == 0)  # no tail
+    ioo, ioi = sch.split(io, [None, rows_per_chunk])
+    sch.reorder(ioo, jo, ioi, k, ii, ji)
+    acc = sch.cache_write(block, 0, "local")
+    sch.reverse_compute_at(acc, ioi)
+    sch.vectorize(sch.get_loops(acc)[-1])
+    sch.unroll(ii)
+    sch.vectorize(ji)
+    work = math.prod(_extent(sch, l) for l in batch) * m_pad * n_pad * k_ext
+    outer = sch.fuse(*batch, ioo, jo)
+    if num_threads() > 1 and work >= GEMM_PARALLEL_MIN_MACS:
+        sch.parallel(outer)
+    sch.decompose_reduction(block, k)
+
+
+GEMM_PARALLEL_MIN_MACS = 1 << 18  # smaller products finish before the thread pool wakes
+GEMM_MC = 64  # rows of A per parallel work item: MC x K floats stay in L2 while B panels stream
+
+
 def schedule_cpu(sch):
     """Schedule every block of a kernel for this CPU."""
     inline_spatial(sch)
