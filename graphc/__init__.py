@@ -13,6 +13,12 @@ from .registry import all_ops, get_op
 __version__ = "0.1.0"
 
 
+def gradients(ys, xs, grad_ys=None, stop_gradients=None, name="gradients"):
+    """Symbolic d(sum of ys)/dx for each x in xs (None where ys do not depend on x); see passes/autodiff."""
+    from graphc.passes.autodiff import gradients as _gradients
+    return _gradients(ys, xs, grad_ys, stop_gradients, name)
+
+
 def __getattr__(name):
     # Session lives in graphc.runtime; import it lazily so `import graphc` stays light.
     if name in ("Session", "InteractiveSession"):

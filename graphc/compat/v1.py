@@ -14,7 +14,8 @@ from graphc.ops import (abs, add, argmax, argmin, cast, ceil, constant, cos, div
                         not_equal, ones, ones_like, placeholder, pow, reciprocal, reduce_max, reduce_mean,
                         reduce_min, reduce_prod, reduce_sum, reshape, round, rsqrt, sigmoid, sign, sin,
                         sqrt, square, subtract, tanh, transpose, where, zeros, zeros_like)
-from graphc.ops import convert_to_tensor  # noqa: F401
+from graphc.ops import convert_to_tensor, identity, stop_gradient  # noqa: F401
+from graphc import gradients  # noqa: F401
 
 truediv = divide
 mod = _ops.floor_mod

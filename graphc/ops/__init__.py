@@ -1,6 +1,7 @@
 """The op families; importing this package registers every op."""
-from . import creation, elemwise, linalg, nn, reduce, shape  # noqa: F401  (registration)
+from . import control, creation, elemwise, linalg, nn, reduce, shape  # noqa: F401  (registration)
 from ._base import convert_to_tensor
+from .control import identity, stop_gradient
 from .creation import constant, fill, ones, ones_like, placeholder, zeros, zeros_like
 from .elemwise import (abs, add, cast, ceil, cos, divide, equal, erf, exp, floor, floor_mod, floordiv,
                        greater, greater_equal, less, less_equal, log, logical_and, logical_not, logical_or,

@@ -127,5 +127,6 @@ def rand(rng, shape, dtype="float32", low=-2.0, high=2.0, away_from=None):
         return rng.integers(int(low), int(high) + 1, size=shape).astype(dt)
     x = rng.uniform(low, high, size=shape)
     if away_from is not None:
-        x = np.where(np.abs(x - away_from) < 0.1, away_from + 0.1 * np.sign(x - away_from + 1e-9) + 0.1, x)
+        side = np.where(x >= away_from, 1.0, -1.0)
+        x = np.where(np.abs(x - away_from) < 0.1, away_from + 0.15 * side, x)
     return x.astype(dt)
