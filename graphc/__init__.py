@@ -8,7 +8,12 @@ from .graph import (Graph, Node, Tensor, TensorShape, control_dependencies, devi
                     name_scope, reset_default_graph)
 from .ops import *  # noqa: F401,F403  (the op API)
 from .ops import convert_to_tensor
+from .ops.state import assign, assign_add, assign_sub, group
 from .registry import all_ops, get_op
+from .variables import (Variable, global_variables, global_variables_initializer, trainable_variables,
+                        variables_initializer)
+from .initializers import set_random_seed
+from . import initializers, losses, train  # noqa: F401
 
 __version__ = "0.1.0"
 

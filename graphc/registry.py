@@ -28,7 +28,7 @@ class OpDef:
     """Everything graphc knows of one op, keyed by its name."""
 
     def __init__(self, name, *, infer, reference, pattern, examples=None, gradient=None,
-                 differentiable=True, stateful=False, grad_examples=None):
+                 differentiable=True, stateful=False, grad_examples=None, writes_input=None):
         self.name = name
         self.infer = infer
         self.reference = reference
@@ -38,6 +38,7 @@ class OpDef:
         self.gradient = gradient
         self.differentiable = differentiable
         self.stateful = stateful
+        self.writes_input = writes_input  # output 0 is written into this input's buffer (assign ops)
 
     def infer_types(self, node):
         """The output TensorTypes of `node`, a list even for one output."""

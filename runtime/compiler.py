@@ -65,12 +65,33 @@ def build_plan(graph, fetches, groups, kernels, target):
     for n in graph.nodes:  # every feed gets a buffer, fetched or not, so feeds keep their order
         if n.op == "placeholder":
             buffer_of(n.outputs[0])
+    for k in kernels:  # an op that writes an input in place shares that input's buffer
+        for n in k.nodes:
+            if n.opdef.writes_input is not None:
+                ids[id(n.outputs[0])] = buffer_of(n.inputs[n.opdef.writes_input])
     calls = [Call(k.name, [buffer_of(t) for t in k.inputs] + [buffer_of(t) for t in k.outputs])
              for k in kernels]
     fetch_ids = [buffer_of(t) for t in fetches]
     constants = {b.id: graph.get_tensor_by_name(b.name).node.attrs["value"]
                  for b in buffers if b.kind == CONST}
-    return Plan(target, buffers, calls, fetch_ids, constants)
+    reads, writes = _variable_access(kernels, fetches)
+    return Plan(target, buffers, calls, fetch_ids, constants, variable_reads=reads, variable_writes=writes)
+
+
+def _variable_access(kernels, fetches):
+    """(variables read, variables overwritten whole by `assign`) by the kernels, as names."""
+    reads, writes = set(), set()
+    for k in kernels:
+        for n in k.nodes:
+            for i, t in enumerate(n.inputs):
+                if t.node.op == "variable" and not (n.op == "assign" and i == 0):
+                    reads.add(t.node.attrs["var_name"])
+            if n.op == "assign":
+                writes.add(n.inputs[0].node.attrs["var_name"])
+    for t in fetches:
+        if t.node.op == "variable":
+            reads.add(t.node.attrs["var_name"])
+    return sorted(reads), sorted(writes)
 
 
 def compile_graph(graph, fetches, target="cpu", opt_level=3, side_effects=()):

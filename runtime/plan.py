@@ -38,6 +38,8 @@ class Plan:
     fetches: list
     constants: dict = field(default_factory=dict)
     arena_bytes: int = 0
+    variable_reads: list = field(default_factory=list)   # variables whose value a kernel reads
+    variable_writes: list = field(default_factory=list)  # variables an assign overwrites whole
 
     @property
     def feeds(self):
