@@ -18,6 +18,12 @@ from . import initializers, losses, train  # noqa: F401
 __version__ = "0.1.0"
 
 
+def viz(obj, path):
+    """Write an SVG of a graph, tensors' graph or compiled Executable (fused kernels as clusters)."""
+    from graphc.drawing import viz as _viz
+    return _viz(obj, path)
+
+
 def gradients(ys, xs, grad_ys=None, stop_gradients=None, name="gradients"):
     """Symbolic d(sum of ys)/dx for each x in xs (None where ys do not depend on x); see passes/autodiff."""
     from graphc.passes.autodiff import gradients as _gradients

@@ -45,9 +45,9 @@ class Executor:
         self.funcs = [module[c.kernel] for c in plan.calls]
         self.calls = [tuple(c.args) for c in plan.calls]
         self.buffers = [None] * len(plan.buffers)
-        self.arena = None
-        if plan.arena_bytes:
-            self.arena = tvm.runtime.empty((plan.arena_bytes,), "uint8", self.device)
+        # The arena is host memory shared with TVM; each planned buffer is a view whose data pointer
+        # is offset (kernels require DLPack byte_offset 0). On GPUs, buffers stay separate for now.
+        self.arena = aligned_empty((plan.arena_bytes,), np.uint8) if plan.arena_bytes and self.on_cpu else None
         fetched = set(plan.fetches)
         # fetched kernel outputs get a fresh numpy array each run (CPU), written in place
         self.fresh = [(b.id, tuple(b.shape), np.dtype(b.dtype)) for b in plan.buffers
@@ -57,7 +57,8 @@ class Executor:
         for b in plan.buffers:
             if b.kind == TEMP and b.id not in fresh_ids:
                 if b.offset >= 0 and self.arena is not None:
-                    self.buffers[b.id] = self.arena._create_view(tuple(b.shape), b.dtype, b.offset)
+                    view = self.arena[b.offset:b.offset + b.nbytes].view(b.dtype).reshape(tuple(b.shape))
+                    self.buffers[b.id] = tvm.runtime.from_dlpack(view)
                 else:
                     self.buffers[b.id] = tvm.runtime.empty(tuple(b.shape), b.dtype, self.device)
             elif b.kind == CONST:
@@ -86,6 +87,26 @@ class Executor:
 
     def run(self, feeds, variables=None):
         """Execute with `feeds` (arrays in feed order); returns the fetched arrays."""
+        bufs, outputs = self._bind(feeds, variables)
+        for f, args in zip(self.funcs, self.calls):
+            f(*[bufs[i] for i in args])
+        return [outputs[i] if i in outputs else self._copy_out(bufs[i]) for i in self.plan.fetches]
+
+    def profile(self, feeds, repeat=10, variables=None):
+        """Mean seconds of each kernel call over `repeat` runs, by kernel name."""
+        import time
+        bufs, _ = self._bind(feeds, variables)
+        totals = [0.0] * len(self.funcs)
+        for _ in range(repeat):
+            for k, (f, args) in enumerate(zip(self.funcs, self.calls)):
+                arg_list = [bufs[i] for i in args]
+                t0 = time.perf_counter()
+                f(*arg_list)
+                totals[k] += time.perf_counter() - t0
+        return {c.kernel: t / repeat for c, t in zip(self.plan.calls, totals)}
+
+    def _bind(self, feeds, variables):
+        """Bind feeds, variables and fresh output arrays; returns (buffers, fresh outputs by id)."""
         bufs = self.buffers
         for bid, arr in zip(self.feed_ids, feeds):
             bufs[bid] = self._bind_feed(bid, arr)
@@ -100,9 +121,7 @@ class Executor:
         for bid, shape, dtype in self.fresh:
             outputs[bid] = out = aligned_empty(shape, dtype)
             bufs[bid] = tvm.runtime.from_dlpack(out)
-        for f, args in zip(self.funcs, self.calls):
-            f(*[bufs[i] for i in args])
-        return [outputs[i] if i in outputs else self._copy_out(bufs[i]) for i in self.plan.fetches]
+        return bufs, outputs
 
     def _copy_out(self, buf):
         if self.on_cpu and buf.numel() > 0:

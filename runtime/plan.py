@@ -27,6 +27,7 @@ class Call:
     """One kernel launch: the kernel's symbol and the buffer ids it takes, in order."""
     kernel: str
     args: list
+    num_inputs: int = 0  # args[:num_inputs] are read, the rest written
 
 
 @dataclass

@@ -226,11 +226,11 @@ class Session:
         nodes = needed_nodes([t.node for t in tensors] + ops, fed_ids)
         target = self._target_for(nodes)
         feed_specs = {t: (a.shape, dtypes.as_dtype(a.dtype)) for t, a in feeds.items()}
-        g, mapping, node_map = specialize(tensors, feed_specs, ops)
+        g, mapping, _ = specialize(tensors, feed_specs, ops)
         spec_fetches = [mapping[id(t)] for t in tensors]
-        side_effects = [node_map[id(n)] for n in nodes
-                        if id(n) in node_map and n.opdef.stateful and n.opdef.pattern != Pattern.SOURCE]
-        return compile_graph(g, spec_fetches, target, self.opt_level, side_effects)
+        exe = compile_graph(g, spec_fetches, target, self.opt_level)
+        exe.feed_tensors = list(feeds)  # the feed order, for Executable.profile(feed_dict)
+        return exe
 
 
 class _DefaultSession:

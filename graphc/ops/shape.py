@@ -52,7 +52,7 @@ def reshape(tensor, shape, name=None):
 
 
 reshape_like_op = register_op(
-    "reshape_like", pattern=Pattern.INJECTIVE,
+    "reshape_like", pattern=Pattern.INJECTIVE, shape_only_inputs=(1,),
     infer=lambda n: TensorType(n.inputs[1].shape, n.inputs[0].dtype),
     reference=lambda n, x, like: x.reshape(like.shape),
     examples=lambda rng: [Example([rand(rng, (3, 4)), rand(rng, (2, 6))])])
@@ -220,7 +220,7 @@ def _concat_slice_ref(node, dy, *xs):
 
 
 concat_slice_op = register_op(
-    "concat_slice", pattern=Pattern.INJECTIVE,
+    "concat_slice", pattern=Pattern.INJECTIVE, shape_only_inputs="rest",
     infer=lambda n: TensorType(n.inputs[1 + n.attrs["index"]].shape, n.inputs[0].dtype),
     reference=_concat_slice_ref,
     examples=lambda rng: [Example([rand(rng, (6, 3)), rand(rng, (2, 3)), rand(rng, (4, 3))], {"axis": 0, "index": 1}),
@@ -375,7 +375,7 @@ def _strided_slice_grad_ref(node, dy, x):
 
 
 strided_slice_grad_op = register_op(
-    "strided_slice_grad", pattern=Pattern.INJECTIVE,
+    "strided_slice_grad", pattern=Pattern.INJECTIVE, shape_only_inputs=(1,),
     infer=lambda n: TensorType(n.inputs[1].shape, n.inputs[0].dtype),
     reference=_strided_slice_grad_ref,
     gradient=lambda n, dys: [make("strided_slice", [dys[0]], {"slices": n.attrs["slices"]}), None],
@@ -483,7 +483,7 @@ def _gather_grad_ref(node, dy, indices, params):
 
 
 gather_grad_op = register_op(
-    "gather_grad", pattern=Pattern.REDUCE,
+    "gather_grad", pattern=Pattern.REDUCE, shape_only_inputs=(2,),
     infer=lambda n: TensorType(n.inputs[2].shape, n.inputs[0].dtype),
     reference=_gather_grad_ref,
     gradient=lambda n, dys: [gather(dys[0], n.inputs[1], n.attrs["axis"]), None, None],
@@ -587,7 +587,7 @@ def _tile_grad_ref(node, dy, x):
 
 
 tile_grad_op = register_op(
-    "tile_grad", pattern=Pattern.REDUCE,
+    "tile_grad", pattern=Pattern.REDUCE, shape_only_inputs=(1,),
     infer=lambda n: TensorType(n.inputs[1].shape, n.inputs[0].dtype),
     reference=_tile_grad_ref,
     gradient=lambda n, dys: [tile(dys[0], n.attrs["multiples"]), None],
@@ -602,7 +602,7 @@ def tile(input, multiples, name=None):
 
 # ---- shape --------------------------------------------------------------------------------------
 shape_op = register_op(
-    "shape", pattern=Pattern.INJECTIVE, differentiable=False,
+    "shape", pattern=Pattern.INJECTIVE, shape_only_inputs=(0,), differentiable=False,
     infer=lambda n: TensorType((None if n.inputs[0].shape is None else len(n.inputs[0].shape),), n.attrs["dtype"]),
     reference=lambda n, x: np.array(x.shape, n.attrs["dtype"].np),
     examples=lambda rng: [Example([rand(rng, (3, 4))], {"dtype": dtypes.int32}),
