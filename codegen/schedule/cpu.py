@@ -82,10 +82,6 @@ def _widest_lanes(sch, block, extent, registers=1):
     return lanes
 
 
-def _is_output(sch, block):
-    return any(sch.get(b).same_as(sch.get(block)) for b in sch.get_output_blocks(sch.get_sblock("root")))
-
-
 def _is_float_block(sch, block):
     writes = sch.get(block).writes
     return bool(writes) and str(writes[0].source.dtype).startswith("float")
@@ -133,8 +129,8 @@ def _schedule_row_reduction(sch, block, n_spatial):
     k = loops[-1]
     k_ext = _extent(sch, k)
     lanes = _widest_lanes(sch, block, k_ext, ROW_REDUCE_REGISTERS) if k_ext and _is_float_block(sch, block) else 1
-    if lanes == 1 or (n_spatial == 0 and not sch.get(block).writes[0].region and not _is_output(sch, block)):
-        # (TVM's rfactor fails an internal check on a 0-d result that another block reads)
+    if lanes == 1 or any(not sch.get_loops(b) for b in sblocks(sch)):
+        # (TVM's rfactor fails an internal check when a loopless block, e.g. a 0-d result, sits beside it)
         return _parallel_spatial(sch, block)
     _, ki = sch.split(k, [None, lanes])
     rf = sch.rfactor(ki, factor_axis=0)
