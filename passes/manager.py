@@ -10,13 +10,15 @@ from dataclasses import dataclass
 from .cse import cse
 from .dce import dce
 from .fold import fold
+from .pack_weights import pack_weights
 from .simplify import simplify
 
 PIPELINES = {
     0: [],
     1: [("dce", dce)],
-    2: [("simplify", simplify), ("fold", fold), ("cse", cse), ("dce", dce)],
-    3: [("simplify", simplify), ("fold", fold), ("cse", cse), ("simplify", simplify), ("dce", dce)],
+    2: [("simplify", simplify), ("fold", fold), ("cse", cse), ("dce", dce), ("pack_weights", pack_weights)],
+    3: [("simplify", simplify), ("fold", fold), ("cse", cse), ("simplify", simplify), ("dce", dce),
+        ("pack_weights", pack_weights)],
 }
 
 
