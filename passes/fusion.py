@@ -6,6 +6,8 @@ Rules, by the kind of the producer's group (its most restrictive pattern):
 - elemwise/broadcast/injective into a consumer up to a reduction (a reduction takes its prologue);
 - out_elemwise_fusable (matmul) into elemwise/broadcast consumers (bias, activation, residual);
 - reduce into elemwise/broadcast consumers (an epilogue after the reduction).
+- an elementwise producer group into an assignment consuming it (an optimizer update ends the
+  kernel that computes it), unless the group also reads the variable being overwritten.
 A node whose value is fetched, or that writes state, post-dominates into the sink: it ends a group.
 """
 import networkx as nx
@@ -23,7 +25,15 @@ def kernel_nodes(graph):
 
 
 def _rank(node):
+    if node.opdef.writes_input is not None:
+        return RANK[Pattern.ELEMWISE]  # an in-place update: elementwise in (variable, value)
     return 8 if node.opdef.stateful else RANK[node.opdef.pattern]
+
+
+def _reads_target(members, writer):
+    """Whether any of `members` reads the variable that `writer` overwrites."""
+    target = writer.inputs[writer.opdef.writes_input]
+    return any(t is target for m in members for t in m.opdef.data_inputs(m))
 
 
 def _can_fuse(group_kind, path_ranks, target_rank):
@@ -76,6 +86,10 @@ def fuse_groups(graph, fetches, opt_level=3):
             continue
         if not _can_fuse(kind[find(i)], [kind[find(b)] for b in between], kind[find(p)]):
             continue
+        if nodes[p].opdef.writes_input is not None:
+            group = [nodes[j] for j in range(len(nodes)) if find(j) in {find(i)} | {find(b) for b in between}]
+            if _reads_target(group, nodes[p]):
+                continue
         root = find(p)
         merged_kind = max([kind[root], kind[find(i)]] + [kind[find(b)] for b in between])
         for member in [i, *between]:

@@ -85,3 +85,20 @@ def test_weight_shared_with_other_ops_stays_available(rng):
         got = sess.run([y1, y2, s], {pa: a})
     for g, want in zip(got, [a @ w, w @ w.T, w.sum()]):
         assert_close(g, np.asarray(want, "float32"))
+
+
+def test_every_small_row_count(rng):
+    """Every M below the packing threshold, with and without transpose_a, in one compiled graph
+    (a row-blocking choice once gave wrong results for M = 5 and 7)."""
+    feeds, outs, want = {}, [], []
+    for m in range(1, 20):
+        for ta in (False, True):
+            a = rng.standard_normal((6, m) if ta else (m, 6)).astype(np.float32)
+            b = rng.standard_normal((6, 17)).astype(np.float32)
+            pa, pb = gc.placeholder(gc.float32, a.shape), gc.placeholder(gc.float32, b.shape)
+            feeds.update({pa: a, pb: b})
+            outs.append(gc.matmul(pa, pb, transpose_a=ta))
+            want.append((a.T if ta else a) @ b)
+    with gc.Session() as sess:
+        for got, w in zip(sess.run(outs, feeds), want):
+            assert_close(got, w)

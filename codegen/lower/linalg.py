@@ -97,11 +97,13 @@ def _unpacked_matmul(a, b, ta, out_shape, a_batch, b_batch, k_dim):
     """Few rows: read B's rows in place (they are contiguous along N) with the widest vector
     that divides N."""
     batch, (m, n) = out_shape[:-2], out_shape[-2:]
-    mr = next(r for r in (MR, 3, 2, 1) if m % r == 0)
+    # rows per register block: a divisor of M, else all of them (M < PACK_MIN_ROWS): splitting M
+    # into unit row blocks gave wrong results for M = 5 or 7 (seen with TVM 0.27)
+    mr = next((r for r in (MR, 3, 2) if m % r == 0), m)
     lanes = vector_lanes(tvm.runtime.DataType(str(a.dtype)).bits)
     # as many columns as the accumulator registers allow: wider rows of B per k give the FMAs
     # independent chains and read B in longer contiguous runs
-    nr = next(w for w in (64, 32, NR, 8, 4, 2, 1) if n % w == 0 and mr * max(1, w // lanes) <= ACC_REGISTERS)
+    nr = next((w for w in (64, 32, NR, 8, 4, 2) if n % w == 0 and mr * max(1, w // lanes) <= ACC_REGISTERS), 1)
     k = te.reduce_axis((0, k_dim), name="k")
 
     def product(*idx):
