@@ -51,12 +51,11 @@ to_int32 = lambda x, name=None: cast(x, int32, name)  # noqa: E731
 to_int64 = lambda x, name=None: cast(x, int64, name)  # noqa: E731
 
 
-def Session(target=None, graph=None, config=None):  # noqa: N802 (TF's name)
-    """tf.Session: runs fetches of the default graph (a context manager)."""
+def Session(target=None, graph=None, config=None, opt_level=3):  # noqa: N802 (TF's name)
+    """tf.Session: runs fetches of the default graph (a context manager). TF's `target` names a
+    server, which graphc has none of: it is ignored; placement comes from tf.device."""
     from graphc.runtime.session import Session as _Session
-    if isinstance(target, str) and not target:
-        target = None
-    return _Session(graph=graph, config=config)
+    return _Session(graph=graph, config=config, opt_level=opt_level)
 
 
 InteractiveSession = Session
