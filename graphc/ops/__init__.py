@@ -11,3 +11,5 @@ from .nn import log_softmax, softmax
 from .reduce import (argmax, argmin, broadcast_like, reduce_max, reduce_mean, reduce_min, reduce_prod,
                      reduce_sum, sum_to)
 from .shape import reshape, reshape_like, transpose
+from .shape import (broadcast_to, concat, expand_dims, gather, getitem, identity, one_hot, rank, shape, size,
+                    slice, split, squeeze, stack, strided_slice, tile, unstack)
