@@ -81,7 +81,13 @@ def compile_graph(graph, fetches, target="cpu", opt_level=3, side_effects=()):
 
     graph, fetches = optimize(graph, fetches, opt_level)
     groups = fuse_groups(graph, fetches, opt_level)
-    live = _live_tensors(groups, list(fetches) + [t for n in side_effects for t in n.outputs])
+    used = list(fetches) + [t for n in side_effects for t in n.outputs]
+    live = _live_tensors(groups, used)
+    while True:  # drop groups whose outputs nothing uses (a fetched stateless op computes nothing)
+        kept = [g for g in groups if any(id(t) in live for n in g for t in n.outputs)]
+        if len(kept) == len(groups):
+            break
+        groups, live = kept, _live_tensors(kept, used)
     kernels = [lower_group(kernel_name(i, g), g, live, target) for i, g in enumerate(groups)]
     kernels = [k for k in kernels if k.outputs]
     module = build_module(kernels, target) if kernels else None
