@@ -83,8 +83,8 @@ def compile_graph(graph, fetches, target="cpu", opt_level=3, side_effects=()):
     groups = fuse_groups(graph, fetches, opt_level)
     used = list(fetches) + [t for n in side_effects for t in n.outputs]
     live = _live_tensors(groups, used)
-    while True:  # drop groups whose outputs nothing uses (a fetched stateless op computes nothing)
-        kept = [g for g in groups if any(id(t) in live for n in g for t in n.outputs)]
+    while True:  # drop groups with nothing to compute: no output used (a fetched stateless op), or all empty
+        kept = [g for g in groups if any(id(t) in live and 0 not in t.shape for n in g for t in n.outputs)]
         if len(kept) == len(groups):
             break
         groups, live = kept, _live_tensors(kept, used)
