@@ -82,6 +82,9 @@ def test_inference_with_unknown_dims_and_rank():
     assert graphc.shape(x).shape == (2,) and graphc.shape(u).shape == (None,)
     assert graphc.gather(x, [0, 1]).shape == (2, 4)
     assert u[1:].shape is None and graphc.expand_dims(u, 0).shape is None
+    assert graphc.one_hot([1, 2], 3).dtype == graphc.float32  # TF's dtype defaults
+    assert graphc.one_hot([1, 2], 3, on_value=5, off_value=0).dtype == graphc.int32
+    assert graphc.gather(x, [2, 0, 1], axis=None).shape == (3, 4)
 
 
 def test_shape_errors_are_clear():

@@ -583,11 +583,11 @@ def _gather_grad_grad(node, dys):
     return [make("gather", [dys[0], node.inputs[1]], node.attrs), None, None]
 
 
-def gather(params, indices, validate_indices=None, name=None, axis=0):
-    """tf.gather: slices of `params` along `axis` at `indices` (which must be in range)."""
+def gather(params, indices, validate_indices=None, name=None, axis=None):
+    """tf.gather: slices of `params` along `axis` (0 if None) at `indices`, which must be in range."""
     params = convert_to_tensor(params)
-    indices = convert_to_tensor(indices, graph=params.graph) if not hasattr(indices, "node") else indices
-    return make("gather", [params, indices], {"axis": int(axis)}, name)
+    indices = convert_to_tensor(indices, graph=params.graph)
+    return make("gather", [params, indices], {"axis": 0 if axis is None else int(axis)}, name)
 
 
 # ---- one_hot -------------------------------------------------------------------------------------
@@ -626,7 +626,10 @@ register_op("one_hot", pattern=Pattern.INJECTIVE, infer=_one_hot_infer, referenc
 def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):
     """tf.one_hot: `on_value` where the new `axis` equals the index, `off_value` elsewhere."""
     from .. import dtypes
-    dtype = dtypes.as_dtype(dtype or "float32")
+    if dtype is None:  # as TF: the type of on_value / off_value when given, else float32
+        given = [np.asarray(v) for v in (on_value, off_value) if v is not None]
+        dtype = dtypes.int32 if given and all(g.dtype.kind in "iu" for g in given) else dtypes.float32
+    dtype = dtypes.as_dtype(dtype)
     attrs = {"depth": int(depth), "on_value": 1 if on_value is None else on_value,
              "off_value": 0 if off_value is None else off_value, "axis": -1 if axis is None else int(axis),
              "dtype": dtype}
