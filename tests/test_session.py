@@ -161,6 +161,17 @@ def test_same_signature_compiles_once_and_a_new_shape_once_more(xy):
         assert sess.compile_count == 2
 
 
+def test_feed_dict_order_does_not_matter(xy):
+    x, y = xy
+    d = x - y
+    a, b = _val(2, 1), _val(2, 2)
+    with graphc.Session() as sess:
+        assert_close(sess.run(d, {x: a, y: b}), a - b)
+        assert_close(sess.run(d, {y: b, x: a}), a - b)
+        assert_close(sess.run(d, {"y:0": a, x: b}), b - a)
+        assert sess.compile_count == 1
+
+
 def test_failed_compile_leaves_nothing_cached(xy):
     x, y = xy
     s = x + y
