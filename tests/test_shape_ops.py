@@ -149,3 +149,24 @@ def test_gradient_rule_matches_finite_differences(name):
                 lo[k][i] -= 1e-6
                 num[i] = (loss(hi) - loss(lo)) / 2e-6
             np.testing.assert_allclose(got, num, rtol=1e-6, atol=1e-7, err_msg=f"{name} input {k}")
+
+
+SHAPE_FAMILY = ["reshape", "reshape_like", "transpose", "identity", "expand_dims", "squeeze", "strided_slice",
+                "strided_slice_grad", "concat", "concat_part", "split", "gather", "gather_grad", "one_hot",
+                "broadcast_to", "tile", "tile_grad", "shape", "size", "rank"]
+
+
+def test_shape_family_compiles_for_cuda():
+    """Every example of the family, placed on '/gpu:0', builds CUDA kernels (no GPU needed to build)."""
+    fetches, feed = [], {}
+    with graphc.device("/gpu:0"):
+        for name in SHAPE_FAMILY:
+            for ex in get_op(name).examples(np.random.default_rng(0)):
+                phs = [graphc.placeholder(a.dtype, a.shape) for a in ex.inputs]
+                feed.update(zip(phs, ex.inputs))
+                fetches += graphc.get_default_graph().create_node(name, phs, ex.attrs).outputs
+    with graphc.Session() as sess:
+        exe = sess.compiled(fetches, feed)
+    assert exe.plan.target == "cuda"
+    src = exe.module.mod.imports[0].inspect_source()
+    assert all(k in src for k in exe.kernels) and src.count("__global__") >= len(exe.kernels) > 0
