@@ -750,3 +750,15 @@ def size(input, name=None, out_type=None):
 def rank(input, name=None):
     """tf.rank: the number of dims of `input`."""
     return make("rank", [convert_to_tensor(input)], {"out_type": _int32()}, name)
+
+
+# ---- gradient-check examples: the float cases of each differentiable op of this family ----------
+def _float_data(examples):
+    """The examples whose data (input 0) is floating: int data has no gradient to check."""
+    return lambda rng: [e for e in examples(rng) if e.inputs[0].dtype.kind == "f"]
+
+
+for _op in (reshape_op, reshape_like_op, transpose_op, identity_op, expand_dims_op, squeeze_op, strided_slice_op,
+            strided_slice_grad_op, concat_op, split_op, gather_op, gather_grad_op, broadcast_to_op, tile_op,
+            tile_grad_op):
+    _op.grad_examples = _float_data(_op.examples)
