@@ -116,8 +116,8 @@ def test_split_gradient_fills_unused_outputs_with_zeros():
     assert_close(got, np.concatenate([w, np.zeros((3, 3))], 1))
 
 
-GRAD_OPS = ["reshape", "reshape_like", "transpose", "identity", "expand_dims", "squeeze", "strided_slice", "strided_slice_grad", "concat", "split",
-            "gather", "gather_grad", "broadcast_to", "tile", "tile_grad"]
+GRAD_OPS = ["reshape", "reshape_like", "transpose", "identity", "expand_dims", "squeeze", "strided_slice",
+            "strided_slice_grad", "concat", "split", "gather", "gather_grad", "broadcast_to", "tile", "tile_grad"]
 
 
 @pytest.mark.parametrize("name", GRAD_OPS)

@@ -607,7 +607,8 @@ def _one_hot_infer(node):
 def _one_hot_reference(node, idx):
     a = node.attrs
     axis = idx.ndim if a["axis"] == -1 else normalize_axis(a["axis"], idx.ndim + 1)
-    hot = np.expand_dims(idx, axis) == np.arange(a["depth"]).reshape([-1 if i == axis else 1 for i in range(idx.ndim + 1)])
+    depth = np.arange(a["depth"]).reshape([-1 if i == axis else 1 for i in range(idx.ndim + 1)])
+    hot = np.expand_dims(idx, axis) == depth
     return np.where(hot, a["on_value"], a["off_value"]).astype(a["dtype"].np)
 
 
