@@ -132,6 +132,15 @@ def test_nested_fetches_keep_their_structure(xy):
     assert_close(out["name"], b)
 
 
+def test_empty_structures_and_constants_need_no_feed():
+    c = graphc.constant(np.arange(3.0, dtype=np.float32))
+    with graphc.Session() as sess:
+        assert sess.run([]) == [] and sess.run({}) == {} and sess.run(()) == ()
+        got = sess.run({"c": c, "d": [c + 1.0]})
+    assert_close(got["c"], np.arange(3.0, dtype=np.float32))
+    assert_close(got["d"][0], np.arange(3.0, dtype=np.float32) + 1)
+
+
 def test_fetching_an_op_returns_none_and_a_tensor_twice_returns_it_twice(xy):
     x, y = xy
     s = x + y
