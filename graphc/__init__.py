@@ -8,6 +8,7 @@ from .graph import (Graph, Node, Tensor, TensorShape, control_dependencies, devi
                     name_scope, reset_default_graph)
 from .ops import *  # noqa: F401,F403  (the op API)
 from .ops import convert_to_tensor
+from .ops.shape import shape  # the op (graphc.ops.shape is its module)
 from .registry import all_ops, get_op
 
 __version__ = "0.1.0"

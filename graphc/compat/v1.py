@@ -58,8 +58,9 @@ math = _types.SimpleNamespace(
 __version__ = "1.15.0-graphc" + _gc.__version__
 
 # ---- shape and array ops ------------------------------------------------------------------------
-from graphc.ops import (broadcast_to, expand_dims, gather, identity, one_hot, rank, shape, size, split,  # noqa: E402,F401
+from graphc.ops import (broadcast_to, expand_dims, gather, identity, one_hot, rank, size, split,  # noqa: E402,F401
                         squeeze, stack, strided_slice, tile, unstack)
+from graphc.ops.shape import shape  # noqa: E402,F401
 from graphc.ops import slice  # noqa: E402,F401,A004 (TF's name)
 
 

@@ -11,5 +11,6 @@ from .nn import log_softmax, softmax
 from .reduce import (argmax, argmin, broadcast_like, reduce_max, reduce_mean, reduce_min, reduce_prod,
                      reduce_sum, sum_to)
 from .shape import reshape, reshape_like, transpose
-from .shape import (broadcast_to, concat, expand_dims, gather, getitem, identity, one_hot, rank, shape, size,
-                    slice, split, squeeze, stack, strided_slice, tile, unstack)
+from .shape import (broadcast_to, concat, expand_dims, gather, getitem, identity, one_hot, rank, size, slice,
+                    split, squeeze, stack, strided_slice, tile, unstack)
+# graphc.ops.shape stays the module (`import graphc.ops.shape` must find it): the op is graphc.shape
