@@ -252,8 +252,14 @@ def split_sizes(dim, attrs):
     """The sizes of a split of a dim of size `dim`."""
     if attrs.get("sizes") is not None:
         sizes = list(attrs["sizes"])
-        if -1 in sizes and dim is not None:
+        if sizes.count(-1) > 1:
+            raise ShapeError(f"split sizes {sizes} have more than one -1")
+        if dim is None:  # the -1 part is known only when fed
+            return [None if s == -1 else s for s in sizes]
+        if -1 in sizes:
             sizes[sizes.index(-1)] = dim - (sum(sizes) + 1)
+            if min(sizes) < 0:
+                raise ShapeError(f"split sizes {list(attrs['sizes'])} exceed the dim {dim}")
         if dim is not None and sum(sizes) != dim:
             raise ShapeError(f"split sizes {list(attrs['sizes'])} do not add up to the dim {dim}")
         return sizes
@@ -429,6 +435,9 @@ def getitem(x, key, name=None):
             slices.append((k.start, k.stop, k.step if k.step is not None else 1))
         elif isinstance(k, (int, np.integer)):
             k = int(k)
+            dim = None if x.shape is None or pos >= len(x.shape) else x.shape[pos]
+            if dim is not None and not -dim <= k < dim:
+                raise ShapeError(f"index {k} is out of range for dim {pos} of {x.name} (size {dim})")
             slices.append((k, k + 1 if k != -1 else None, 1))
             shrink.append(pos)
         else:
