@@ -505,7 +505,8 @@ def gather(params, indices, axis=0, name=None, validate_indices=None, batch_dims
     """Slices of params along `axis` at `indices` (negative indices count from the end)."""
     if batch_dims:
         raise NotImplementedError("gather with batch_dims is not supported")
-    return make("gather", [convert_to_tensor(params), convert_to_tensor(indices)], {"axis": int(axis)}, name)
+    return make("gather", [convert_to_tensor(params), convert_to_tensor(indices)],
+                {"axis": 0 if axis is None else int(axis)}, name)  # TF1: axis None means 0
 
 
 # ---- one_hot ------------------------------------------------------------------------------------
@@ -537,7 +538,10 @@ one_hot_op = register_op(
 
 def one_hot(indices, depth, on_value=None, off_value=None, axis=-1, dtype=None, name=None):
     """A new axis of size `depth` holding on_value where the index matches, else off_value."""
-    dtype = dtypes.as_dtype(dtype or dtypes.float32)
+    if dtype is None:  # as TF: the type of on_value / off_value when given, else float32
+        given = [np.asarray(v) for v in (on_value, off_value) if v is not None]
+        dtype = dtypes.int32 if given and all(g.dtype.kind in "iu" for g in given) else dtypes.float32
+    dtype = dtypes.as_dtype(dtype)
     attrs = {"depth": int(depth), "on_value": 1 if on_value is None else on_value,
              "off_value": 0 if off_value is None else off_value, "axis": int(axis), "dtype": dtype}
     return make("one_hot", [convert_to_tensor(indices)], attrs, name)
@@ -621,3 +625,26 @@ shape_op = register_op(
 def shape(input, name=None, out_type=dtypes.int32):
     """The shape of `input` as a 1-D integer tensor."""
     return make("shape", [convert_to_tensor(input)], {"dtype": dtypes.as_dtype(out_type)}, name)
+
+
+def _scalar_int_examples(rng):
+    return [Example([rand(rng, (3, 4))], {"dtype": dtypes.int32}),
+            Example([rand(rng, (2, 1, 5), "int32")], {"dtype": dtypes.int64})]
+
+
+register_op("size", pattern=Pattern.INJECTIVE, shape_only_inputs=(0,), differentiable=False,
+            infer=lambda n: TensorType((), n.attrs["dtype"]),
+            reference=lambda n, x: np.array(x.size, n.attrs["dtype"].np), examples=_scalar_int_examples)
+register_op("rank", pattern=Pattern.INJECTIVE, shape_only_inputs=(0,), differentiable=False,
+            infer=lambda n: TensorType((), n.attrs["dtype"]),
+            reference=lambda n, x: np.array(x.ndim, n.attrs["dtype"].np), examples=_scalar_int_examples)
+
+
+def size(input, name=None, out_type=dtypes.int32):
+    """The number of elements of `input` as a scalar integer tensor."""
+    return make("size", [convert_to_tensor(input)], {"dtype": dtypes.as_dtype(out_type)}, name)
+
+
+def rank(input, name=None):
+    """The number of dims of `input` as a scalar int32 tensor."""
+    return make("rank", [convert_to_tensor(input)], {"dtype": dtypes.int32}, name)
