@@ -65,5 +65,6 @@ def test_op_builds_for_cuda(name):
         phs = [graphc.placeholder(a.dtype, a.shape) for a in ex.inputs]
         node = g.create_node(name, phs, ex.attrs)
     spec, mapping, _ = specialize(list(node.outputs), {p: (a.shape, graphc.as_dtype(a.dtype)) for p, a in zip(phs, ex.inputs)})
+    # opt_level 0: the op itself is lowered (at higher levels shape-only ops such as `shape` fold away)
     exe = compile_graph(spec, [mapping[id(t)] for t in node.outputs], target="cuda", opt_level=0)
     assert "__global__" in exe.module.mod.imports[0].inspect_source()

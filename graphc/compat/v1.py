@@ -17,6 +17,7 @@ from graphc.ops import (abs, add, argmax, argmin, cast, ceil, constant, cos, div
 from graphc.ops import convert_to_tensor, identity, stop_gradient  # noqa: F401
 from graphc.ops import (broadcast_to, concat, expand_dims, gather, one_hot, shape, slice, split, squeeze,  # noqa: F401,A004
                         stack, strided_slice, tile, unstack)
+from graphc.ops import rank, size  # noqa: E402,F401
 from graphc import gradients  # noqa: F401
 
 from graphc import initializers as _init
