@@ -84,6 +84,22 @@ def test_loss_fetched_with_the_update_is_the_pre_update_loss():
     assert after < before
 
 
+
+@pytest.mark.parametrize("opt_level", [0, 3])
+def test_reads_fetched_with_an_assignment_see_the_old_value(opt_level):
+    # identity(v) and v + 0 are reads: simplification must not forward them to the variable itself
+    v = tf.Variable([1.0, 2.0], name="v")
+    snapshot, plus_zero = tf.identity(v), v + 0.0
+    update = tf.assign_sub(v, tf.ones([2]) * tf.reduce_sum(v * v))
+    from graphc.runtime.session import Session
+    with Session(opt_level=opt_level) as sess:
+        sess.run(v.initializer)
+        got = sess.run([update, snapshot, plus_zero])
+    old = np.array([1.0, 2.0], np.float32)
+    assert_close(got[0], old - (old * old).sum())
+    assert_close(got[1], old)
+    assert_close(got[2], old)
+
 def test_variable_semantics():
     v = gc.Variable(np.zeros(3, np.float32), name="v")
     inc = v.assign_add(np.ones(3, np.float32))
