@@ -140,9 +140,13 @@ def test_saver_round_trip_and_errors(tmp_path):
     with tf.Session() as sess, pytest.raises(gc.train.SaverError, match=r"'w' is float32\[2, 2\] in the graph"):
         tf.train.Saver().restore(sess, path)
     tf.reset_default_graph()
-    tf.Variable(np.zeros(1, np.float32), name="other")
+    tf.Variable(np.zeros(2, np.float32), name="other")
     with tf.Session() as sess, pytest.raises(gc.train.SaverError, match="no value for variable 'other'"):
         tf.train.Saver().restore(sess, path)
+    # a dict var_list names the checkpoint keys: 'other' restores from the value saved as 'b'
+    with tf.Session() as sess:
+        tf.train.Saver({"b": tf.global_variables()[0]}).restore(sess, path)
+        assert_close(sess.run(tf.global_variables()[0]), np.arange(2, dtype=np.float32))
 
 
 def test_losses_match_numpy(rng):
