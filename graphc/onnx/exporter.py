@@ -140,6 +140,8 @@ def export(fetches, path, feeds, session=None):
     feed_list = list(feeds)
     b = _Builder()
     fed = {id(t) for t in feed_list}
+    for t in feed_list:  # inputs are named by their placeholder ("x", not "x:0"), as they are fed
+        b.names[id(t)] = t.node.name if len(t.node.outputs) == 1 else t.name
     for node in needed_nodes([t.node for t in fetch_list], fed):
         if all(id(t) in fed for t in node.outputs):
             continue
