@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 import zipfile
+import zlib
 from dataclasses import asdict
 
 import numpy as np
@@ -105,7 +106,7 @@ def read_manifest(path):
             manifest = json.loads(z.read("manifest.json"))
     except KeyError:
         raise ArtifactError(f"{path!r} is not a graphc artifact: it has no manifest.json") from None
-    except (zipfile.BadZipFile, ValueError, OSError) as e:
+    except (zipfile.BadZipFile, zlib.error, ValueError, OSError) as e:
         raise ArtifactError(f"artifact {path!r} is corrupted: cannot read its manifest ({e})") from None
     if manifest.get("format") != "graphc-artifact":
         raise ArtifactError(f"{path!r} is not a graphc artifact (manifest format {manifest.get('format')!r})")
@@ -189,7 +190,7 @@ def load(path, device=None):
                         shutil.copyfileobj(src, dst)
                 except KeyError:
                     raise ArtifactError(f"artifact {path!r} lacks its member {m}") from None
-                except (zipfile.BadZipFile, OSError, EOFError) as e:
+                except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as e:
                     raise ArtifactError(f"artifact {path!r} is corrupted: member {m} is unreadable ({e})") from None
                 if _sha256(os.path.join(tmp, m)) != manifest["sha256"].get(m):
                     raise ArtifactError(f"artifact {path!r} is corrupted: member {m} does not match its sha256 "
