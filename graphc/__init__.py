@@ -36,3 +36,9 @@ def __getattr__(name):
         from graphc.runtime.session import Session
         return Session
     raise AttributeError(f"module 'graphc' has no attribute {name!r}")
+
+
+def compile(fetches, feeds, target="cpu", opt_level=3, session=None):
+    """Compile `fetches` for `feeds` into an Executable with run(feeds) and export(path) (runtime/compiler.py)."""
+    from graphc.runtime.compiler import compile as _compile
+    return _compile(fetches, feeds, target, opt_level, session)

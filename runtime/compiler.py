@@ -21,6 +21,7 @@ class Executable:
         self.fetches = fetches
         self._executor = None
         self.groups, self.pass_records, self.feed_tensors = [], [], []
+        self.output_names = []
 
     @property
     def executor(self):
@@ -29,8 +30,21 @@ class Executable:
         return self._executor
 
     def run(self, feeds, variables=None):
-        """Run once with `feeds` (arrays in feed order); returns the fetched arrays."""
+        """Run once with `feeds` (arrays in feed order, or a feed_dict); returns the fetched arrays."""
+        if isinstance(feeds, dict):
+            from .session import check_feed
+            by_name = {getattr(k, "name", k): v for k, v in feeds.items()}
+            feeds = [check_feed(t, by_name[t.name] if t.name in by_name else by_name[t.name.split(":")[0]])
+                     for t in self.feed_tensors]
         return self.executor.run(feeds, variables)
+
+    def export(self, path):
+        """Write this executable to a deployable artifact file (see runtime/artifact.py)."""
+        from .artifact import export_executable
+        inputs = [(t.name.split(":")[0], tuple(b.shape), b.dtype) for t, b in zip(self.feed_tensors, self.plan.feeds)]
+        outputs = [(n, tuple(b.shape), b.dtype) for n, b in
+                   zip(self.output_names, (self.plan.buffers[i] for i in self.plan.fetches))]
+        return export_executable(self, path, inputs, outputs)
 
     @property
     def num_kernels(self):
@@ -59,6 +73,42 @@ class Executable:
             from .session import check_feed
             feeds = [check_feed(t, feeds[t]) for t in self.feed_tensors]
         return self.executor.profile(feeds, repeat, variables)
+
+
+def compile(fetches, feeds, target="cpu", opt_level=3, session=None, output_names=None):
+    """Compile `fetches` for `feeds` ({placeholder: example array or (shape, dtype)}) into an Executable;
+    variables read take their current values in `session` as constants (a trained model's weights)."""
+    from graphc import dtypes
+    from graphc.passes.specialize import specialize
+    single = not isinstance(fetches, (list, tuple))
+    fetches = [fetches] if single else list(fetches)
+    specs = {}
+    for t, v in feeds.items():
+        shape, dtype = v if isinstance(v, tuple) else (np.shape(v), np.asarray(v).dtype)
+        specs[t] = (tuple(int(d) for d in shape), dtypes.as_dtype(dtype))
+    g, mapping, _ = specialize(fetches, specs, [])
+    exe = compile_graph(g, [mapping[id(t)] for t in fetches], target, opt_level)
+    exe.feed_tensors = list(feeds)
+    exe.output_names = output_names or [t.name.split(":")[0] if t.name.endswith(":0") else t.name for t in fetches]
+    if exe.plan.variable_reads:
+        _freeze_variables(exe.plan, session)
+    return exe
+
+
+def _freeze_variables(plan, session):
+    """Turn the plan's variable buffers into constants holding their values in `session`."""
+    from graphc.errors import FailedPreconditionError
+    if session is None or plan.variable_writes:
+        raise FailedPreconditionError(f"the fetches read variables {plan.variable_reads}: pass session= (a "
+                                      "Session holding their values) to compile them in as constants, "
+                                      "and fetch no op that assigns them")
+    for b in plan.buffers:
+        if b.kind == VARIABLE:
+            if b.var_name not in session.initialized:
+                raise FailedPreconditionError(f"variable '{b.var_name}' is uninitialized in the session")
+            plan.constants[b.id] = session.variables[b.var_name].numpy()
+            b.kind, b.var_name = CONST, ""
+    plan.variable_reads = []
 
 
 def build_plan(graph, fetches, groups, kernels, target):
