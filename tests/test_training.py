@@ -117,6 +117,16 @@ def test_variable_semantics():
         v.assign(np.zeros(4, np.float32))
 
 
+def test_feeding_a_variable_overrides_its_value_for_one_run():
+    v = tf.Variable([1.0, 2.0], name="v")
+    doubled = v * 2.0
+    with tf.Session() as sess:
+        sess.run(v.initializer)
+        assert_close(sess.run(doubled, {v: [5.0, 6.0]}), np.array([10, 12], np.float32))
+        assert_close(sess.run(doubled), np.array([2, 4], np.float32))   # storage untouched
+        with pytest.raises(gc.FeedError, match="variable v is fed in this run and also assigned"):
+            sess.run(v.assign_add([1.0, 1.0]), {v: [5.0, 6.0]})
+
 def test_get_variable_scopes_and_reuse():
     with tf.variable_scope("layer", initializer=tf.constant_initializer(0.5)):
         w = tf.get_variable("w", [2, 3])
