@@ -1,4 +1,6 @@
 """Variables, TF1 style: a value that lives in the Session across runs, updated by assign ops."""
+import contextlib
+
 import numpy as np
 
 
@@ -131,3 +133,91 @@ def global_variables_initializer():
 def is_variable_tensor(t):
     return isinstance(t, Tensor) and t.node.op == "variable"
 
+
+
+# ---- variable scopes and get_variable ---------------------------------------------------------
+AUTO_REUSE = "auto_reuse"
+
+
+class VariableScope:
+    """A get_variable namespace: its full name, whether it reuses variables, a default initializer."""
+
+    def __init__(self, name, reuse=None, initializer=None):
+        self.name = name
+        self.reuse = reuse
+        self.initializer = initializer
+
+    def reuse_variables(self):
+        """Make get_variable in this scope return existing variables from now on."""
+        self.reuse = True
+
+
+def _scope_stack(graph):
+    if not hasattr(graph, "_variable_scopes"):
+        graph._variable_scopes = [VariableScope("")]
+    return graph._variable_scopes
+
+
+def get_variable_scope():
+    """The innermost variable scope of the default graph."""
+    return _scope_stack(get_default_graph())[-1]
+
+
+@contextlib.contextmanager
+def variable_scope(name_or_scope, default_name=None, reuse=None, initializer=None, **unused):
+    """Prefix variable (and op) names with a scope; `reuse=True`/AUTO_REUSE makes get_variable share."""
+    graph = get_default_graph()
+    stack = _scope_stack(graph)
+    outer = stack[-1]
+    if isinstance(name_or_scope, VariableScope):
+        full = name_or_scope.name
+    else:
+        local = name_or_scope or default_name
+        if not local:
+            raise ValueError("variable_scope needs a name (or default_name)")
+        full = f"{outer.name}/{local}" if outer.name else local
+    inherited = reuse if reuse is not None else (outer.reuse or getattr(name_or_scope, "reuse", None))
+    scope = VariableScope(full, inherited or None,
+                          initializer if initializer is not None else outer.initializer)
+    stack.append(scope)
+    graph._scope_stack.append(full)  # ops made in the block are named under the scope, as in TF1
+    try:
+        yield scope
+    finally:
+        graph._scope_stack.pop()
+        stack.pop()
+
+
+def get_variable(name, shape=None, dtype=None, initializer=None, trainable=True, collections=None, **unused):
+    """The variable `scope/name`: created on first use, returned again where the scope reuses."""
+    from . import dtypes, initializers
+    graph = get_default_graph()
+    scope = _scope_stack(graph)[-1]
+    full = f"{scope.name}/{name}" if scope.name else name
+    existing = next((v for v in global_variables(graph) if v.op.name == full), None)
+    if existing is not None:
+        if not scope.reuse:
+            raise ValueError(f"variable {full} already exists; to share it, open its variable_scope "
+                             "with reuse=True or reuse=AUTO_REUSE")
+        if shape is not None and tuple(int(d) for d in shape) != tuple(existing.shape):
+            raise ValueError(f"variable {full} has shape {list(existing.shape)}; get_variable asked "
+                             f"for {list(shape)}")
+        return existing
+    if scope.reuse is True:
+        raise ValueError(f"variable {full} does not exist (reuse=True only returns variables "
+                         "made by get_variable); create it first or use reuse=AUTO_REUSE")
+    init = initializer if initializer is not None else scope.initializer
+    if init is None:
+        init = initializers.glorot_uniform_initializer()
+    dtype = dtypes.as_dtype(dtype or "float32")
+    if callable(init):
+        if shape is None:
+            raise ValueError(f"get_variable {full}: an initializer needs a shape")
+        value = init([int(d) for d in shape], dtype)
+    else:
+        value = init
+    graph._scope_stack.append(scope.name)  # the name ignores enclosing name_scopes, as in TF1
+    try:
+        return Variable(value, trainable=trainable, name=name, dtype=dtype, collections=collections)
+    finally:
+        graph._scope_stack.pop()

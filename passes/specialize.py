@@ -56,6 +56,9 @@ def specialize(fetches, feeds, extra_nodes=()):
             shape = "unknown" if n.attrs["shape"] is None else [("?" if d is None else d) for d in n.attrs["shape"]]
             raise FeedError(f"you must feed a value for placeholder '{n.name}' "
                             f"(dtype {n.attrs['dtype'].name}, shape {shape})")
+        if n.opdef.writes_input is not None and id(n.inputs[n.opdef.writes_input]) in fed:
+            raise FeedError(f"variable {n.inputs[n.opdef.writes_input].node.name} is fed in this run and also "
+                            f"assigned by {n.op} '{n.name}'; feed it or assign it, not both")
         inputs = [mapping[id(t)] for t in n.inputs]
         try:
             new = g.create_node(n.op, inputs, n.attrs, n.name)

@@ -137,7 +137,7 @@ class Session:
             raise FeedError(f"feed_dict key {k!r} is not a tensor; expected a placeholder or a tensor name")
         if k.graph is not self.graph:
             raise GraphError(f"feed {k.name} belongs to another graph than this session's")
-        if k.node.opdef.stateful:
+        if k.node.opdef.stateful and k.node.op != "variable":  # a fed variable reads as the fed value (TF1)
             raise FeedError(f"tensor {k.name} cannot be fed: it is the output of the stateful op "
                             f"{k.node.op} '{k.node.name}'; feed a placeholder instead")
         return k

@@ -117,6 +117,40 @@ def test_variable_semantics():
         v.assign(np.zeros(4, np.float32))
 
 
+def test_feeding_a_variable_overrides_its_value_for_one_run():
+    v = tf.Variable([1.0, 2.0], name="v")
+    doubled = v * 2.0
+    with tf.Session() as sess:
+        sess.run(v.initializer)
+        assert_close(sess.run(doubled, {v: [5.0, 6.0]}), np.array([10, 12], np.float32))
+        assert_close(sess.run(doubled), np.array([2, 4], np.float32))   # storage untouched
+        with pytest.raises(gc.FeedError, match="variable v is fed in this run and also assigned"):
+            sess.run(v.assign_add([1.0, 1.0]), {v: [5.0, 6.0]})
+
+def test_get_variable_scopes_and_reuse():
+    with tf.variable_scope("layer", initializer=tf.constant_initializer(0.5)):
+        w = tf.get_variable("w", [2, 3])
+        with tf.name_scope("ignored"):
+            b = tf.get_variable("b", [3], initializer=tf.zeros_initializer())
+        with pytest.raises(ValueError, match="layer/w already exists"):
+            tf.get_variable("w", [2, 3])
+    with tf.variable_scope("layer", reuse=True):
+        assert tf.get_variable("w", [2, 3]) is w
+        with pytest.raises(ValueError, match="has shape \\[2, 3\\]"):
+            tf.get_variable("w", [3, 3])
+        with pytest.raises(ValueError, match="layer/c does not exist"):
+            tf.get_variable("c", [1])
+    with tf.variable_scope("layer", reuse=tf.AUTO_REUSE):
+        assert tf.get_variable("b") is b
+        c = tf.get_variable("c", [1], initializer=tf.ones_initializer())
+    assert [w.name, b.name, c.name] == ["layer/w:0", "layer/b:0", "layer/c:0"]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got_w, got_b, got_c = sess.run([w, b, c])
+    assert_close(got_w, np.full((2, 3), 0.5, np.float32))
+    assert_close(got_b, np.zeros(3, np.float32))
+    assert_close(got_c, np.ones(1, np.float32))
+
 def test_saver_round_trip_and_errors(tmp_path):
     w = tf.Variable(W0, name="w")
     b = tf.Variable(np.arange(2, dtype=np.float32), name="b")

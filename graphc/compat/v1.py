@@ -35,14 +35,7 @@ from graphc.initializers import (constant_initializer, glorot_normal_initializer
 initialize_all_variables = global_variables_initializer
 no_op = group
 losses = _types.SimpleNamespace(mean_squared_error=_losses.mean_squared_error)
-
-
-def get_variable(name, shape=None, dtype=float32, initializer=None, trainable=True, **unused):
-    """A new variable called `name` (no variable scopes or reuse: each call makes one)."""
-    init = initializer if initializer is not None else _init.glorot_uniform_initializer()
-    value = init(shape, dtype) if callable(init) else init
-    return Variable(value, trainable=trainable, name=name, dtype=dtype)
-
+from graphc.variables import AUTO_REUSE, get_variable, get_variable_scope, variable_scope  # noqa: E402,F401
 
 truediv = divide
 mod = _ops.floor_mod
