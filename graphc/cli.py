@@ -32,7 +32,7 @@ def _parse_shapes(items):
 
 
 def _import_onnx(path):
-    """(graph, inputs, outputs) of ONNX model `path`, via graphc.onnx.import_model."""
+    """graphc.onnx.import_model's result for `path`: (graph, {input name: placeholder}, {output name: tensor})."""
     import graphc.onnx
     if not hasattr(graphc.onnx, "import_model"):
         raise CliError("this graphc has no ONNX importer (graphc.onnx.import_model); install the onnx-import "
@@ -47,8 +47,7 @@ def _compile_onnx(path, target, opt_level, shapes):
     import graphc
     _, inputs, outputs = _import_onnx(path)
     feeds = {}
-    for t in inputs:
-        name = t.name.split(":")[0]
+    for name, t in inputs.items():
         shape = shapes.pop(name, None)
         if shape is None:
             dims = t.shape.as_list() if hasattr(t.shape, "as_list") else list(t.shape)
@@ -57,9 +56,8 @@ def _compile_onnx(path, target, opt_level, shapes):
             shape = tuple(dims)
         feeds[t] = (shape, t.dtype)
     if shapes:
-        raise CliError(f"--input-shape names {sorted(shapes)} that are not model inputs "
-                       f"{[t.name.split(':')[0] for t in inputs]}")
-    exe = graphc.compile(list(outputs), feeds, target=target, opt_level=opt_level)
+        raise CliError(f"--input-shape names {sorted(shapes)} that are not model inputs {list(inputs)}")
+    exe = graphc.compile(outputs, feeds, target=target, opt_level=opt_level)
     return exe
 
 
