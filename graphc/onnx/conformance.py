@@ -39,11 +39,18 @@ def op_type_of(case):
     return case.model.graph.node[0].op_type if case.model.graph.node else "?"
 
 
+def _array(value):
+    """A data-set entry as a numpy array (some cases store TensorProtos, as the onnx runner normalizes)."""
+    import onnx
+    return onnx.numpy_helper.to_array(value) if isinstance(value, onnx.TensorProto) else np.asarray(value)
+
+
 def run_case(case):
     """None when graphc matches every data set of `case`, else a one-line reason."""
     from graphc.onnx.importer import StaticInputError, import_model
     names_out = [vi.name for vi in case.model.graph.output]
     for inputs, expected in case.data_sets:
+        inputs, expected = [_array(v) for v in inputs], [_array(v) for v in expected]
         all_in = [vi.name for vi in case.model.graph.input]
         try:
             try:
