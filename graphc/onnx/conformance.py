@@ -6,6 +6,7 @@ graphc.onnx.import_model and a graphc Session, compares with the case's rtol/ato
 a case that cannot be imported or run counts as failed (nothing is skipped).
 """
 import argparse
+import json
 import multiprocessing as mp
 import re
 import sys
@@ -38,11 +39,18 @@ def op_type_of(case):
     return case.model.graph.node[0].op_type if case.model.graph.node else "?"
 
 
+def _array(value):
+    """A data-set entry as a numpy array (some cases store TensorProtos, as the onnx runner normalizes)."""
+    import onnx
+    return onnx.numpy_helper.to_array(value) if isinstance(value, onnx.TensorProto) else np.asarray(value)
+
+
 def run_case(case):
     """None when graphc matches every data set of `case`, else a one-line reason."""
     from graphc.onnx.importer import StaticInputError, import_model
     names_out = [vi.name for vi in case.model.graph.output]
     for inputs, expected in case.data_sets:
+        inputs, expected = [_array(v) for v in inputs], [_array(v) for v in expected]
         all_in = [vi.name for vi in case.model.graph.input]
         try:
             try:
@@ -80,15 +88,17 @@ def _run_data_set(imp, values, names_in, names_out, expected, case):
     return None
 
 
+_CASES = {}  # name -> TestCase, collected once in the parent and inherited by forked workers
+
+
 def _worker(conn):
-    cases = {c.name: c for c in _quiet_collect()}
     while True:
         name = conn.recv()
         if name is None:
             return
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            conn.send(run_case(cases[name]))
+            conn.send(run_case(_CASES[name]))
 
 
 class _Worker:
@@ -112,12 +122,15 @@ class _Worker:
             self.proc.kill()
 
 
-def run(names, jobs=2, timeout=60.0, progress=False):
-    """{case name: None (passed) or failure reason}, each case in a worker with a `timeout` in seconds."""
-    ctx = mp.get_context("spawn")
+def run(names, jobs=2, timeout=60.0, progress=False, log=None):
+    """{case name: None (passed) or failure reason}, each case in a worker with a `timeout` in seconds;
+    each result is also appended to the file `log` (one JSON line per case) as it arrives."""
+    if not _CASES:
+        select()
+    ctx = mp.get_context("fork")  # the parent holds only onnx test cases (no TVM), so forking is safe
     todo, results = list(names), {}
     workers = [_Worker(ctx) for _ in range(max(1, min(jobs, len(todo))))]
-    startup = 120.0  # the first case of a worker also loads graphc, TVM and the onnx test cases
+    startup = 60.0  # the first case of a worker also imports graphc and TVM
     fresh = {id(w) for w in workers}
     for w in workers:
         if todo:
@@ -148,8 +161,12 @@ def run(names, jobs=2, timeout=60.0, progress=False):
                 fresh.add(id(w))
             else:
                 continue
+            done = w.name
             if progress:
-                print("." if results[list(results)[-1]] is None else "F", end="", flush=True)
+                print("." if results[done] is None else "F", end="", flush=True)
+            if log:
+                with open(log, "a") as f:
+                    f.write(json.dumps({"name": done, "failure": results[done]}) + "\n")
             w.name = None
             if todo:
                 w.submit(todo.pop(0))
@@ -161,7 +178,9 @@ def run(names, jobs=2, timeout=60.0, progress=False):
 def select(pattern=None, ops=None):
     """(name, op type) of the node test cases whose name matches `pattern` and whose op is in `ops`."""
     out = []
-    for c in _quiet_collect():
+    if not _CASES:
+        _CASES.update((c.name, c) for c in _quiet_collect())
+    for c in _CASES.values():
         op = op_type_of(c)
         if pattern and not re.search(pattern, c.name):
             continue
@@ -179,11 +198,12 @@ def main(argv=None):
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per case")
     p.add_argument("--claimed", action="store_true", help="only the op types graphc claims (CLAIMED_OPS)")
     p.add_argument("--write", help="write the names of the passing cases to this file")
+    p.add_argument("--log", help="append each case's result to this file (JSON lines) as it finishes")
     args = p.parse_args(argv)
     cases = select(args.filter, set(CLAIMED_OPS) if args.claimed else None)
     op_of = dict(cases)
     t0 = time.monotonic()
-    results = run([n for n, _ in cases], jobs=args.jobs, timeout=args.timeout, progress=True)
+    results = run([n for n, _ in cases], jobs=args.jobs, timeout=args.timeout, progress=True, log=args.log)
     print()
     passed = sorted(n for n, r in results.items() if r is None)
     failed_by_op = defaultdict(list)

@@ -9,7 +9,7 @@ import graphc.reference  # noqa: F401  (constant folding)
 from graphc import dtypes
 from graphc.errors import FeedError, GraphcError
 
-MIN_OPSET, MAX_OPSET = 7, 25  # 23..25 (onnx 1.23) changed only the types of the ops graphc maps
+MIN_OPSET, MAX_OPSET = 7, 28  # 23..28 (onnx 1.23) changed only the types of the ops graphc maps
 _BIG = 2 ** 62  # ONNX slice ends use INT64_MAX / INT64_MIN for "to the end"
 
 
@@ -628,7 +628,7 @@ def import_model(path_or_model, variables=False, bind=None):
                 with g.name_scope(node.name or node.op_type):
                     out = fn(ctx, node, ins, _attrs(node))
             except OnnxImportError as e:
-                raise OnnxImportError(f"node {node.name!r}: ONNX op {node.op_type} (opset {opset}): {e}") from None
+                raise type(e)(f"node {node.name!r}: ONNX op {node.op_type} (opset {opset}): {e}") from None
             except (GraphcError, TypeError, KeyError, ValueError, NotImplementedError) as e:
                 raise OnnxImportError(f"node {node.name!r}: ONNX op {node.op_type} (opset {opset}) could not be "
                                       f"mapped: {type(e).__name__}: {e}") from None
