@@ -46,6 +46,7 @@ def _compile_onnx(path, target, opt_level, shapes):
     """An Executable for ONNX model `path` with every input dim fixed (from `shapes` or the model)."""
     import graphc
     _, inputs, outputs = _import_onnx(path)
+    inputs = list(inputs.values()) if isinstance(inputs, dict) else list(inputs)
     feeds = {}
     for t in inputs:
         name = t.name.split(":")[0]
@@ -59,7 +60,7 @@ def _compile_onnx(path, target, opt_level, shapes):
     if shapes:
         raise CliError(f"--input-shape names {sorted(shapes)} that are not model inputs "
                        f"{[t.name.split(':')[0] for t in inputs]}")
-    exe = graphc.compile(list(outputs), feeds, target=target, opt_level=opt_level)
+    exe = graphc.compile(outputs if isinstance(outputs, dict) else list(outputs), feeds, target=target, opt_level=opt_level)
     return exe
 
 

@@ -76,10 +76,12 @@ class Executable:
 
 
 def compile(fetches, feeds, target="cpu", opt_level=3, session=None, output_names=None):
-    """Compile `fetches` for `feeds` ({placeholder: example array or (shape, dtype)}) into an Executable;
+    """Compile `fetches` (a tensor, list, or {name: tensor}) for `feeds` ({placeholder: example array or (shape, dtype)}) into an Executable;
     variables read take their current values in `session` as constants (a trained model's weights)."""
     from graphc import dtypes
     from graphc.passes.specialize import specialize
+    if isinstance(fetches, dict):  # {output name: tensor}, as graphc.onnx.import_model gives
+        output_names, fetches = list(fetches), list(fetches.values())
     single = not isinstance(fetches, (list, tuple))
     fetches = [fetches] if single else list(fetches)
     specs = {}

@@ -212,7 +212,7 @@ def matmul_add_relu_onnx(path, rng):
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 5])],
         [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
     return lambda xv: np.maximum(xv @ w + b, 0)
 
 
@@ -221,8 +221,8 @@ def test_onnx_model_artifact_in_fresh_process(tmp_path, rng):
     ref = matmul_add_relu_onnx(tmp_path / "m.onnx", rng)
     _, inputs, outputs = gc.onnx.import_model(str(tmp_path / "m.onnx"))
     xv = rng.standard_normal((2, 4)).astype(np.float32)
-    exe = gc.compile(list(outputs), {inputs[0]: xv})
-    (in_process,) = exe.run({inputs[0]: xv})
+    exe = gc.compile(outputs, {inputs["x"]: xv})
+    (in_process,) = exe.run({inputs["x"]: xv})
     assert_close(in_process, ref(xv).astype(np.float32))
     exe.export(str(tmp_path / "m.gca"))
     out = run_in_fresh_process(tmp_path / "m.gca", {"x": xv}, tmp_path)
