@@ -141,8 +141,9 @@ class Saver:
         self._var_list = var_list
 
     def _variables(self):
+        """(checkpoint key, variable) pairs: a dict var_list names the keys, as in TF1."""
         vs = self._var_list if self._var_list is not None else global_variables()
-        return list(vs.values()) if isinstance(vs, dict) else list(vs)
+        return list(vs.items()) if isinstance(vs, dict) else [(v.var_name, v) for v in vs]
 
     def save(self, sess, save_path, global_step=None, **unused):
         """Write every variable's current value to `save_path`; returns the path written."""
@@ -150,8 +151,8 @@ class Saver:
         if global_step is not None:
             save_path = f"{save_path}-{int(global_step)}"
         variables = self._variables()
-        values = sess.run([v.value() for v in variables])
-        tensors = {v.var_name: np.require(val, requirements="C") for v, val in zip(variables, values)}
+        values = sess.run([v.value() for _, v in variables])
+        tensors = {key: np.require(val, requirements="C") for (key, _), val in zip(variables, values)}
         directory = os.path.dirname(os.path.abspath(save_path))
         fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
         os.close(fd)
@@ -173,11 +174,11 @@ class Saver:
             saved = load_file(save_path)
         except (SafetensorError, OSError, ValueError) as e:
             raise SaverError(f"checkpoint {save_path!r} is not a readable safetensors file: {e}") from None
-        for v in self._variables():
-            if v.var_name not in saved:
-                raise SaverError(f"checkpoint {save_path!r} has no value for variable '{v.var_name}' "
+        for key, v in self._variables():
+            if key not in saved:
+                raise SaverError(f"checkpoint {save_path!r} has no value for variable '{key}' "
                                  f"(it has: {sorted(saved)[:10]})")
-            value = saved[v.var_name]
+            value = saved[key]
             if tuple(value.shape) != tuple(v.shape) or value.dtype != v.dtype.np:
                 raise SaverError(f"variable '{v.var_name}' is {v.dtype.name}{list(v.shape)} in the graph but "
                                  f"{value.dtype}{list(value.shape)} in {save_path!r}")

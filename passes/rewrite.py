@@ -1,5 +1,5 @@
 """The one way passes rebuild a graph: copy it node by node, letting a rule replace nodes."""
-from graphc.graph import Graph
+from graphc.graph import Graph, Tensor
 
 
 def rebuild(graph, fetches, rule=None, nodes=None):
@@ -12,6 +12,8 @@ def rebuild(graph, fetches, rule=None, nodes=None):
         inputs = [tensors[id(t)] for t in n.inputs]
         with g.as_default():
             out = rule(n, inputs, g) if rule else None
+        if out is not None and any(isinstance(t, Tensor) and t.node.opdef.stateful for t in out):
+            out = None  # a read of state stays a read: forwarding the variable would see later assignments
         if out is None:
             controls = [node_map[id(c)] for c in n.control_inputs if id(c) in node_map]
             new = g.create_node(n.op, inputs, n.attrs, n.name, control_inputs=controls)

@@ -177,7 +177,8 @@ def compile_graph(graph, fetches, target="cpu", opt_level=3, side_effects=None):
     side_effects = [n for n in graph.nodes if n.opdef.stateful and n.opdef.pattern != Pattern.SOURCE]
     groups = fuse_groups(graph, fetches, opt_level)
     live = _live_tensors(groups, list(fetches) + [t for n in side_effects for t in n.outputs])
-    groups = [g for g in groups if any(id(t) in live for n in g for t in n.outputs)]  # dead: nothing used
+    # nothing to compute: no output used (dead), or every used output is empty (a 0 extent breaks schedules)
+    groups = [g for g in groups if any(id(t) in live and 0 not in t.shape for n in g for t in n.outputs)]
     kernels = [lower_group(kernel_name(i, g), g, live, target) for i, g in enumerate(groups)]
     module = build_module(kernels, target) if kernels else None
     plan = build_plan(graph, fetches, groups, kernels, target)

@@ -153,10 +153,7 @@ class Session:
         if self._closed:
             raise GraphError("attempted to use a closed Session")
         leaves = [self._resolve_fetch(f) for f in flatten_fetches(fetches)]
-        feeds = {}
-        for k, v in (feed_dict or {}).items():
-            t = self._resolve_feed_key(k)
-            feeds[t] = check_feed(t, v)
+        feeds = self._checked_feeds(feed_dict)
         exe, fetch_index = self._compiled_for(leaves, feeds)
         self._prepare_variables(exe.plan)
         results = exe.run(list(feeds.values()), self.variables) if exe.plan.calls or exe.plan.fetches else []
@@ -190,11 +187,16 @@ class Session:
     def compiled(self, fetches, feed_dict=None):
         """The Executable that runs `fetches` for this feed signature (compiling it if needed)."""
         leaves = [self._resolve_fetch(f) for f in flatten_fetches(fetches)]
+        return self._compiled_for(leaves, self._checked_feeds(feed_dict))[0]
+
+    def _checked_feeds(self, feed_dict):
+        """Fed tensor -> checked array, in graph order: the cache key and the executable's feed
+        order must not depend on the order the caller wrote the feed_dict in."""
         feeds = {}
         for k, v in (feed_dict or {}).items():
             t = self._resolve_feed_key(k)
             feeds[t] = check_feed(t, v)
-        return self._compiled_for(leaves, feeds)[0]
+        return dict(sorted(feeds.items(), key=lambda kv: (kv[0].node.id, kv[0].index)))
 
     def _compiled_for(self, leaves, feeds):
         tensors = []

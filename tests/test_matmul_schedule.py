@@ -40,6 +40,7 @@ FEW_ROW_CASES = [  # the unpacked few-row kernel: rows per tile and register-bud
     ((9, 33), (33, 24)),    # odd K and M, 8-column tiles
     ((1, 256), (256, 1024)),  # GEMV: 64-column tiles
     ((15, 8), (8, 7)),      # N with no vector divisor
+    ((5, 4), (4, 3)),       # 1x1 tiles: no vector loop at all
 ]
 
 

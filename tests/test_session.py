@@ -116,3 +116,95 @@ def test_unknown_device_name():
     with pytest.raises(gc.DeviceError, match="unknown device '/tpu:0'"):
         with gc.device("/tpu:0"):
             pass
+
+
+# ---- more guarantees (shape-ops helper) --------------------------------------------------------------
+def _val(rows=2, seed=0):
+    return np.random.default_rng(seed).standard_normal((rows, 3)).astype(np.float32)
+
+
+def test_stateful_outputs_cannot_be_fed():
+    v = gc.Variable(np.zeros(3, np.float32), name="state")
+    with gc.Session() as sess:
+        with pytest.raises(gc.FeedError, match="state.*stateful"):
+            sess.run(v * 2.0, {v._ref: np.ones(3, np.float32)})
+
+
+def test_feed_keys_that_are_not_tensors():
+    x = gc.placeholder(gc.float32, (None, 3), name="x")
+    with gc.Session() as sess:
+        with pytest.raises(gc.FeedError, match="not a tensor"):
+            sess.run(x * 2.0, {3: _val()})
+        with pytest.raises(gc.FeedError, match="nope"):
+            sess.run(x * 2.0, {"nope:0": _val()})
+
+
+@pytest.mark.parametrize("bad", [3, object(), None])
+def test_fetch_of_a_non_tensor(bad):
+    with gc.Session() as sess:
+        with pytest.raises(gc.FetchError, match="expected a Tensor"):
+            sess.run(bad)
+
+
+def test_fetching_an_op_returns_none_and_a_tensor_twice_returns_it_twice():
+    x = gc.placeholder(gc.float32, (None, 3), name="x")
+    y = gc.placeholder(gc.float32, (None, 3), name="y")
+    s = gc.add(x, y, name="sum")
+    a, b = _val(seed=3), _val(seed=4)
+    with gc.Session() as sess:
+        assert sess.run(s.node, {x: a, y: b}) is None
+        r = sess.run([s, s.node, s, "sum"], {x: a, y: b})
+    assert r[1] is None and r[3] is None
+    assert_close(r[0], a + b)
+    assert_close(r[2], a + b)
+
+
+def test_empty_structures_and_constants_need_no_feed():
+    c = gc.constant(np.arange(3.0, dtype=np.float32))
+    with gc.Session() as sess:
+        assert sess.run([]) == [] and sess.run({}) == {} and sess.run(()) == ()
+        got = sess.run({"c": c, "d": [c + 1.0]})
+    assert_close(got["c"], np.arange(3.0, dtype=np.float32))
+    assert_close(got["d"][0], np.arange(3.0, dtype=np.float32) + 1)
+
+
+def test_feed_dict_order_does_not_matter():
+    x = gc.placeholder(gc.float32, (None, 3), name="x")
+    y = gc.placeholder(gc.float32, (None, 3), name="y")
+    d = x - y
+    a, b = _val(2, 1), _val(2, 2)
+    with gc.Session() as sess:
+        assert_close(sess.run(d, {x: a, y: b}), a - b)
+        assert_close(sess.run(d, {y: b, x: a}), a - b)
+        assert_close(sess.run(d, {"y:0": a, x: b}), b - a)
+        assert sess.compile_count == 1
+
+
+def test_empty_results_need_no_kernel():
+    x = gc.placeholder(gc.float32, (4, 5), name="x")
+    v = np.arange(20, dtype=np.float32).reshape(4, 5)
+    with gc.Session() as sess:
+        got = sess.run([x[3:0:-1, 2:1], x[10:], x[1:3] * 2.0], {x: v})
+    assert_close(got[0], v[3:0:-1, 2:1])
+    assert_close(got[1], v[10:])
+    assert_close(got[2], v[1:3] * 2)
+
+
+def test_closed_session_refuses_to_run():
+    x = gc.placeholder(gc.float32, (None, 3), name="x")
+    sess = gc.Session()
+    sess.close()
+    with pytest.raises(gc.GraphError, match="closed"):
+        sess.run(x, {x: _val()})
+
+
+def test_cuda_module_source_has_global_kernels():
+    from graphc.passes.specialize import specialize
+    from graphc.runtime.compiler import compile_graph
+    x = gc.placeholder(gc.float32, (None, 4), name="x")
+    y = gc.reduce_sum(gc.exp(x) * 2.0, axis=1) + x[:, 0]
+    g, mapping, _ = specialize([y], {x: ((3, 4), gc.float32)})
+    exe = compile_graph(g, [mapping[id(y)]], target="cuda")
+    src = exe.module.mod.imports[0].inspect_source()
+    assert src.count("__global__") >= len(exe.kernels) > 0
+    assert all(k in src for k in exe.kernels)

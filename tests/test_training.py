@@ -84,6 +84,22 @@ def test_loss_fetched_with_the_update_is_the_pre_update_loss():
     assert after < before
 
 
+
+@pytest.mark.parametrize("opt_level", [0, 3])
+def test_reads_fetched_with_an_assignment_see_the_old_value(opt_level):
+    # identity(v) and v + 0 are reads: simplification must not forward them to the variable itself
+    v = tf.Variable([1.0, 2.0], name="v")
+    snapshot, plus_zero = tf.identity(v), v + 0.0
+    update = tf.assign_sub(v, tf.ones([2]) * tf.reduce_sum(v * v))
+    from graphc.runtime.session import Session
+    with Session(opt_level=opt_level) as sess:
+        sess.run(v.initializer)
+        got = sess.run([update, snapshot, plus_zero])
+    old = np.array([1.0, 2.0], np.float32)
+    assert_close(got[0], old - (old * old).sum())
+    assert_close(got[1], old)
+    assert_close(got[2], old)
+
 def test_variable_semantics():
     v = gc.Variable(np.zeros(3, np.float32), name="v")
     inc = v.assign_add(np.ones(3, np.float32))
@@ -124,9 +140,13 @@ def test_saver_round_trip_and_errors(tmp_path):
     with tf.Session() as sess, pytest.raises(gc.train.SaverError, match=r"'w' is float32\[2, 2\] in the graph"):
         tf.train.Saver().restore(sess, path)
     tf.reset_default_graph()
-    tf.Variable(np.zeros(1, np.float32), name="other")
+    tf.Variable(np.zeros(2, np.float32), name="other")
     with tf.Session() as sess, pytest.raises(gc.train.SaverError, match="no value for variable 'other'"):
         tf.train.Saver().restore(sess, path)
+    # a dict var_list names the checkpoint keys: 'other' restores from the value saved as 'b'
+    with tf.Session() as sess:
+        tf.train.Saver({"b": tf.global_variables()[0]}).restore(sess, path)
+        assert_close(sess.run(tf.global_variables()[0]), np.arange(2, dtype=np.float32))
 
 
 def test_losses_match_numpy(rng):

@@ -1,4 +1,5 @@
 """TE lowerings of graphc/ops/shape.py."""
+import numpy as np
 from tvm import te, tirx, topi
 
 from graphc.ops._base import normalize_axis
@@ -153,3 +154,10 @@ def lower_shape(node, x):
             out = tirx.if_then_else(i == k, tirx.const(d, dtype), out)
         return out
     return te.compute((len(dims),), value, name="shape")
+
+
+@lowering("size", "rank")
+def lower_size_rank(node, x):
+    dims = [int(d) for d in node.inputs[0].shape]
+    value = len(dims) if node.op == "rank" else int(np.prod(dims))
+    return te.compute((), lambda: tirx.const(value, node.attrs["dtype"].name), name=node.op)

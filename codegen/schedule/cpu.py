@@ -181,9 +181,10 @@ def schedule_gemm(sch, block):
     sch.reorder(ioo, jo, ioi, k, ii, ji)
     acc = sch.cache_write(block, 0, "local")
     sch.reverse_compute_at(acc, ioi)
-    sch.vectorize(sch.get_loops(acc)[-1])
+    if nr > 1:  # (with nr == 1 the copy-out has no loop of its own: its last loop is ioi)
+        sch.vectorize(sch.get_loops(acc)[-1])
+        sch.vectorize(ji)
     sch.unroll(ii)
-    sch.vectorize(ji)
     work = math.prod(_extent(sch, l) for l in batch) * m_pad * n_pad * k_ext
     outer = sch.fuse(*batch, ioo, jo)
     if num_threads() > 1 and work >= GEMM_PARALLEL_MIN_MACS:

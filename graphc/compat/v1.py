@@ -17,6 +17,7 @@ from graphc.ops import (abs, add, argmax, argmin, cast, ceil, constant, cos, div
 from graphc.ops import convert_to_tensor, identity, stop_gradient  # noqa: F401
 from graphc.ops import (broadcast_to, concat, expand_dims, gather, one_hot, shape, slice, split, squeeze,  # noqa: F401,A004
                         stack, strided_slice, tile, unstack)
+from graphc.ops import rank, size  # noqa: E402,F401
 from graphc import gradients  # noqa: F401
 
 from graphc import initializers as _init
@@ -51,12 +52,11 @@ to_int32 = lambda x, name=None: cast(x, int32, name)  # noqa: E731
 to_int64 = lambda x, name=None: cast(x, int64, name)  # noqa: E731
 
 
-def Session(target=None, graph=None, config=None):  # noqa: N802 (TF's name)
-    """tf.Session: runs fetches of the default graph (a context manager)."""
+def Session(target=None, graph=None, config=None, opt_level=3):  # noqa: N802 (TF's name)
+    """tf.Session: runs fetches of the default graph (a context manager). TF's `target` names a
+    server, which graphc has none of: it is ignored; placement comes from tf.device."""
     from graphc.runtime.session import Session as _Session
-    if isinstance(target, str) and not target:
-        target = None
-    return _Session(graph=graph, config=config)
+    return _Session(graph=graph, config=config, opt_level=opt_level)
 
 
 InteractiveSession = Session

@@ -13,4 +13,5 @@ from .reduce import (argmax, argmin, broadcast_like, reduce_max, reduce_mean, re
                      reduce_sum, sum_to)
 from .shape import (broadcast_to, concat, expand_dims, gather, getitem, one_hot, reshape, reshape_like, shape,
                     slice, split, squeeze, stack, strided_slice, tile, transpose, unstack)
+from .shape import rank, size
 from . import packed  # noqa: F401  (registers matmul_packed, made by passes/pack_weights.py)

@@ -252,8 +252,14 @@ def split_sizes(dim, attrs):
     """The sizes of a split of a dim of size `dim`."""
     if attrs.get("sizes") is not None:
         sizes = list(attrs["sizes"])
-        if -1 in sizes and dim is not None:
+        if sizes.count(-1) > 1:
+            raise ShapeError(f"split sizes {sizes} have more than one -1")
+        if dim is None:  # the -1 part is known only when fed
+            return [None if s == -1 else s for s in sizes]
+        if -1 in sizes:
             sizes[sizes.index(-1)] = dim - (sum(sizes) + 1)
+            if min(sizes) < 0:
+                raise ShapeError(f"split sizes {list(attrs['sizes'])} exceed the dim {dim}")
         if dim is not None and sum(sizes) != dim:
             raise ShapeError(f"split sizes {list(attrs['sizes'])} do not add up to the dim {dim}")
         return sizes
@@ -429,6 +435,9 @@ def getitem(x, key, name=None):
             slices.append((k.start, k.stop, k.step if k.step is not None else 1))
         elif isinstance(k, (int, np.integer)):
             k = int(k)
+            dim = None if x.shape is None or pos >= len(x.shape) else x.shape[pos]
+            if dim is not None and not -dim <= k < dim:
+                raise ShapeError(f"index {k} is out of range for dim {pos} of {x.name} (size {dim})")
             slices.append((k, k + 1 if k != -1 else None, 1))
             shrink.append(pos)
         else:
@@ -496,7 +505,8 @@ def gather(params, indices, axis=0, name=None, validate_indices=None, batch_dims
     """Slices of params along `axis` at `indices` (negative indices count from the end)."""
     if batch_dims:
         raise NotImplementedError("gather with batch_dims is not supported")
-    return make("gather", [convert_to_tensor(params), convert_to_tensor(indices)], {"axis": int(axis)}, name)
+    return make("gather", [convert_to_tensor(params), convert_to_tensor(indices)],
+                {"axis": 0 if axis is None else int(axis)}, name)  # TF1: axis None means 0
 
 
 # ---- one_hot ------------------------------------------------------------------------------------
@@ -528,7 +538,10 @@ one_hot_op = register_op(
 
 def one_hot(indices, depth, on_value=None, off_value=None, axis=-1, dtype=None, name=None):
     """A new axis of size `depth` holding on_value where the index matches, else off_value."""
-    dtype = dtypes.as_dtype(dtype or dtypes.float32)
+    if dtype is None:  # as TF: the type of on_value / off_value when given, else float32
+        given = [np.asarray(v) for v in (on_value, off_value) if v is not None]
+        dtype = dtypes.int32 if given and all(g.dtype.kind in "iu" for g in given) else dtypes.float32
+    dtype = dtypes.as_dtype(dtype)
     attrs = {"depth": int(depth), "on_value": 1 if on_value is None else on_value,
              "off_value": 0 if off_value is None else off_value, "axis": int(axis), "dtype": dtype}
     return make("one_hot", [convert_to_tensor(indices)], attrs, name)
@@ -612,3 +625,26 @@ shape_op = register_op(
 def shape(input, name=None, out_type=dtypes.int32):
     """The shape of `input` as a 1-D integer tensor."""
     return make("shape", [convert_to_tensor(input)], {"dtype": dtypes.as_dtype(out_type)}, name)
+
+
+def _scalar_int_examples(rng):
+    return [Example([rand(rng, (3, 4))], {"dtype": dtypes.int32}),
+            Example([rand(rng, (2, 1, 5), "int32")], {"dtype": dtypes.int64})]
+
+
+register_op("size", pattern=Pattern.INJECTIVE, shape_only_inputs=(0,), differentiable=False,
+            infer=lambda n: TensorType((), n.attrs["dtype"]),
+            reference=lambda n, x: np.array(x.size, n.attrs["dtype"].np), examples=_scalar_int_examples)
+register_op("rank", pattern=Pattern.INJECTIVE, shape_only_inputs=(0,), differentiable=False,
+            infer=lambda n: TensorType((), n.attrs["dtype"]),
+            reference=lambda n, x: np.array(x.ndim, n.attrs["dtype"].np), examples=_scalar_int_examples)
+
+
+def size(input, name=None, out_type=dtypes.int32):
+    """The number of elements of `input` as a scalar integer tensor."""
+    return make("size", [convert_to_tensor(input)], {"dtype": dtypes.as_dtype(out_type)}, name)
+
+
+def rank(input, name=None):
+    """The number of dims of `input` as a scalar int32 tensor."""
+    return make("rank", [convert_to_tensor(input)], {"dtype": dtypes.int32}, name)
