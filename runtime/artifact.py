@@ -114,6 +114,10 @@ def read_manifest(path):
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ArtifactError(f"artifact {path!r} has format version {version!r}; this graphc reads versions "
                             f"up to {FORMAT_VERSION}: upgrade graphc to load it")
+    missing = [k for k in ("graphc_version", "tvm_version", "target", "inputs", "outputs", "sha256")
+               if k not in manifest]
+    if missing:
+        raise ArtifactError(f"artifact {path!r} is corrupted: its manifest lacks {', '.join(missing)}")
     return manifest
 
 
