@@ -60,7 +60,8 @@ def _compile_onnx(path, target, opt_level, shapes):
     if shapes:
         raise CliError(f"--input-shape names {sorted(shapes)} that are not model inputs "
                        f"{[t.name.split(':')[0] for t in inputs]}")
-    exe = graphc.compile(outputs if isinstance(outputs, dict) else list(outputs), feeds, target=target, opt_level=opt_level)
+    fetches = outputs if isinstance(outputs, dict) else list(outputs)
+    exe = graphc.compile(fetches, feeds, target=target, opt_level=opt_level)
     return exe
 
 

@@ -76,7 +76,8 @@ class Executable:
 
 
 def compile(fetches, feeds, target="cpu", opt_level=3, session=None, output_names=None):
-    """Compile `fetches` (a tensor, list, or {name: tensor}) for `feeds` ({placeholder: example array or (shape, dtype)}) into an Executable;
+    """Compile `fetches` (a tensor, list, or {name: tensor}) for `feeds` ({placeholder: example array or
+    (shape, dtype)}) into an Executable;
     variables read take their current values in `session` as constants (a trained model's weights)."""
     from graphc import dtypes
     from graphc.passes.specialize import specialize
