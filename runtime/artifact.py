@@ -86,6 +86,9 @@ def export_executable(exe, path, inputs, outputs):
                 z.writestr("manifest.json", json.dumps(manifest, indent=1))
                 for m, p in files.items():
                     z.write(p, m)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(partial, 0o666 & ~umask)  # mkstemp makes it private; an artifact is an ordinary file
             os.replace(partial, path)
         except BaseException:
             os.unlink(partial)
