@@ -32,7 +32,7 @@ def _parse_shapes(items):
 
 
 def _import_onnx(path):
-    """graphc.onnx.import_model's result for `path`: (graph, {input name: placeholder}, {output name: tensor})."""
+    """(graph, inputs, outputs) of ONNX model `path`, via graphc.onnx.import_model."""
     import graphc.onnx
     if not hasattr(graphc.onnx, "import_model"):
         raise CliError("this graphc has no ONNX importer (graphc.onnx.import_model); install the onnx-import "
@@ -46,8 +46,10 @@ def _compile_onnx(path, target, opt_level, shapes):
     """An Executable for ONNX model `path` with every input dim fixed (from `shapes` or the model)."""
     import graphc
     _, inputs, outputs = _import_onnx(path)
+    inputs = list(inputs.values()) if isinstance(inputs, dict) else list(inputs)
     feeds = {}
-    for name, t in inputs.items():
+    for t in inputs:
+        name = t.name.split(":")[0]
         shape = shapes.pop(name, None)
         if shape is None:
             dims = t.shape.as_list() if hasattr(t.shape, "as_list") else list(t.shape)
@@ -56,8 +58,10 @@ def _compile_onnx(path, target, opt_level, shapes):
             shape = tuple(dims)
         feeds[t] = (shape, t.dtype)
     if shapes:
-        raise CliError(f"--input-shape names {sorted(shapes)} that are not model inputs {list(inputs)}")
-    exe = graphc.compile(outputs, feeds, target=target, opt_level=opt_level)
+        raise CliError(f"--input-shape names {sorted(shapes)} that are not model inputs "
+                       f"{[t.name.split(':')[0] for t in inputs]}")
+    fetches = outputs if isinstance(outputs, dict) else list(outputs)
+    exe = graphc.compile(fetches, feeds, target=target, opt_level=opt_level)
     return exe
 
 

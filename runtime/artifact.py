@@ -86,6 +86,9 @@ def export_executable(exe, path, inputs, outputs):
                 z.writestr("manifest.json", json.dumps(manifest, indent=1))
                 for m, p in files.items():
                     z.write(p, m)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(partial, 0o666 & ~umask)  # mkstemp makes it private; an artifact is an ordinary file
             os.replace(partial, path)
         except BaseException:
             os.unlink(partial)
@@ -114,6 +117,10 @@ def read_manifest(path):
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ArtifactError(f"artifact {path!r} has format version {version!r}; this graphc reads versions "
                             f"up to {FORMAT_VERSION}: upgrade graphc to load it")
+    missing = [k for k in ("graphc_version", "tvm_version", "target", "inputs", "outputs", "sha256")
+               if k not in manifest]
+    if missing:
+        raise ArtifactError(f"artifact {path!r} is corrupted: its manifest lacks {', '.join(missing)}")
     return manifest
 
 

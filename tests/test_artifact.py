@@ -145,6 +145,12 @@ def test_newer_format_version_is_refused(mlp_artifact, tmp_path):
         gc.runtime.load(bad)
 
 
+def test_manifest_missing_fields_is_refused(mlp_artifact, tmp_path):
+    bad = _edit_manifest(mlp_artifact[0], tmp_path / "nohash.gca", lambda m: m.pop("sha256"))
+    with pytest.raises(ArtifactError, match="manifest lacks sha256"):
+        gc.runtime.load(bad)
+
+
 def test_cpu_features_this_machine_lacks_are_refused(mlp_artifact, tmp_path):
     from graphc.runtime.artifact import _cpu_features, _host_cpu
     have = set(_cpu_features(_host_cpu()))
@@ -212,7 +218,7 @@ def matmul_add_relu_onnx(path, rng):
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 5])],
         [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
     return lambda xv: np.maximum(xv @ w + b, 0)
 
 
