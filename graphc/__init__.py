@@ -19,3 +19,4 @@ def __getattr__(name):
         from graphc.runtime.session import Session
         return Session
     raise AttributeError(f"module 'graphc' has no attribute {name!r}")
+from .viz import viz  # noqa: E402,F401  (graph pictures with fused kernels)

@@ -40,6 +40,32 @@ class Executable:
         """Kernel names; each names the ops fused into it."""
         return [c.kernel for c in self.plan.calls]
 
+    @property
+    def arena_bytes(self):
+        """Bytes of the one arena holding every planned intermediate buffer."""
+        return self.plan.arena_bytes
+
+    @property
+    def unplanned_bytes(self):
+        """Bytes all intermediate buffers would take without reuse."""
+        from graphc.passes.memory import unplanned_bytes
+        return unplanned_bytes(self.plan)
+
+    def profile(self, feeds, repeat=10):
+        """Mean seconds per kernel over `repeat` runs, as {kernel name: seconds}; `feeds` in feed order."""
+        import time
+        ex = self.executor
+        feeds = list(feeds.values()) if isinstance(feeds, dict) else list(feeds)
+        feeds = [np.require(np.asarray(v, dtype=b.dtype), requirements="C") for v, b in zip(feeds, self.plan.feeds)]
+        ex.run(feeds)  # binds the feeds and warms up
+        totals = [0.0] * len(ex.funcs)
+        for _ in range(repeat):
+            for k, (f, args) in enumerate(zip(ex.funcs, ex.calls)):
+                t0 = time.perf_counter()
+                f(*[ex.buffers[i] for i in args])
+                totals[k] += time.perf_counter() - t0
+        return {name: total / repeat for name, total in zip(self.kernels, totals)}
+
 
 def build_plan(graph, fetches, groups, kernels, target):
     """Number every buffer the kernels and fetches touch, and list the kernel calls in order."""
@@ -76,17 +102,40 @@ def build_plan(graph, fetches, groups, kernels, target):
 def compile_graph(graph, fetches, target="cpu", opt_level=3, side_effects=()):
     """Compile a specialized graph's fetches (and stateful `side_effects` nodes) into an Executable."""
     from graphc.codegen.build import build_module, kernel_name, lower_group
-    from graphc.passes import optimize
     from graphc.passes.fusion import fuse_groups
 
-    graph, fetches = optimize(graph, fetches, opt_level)
-    groups = fuse_groups(graph, fetches, opt_level)
+    graph, fetches, side_effects = _optimize_keeping(graph, list(fetches), list(side_effects), opt_level)
+    groups = fuse_groups(graph, list(fetches) + [t for n in side_effects for t in n.outputs], opt_level)
+    _dump_groups(graph, fetches, groups)
     live = _live_tensors(groups, list(fetches) + [t for n in side_effects for t in n.outputs])
     kernels = [lower_group(kernel_name(i, g), g, live, target) for i, g in enumerate(groups)]
     kernels = [k for k in kernels if k.outputs]
     module = build_module(kernels, target) if kernels else None
     plan = build_plan(graph, fetches, groups, kernels, target)
+    if opt_level >= 1:
+        from graphc.passes.memory import plan_memory
+        plan_memory(plan, kernels)
     return Executable(plan, module, kernels, graph, fetches)
+
+
+def _optimize_keeping(graph, fetches, side_effects, opt_level):
+    """Run the pass pipeline, keeping stateful side-effect nodes (tracked through their outputs)."""
+    from graphc.passes import optimize
+    if any(not n.outputs for n in side_effects):
+        return graph, fetches, side_effects  # nothing to track them by: leave the graph as is
+    extra = [n.outputs[0] for n in side_effects]
+    graph, outs = optimize(graph, fetches + extra, opt_level)
+    return graph, outs[:len(fetches)], [t.node for t in outs[len(fetches):]]
+
+
+def _dump_groups(graph, fetches, groups):
+    """With GRAPHC_DUMP set, also draw the fused kernels of the final graph."""
+    import os
+    dump_dir = os.environ.get("GRAPHC_DUMP")
+    if dump_dir:
+        from graphc.passes.manager import dump_graph
+        os.makedirs(dump_dir, exist_ok=True)
+        dump_graph(graph, fetches, os.path.join(dump_dir, "99_fused"), groups)
 
 
 def _live_tensors(groups, fetches):

@@ -14,6 +14,23 @@ def _zero_copy_ok(arr):
     return arr.flags.c_contiguous and arr.ctypes.data % ALIGN == 0 and arr.size > 0
 
 
+def _aligned_bytes(nbytes):
+    """A uint8 numpy array of `nbytes` whose data starts on an ALIGN-byte boundary."""
+    raw = np.empty(nbytes + ALIGN, np.uint8)
+    start = (-raw.ctypes.data) % ALIGN
+    return raw[start:start + nbytes]
+
+
+def _arena_view(arena, buf):
+    """A TVM tensor over arena[buf.offset:]: its own data pointer, byte_offset 0, as kernels require.
+
+    (tvm's NDArray._create_view keeps the arena's pointer and sets byte_offset, which compiled
+    kernels reject: "Invalid byte_offset ... expected 0".)
+    """
+    view = arena[buf.offset:buf.offset + buf.nbytes].view(buf.dtype).reshape(tuple(buf.shape))
+    return tvm.runtime.from_dlpack(view)
+
+
 class Executor:
     """Holds a plan's kernels and preallocated buffers; `run` executes it once."""
 
@@ -25,12 +42,12 @@ class Executor:
         self.calls = [tuple(c.args) for c in plan.calls]
         self.buffers = [None] * len(plan.buffers)
         arena = None
-        if plan.arena_bytes:
-            arena = tvm.runtime.empty((plan.arena_bytes,), "uint8", self.device)
+        if plan.arena_bytes and self.on_cpu:
+            arena = _aligned_bytes(plan.arena_bytes)
         for b in plan.buffers:
             if b.kind == TEMP:
                 if b.offset >= 0 and arena is not None:
-                    self.buffers[b.id] = arena._create_view(tuple(b.shape), b.dtype, b.offset)
+                    self.buffers[b.id] = _arena_view(arena, b)
                 else:
                     self.buffers[b.id] = tvm.runtime.empty(tuple(b.shape), b.dtype, self.device)
             elif b.kind == CONST:
