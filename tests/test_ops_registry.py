@@ -12,14 +12,14 @@ from conftest import assert_close
 KERNEL_OPS = sorted(name for name, op in all_ops().items() if op.pattern != Pattern.SOURCE)
 
 
-def run_example(name, example, unknown_dims=False):
+def run_example(name, example, unknown_dims=False, opt_level=3):
     g = graphc.Graph()
     with g.as_default():
         phs = [graphc.placeholder(a.dtype, [None] * a.ndim if unknown_dims else a.shape) for a in example.inputs]
         node = g.create_node(name, phs, example.attrs)
         feed = dict(zip(phs, example.inputs))
         want = reference.evaluate(list(node.outputs), feed)
-        with graphc.Session(graph=g) as sess:
+        with graphc.Session(graph=g, opt_level=opt_level) as sess:
             got = sess.run(list(node.outputs), feed)
     for gv, wv in zip(got, want):
         assert_close(gv, wv)
@@ -34,15 +34,16 @@ def test_registry_has_the_walking_skeleton_ops():
     assert required <= set(all_ops())
 
 
+@pytest.mark.parametrize("opt_level", [0, 3])
 @pytest.mark.parametrize("name", KERNEL_OPS)
-def test_op_matches_reference(name):
+def test_op_matches_reference(name, opt_level):
     op = get_op(name)
     assert op.examples is not None, f"op {name} has no examples: the registry tests cannot check it"
     get_lowering(name)  # raises for an op without a lowering
     examples = op.examples(np.random.default_rng(0))
     assert examples, f"op {name} has an empty example list"
     for ex in examples:
-        run_example(name, ex)
+        run_example(name, ex, opt_level=opt_level)
 
 
 @pytest.mark.parametrize("name", KERNEL_OPS)
