@@ -8,6 +8,10 @@ export TVM_NUM_THREADS ?= 2
 .PHONY: install demo test test-slow test-all bench clean
 
 $(STAMP): setup.py
+	@# Graphviz's dot draws graphs (graphc.viz, GRAPHC_DUMP); install it where apt can, else go on
+	@command -v dot >/dev/null || (apt-get install -y -q graphviz >/dev/null 2>&1 || \
+	  (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q graphviz >/dev/null 2>&1)) || \
+	  echo "note: could not install graphviz; graph pictures are written as .dot source"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'

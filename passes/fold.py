@@ -1,29 +1,34 @@
-"""Constant folding: nodes computed only from constants become constants (via the numpy reference)."""
+"""Constant folding with the numpy reference interpreter: a node whose inputs are all constants
+becomes a constant. Never folds what depends on a feed, a variable or a stateful op."""
 import numpy as np
 
 from graphc.registry import Pattern
 
 from .rewrite import rebuild
 
-MAX_FOLD_ELEMENTS = 1 << 20  # larger results stay computed at run time: they would bloat the plan
+FOLD_ELEMENTS_MAX = 1 << 20  # bigger results stay kernels: folding would bloat the constants
 
 
 def fold(graph, fetches):
-    """A graph where pure nodes whose inputs are all constants are replaced by constants."""
-    def replace(g, node, inputs):
-        if node.opdef.stateful or node.opdef.pattern == Pattern.SOURCE or not node.inputs:
+    """The graph with constant subexpressions replaced by their values."""
+    def rule(node, inputs, g):
+        if node.opdef.stateful or node.opdef.pattern == Pattern.SOURCE or node.control_inputs:
             return None
-        if not all(t.node.op == "constant" for t in inputs):
+        data = {id(t) for t in node.opdef.data_inputs(node)}
+        if not all(ti.node.op == "constant" for t, ti in zip(node.inputs, inputs) if id(t) in data):
             return None
-        if any(int(np.prod(t.shape)) > MAX_FOLD_ELEMENTS for t in node.outputs):
+        if sum(int(np.prod(t.shape)) for t in node.outputs) > FOLD_ELEMENTS_MAX:
             return None
-        values = node.opdef.reference(node, *[t.node.attrs["value"] for t in inputs])
-        values = values if isinstance(values, (list, tuple)) else [values]
-        outs = []
-        for i, (t, v) in enumerate(zip(node.outputs, values)):
-            arr = np.require(np.asarray(v, dtype=t.dtype.np).reshape(tuple(t.shape)), requirements="C")
-            arr.setflags(write=False)
-            name = node.name if len(node.outputs) == 1 else f"{node.name}_{i}"
-            outs.append(g.create_node("constant", (), {"value": arr}, name).outputs[0])
-        return outs
-    return rebuild(graph, fetches, replace)
+        values = [ti.node.attrs["value"] if ti.node.op == "constant" else np.zeros(t.shape, t.dtype.np)
+                  for t, ti in zip(node.inputs, inputs)]  # shape-only inputs: any array of the shape
+        out = node.opdef.reference(node, *values)
+        outs = out if isinstance(out, (list, tuple)) else [out]
+        return [g.create_node("constant", (), {"value": _frozen(v, t)}, f"{node.name}/folded").outputs[0]
+                for v, t in zip(outs, node.outputs)]
+    return rebuild(graph, fetches, rule)
+
+
+def _frozen(value, tensor):
+    arr = np.require(np.asarray(value, tensor.dtype.np).reshape(tuple(tensor.shape)), requirements="C")
+    arr.setflags(write=False)
+    return arr

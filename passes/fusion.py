@@ -1,15 +1,22 @@
-"""Operator fusion (TVM FuseOps style): partition a graph's kernel nodes into groups, each lowered
-to one kernel. A node fuses with its immediate post-dominator when every node on the paths between
-them may join one kernel: injective chains, injective prologues into a reduction, elementwise
-epilogues into a matmul/reduction. Each group holds at most one "master" (reduce or matmul)."""
+"""Operator fusion, as TVM's FuseOps: each node joins the group of its immediate post-dominator
+when every op on the paths between them has a pattern that composes into one kernel. Groups are
+lowered by codegen into ONE kernel each (TE computes composed, injective parts inlined).
+
+Rules, by the kind of the producer's group (its most restrictive pattern):
+- elemwise/broadcast/injective into a consumer up to a reduction (a reduction takes its prologue);
+- out_elemwise_fusable (matmul) into elemwise/broadcast consumers (bias, activation, residual);
+- reduce into elemwise/broadcast consumers (an epilogue after the reduction).
+- an elementwise producer group into an assignment consuming it (an optimizer update ends the
+  kernel that computes it), unless the group also reads the variable being overwritten.
+A node whose value is fetched, or that writes state, post-dominates into the sink: it ends a group.
+"""
 import networkx as nx
 
 from graphc.registry import Pattern
 
-_SINK = "sink"
-_INJECTIVE_LIKE = (Pattern.ELEMWISE, Pattern.BROADCAST, Pattern.INJECTIVE)
-_EPILOGUE = (Pattern.ELEMWISE, Pattern.BROADCAST)
-_MASTER = (Pattern.REDUCE, Pattern.OUT_ELEMWISE_FUSABLE)
+RANK = {Pattern.ELEMWISE: 0, Pattern.BROADCAST: 1, Pattern.INJECTIVE: 2, Pattern.REDUCE: 3,
+        Pattern.OUT_ELEMWISE_FUSABLE: 4, Pattern.OPAQUE: 8}
+SINK = -1
 
 
 def kernel_nodes(graph):
@@ -17,121 +24,92 @@ def kernel_nodes(graph):
     return [n for n in graph.nodes if n.opdef.pattern != Pattern.SOURCE]
 
 
-def pattern_of(node):
-    """The node's fusion pattern; stateful ops never fuse."""
-    return Pattern.OPAQUE if node.opdef.stateful else node.opdef.pattern
+def _rank(node):
+    if node.opdef.writes_input is not None:
+        return RANK[Pattern.ELEMWISE]  # an in-place update: elementwise in (variable, value)
+    return 8 if node.opdef.stateful else RANK[node.opdef.pattern]
 
 
-def _dataflow(nodes, fetches):
-    """Kernel-node DAG (by node id) with a virtual sink after every fetched or unconsumed node."""
-    g = nx.DiGraph()
-    inside = {id(n) for n in nodes}
-    fetched = {id(t.node) for t in fetches}
-    for n in nodes:
-        g.add_node(id(n))
-        for t in n.inputs:
-            if id(t.node) in inside:
-                g.add_edge(id(t.node), id(n))
-    g.add_node(_SINK)
-    for n in nodes:
-        if id(n) in fetched or g.out_degree(id(n)) == 0:
-            g.add_edge(id(n), _SINK)
-    return g
+def _reads_target(members, writer):
+    """Whether any of `members` reads the variable that `writer` overwrites."""
+    target = writer.inputs[writer.opdef.writes_input]
+    return any(t is target for m in members for t in m.opdef.data_inputs(m))
 
 
-def _between(g, src, dst):
-    """Nodes on some path from src to dst, excluding src and including dst."""
-    return (nx.descendants(g, src) & nx.ancestors(g, dst)) | {dst}
-
-
-def _may_join(src_pattern, path_patterns, dst_pattern):
-    if src_pattern == Pattern.OUT_ELEMWISE_FUSABLE or src_pattern == Pattern.REDUCE:
-        return all(p in _EPILOGUE for p in path_patterns)  # epilogue into its producer's kernel
-    if src_pattern in _INJECTIVE_LIKE:
-        mids = path_patterns[:-1]
-        return all(p in _INJECTIVE_LIKE for p in mids) and (
-            dst_pattern in _INJECTIVE_LIKE or dst_pattern == Pattern.REDUCE)
+def _can_fuse(group_kind, path_ranks, target_rank):
+    if group_kind <= RANK[Pattern.INJECTIVE]:
+        return max(path_ranks, default=0) <= RANK[Pattern.INJECTIVE] and target_rank <= RANK[Pattern.REDUCE]
+    if group_kind in (RANK[Pattern.OUT_ELEMWISE_FUSABLE], RANK[Pattern.REDUCE]):
+        return max(path_ranks + [target_rank]) <= RANK[Pattern.BROADCAST]
     return False
 
 
 def fuse_groups(graph, fetches, opt_level=3):
-    """Groups of nodes in execution order; one node per group at opt_level 0, else fused."""
+    """Groups of kernel nodes in a valid execution order; one node per group below opt level 1."""
     nodes = kernel_nodes(graph)
-    if opt_level <= 0:
+    if opt_level < 1 or len(nodes) < 2:
         return [[n] for n in nodes]
-    by_id = {id(n): n for n in nodes}
-    g = _dataflow(nodes, fetches)
-    ipdom = nx.immediate_dominators(g.reverse(copy=False), _SINK)
-    group = {i: i for i in by_id}  # union-find parent
+    index = {id(n): i for i, n in enumerate(nodes)}
+    forward = nx.DiGraph()
+    forward.add_nodes_from(range(len(nodes)))
+    for i, n in enumerate(nodes):
+        for t in n.opdef.data_inputs(n):
+            if id(t.node) in index:
+                forward.add_edge(index[id(t.node)], i)
+    ends_group = {index[id(t.node)] for t in fetches if id(t.node) in index}
+    ends_group |= {i for i, n in enumerate(nodes) if n.opdef.stateful}
+    reverse = nx.DiGraph()
+    reverse.add_node(SINK)
+    for i in range(len(nodes)):
+        reverse.add_node(i)
+        if i in ends_group or forward.out_degree(i) == 0:
+            reverse.add_edge(SINK, i)
+        for c in forward.successors(i):
+            reverse.add_edge(c, i)
+    ipdom = nx.immediate_dominators(reverse, SINK)
+
+    leader = list(range(len(nodes)))
+    kind = [_rank(n) for n in nodes]
 
     def find(i):
-        while group[i] != i:
-            group[i] = group[group[i]]
-            i = group[i]
+        while leader[i] != i:
+            leader[i] = leader[leader[i]]
+            i = leader[i]
         return i
 
-    for n in nodes:
-        src = id(n)
-        dst = ipdom.get(src)
-        if dst is None or dst == _SINK or pattern_of(n) == Pattern.OPAQUE:
+    for i in range(len(nodes)):
+        p = ipdom.get(i, SINK)
+        if p == SINK or i in ends_group or find(i) == find(p):
             continue
-        path = sorted(_between(g, src, dst), key=lambda i: by_id[i].id)
-        patterns = [pattern_of(by_id[i]) for i in path]
-        if not _may_join(pattern_of(n), patterns, pattern_of(by_id[dst])):
+        between = (nx.descendants(forward, i) & nx.ancestors(forward, p)) - {i, p}
+        if any(b in ends_group for b in between):
             continue
-        roots = {find(i) for i in path} | {find(src)}
-        members = [i for i in by_id if find(i) in roots]
-        if sum(pattern_of(by_id[i]) in _MASTER for i in members) > 1:
+        if not _can_fuse(kind[find(i)], [kind[find(b)] for b in between], kind[find(p)]):
             continue
-        if _creates_cycle(g, members, find):
-            continue
-        for r in roots:
-            group[r] = find(src)
-    groups = {}
-    for n in nodes:
-        groups.setdefault(find(id(n)), []).append(n)
-    return _execution_order(list(groups.values()), find)
+        if nodes[p].opdef.writes_input is not None:
+            group = [nodes[j] for j in range(len(nodes)) if find(j) in {find(i)} | {find(b) for b in between}]
+            if _reads_target(group, nodes[p]):
+                continue
+        root = find(p)
+        merged_kind = max([kind[root], kind[find(i)]] + [kind[find(b)] for b in between])
+        for member in [i, *between]:
+            leader[find(member)] = root
+        kind[root] = merged_kind
+    return _ordered_groups(nodes, forward, find)
 
 
-def _creates_cycle(g, members, find):
-    """Whether merging `members` would make the group graph cyclic (a path leaving and re-entering)."""
-    inside = set(members)
-    outside_reach = set()
-    for m in members:
-        for s in g.successors(m):
-            if s not in inside and s != _SINK:
-                outside_reach.add(s)
-    seen, stack = set(), list(outside_reach)
-    while stack:
-        x = stack.pop()
-        if x in seen:
-            continue
-        seen.add(x)
-        for s in g.successors(x):
-            if s in inside:
-                return True
-            if s != _SINK:
-                stack.append(s)
-        # nodes already grouped with x run together with it: follow their edges too
-        root = find(x)
-        stack.extend(y for y in g.nodes if y != _SINK and y not in seen and y not in inside and find(y) == root)
-    return False
-
-
-def _execution_order(groups, find):
-    """Groups sorted so every group runs after the groups it reads from."""
-    gid = {id(n): k for k, grp in enumerate(groups) for n in grp}
-    dag = nx.DiGraph()
-    dag.add_nodes_from(range(len(groups)))
-    for k, grp in enumerate(groups):
-        for n in grp:
-            for t in n.inputs:
-                j = gid.get(id(t.node))
-                if j is not None and j != k:
-                    dag.add_edge(j, k)
-            for c in n.control_inputs:
-                j = gid.get(id(c))
-                if j is not None and j != k:
-                    dag.add_edge(j, k)
-    order = nx.lexicographical_topological_sort(dag, key=lambda k: min(n.id for n in groups[k]))
-    return [sorted(groups[k], key=lambda n: n.id) for k in order]
+def _ordered_groups(nodes, forward, find):
+    """Groups sorted so each runs after the groups it reads from (or unfused, if that fails)."""
+    members = {}
+    for i in range(len(nodes)):
+        members.setdefault(find(i), []).append(i)
+    deps = nx.DiGraph()
+    deps.add_nodes_from(members)
+    for a, b in forward.edges:
+        if find(a) != find(b):
+            deps.add_edge(find(a), find(b))
+    try:
+        order = list(nx.lexicographical_topological_sort(deps, key=lambda r: min(members[r])))
+    except nx.NetworkXUnfeasible:  # fusion made a cycle between groups: fall back to one op per kernel
+        return [[n] for n in nodes]
+    return [[nodes[i] for i in sorted(members[r])] for r in order]

@@ -1,7 +1,7 @@
 """The pass pipeline: which passes run at each optimization level, with dumps and timing.
 
-A pass is `fn(graph, fetches) -> (graph, fetches)`. Set GRAPHC_DUMP=dir (or pass `dump_dir`) to
-write the graph before and after every pass as text and as a picture.
+GRAPHC_DUMP=dir (or optimize(..., dump_dir=)) writes the graph before and after every pass as
+text, and as SVG when Graphviz's `dot` is installed (else its .dot source).
 """
 import os
 import time
@@ -10,76 +10,58 @@ from dataclasses import dataclass
 from .cse import cse
 from .dce import dce
 from .fold import fold
+from .pack_weights import pack_weights
 from .simplify import simplify
 
 PIPELINES = {
     0: [],
     1: [("dce", dce)],
-    2: [("dce", dce), ("simplify", simplify), ("cse", cse)],
-    3: [("dce", dce), ("fold", fold), ("simplify", simplify), ("cse", cse), ("simplify_again", simplify),
-        ("dce_final", dce)],
+    2: [("simplify", simplify), ("fold", fold), ("cse", cse), ("dce", dce), ("pack_weights", pack_weights)],
+    3: [("simplify", simplify), ("fold", fold), ("cse", cse), ("simplify", simplify), ("dce", dce),
+        ("pack_weights", pack_weights)],
 }
 
 
 @dataclass
 class PassRecord:
-    """What one pass did: its name, seconds taken and node counts before and after."""
+    """What the instrument hook saw of one pass."""
     name: str
     seconds: float
     nodes_before: int
     nodes_after: int
 
 
-LAST_RUN = []  # PassRecords of the most recent `optimize` call (the instrument hook's default sink)
-
-
-def pipeline(opt_level):
-    """The (name, pass) list for an opt level (clamped to 0..3)."""
-    return PIPELINES[max(0, min(3, int(opt_level)))]
-
-
-def graph_text(graph, fetches=()):
-    """One line per node: `name = op(inputs) attrs -> shapes`, then the fetches."""
+def graph_text(graph):
+    """One line per node: name = op(inputs) : shape dtype."""
     lines = []
     for n in graph.nodes:
-        attrs = {k: v for k, v in n.attrs.items() if k != "value"}
-        if "value" in n.attrs:
-            attrs["value"] = f"<array {n.attrs['value'].shape}>"
-        outs = ", ".join(f"{list(t.shape) if t.shape is not None else '?'}:{t.dtype.name}" for t in n.outputs)
         ins = ", ".join(t.name for t in n.inputs)
-        lines.append(f"{n.name} = {n.op}({ins}) {attrs} -> {outs}")
-    lines.append("fetches: " + ", ".join(t.name for t in fetches))
+        outs = "; ".join(f"{list(t.shape) if t.shape is not None else '?'} {t.dtype.name}" for t in n.outputs)
+        lines.append(f"{n.name} = {n.op}({ins}) : {outs}")
     return "\n".join(lines) + "\n"
 
 
-def dump_graph(graph, fetches, path_stem, groups=None):
-    """Write `path_stem`.txt and a picture (.svg, or .dot when graphviz's `dot` is missing)."""
-    from graphc.viz import render
+def dump_graph(graph, path_stem, groups=None):
+    """Write `graph` as text and as a picture (SVG, or .dot source when `dot` is missing)."""
     with open(path_stem + ".txt", "w") as f:
-        f.write(graph_text(graph, fetches))
-    return render(graph, path_stem, fetches=fetches, groups=groups)
+        f.write(graph_text(graph))
+    from graphc.drawing import write_picture
+    write_picture(graph, path_stem, groups)
 
 
-def optimize(graph, fetches, opt_level=3, dump_dir=None, instrument=None):
-    """Run the pipeline for `opt_level` on a specialized graph; returns (graph, fetches).
-
-    `instrument(record)` is called with a PassRecord after every pass.
-    """
+def optimize(graph, fetches, opt_level=3, dump_dir=None, records=None):
+    """Run the pipeline for `opt_level`; returns (graph, fetches). `records` collects PassRecords."""
     dump_dir = dump_dir or os.environ.get("GRAPHC_DUMP")
-    fetches = list(fetches)
-    LAST_RUN.clear()
     if dump_dir:
         os.makedirs(dump_dir, exist_ok=True)
-    for i, (name, fn) in enumerate(pipeline(opt_level)):
+    for step, (name, fn) in enumerate(PIPELINES[min(max(opt_level, 0), 3)]):
         if dump_dir:
-            dump_graph(graph, fetches, os.path.join(dump_dir, f"{i:02d}_{name}_before"))
+            dump_graph(graph, os.path.join(dump_dir, f"{step:02d}_{name}_before"))
         before = len(graph.nodes)
         t0 = time.perf_counter()
         graph, fetches = fn(graph, fetches)
-        record = PassRecord(name, time.perf_counter() - t0, before, len(graph.nodes))
-        LAST_RUN.append(record)
-        if instrument:
-            instrument(record)
+        if records is not None:
+            records.append(PassRecord(name, time.perf_counter() - t0, before, len(graph.nodes)))
         if dump_dir:
-            dump_graph(graph, fetches, os.path.join(dump_dir, f"{i:02d}_{name}_after"))
+            dump_graph(graph, os.path.join(dump_dir, f"{step:02d}_{name}_after"))
     return graph, fetches

@@ -1,63 +1,62 @@
-"""Static memory planning: give every intermediate (TEMP) buffer an offset in one arena, reusing
-the space of buffers that are dead by then (best fit), in place for elementwise kernels."""
-from graphc.registry import Pattern
+"""Static memory planning: every intermediate buffer of a compiled signature gets an offset in
+one arena. Liveness comes from the kernel order; a freed block is reused by the best-fitting
+later buffer; an elementwise kernel may write its output over an input that dies there.
+Fed, fetched, constant and variable buffers are never placed in the arena."""
 
-ALIGN = 64  # every view into the arena starts on a 64-byte boundary (DLPack/TVM alignment)
+ALIGN = 64  # every buffer starts on a 64-byte boundary (vector loads, DLPack)
 
 
 def _aligned(nbytes):
     return max(ALIGN, (nbytes + ALIGN - 1) // ALIGN * ALIGN)
 
 
-def plan_memory(plan, kernels):
-    """Set `offset` on the plan's non-fetched TEMP buffers and `plan.arena_bytes`; returns the plan."""
-    from graphc.runtime.plan import TEMP
-    fetched = set(plan.fetches)
-    planned = {b.id for b in plan.buffers if b.kind == TEMP and b.id not in fetched and b.nbytes > 0}
+def plan_memory(calls, temps, in_place_calls=frozenset()):
+    """Offsets for `temps` ({buffer id: bytes}) used by `calls` ([(input ids, output ids)] in order).
+
+    Returns ({buffer id: offset}, arena bytes). Calls in `in_place_calls` may reuse a dying input.
+    """
     last_use = {}
-    for i, call in enumerate(plan.calls):
-        for bid in call.args:
-            last_use[bid] = i
-    free = []          # (offset, size) blocks free for reuse
-    arena = 0
-    size_of = {bid: _aligned(plan.buffers[bid].nbytes) for bid in planned}
-    for i, (call, kernel) in enumerate(zip(plan.calls, kernels)):
-        n_in = len(kernel.inputs)
-        ins, outs = call.args[:n_in], call.args[n_in:]
-        dying = [b for b in dict.fromkeys(ins) if b in planned and last_use[b] == i and b not in outs]
-        in_place = all(n.opdef.pattern == Pattern.ELEMWISE for n in kernel.nodes)
-        for bid in outs:
-            if bid not in planned or plan.buffers[bid].offset >= 0:
+    for i, (ins, outs) in enumerate(calls):
+        for b in list(ins) + list(outs):
+            if b in temps:
+                last_use[b] = i
+    free = []  # (offset, size) blocks, kept sorted and merged
+    offsets, end = {}, 0
+
+    def release(b):
+        free.append((offsets[b], _aligned(temps[b])))
+        free.sort()
+        merged = []
+        for off, size in free:
+            if merged and merged[-1][0] + merged[-1][1] == off:
+                merged[-1] = (merged[-1][0], merged[-1][1] + size)
+            else:
+                merged.append((off, size))
+        free[:] = merged
+
+    for i, (ins, outs) in enumerate(calls):
+        dying = [b for b in dict.fromkeys(ins) if b in offsets and last_use.get(b) == i]
+        if i in in_place_calls:
+            for b in dying:
+                release(b)
+        for b in outs:
+            if b not in temps or b in offsets:
                 continue
-            buf = plan.buffers[bid]
-            donor = next((d for d in dying if in_place and plan.buffers[d].nbytes == buf.nbytes and
-                          plan.buffers[d].dtype == buf.dtype), None) if in_place else None
-            if donor is not None:  # out[i] = f(in[i]): writing over the dying input is safe
-                buf.offset = plan.buffers[donor].offset
-                dying.remove(donor)
-                size_of[bid] = size_of.pop(donor)
-                continue
-            need = size_of[bid]
+            need = _aligned(temps[b])
             fits = [blk for blk in free if blk[1] >= need]
             if fits:
-                blk = min(fits, key=lambda blk: blk[1])
-                free.remove(blk)
-                buf.offset = blk[0]
-                size_of[bid] = blk[1]
+                off, size = min(fits, key=lambda blk: blk[1])  # best fit
+                free.remove((off, size))
+                if size > need:
+                    free.append((off + need, size - need))
+                    free.sort()
+                offsets[b] = off
             else:
-                buf.offset = arena
-                arena += need
-        for bid in dying:
-            free.append((plan.buffers[bid].offset, size_of[bid]))
-        for bid in outs:  # an output nobody reads afterwards is dead at once
-            if bid in planned and last_use[bid] == i and plan.buffers[bid].offset >= 0 and \
-                    (plan.buffers[bid].offset, size_of[bid]) not in free:
-                free.append((plan.buffers[bid].offset, size_of[bid]))
-    plan.arena_bytes = arena
-    return plan
-
-
-def unplanned_bytes(plan):
-    """Bytes all intermediate buffers would take with no reuse."""
-    from graphc.runtime.plan import TEMP
-    return sum(b.nbytes for b in plan.buffers if b.kind == TEMP)
+                offsets[b], end = end, end + need
+        if i not in in_place_calls:
+            for b in dying:
+                release(b)
+        for b in outs:  # written but never read again
+            if b in offsets and last_use.get(b) == i and b not in ins:
+                release(b)
+    return offsets, end

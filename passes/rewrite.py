@@ -1,26 +1,31 @@
-"""Shared machinery for graph rewrites: copy a graph node by node, letting a pass replace nodes."""
-from graphc.graph import Graph, needed_nodes
+"""The one way passes rebuild a graph: copy it node by node, letting a rule replace nodes."""
+from graphc.graph import Graph, Tensor
 
 
-def rebuild(graph, fetches, replace=None, keep=()):
-    """A new Graph with what `fetches` (and `keep` nodes) need; returns (graph, new fetches).
-
-    `replace(new_graph, node, new_inputs)` may return a list of tensors in the new graph standing
-    for the node's outputs, or None to copy the node as is.
-    """
+def rebuild(graph, fetches, rule=None, nodes=None):
+    """A new graph with `nodes` (default: all, in order) copied; `rule(node, new_inputs, new_graph)`
+    may return replacement tensors for a node's outputs (or None to copy it). Returns (graph, fetches)."""
     g = Graph()
     g.seed = graph.seed
-    new_of = {}
-    # every placeholder stays, used or not: the executor binds feeds by their position
-    roots = [n for n in graph.nodes if n.op == "placeholder"] + [t.node for t in fetches] + list(keep)
-    for n in needed_nodes(roots, set()):
-        inputs = [new_of[id(t)] for t in n.inputs]
-        outs = replace(g, n, inputs) if replace else None
-        if outs is None:
-            new = g.create_node(n.op, inputs, n.attrs, n.name)
-            new.control_inputs = tuple(new_of[id(c.outputs[0])].node for c in n.control_inputs
-                                       if c.outputs and id(c.outputs[0]) in new_of)
-            outs = new.outputs
-        for old, nt in zip(n.outputs, outs):
-            new_of[id(old)] = nt
-    return g, [new_of[id(t)] for t in fetches]
+    tensors, node_map = {}, {}
+    for n in (graph.nodes if nodes is None else nodes):
+        inputs = [tensors[id(t)] for t in n.inputs]
+        with g.as_default():
+            out = rule(n, inputs, g) if rule else None
+        if out is not None and any(isinstance(t, Tensor) and t.node.opdef.stateful for t in out):
+            out = None  # a read of state stays a read: forwarding the variable would see later assignments
+        if out is None:
+            controls = [node_map[id(c)] for c in n.control_inputs if id(c) in node_map]
+            new = g.create_node(n.op, inputs, n.attrs, n.name, control_inputs=controls)
+            out = new.outputs
+            node_map[id(n)] = new
+        elif out and hasattr(out[0], "node"):
+            node_map[id(n)] = out[0].node
+        for old, t in zip(n.outputs, out):
+            tensors[id(old)] = t
+    return g, [tensors[id(t)] for t in fetches]
+
+
+def is_kept(node):
+    """Nodes no pass may remove or merge: feeds (their order is the run signature) and state."""
+    return node.op == "placeholder" or node.opdef.stateful

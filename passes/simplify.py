@@ -1,95 +1,60 @@
-"""Algebraic simplification and shape-op elimination on a graph whose shapes are all known.
-
-A node is replaced only by a tensor of exactly its shape and dtype, so nothing downstream changes.
-exp(log x) is left alone: it is not x for x <= 0.
-"""
+"""Algebraic simplification on a specialized graph (all shapes known): drop ops that do nothing
+(shape ops to the same shape, x*1, x+0, casts to the same type), fold neg(neg x) and
+transpose(transpose x), and absorb transposes of matmul operands into its flags."""
 import numpy as np
+
+from graphc.ops import matmul, transpose
 
 from .rewrite import rebuild
 
-_PASS_THROUGH = ("identity", "stop_gradient")
-_SAME_SHAPE_NOOPS = ("reshape", "reshape_like", "sum_to", "broadcast_like")
-
-
-def _const_all(t, value):
-    node = t.node
-    return node.op == "constant" and node.attrs["value"].size > 0 and bool(np.all(node.attrs["value"] == value))
+# ops that only change the shape (or nothing): removable when the shape does not change
+SHAPE_ONLY_OPS = {"reshape", "reshape_like", "sum_to", "broadcast_like", "broadcast_to", "expand_dims",
+                  "squeeze", "identity", "stop_gradient", "cast", "unreduce"}
 
 
 def _same_type(a, b):
     return tuple(a.shape) == tuple(b.shape) and a.dtype == b.dtype
 
 
-def _simplified(g, node, x):
-    """A tensor in `g` equal to node's only output, or None."""
-    out = node.outputs[0]
-    op = node.op
-
-    def keep(t):
-        return [t] if _same_type(t, out) else None
-    if op in _PASS_THROUGH:
-        return keep(x[0])
-    if op in _SAME_SHAPE_NOOPS:
-        return keep(x[0])
-    if op == "add":
-        if _const_all(x[1], 0):
-            return keep(x[0])
-        if _const_all(x[0], 0):
-            return keep(x[1])
-    if op == "subtract":
-        if _const_all(x[1], 0):
-            return keep(x[0])
-        if x[0] is x[1] and out.dtype.np.kind in "iu":  # float x - x is nan for inf/nan x
-            return [g.create_node("fill", (), {"shape": tuple(out.shape), "value": 0, "dtype": out.dtype},
-                                  node.name).outputs[0]]
-    if op == "multiply":
-        if _const_all(x[1], 1):
-            return keep(x[0])
-        if _const_all(x[0], 1):
-            return keep(x[1])
-    if op == "divide" and _const_all(x[1], 1):
-        return keep(x[0])
-    if op == "negative" and x[0].node.op == "negative":
-        return keep(x[0].node.inputs[0])
-    if op == "transpose" and x[0].node.op == "transpose":
-        inner = x[0].node
-        perm = tuple(inner.attrs["perm"][p] for p in node.attrs["perm"])
-        if perm == tuple(range(len(perm))):
-            return keep(inner.inputs[0])
-        return [g.create_node("transpose", inner.inputs, {"perm": perm}, node.name).outputs[0]]
-    if op == "reshape" and x[0].node.op == "reshape":
-        return [g.create_node("reshape", x[0].node.inputs, {"shape": tuple(out.shape)}, node.name).outputs[0]]
-    if op == "matmul":
-        return _fold_transposes_into_matmul(g, node, x)
-    return None
+def _constant_equal_to(t, value):
+    return t.node.op == "constant" and np.all(t.node.attrs["value"] == value)
 
 
-def _is_last2_swap(t):
-    n = t.node
-    if n.op != "transpose" or t.ndim is None or t.ndim < 2:
-        return False
-    rank = t.ndim
-    return tuple(n.attrs["perm"]) == tuple(range(rank - 2)) + (rank - 1, rank - 2)
-
-
-def _fold_transposes_into_matmul(g, node, x):
-    """matmul(transpose(a), b) -> matmul(a, b, transpose_a=True) (and likewise for b)."""
-    a, b = x
-    attrs = dict(node.attrs)
-    changed = False
-    if _is_last2_swap(a) and a.ndim == 2:
-        a, attrs["transpose_a"], changed = a.node.inputs[0], not attrs.get("transpose_a", False), True
-    if _is_last2_swap(b) and b.ndim == 2:
-        b, attrs["transpose_b"], changed = b.node.inputs[0], not attrs.get("transpose_b", False), True
-    if not changed:
-        return None
-    return [g.create_node("matmul", (a, b), attrs, node.name).outputs[0]]
+def _swaps_last_two(perm):
+    n = len(perm)
+    return n >= 2 and list(perm) == list(range(n - 2)) + [n - 1, n - 2]
 
 
 def simplify(graph, fetches):
-    """A graph with algebraic identities and no-op shape ops removed."""
-    def replace(g, node, inputs):
-        if len(node.outputs) != 1 or node.opdef.stateful:
-            return None
-        return _simplified(g, node, inputs)
-    return rebuild(graph, fetches, replace)
+    """The graph with identities and cancelling pairs removed."""
+    def rule(node, inputs, g):
+        op, out = node.op, node.outputs[0] if node.outputs else None
+        if op in SHAPE_ONLY_OPS and not (op == "unreduce" and node.attrs.get("mean")) \
+                and _same_type(inputs[0], out):
+            return [inputs[0]]
+        if op in ("multiply", "add", "subtract"):
+            unit = 1 if op == "multiply" else 0
+            a, b = inputs
+            if _constant_equal_to(b, unit) and _same_type(a, out):
+                return [a]
+            if op != "subtract" and _constant_equal_to(a, unit) and _same_type(b, out):
+                return [b]
+        if op == "negative" and inputs[0].node.op == "negative":
+            return [inputs[0].node.inputs[0]]
+        if op == "transpose" and inputs[0].node.op == "transpose":
+            inner = inputs[0].node
+            perm = tuple(inner.attrs["perm"][p] for p in node.attrs["perm"])
+            src = inner.inputs[0]
+            return [src] if perm == tuple(range(len(perm))) else [transpose(src, perm)]
+        if op == "matmul":
+            a, b = inputs
+            ta, tb = node.attrs.get("transpose_a", False), node.attrs.get("transpose_b", False)
+            changed = False
+            if a.node.op == "transpose" and _swaps_last_two(a.node.attrs["perm"]):
+                a, ta, changed = a.node.inputs[0], not ta, True
+            if b.node.op == "transpose" and _swaps_last_two(b.node.attrs["perm"]):
+                b, tb, changed = b.node.inputs[0], not tb, True
+            if changed:
+                return [matmul(a, b, transpose_a=ta, transpose_b=tb)]
+        return None
+    return rebuild(graph, fetches, rule)

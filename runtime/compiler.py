@@ -20,6 +20,8 @@ class Executable:
         self.graph = graph          # the optimized, specialized graph (for inspection)
         self.fetches = fetches
         self._executor = None
+        self.groups, self.pass_records, self.feed_tensors = [], [], []
+        self.output_names = []
 
     @property
     def executor(self):
@@ -28,8 +30,21 @@ class Executable:
         return self._executor
 
     def run(self, feeds, variables=None):
-        """Run once with `feeds` (arrays in feed order); returns the fetched arrays."""
+        """Run once with `feeds` (arrays in feed order, or a feed_dict); returns the fetched arrays."""
+        if isinstance(feeds, dict):
+            from .session import check_feed
+            by_name = {getattr(k, "name", k): v for k, v in feeds.items()}
+            feeds = [check_feed(t, by_name[t.name] if t.name in by_name else by_name[t.name.split(":")[0]])
+                     for t in self.feed_tensors]
         return self.executor.run(feeds, variables)
+
+    def export(self, path):
+        """Write this executable to a deployable artifact file (see runtime/artifact.py)."""
+        from .artifact import export_executable
+        inputs = [(t.name.split(":")[0], tuple(b.shape), b.dtype) for t, b in zip(self.feed_tensors, self.plan.feeds)]
+        outputs = [(n, tuple(b.shape), b.dtype) for n, b in
+                   zip(self.output_names, (self.plan.buffers[i] for i in self.plan.fetches))]
+        return export_executable(self, path, inputs, outputs)
 
     @property
     def num_kernels(self):
@@ -42,29 +57,58 @@ class Executable:
 
     @property
     def arena_bytes(self):
-        """Bytes of the one arena holding every planned intermediate buffer."""
+        """Bytes of the one arena that holds every planned intermediate."""
         return self.plan.arena_bytes
 
     @property
     def unplanned_bytes(self):
-        """Bytes all intermediate buffers would take without reuse."""
-        from graphc.passes.memory import unplanned_bytes
-        return unplanned_bytes(self.plan)
+        """Bytes the intermediates would take, each in a buffer of its own."""
+        fetched = set(self.plan.fetches)
+        return sum(b.nbytes for b in self.plan.buffers if b.kind == TEMP and b.id not in fetched)
 
-    def profile(self, feeds, repeat=10):
-        """Mean seconds per kernel over `repeat` runs, as {kernel name: seconds}; `feeds` in feed order."""
-        import time
-        ex = self.executor
-        feeds = list(feeds.values()) if isinstance(feeds, dict) else list(feeds)
-        feeds = [np.require(np.asarray(v, dtype=b.dtype), requirements="C") for v, b in zip(feeds, self.plan.feeds)]
-        ex.run(feeds)  # binds the feeds and warms up
-        totals = [0.0] * len(ex.funcs)
-        for _ in range(repeat):
-            for k, (f, args) in enumerate(zip(ex.funcs, ex.calls)):
-                t0 = time.perf_counter()
-                f(*[ex.buffers[i] for i in args])
-                totals[k] += time.perf_counter() - t0
-        return {name: total / repeat for name, total in zip(self.kernels, totals)}
+    def profile(self, feeds, repeat=10, variables=None):
+        """Mean seconds per kernel over `repeat` runs: {kernel name: seconds}. `feeds` is a
+        feed_dict (as given to Session.run) or a list of arrays in feed order."""
+        if isinstance(feeds, dict):
+            from .session import check_feed
+            feeds = [check_feed(t, feeds[t]) for t in self.feed_tensors]
+        return self.executor.profile(feeds, repeat, variables)
+
+
+def compile(fetches, feeds, target="cpu", opt_level=3, session=None, output_names=None):
+    """Compile `fetches` for `feeds` ({placeholder: example array or (shape, dtype)}) into an Executable;
+    variables read take their current values in `session` as constants (a trained model's weights)."""
+    from graphc import dtypes
+    from graphc.passes.specialize import specialize
+    single = not isinstance(fetches, (list, tuple))
+    fetches = [fetches] if single else list(fetches)
+    specs = {}
+    for t, v in feeds.items():
+        shape, dtype = v if isinstance(v, tuple) else (np.shape(v), np.asarray(v).dtype)
+        specs[t] = (tuple(int(d) for d in shape), dtypes.as_dtype(dtype))
+    g, mapping, _ = specialize(fetches, specs, [])
+    exe = compile_graph(g, [mapping[id(t)] for t in fetches], target, opt_level)
+    exe.feed_tensors = list(feeds)
+    exe.output_names = output_names or [t.name.split(":")[0] if t.name.endswith(":0") else t.name for t in fetches]
+    if exe.plan.variable_reads:
+        _freeze_variables(exe.plan, session)
+    return exe
+
+
+def _freeze_variables(plan, session):
+    """Turn the plan's variable buffers into constants holding their values in `session`."""
+    from graphc.errors import FailedPreconditionError
+    if session is None or plan.variable_writes:
+        raise FailedPreconditionError(f"the fetches read variables {plan.variable_reads}: pass session= (a "
+                                      "Session holding their values) to compile them in as constants, "
+                                      "and fetch no op that assigns them")
+    for b in plan.buffers:
+        if b.kind == VARIABLE:
+            if b.var_name not in session.initialized:
+                raise FailedPreconditionError(f"variable '{b.var_name}' is uninitialized in the session")
+            plan.constants[b.id] = session.variables[b.var_name].numpy()
+            b.kind, b.var_name = CONST, ""
+    plan.variable_reads = []
 
 
 def build_plan(graph, fetches, groups, kernels, target):
@@ -91,51 +135,70 @@ def build_plan(graph, fetches, groups, kernels, target):
     for n in graph.nodes:  # every feed gets a buffer, fetched or not, so feeds keep their order
         if n.op == "placeholder":
             buffer_of(n.outputs[0])
-    calls = [Call(k.name, [buffer_of(t) for t in k.inputs] + [buffer_of(t) for t in k.outputs])
+    for k in kernels:  # an op that writes an input in place shares that input's buffer
+        for n in k.nodes:
+            if n.opdef.writes_input is not None:
+                ids[id(n.outputs[0])] = buffer_of(n.inputs[n.opdef.writes_input])
+    calls = [Call(k.name, [buffer_of(t) for t in k.inputs] + [buffer_of(t) for t in k.outputs], len(k.inputs))
              for k in kernels]
     fetch_ids = [buffer_of(t) for t in fetches]
     constants = {b.id: graph.get_tensor_by_name(b.name).node.attrs["value"]
                  for b in buffers if b.kind == CONST}
-    return Plan(target, buffers, calls, fetch_ids, constants)
+    reads, writes = _variable_access(kernels, fetches)
+    return Plan(target, buffers, calls, fetch_ids, constants, variable_reads=reads, variable_writes=writes)
 
 
-def compile_graph(graph, fetches, target="cpu", opt_level=3, side_effects=()):
-    """Compile a specialized graph's fetches (and stateful `side_effects` nodes) into an Executable."""
+def _variable_access(kernels, fetches):
+    """(variables read, variables overwritten whole by `assign`) by the kernels, as names."""
+    reads, writes = set(), set()
+    for k in kernels:
+        for n in k.nodes:
+            for i, t in enumerate(n.inputs):
+                if t.node.op == "variable" and not (n.op == "assign" and i == 0):
+                    reads.add(t.node.attrs["var_name"])
+            if n.op == "assign":
+                writes.add(n.inputs[0].node.attrs["var_name"])
+    for t in fetches:
+        if t.node.op == "variable":
+            reads.add(t.node.attrs["var_name"])
+    return sorted(reads), sorted(writes)
+
+
+def compile_graph(graph, fetches, target="cpu", opt_level=3, side_effects=None):
+    """Compile a specialized graph's fetches (and its stateful ops) into an Executable."""
     from graphc.codegen.build import build_module, kernel_name, lower_group
+    from graphc.passes import optimize
     from graphc.passes.fusion import fuse_groups
 
-    graph, fetches, side_effects = _optimize_keeping(graph, list(fetches), list(side_effects), opt_level)
-    groups = fuse_groups(graph, list(fetches) + [t for n in side_effects for t in n.outputs], opt_level)
-    _dump_groups(graph, fetches, groups)
+    records = []
+    graph, fetches = optimize(graph, fetches, opt_level, records=records)
+    side_effects = [n for n in graph.nodes if n.opdef.stateful and n.opdef.pattern != Pattern.SOURCE]
+    groups = fuse_groups(graph, fetches, opt_level)
     live = _live_tensors(groups, list(fetches) + [t for n in side_effects for t in n.outputs])
+    # nothing to compute: no output used (dead), or every used output is empty (a 0 extent breaks schedules)
+    groups = [g for g in groups if any(id(t) in live and 0 not in t.shape for n in g for t in n.outputs)]
     kernels = [lower_group(kernel_name(i, g), g, live, target) for i, g in enumerate(groups)]
-    kernels = [k for k in kernels if k.outputs]
     module = build_module(kernels, target) if kernels else None
     plan = build_plan(graph, fetches, groups, kernels, target)
     if opt_level >= 1:
-        from graphc.passes.memory import plan_memory
-        plan_memory(plan, kernels)
-    return Executable(plan, module, kernels, graph, fetches)
+        _plan_arena(plan, kernels)
+    exe = Executable(plan, module, kernels, graph, fetches)
+    exe.groups, exe.pass_records = groups, records
+    return exe
 
 
-def _optimize_keeping(graph, fetches, side_effects, opt_level):
-    """Run the pass pipeline, keeping stateful side-effect nodes (tracked through their outputs)."""
-    from graphc.passes import optimize
-    if any(not n.outputs for n in side_effects):
-        return graph, fetches, side_effects  # nothing to track them by: leave the graph as is
-    extra = [n.outputs[0] for n in side_effects]
-    graph, outs = optimize(graph, fetches + extra, opt_level)
-    return graph, outs[:len(fetches)], [t.node for t in outs[len(fetches):]]
-
-
-def _dump_groups(graph, fetches, groups):
-    """With GRAPHC_DUMP set, also draw the fused kernels of the final graph."""
-    import os
-    dump_dir = os.environ.get("GRAPHC_DUMP")
-    if dump_dir:
-        from graphc.passes.manager import dump_graph
-        os.makedirs(dump_dir, exist_ok=True)
-        dump_graph(graph, fetches, os.path.join(dump_dir, "99_fused"), groups)
+def _plan_arena(plan, kernels):
+    """Place the plan's unfetched intermediates in one arena (passes/memory.py)."""
+    from graphc.passes.memory import plan_memory
+    fetched = set(plan.fetches)
+    temps = {b.id: b.nbytes for b in plan.buffers if b.kind == TEMP and b.id not in fetched}
+    calls = [(c.args[:c.num_inputs], c.args[c.num_inputs:]) for c in plan.calls]
+    in_place = {i for i, k in enumerate(kernels)
+                if all(n.opdef.pattern == Pattern.ELEMWISE and not n.opdef.stateful for n in k.nodes)}
+    offsets, plan.arena_bytes = plan_memory(calls, temps, in_place)
+    for b in plan.buffers:
+        if b.id in offsets:
+            b.offset = offsets[b.id]
 
 
 def _live_tensors(groups, fetches):
@@ -144,7 +207,7 @@ def _live_tensors(groups, fetches):
     live = {id(t) for t in fetches}
     for i, g in enumerate(groups):
         for n in g:
-            for t in n.inputs:
+            for t in n.opdef.data_inputs(n):
                 if group_of.get(id(t.node), -1) != i:
                     live.add(id(t))
     return live

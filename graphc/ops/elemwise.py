@@ -41,7 +41,8 @@ _UNARY = {
     "tanh": (np.tanh, lambda x, y, dy: [dy * (1.0 - y * y)], (-2, 2), True),
     "sigmoid": (lambda x: (1 / (1 + np.exp(-x))).astype(x.dtype), lambda x, y, dy: [dy * y * (1.0 - y)], (-4, 4), True),
     "relu": (lambda x: np.maximum(x, 0).astype(x.dtype),
-             lambda x, y, dy: [where(greater(x, zeros_scalar(x)), dy, zeros_like_(dy))], (-2, 2), False),
+             # from the output: relu(x) > 0 exactly where x > 0, and the input then has one reader
+             lambda x, y, dy: [where(greater(y, zeros_scalar(y)), dy, zeros_like_(dy))], (-2, 2), False),
     "sin": (np.sin, lambda x, y, dy: [dy * cos(x)], (-3, 3), True),
     "cos": (np.cos, lambda x, y, dy: [-(dy * sin(x))], (-3, 3), True),
     "erf": (_erf, lambda x, y, dy: [dy * exp(-square(x)) * (2.0 / math.sqrt(math.pi))], (-2, 2), True),

@@ -1,0 +1,207 @@
+"""ONNX node conformance: `python -m graphc.onnx.conformance [filter] [--jobs N] [--timeout S] [--write FILE]`.
+
+Runs every node test case of the installed onnx package (onnx.backend.test.case.node) through
+graphc.onnx.import_model and a graphc Session, compares with the case's rtol/atol and prints
+`passed P/T` and the failures per op type. Each case runs in a worker process with a time limit;
+a case that cannot be imported or run counts as failed (nothing is skipped).
+"""
+import argparse
+import multiprocessing as mp
+import re
+import sys
+import time
+import warnings
+from collections import Counter, defaultdict
+
+import numpy as np
+
+# The ONNX op types graphc claims to import (the pytest conformance test runs these).
+CLAIMED_OPS = sorted("""
+Abs Add And ArgMax ArgMin BatchNormalization Cast CastLike Ceil Celu Clip Concat Constant ConstantOfShape Cos
+Div Dropout Elu Equal Erf Exp Expand Flatten Floor Gather Gemm Greater GreaterOrEqual HardSigmoid HardSwish
+Identity LeakyRelu Less LessOrEqual Log LogSoftmax MatMul Max Mean Min Mish Mod Mul Neg Not OneHot Or PRelu Pow
+Reciprocal ReduceL1 ReduceL2 ReduceLogSum ReduceLogSumExp ReduceMax ReduceMean ReduceMin ReduceProd ReduceSum
+ReduceSumSquare Relu Reshape Round Selu Shape Sigmoid Sign Sin Size Slice Softmax Softplus Softsign Split Sqrt
+Squeeze Sub Sum Tanh ThresholdedRelu Tile Transpose Unsqueeze Where Xor
+""".split())
+
+
+def _quiet_collect():
+    from onnx.backend.test.case.node import collect_testcases
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        return collect_testcases()
+
+
+def op_type_of(case):
+    """The op type a node test case exercises (its model's first node)."""
+    return case.model.graph.node[0].op_type if case.model.graph.node else "?"
+
+
+def run_case(case):
+    """None when graphc matches every data set of `case`, else a one-line reason."""
+    from graphc.onnx.importer import StaticInputError, import_model
+    names_out = [vi.name for vi in case.model.graph.output]
+    for inputs, expected in case.data_sets:
+        all_in = [vi.name for vi in case.model.graph.input]
+        try:
+            try:
+                imp = import_model(case.model)
+            except StaticInputError:  # shapes/axes fed as inputs: bind the integer inputs at import
+                bind = {n: v for n, v in zip(all_in, inputs) if np.asarray(v).dtype.kind in "iu"}
+                imp = import_model(case.model, bind=bind)
+        except Exception as e:  # noqa: BLE001 (any failure is a conformance failure, reported)
+            return f"import: {type(e).__name__}: {str(e)[:300]}"
+        names_in = [n for n in all_in if n in imp.inputs]
+        fail = _run_data_set(imp, dict(zip(all_in, inputs)), names_in, names_out, expected, case)
+        if fail:
+            return fail
+    return None
+
+
+def _run_data_set(imp, values, names_in, names_out, expected, case):
+    """None when graphc's outputs for one data set match `expected`, else a one-line reason."""
+    import graphc
+    try:
+        with graphc.Session(graph=imp.graph) as sess:
+            got = sess.run([imp.outputs[n] for n in names_out], {imp.inputs[n]: values[n] for n in names_in})
+        for n, g, want in zip(names_out, got, expected):
+            want = np.asarray(want)
+            if g.shape != want.shape:
+                return f"output {n}: shape {g.shape}, expected {want.shape}"
+            if want.dtype.kind in "fc":
+                np.testing.assert_allclose(g, want, rtol=case.rtol, atol=case.atol, err_msg=n)
+            elif not np.array_equal(g, want):
+                return f"output {n}: values differ from the expected ones"
+    except AssertionError as e:
+        return "mismatch: " + " ".join(str(e).split())[:300]
+    except Exception as e:  # noqa: BLE001
+        return f"run: {type(e).__name__}: {str(e)[:300]}"
+    return None
+
+
+def _worker(conn):
+    cases = {c.name: c for c in _quiet_collect()}
+    while True:
+        name = conn.recv()
+        if name is None:
+            return
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            conn.send(run_case(cases[name]))
+
+
+class _Worker:
+    def __init__(self, ctx):
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker, args=(child,), daemon=True)
+        self.proc.start()
+        self.name, self.started = None, 0.0
+
+    def submit(self, name):
+        self.name, self.started = name, time.monotonic()
+        self.conn.send(name)
+
+    def stop(self):
+        try:
+            self.conn.send(None)
+        except OSError:
+            pass
+        self.proc.join(2)
+        if self.proc.is_alive():
+            self.proc.kill()
+
+
+def run(names, jobs=2, timeout=60.0, progress=False):
+    """{case name: None (passed) or failure reason}, each case in a worker with a `timeout` in seconds."""
+    ctx = mp.get_context("spawn")
+    todo, results = list(names), {}
+    workers = [_Worker(ctx) for _ in range(max(1, min(jobs, len(todo))))]
+    startup = 120.0  # the first case of a worker also loads graphc, TVM and the onnx test cases
+    fresh = {id(w) for w in workers}
+    for w in workers:
+        if todo:
+            w.submit(todo.pop(0))
+    while any(w.name for w in workers):
+        for i, w in enumerate(workers):
+            if w.name is None:
+                continue
+            limit = timeout + (startup if id(w) in fresh else 0)
+            if w.conn.poll(0.02):
+                try:
+                    results[w.name] = w.conn.recv()
+                except EOFError:
+                    results[w.name] = "crash: the worker process died"
+                    w.proc.kill()
+                    w = workers[i] = _Worker(ctx)
+                    fresh.add(id(w))
+                else:
+                    fresh.discard(id(w))
+            elif not w.proc.is_alive():
+                results[w.name] = f"crash: the worker process died (exit code {w.proc.exitcode})"
+                w = workers[i] = _Worker(ctx)
+                fresh.add(id(w))
+            elif time.monotonic() - w.started > limit:
+                results[w.name] = f"timeout: over {timeout:.0f} s"
+                w.proc.kill()
+                w = workers[i] = _Worker(ctx)
+                fresh.add(id(w))
+            else:
+                continue
+            if progress:
+                print("." if results[list(results)[-1]] is None else "F", end="", flush=True)
+            w.name = None
+            if todo:
+                w.submit(todo.pop(0))
+    for w in workers:
+        w.stop()
+    return results
+
+
+def select(pattern=None, ops=None):
+    """(name, op type) of the node test cases whose name matches `pattern` and whose op is in `ops`."""
+    out = []
+    for c in _quiet_collect():
+        op = op_type_of(c)
+        if pattern and not re.search(pattern, c.name):
+            continue
+        if ops is not None and op not in ops:
+            continue
+        out.append((c.name, op))
+    return out
+
+
+def main(argv=None):
+    """Command-line entry: run the conformance cases and print the summary."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("filter", nargs="?", help="regular expression on case names (e.g. 'test_add')")
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds per case")
+    p.add_argument("--claimed", action="store_true", help="only the op types graphc claims (CLAIMED_OPS)")
+    p.add_argument("--write", help="write the names of the passing cases to this file")
+    args = p.parse_args(argv)
+    cases = select(args.filter, set(CLAIMED_OPS) if args.claimed else None)
+    op_of = dict(cases)
+    t0 = time.monotonic()
+    results = run([n for n, _ in cases], jobs=args.jobs, timeout=args.timeout, progress=True)
+    print()
+    passed = sorted(n for n, r in results.items() if r is None)
+    failed_by_op = defaultdict(list)
+    for n, r in sorted(results.items()):
+        if r is not None:
+            failed_by_op[op_of[n]].append((n, r))
+    for op, fails in sorted(failed_by_op.items(), key=lambda kv: -len(kv[1])):
+        print(f"{op}: {len(fails)} failed")
+        for n, r in fails[:3]:
+            print(f"    {n}: {r}")
+    total_by_op = Counter(op_of.values())
+    print(f"ops fully passing: {sum(1 for op in total_by_op if op not in failed_by_op)}/{len(total_by_op)}")
+    print(f"passed {len(passed)}/{len(results)} in {time.monotonic() - t0:.0f} s")
+    if args.write:
+        with open(args.write, "w") as f:
+            f.write("\n".join(passed) + "\n")
+    return 0 if len(passed) == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

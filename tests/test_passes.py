@@ -1,0 +1,172 @@
+"""Each pass on small graphs (the structure it produces), fusion and memory planning targets,
+and the inspection API."""
+import os
+
+import numpy as np
+import pytest
+
+import graphc as gc
+import graphc.compat.v1 as tf
+from graphc.passes.cse import cse
+from graphc.passes.dce import dce
+from graphc.passes.fold import fold
+from graphc.passes.fusion import fuse_groups
+from graphc.passes.memory import plan_memory
+from graphc.passes.simplify import simplify
+from graphc.passes.specialize import specialize
+
+from conftest import assert_close
+
+
+def specialized(fetches, feeds):
+    g, mapping, _ = specialize(fetches, {t: (a.shape, gc.as_dtype(a.dtype)) for t, a in feeds.items()})
+    return g, [mapping[id(t)] for t in fetches]
+
+
+def ops_of(graph):
+    return [n.op for n in graph.nodes]
+
+
+def test_dce_keeps_feeds_and_state_drops_the_rest():
+    x = gc.placeholder(gc.float32, (3,))
+    y = gc.exp(x)
+    gc.log(x)  # unused
+    g, (yy,) = specialized([y], {x: np.ones(3, np.float32)})
+    g2, _ = dce(g, [yy])
+    assert ops_of(g2) == ["placeholder", "exp"]
+
+
+def test_cse_merges_equal_nodes():
+    x = gc.placeholder(gc.float32, (3,))
+    y = gc.exp(x) + gc.exp(x)
+    g, fetches = specialized([y], {x: np.ones(3, np.float32)})
+    g2, _ = cse(g, fetches)
+    assert ops_of(g2).count("exp") == 1 and ops_of(g).count("exp") == 2
+
+
+def test_fold_folds_constants_but_not_feeds():
+    x = gc.placeholder(gc.float32, (2,))
+    c = gc.exp(gc.constant([0.0, 1.0])) * 2.0
+    y = x * c
+    g, fetches = specialized([y], {x: np.ones(2, np.float32)})
+    g2, (yy,) = fold(g, fetches)
+    assert ops_of(g2).count("multiply") == 1 and "exp" not in ops_of(g2)
+    assert yy.node.op == "multiply" and yy.node.inputs[0].node.op == "placeholder"
+    np.testing.assert_allclose(yy.node.inputs[1].node.attrs["value"], np.exp([0.0, 1.0]) * 2, rtol=1e-6)
+
+
+def test_simplify_identities_and_matmul_transposes():
+    a = gc.placeholder(gc.float32, (4, 3))
+    b = gc.placeholder(gc.float32, (4, 5))
+    y = gc.matmul(gc.transpose(a), b) * 1.0 + 0.0
+    z = gc.negative(gc.negative(gc.reshape(a, (4, 3))))
+    w = gc.transpose(gc.transpose(a, (1, 0)), (1, 0))
+    g, fetches = specialized([y, z, w], {a: np.ones((4, 3), np.float32), b: np.ones((4, 5), np.float32)})
+    g2, (yy, zz, ww) = simplify(g, fetches)
+    assert yy.node.op == "matmul" and yy.node.attrs["transpose_a"] and yy.node.inputs[0].node.op == "placeholder"
+    assert zz.node.op == "placeholder" and ww.node.op == "placeholder"
+
+
+def _mlp(layers, width=64, batch=16, rng=None):
+    rng = rng or np.random.default_rng(0)
+    x = gc.placeholder(gc.float32, (None, width), name="x")
+    h = x
+    for _ in range(layers):
+        w = gc.constant(rng.standard_normal((width, width)).astype(np.float32) / 8)
+        b = gc.constant(rng.standard_normal(width).astype(np.float32))
+        h = gc.relu(gc.matmul(h, w) + b)
+    return x, h, rng.standard_normal((batch, width)).astype(np.float32)
+
+
+def test_mlp_forward_is_three_kernels_and_matches_unfused():
+    x, h, xv = _mlp(3)
+    with gc.Session() as fused, gc.Session(opt_level=0) as plain:
+        exe = fused.compiled(h, {x: xv})
+        assert exe.num_kernels == 3, exe.kernels
+        assert all("matmul" in k and "relu" in k for k in exe.kernels)
+        assert plain.compiled(h, {x: xv}).num_kernels == 9
+        assert_close(fused.run(h, {x: xv}), plain.run(h, {x: xv}))
+
+
+def test_twenty_layer_mlp_reuses_memory():
+    x, h, xv = _mlp(20)
+    with gc.Session() as sess:
+        exe = sess.compiled(h, {x: xv})
+        assert exe.arena_bytes / exe.unplanned_bytes <= 0.35, (exe.arena_bytes, exe.unplanned_bytes)
+        with gc.Session(opt_level=0) as plain:
+            assert_close(sess.run(h, {x: xv}), plain.run(h, {x: xv}))
+
+
+def test_tf1_snippet_with_gradients_is_at_most_four_kernels():
+    x, y, z = (tf.placeholder(tf.float32) for _ in range(3))
+    c = tf.reduce_sum(x * y + z)
+    grads = tf.gradients(c, [x, y, z])
+    big = np.ones((1100, 1000), np.float32)  # above the folding bound: the gradients stay kernels
+    with tf.Session() as sess:
+        exe = sess.compiled([c] + grads, {x: big, y: big, z: big})
+        assert exe.num_kernels <= 4, exe.kernels
+
+
+def test_mlp_training_step_is_at_most_eighteen_kernels():
+    x = tf.placeholder(tf.float32, [None, 784])
+    labels = tf.placeholder(tf.int32, [None])
+    h = x
+    for i, (a, b) in enumerate([(784, 512), (512, 512), (512, 10)]):
+        w, bias = tf.Variable(tf.glorot_uniform_initializer()([a, b])), tf.Variable(tf.zeros([b]))
+        h = tf.matmul(h, w) + bias
+        h = tf.nn.relu(h) if i < 2 else h
+    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=h))
+    train = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+    feed = {x: np.random.default_rng(0).random((128, 784), np.float32),
+            labels: np.arange(128, dtype=np.int32) % 10}
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        exe = sess.compiled([train, loss], feed)
+        assert exe.num_kernels <= 18, exe.kernels
+        assert sum("assign_sub" in k for k in exe.kernels) == 6
+
+
+def test_fusion_keeps_a_multiply_used_value_written_out():
+    x = gc.placeholder(gc.float32, (8,))
+    e = gc.exp(x)
+    y, z = e * 2.0, gc.reduce_sum(e)
+    g, fetches = specialized([y, z, e], {x: np.ones(8, np.float32)})
+    groups = fuse_groups(g, fetches)
+    assert sum(len(gr) for gr in groups) == len([n for n in g.nodes if n.op not in ("placeholder", "constant")])
+    xv = np.linspace(-1, 1, 8).astype(np.float32)
+    with gc.Session() as sess:
+        yv, zv, ev = sess.run([y, z, e], {x: xv})
+    assert_close(ev, np.exp(xv))
+    assert_close(yv, np.exp(xv) * 2)
+    np.testing.assert_allclose(zv, np.exp(xv).sum(), rtol=1e-5)
+
+
+def test_memory_plan_reuses_dead_buffers_and_writes_in_place():
+    temps = {1: 1000, 2: 1000, 3: 1000, 4: 1000}
+    calls = [((0,), (1,)), ((1,), (2,)), ((2,), (3,)), ((3,), (4,))]
+    offsets, size = plan_memory(calls, temps)
+    assert size == 2 * 1024 and offsets[1] == offsets[3] and offsets[2] == offsets[4]
+    offsets, size = plan_memory(calls, temps, in_place_calls={1, 2, 3})
+    assert size == 1024 and len(set(offsets.values())) == 1
+    # a buffer read later must not be overwritten
+    offsets, _ = plan_memory([((0,), (1,)), ((1,), (2,)), ((1, 2), (3,))], {1: 64, 2: 64, 3: 64})
+    assert len({offsets[1], offsets[2]}) == 2
+
+
+def test_dump_instrument_profile_and_viz(tmp_path, monkeypatch):
+    x, h, xv = _mlp(2)
+    monkeypatch.setenv("GRAPHC_DUMP", str(tmp_path / "dump"))
+    with gc.Session() as sess:
+        exe = sess.compiled(h, {x: xv})
+        times = exe.profile({x: xv}, repeat=3)
+    dumped = sorted(os.listdir(tmp_path / "dump"))
+    assert any(f.endswith("simplify_before.txt") for f in dumped) and any(f.endswith("dce_after.txt") for f in dumped)
+    assert [r.name for r in exe.pass_records][:2] == ["simplify", "fold"]
+    assert all(r.seconds >= 0 and r.nodes_after <= r.nodes_before + 4 for r in exe.pass_records)
+    assert set(times) == set(exe.kernels) and all(t > 0 for t in times.values())
+    import shutil
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz's dot is not installed (make install adds it)")
+    svg = gc.viz(exe, str(tmp_path / "mlp.svg"))
+    text = open(svg).read()
+    assert text.lstrip().startswith("<?xml") and "cluster" in text and "matmul" in text
