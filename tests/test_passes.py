@@ -170,3 +170,36 @@ def test_dump_instrument_profile_and_viz(tmp_path, monkeypatch):
     svg = gc.viz(exe, str(tmp_path / "mlp.svg"))
     text = open(svg).read()
     assert text.lstrip().startswith("<?xml") and "cluster" in text and "matmul" in text
+
+
+def test_arena_offsets_are_aligned_and_live_buffers_never_overlap():
+    """Odd-sized intermediates still start on 64-byte boundaries; two buffers share bytes only when
+    one is dead by the time the other is written (or is overwritten in place by the kernel reading it)."""
+    from graphc.runtime.plan import TEMP
+    rng = np.random.default_rng(3)
+    x = tf.placeholder(tf.float32, (7, 13))
+    h = x
+    for i in range(4):
+        w = tf.constant(rng.standard_normal((13, 13)).astype(np.float32))
+        h = tf.nn.relu(tf.matmul(h, w)) * 0.5 + tf.exp(-h)
+        h = h - tf.reduce_max(h, axis=1, keepdims=True)
+    xv = rng.standard_normal((7, 13)).astype(np.float32)
+    with gc.Session() as sess:
+        exe = sess.compiled(h, {x: xv})
+        plan = exe.plan
+        planned = [b for b in plan.buffers if b.kind == TEMP and b.offset >= 0]
+        assert planned and all(b.offset % 64 == 0 for b in planned), [(b.name, b.offset) for b in planned]
+        assert all(b.offset + b.nbytes <= exe.arena_bytes for b in planned)
+        born, last = {}, {}
+        for i, call in enumerate(plan.calls):
+            for bid in call.args:
+                born.setdefault(bid, i)
+                last[bid] = i
+        for a in planned:
+            for b in planned:
+                if a.id >= b.id or a.offset + a.nbytes <= b.offset or b.offset + b.nbytes <= a.offset:
+                    continue
+                first, second = (a, b) if born[a.id] <= born[b.id] else (b, a)
+                assert last[first.id] <= born[second.id], (first.name, second.name, exe.kernels)
+        with gc.Session(opt_level=0) as plain:
+            assert_close(sess.run(h, {x: xv}), plain.run(h, {x: xv}))
