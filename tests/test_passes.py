@@ -203,3 +203,35 @@ def test_arena_offsets_are_aligned_and_live_buffers_never_overlap():
                 assert last[first.id] <= born[second.id], (first.name, second.name, exe.kernels)
         with gc.Session(opt_level=0) as plain:
             assert_close(sess.run(h, {x: xv}), plain.run(h, {x: xv}))
+
+
+def test_elementwise_side_input_joins_the_matmul_epilogue():
+    """relu(h @ w) * 0.5 + exp(-h): the exp(-h) branch is computed inside the matmul's kernel."""
+    rng = np.random.default_rng(4)
+    x = tf.placeholder(tf.float32, (6, 9))
+    w = rng.standard_normal((9, 9)).astype(np.float32)
+    y = tf.nn.relu(tf.matmul(x, tf.constant(w))) * 0.5 + tf.exp(-x)
+    xv = rng.standard_normal((6, 9)).astype(np.float32)
+    with gc.Session() as sess:
+        exe = sess.compiled(y, {x: xv})
+        assert exe.num_kernels == 1, exe.kernels
+        np.testing.assert_allclose(sess.run(y, {x: xv}), np.maximum(xv @ w, 0) * 0.5 + np.exp(-xv),
+                                   rtol=1e-5, atol=1e-5)
+
+
+def test_side_input_depending_on_the_matmul_through_another_kernel_stays_correct():
+    """relu(h @ w) + exp(softmax(h @ w)): exp depends on the matmul through softmax (its own kernel);
+    the groups must still run in a valid order, fewer kernels than unfused, same values."""
+    rng = np.random.default_rng(5)
+    x = tf.placeholder(tf.float32, (4, 8))
+    w = rng.standard_normal((8, 8)).astype(np.float32)
+    mm = tf.matmul(x, tf.constant(w))
+    y = tf.nn.relu(mm) + tf.exp(tf.nn.softmax(mm))
+    xv = rng.standard_normal((4, 8)).astype(np.float32)
+    with gc.Session() as sess, gc.Session(opt_level=0) as plain:
+        fused, unfused = sess.compiled(y, {x: xv}), plain.compiled(y, {x: xv})
+        assert fused.num_kernels < unfused.num_kernels, fused.kernels
+        m = xv @ w
+        e = np.exp(m - m.max(axis=1, keepdims=True))
+        want = np.maximum(m, 0) + np.exp(e / e.sum(axis=1, keepdims=True))
+        np.testing.assert_allclose(sess.run(y, {x: xv}), want, rtol=1e-5, atol=1e-5)
