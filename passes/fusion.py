@@ -44,6 +44,25 @@ def _can_fuse(group_kind, path_ranks, target_rank):
     return False
 
 
+def _joins_epilogue(group_kind, path_ranks, target_group_kind, target_rank):
+    """An elementwise/broadcast group feeding the epilogue (not the matmul itself) of a matmul group:
+    e.g. the residual `exp(-h)` in `relu(h @ w) + exp(-h)` is computed inside the epilogue."""
+    return (target_group_kind == RANK[Pattern.OUT_ELEMWISE_FUSABLE] and target_rank <= RANK[Pattern.BROADCAST]
+            and max(path_ranks + [group_kind]) <= RANK[Pattern.BROADCAST])
+
+
+def _reenters(forward, find, target_root, joining_roots):
+    """Whether some joining group depends on the target group through a node outside both (merging
+    them would then need a kernel to run before itself)."""
+    inside = {target_root} | joining_roots
+    members = [i for i in forward.nodes if find(i) == target_root]
+    outside = {s for m in members for s in forward.successors(m) if find(s) not in inside}
+    reach = set(outside)
+    for s in outside:
+        reach |= nx.descendants(forward, s)
+    return any(find(r) in joining_roots for r in reach)
+
+
 def fuse_groups(graph, fetches, opt_level=3):
     """Groups of kernel nodes in a valid execution order; one node per group below opt level 1."""
     nodes = kernel_nodes(graph)
@@ -84,7 +103,10 @@ def fuse_groups(graph, fetches, opt_level=3):
         between = (nx.descendants(forward, i) & nx.ancestors(forward, p)) - {i, p}
         if any(b in ends_group for b in between):
             continue
-        if not _can_fuse(kind[find(i)], [kind[find(b)] for b in between], kind[find(p)]):
+        path_ranks = [kind[find(b)] for b in between]
+        if not _can_fuse(kind[find(i)], path_ranks, kind[find(p)]) and not (
+                _joins_epilogue(kind[find(i)], path_ranks, kind[find(p)], _rank(nodes[p])) and
+                not _reenters(forward, find, find(p), {find(i)} | {find(b) for b in between})):
             continue
         if nodes[p].opdef.writes_input is not None:
             group = [nodes[j] for j in range(len(nodes)) if find(j) in {find(i)} | {find(b) for b in between}]

@@ -170,3 +170,68 @@ def test_dump_instrument_profile_and_viz(tmp_path, monkeypatch):
     svg = gc.viz(exe, str(tmp_path / "mlp.svg"))
     text = open(svg).read()
     assert text.lstrip().startswith("<?xml") and "cluster" in text and "matmul" in text
+
+
+def test_arena_offsets_are_aligned_and_live_buffers_never_overlap():
+    """Odd-sized intermediates still start on 64-byte boundaries; two buffers share bytes only when
+    one is dead by the time the other is written (or is overwritten in place by the kernel reading it)."""
+    from graphc.runtime.plan import TEMP
+    rng = np.random.default_rng(3)
+    x = tf.placeholder(tf.float32, (7, 13))
+    h = x
+    for i in range(4):
+        w = tf.constant(rng.standard_normal((13, 13)).astype(np.float32))
+        h = tf.nn.relu(tf.matmul(h, w)) * 0.5 + tf.exp(-h)
+        h = h - tf.reduce_max(h, axis=1, keepdims=True)
+    xv = rng.standard_normal((7, 13)).astype(np.float32)
+    with gc.Session() as sess:
+        exe = sess.compiled(h, {x: xv})
+        plan = exe.plan
+        planned = [b for b in plan.buffers if b.kind == TEMP and b.offset >= 0]
+        assert planned and all(b.offset % 64 == 0 for b in planned), [(b.name, b.offset) for b in planned]
+        assert all(b.offset + b.nbytes <= exe.arena_bytes for b in planned)
+        born, last = {}, {}
+        for i, call in enumerate(plan.calls):
+            for bid in call.args:
+                born.setdefault(bid, i)
+                last[bid] = i
+        for a in planned:
+            for b in planned:
+                if a.id >= b.id or a.offset + a.nbytes <= b.offset or b.offset + b.nbytes <= a.offset:
+                    continue
+                first, second = (a, b) if born[a.id] <= born[b.id] else (b, a)
+                assert last[first.id] <= born[second.id], (first.name, second.name, exe.kernels)
+        with gc.Session(opt_level=0) as plain:
+            assert_close(sess.run(h, {x: xv}), plain.run(h, {x: xv}))
+
+
+def test_elementwise_side_input_joins_the_matmul_epilogue():
+    """relu(h @ w) * 0.5 + exp(-h): the exp(-h) branch is computed inside the matmul's kernel."""
+    rng = np.random.default_rng(4)
+    x = tf.placeholder(tf.float32, (6, 9))
+    w = rng.standard_normal((9, 9)).astype(np.float32)
+    y = tf.nn.relu(tf.matmul(x, tf.constant(w))) * 0.5 + tf.exp(-x)
+    xv = rng.standard_normal((6, 9)).astype(np.float32)
+    with gc.Session() as sess:
+        exe = sess.compiled(y, {x: xv})
+        assert exe.num_kernels == 1, exe.kernels
+        np.testing.assert_allclose(sess.run(y, {x: xv}), np.maximum(xv @ w, 0) * 0.5 + np.exp(-xv),
+                                   rtol=1e-5, atol=1e-5)
+
+
+def test_side_input_depending_on_the_matmul_through_another_kernel_stays_correct():
+    """relu(h @ w) + exp(softmax(h @ w)): exp depends on the matmul through softmax (its own kernel);
+    the groups must still run in a valid order, fewer kernels than unfused, same values."""
+    rng = np.random.default_rng(5)
+    x = tf.placeholder(tf.float32, (4, 8))
+    w = rng.standard_normal((8, 8)).astype(np.float32)
+    mm = tf.matmul(x, tf.constant(w))
+    y = tf.nn.relu(mm) + tf.exp(tf.nn.softmax(mm))
+    xv = rng.standard_normal((4, 8)).astype(np.float32)
+    with gc.Session() as sess, gc.Session(opt_level=0) as plain:
+        fused, unfused = sess.compiled(y, {x: xv}), plain.compiled(y, {x: xv})
+        assert fused.num_kernels < unfused.num_kernels, fused.kernels
+        m = xv @ w
+        e = np.exp(m - m.max(axis=1, keepdims=True))
+        want = np.maximum(m, 0) + np.exp(e / e.sum(axis=1, keepdims=True))
+        np.testing.assert_allclose(sess.run(y, {x: xv}), want, rtol=1e-5, atol=1e-5)
