@@ -45,7 +45,7 @@ def group_io(nodes, live):
     inside = {id(n) for n in nodes}
     inputs, seen = [], set()
     for n in nodes:
-        for t in n.inputs:
+        for t in n.opdef.data_inputs(n):
             if id(t.node) not in inside and id(t) not in seen and _inline_constant(t) is None:
                 seen.add(id(t))
                 inputs.append(t)
@@ -64,9 +64,11 @@ def lower_group(name, nodes, live, target_kind):
         params.append(ph)
     for n in nodes:
         args = []
+        data = {id(t) for t in n.opdef.data_inputs(n)}
         for t in n.inputs:
             if id(t) not in te_of:
-                te_of[id(t)] = _inline_constant(t)
+                te_of[id(t)] = _inline_constant(t) if id(t) in data else \
+                    te.placeholder(tuple(t.shape), name="shape_only", dtype=t.dtype.name)  # never read
             args.append(te_of[id(t)])
         try:
             result = get_lowering(n.op)(n, *args)

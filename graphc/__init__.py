@@ -8,9 +8,26 @@ from .graph import (Graph, Node, Tensor, TensorShape, control_dependencies, devi
                     name_scope, reset_default_graph)
 from .ops import *  # noqa: F401,F403  (the op API)
 from .ops import convert_to_tensor
+from .ops.state import assign, assign_add, assign_sub, group
 from .registry import all_ops, get_op
+from .variables import (Variable, global_variables, global_variables_initializer, trainable_variables,
+                        variables_initializer)
+from .initializers import set_random_seed
+from . import initializers, losses, train  # noqa: F401
 
 __version__ = "0.1.0"
+
+
+def viz(obj, path):
+    """Write an SVG of a graph, tensors' graph or compiled Executable (fused kernels as clusters)."""
+    from graphc.drawing import viz as _viz
+    return _viz(obj, path)
+
+
+def gradients(ys, xs, grad_ys=None, stop_gradients=None, name="gradients"):
+    """Symbolic d(sum of ys)/dx for each x in xs (None where ys do not depend on x); see passes/autodiff."""
+    from graphc.passes.autodiff import gradients as _gradients
+    return _gradients(ys, xs, grad_ys, stop_gradients, name)
 
 
 def __getattr__(name):

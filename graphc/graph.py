@@ -160,14 +160,15 @@ class Graph:
         self._name_counts = {}
         self.collections = {}
         self.seed = None
+        self.random_draws = 0  # initial values drawn so far: the op seed when none is given
         self._device_stack = [""]
         self._scope_stack = [""]
         self._control_stack = []
         self.version = 0  # bumped on every change, so caches keyed on a graph can tell
 
     # ---- construction -------------------------------------------------------------------------
-    def create_node(self, op, inputs=(), attrs=None, name=None):
-        """Add a node running `op` on `inputs`; infers and returns its output tensors' node."""
+    def create_node(self, op, inputs=(), attrs=None, name=None, control_inputs=()):
+        """Add a node running `op` on `inputs` (after `control_inputs`); returns it with its outputs inferred."""
         from .registry import get_op
         opdef = get_op(op)
         attrs = dict(attrs or {})
@@ -178,7 +179,7 @@ class Graph:
                 raise GraphError(f"{op}: input {t.name} belongs to another graph; "
                                  "all tensors of one op must come from the same graph")
         node = Node(self, op, inputs, attrs, self.unique_name(name or op), self._device_stack[-1],
-                    [n for deps in self._control_stack for n in deps])
+                    [n for deps in self._control_stack for n in deps] + list(control_inputs))
         types = opdef.infer_types(node)
         node.outputs = tuple(Tensor(node, i, t.shape, t.dtype) for i, t in enumerate(types))
         self.nodes.append(node)

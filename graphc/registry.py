@@ -28,7 +28,8 @@ class OpDef:
     """Everything graphc knows of one op, keyed by its name."""
 
     def __init__(self, name, *, infer, reference, pattern, examples=None, gradient=None,
-                 differentiable=True, stateful=False, grad_examples=None):
+                 differentiable=True, stateful=False, grad_examples=None, writes_input=None,
+                 shape_only_inputs=()):
         self.name = name
         self.infer = infer
         self.reference = reference
@@ -38,6 +39,16 @@ class OpDef:
         self.gradient = gradient
         self.differentiable = differentiable
         self.stateful = stateful
+        self.writes_input = writes_input  # output 0 is written into this input's buffer (assign ops)
+        # inputs read only for their (static) shape, e.g. the `like` of zeros_like: no data flows
+        # from them into the kernel; "rest" means every input but the first
+        self.shape_only_inputs = shape_only_inputs
+
+    def data_inputs(self, node):
+        """The inputs whose values the op reads (all but its shape-only ones)."""
+        so = self.shape_only_inputs
+        skip = set(range(1, len(node.inputs))) if so == "rest" else set(so)
+        return [t for i, t in enumerate(node.inputs) if i not in skip]
 
     def infer_types(self, node):
         """The output TensorTypes of `node`, a list even for one output."""

@@ -1,5 +1,20 @@
-"""Operator fusion: partition a graph's kernel nodes into groups, each lowered to one kernel."""
+"""Operator fusion, as TVM's FuseOps: each node joins the group of its immediate post-dominator
+when every op on the paths between them has a pattern that composes into one kernel. Groups are
+lowered by codegen into ONE kernel each (TE computes composed, injective parts inlined).
+
+Rules, by the kind of the producer's group (its most restrictive pattern):
+- elemwise/broadcast/injective into a consumer up to a reduction (a reduction takes its prologue);
+- out_elemwise_fusable (matmul) into elemwise/broadcast consumers (bias, activation, residual);
+- reduce into elemwise/broadcast consumers (an epilogue after the reduction).
+A node whose value is fetched, or that writes state, post-dominates into the sink: it ends a group.
+"""
+import networkx as nx
+
 from graphc.registry import Pattern
+
+RANK = {Pattern.ELEMWISE: 0, Pattern.BROADCAST: 1, Pattern.INJECTIVE: 2, Pattern.REDUCE: 3,
+        Pattern.OUT_ELEMWISE_FUSABLE: 4, Pattern.OPAQUE: 8}
+SINK = -1
 
 
 def kernel_nodes(graph):
@@ -7,6 +22,80 @@ def kernel_nodes(graph):
     return [n for n in graph.nodes if n.opdef.pattern != Pattern.SOURCE]
 
 
+def _rank(node):
+    return 8 if node.opdef.stateful else RANK[node.opdef.pattern]
+
+
+def _can_fuse(group_kind, path_ranks, target_rank):
+    if group_kind <= RANK[Pattern.INJECTIVE]:
+        return max(path_ranks, default=0) <= RANK[Pattern.INJECTIVE] and target_rank <= RANK[Pattern.REDUCE]
+    if group_kind in (RANK[Pattern.OUT_ELEMWISE_FUSABLE], RANK[Pattern.REDUCE]):
+        return max(path_ranks + [target_rank]) <= RANK[Pattern.BROADCAST]
+    return False
+
+
 def fuse_groups(graph, fetches, opt_level=3):
-    """Groups of nodes, in execution order; one group per kernel node (no fusion yet)."""
-    return [[n] for n in kernel_nodes(graph)]
+    """Groups of kernel nodes in a valid execution order; one node per group below opt level 1."""
+    nodes = kernel_nodes(graph)
+    if opt_level < 1 or len(nodes) < 2:
+        return [[n] for n in nodes]
+    index = {id(n): i for i, n in enumerate(nodes)}
+    forward = nx.DiGraph()
+    forward.add_nodes_from(range(len(nodes)))
+    for i, n in enumerate(nodes):
+        for t in n.opdef.data_inputs(n):
+            if id(t.node) in index:
+                forward.add_edge(index[id(t.node)], i)
+    ends_group = {index[id(t.node)] for t in fetches if id(t.node) in index}
+    ends_group |= {i for i, n in enumerate(nodes) if n.opdef.stateful}
+    reverse = nx.DiGraph()
+    reverse.add_node(SINK)
+    for i in range(len(nodes)):
+        reverse.add_node(i)
+        if i in ends_group or forward.out_degree(i) == 0:
+            reverse.add_edge(SINK, i)
+        for c in forward.successors(i):
+            reverse.add_edge(c, i)
+    ipdom = nx.immediate_dominators(reverse, SINK)
+
+    leader = list(range(len(nodes)))
+    kind = [_rank(n) for n in nodes]
+
+    def find(i):
+        while leader[i] != i:
+            leader[i] = leader[leader[i]]
+            i = leader[i]
+        return i
+
+    for i in range(len(nodes)):
+        p = ipdom.get(i, SINK)
+        if p == SINK or i in ends_group or find(i) == find(p):
+            continue
+        between = (nx.descendants(forward, i) & nx.ancestors(forward, p)) - {i, p}
+        if any(b in ends_group for b in between):
+            continue
+        if not _can_fuse(kind[find(i)], [kind[find(b)] for b in between], kind[find(p)]):
+            continue
+        root = find(p)
+        merged_kind = max([kind[root], kind[find(i)]] + [kind[find(b)] for b in between])
+        for member in [i, *between]:
+            leader[find(member)] = root
+        kind[root] = merged_kind
+    return _ordered_groups(nodes, forward, find)
+
+
+def _ordered_groups(nodes, forward, find):
+    """Groups sorted so each runs after the groups it reads from (or unfused, if that fails)."""
+    members = {}
+    for i in range(len(nodes)):
+        members.setdefault(find(i), []).append(i)
+    deps = nx.DiGraph()
+    deps.add_nodes_from(members)
+    for a, b in forward.edges:
+        if find(a) != find(b):
+            deps.add_edge(find(a), find(b))
+    try:
+        order = list(nx.lexicographical_topological_sort(deps, key=lambda r: min(members[r])))
+    except nx.NetworkXUnfeasible:  # fusion made a cycle between groups: fall back to one op per kernel
+        return [[n] for n in nodes]
+    return [[nodes[i] for i in sorted(members[r])] for r in order]

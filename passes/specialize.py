@@ -1,7 +1,34 @@
 """Specialization: the pruned subgraph that computes the fetches from the feeds, with every
 shape made concrete from the fed shapes. Everything after this pass sees static shapes."""
+import networkx as nx
+
 from graphc.errors import CompileError, FeedError
 from graphc.graph import Graph, needed_nodes  # noqa: F401 (re-exported)
+
+
+def reads_before_writes(nodes):
+    """`nodes` (topological) reordered so every read of a variable that does not depend on an
+    assignment to it runs before that assignment: TF1 users expect `run([train_op, loss])` to
+    report the loss of the variables' values before the update."""
+    writers = [n for n in nodes if n.opdef.writes_input is not None]
+    if not writers:
+        return nodes
+    position = {id(n): i for i, n in enumerate(nodes)}
+    g = nx.DiGraph()
+    g.add_nodes_from(position.values())
+    for n in nodes:
+        for dep in [t.node for t in n.inputs] + list(n.control_inputs):
+            if id(dep) in position:
+                g.add_edge(position[id(dep)], position[id(n)])
+    for w in writers:
+        var = w.inputs[w.opdef.writes_input]
+        after_w = nx.descendants(g, position[id(w)])
+        for reader in nodes:
+            r = position[id(reader)]
+            writes_var = reader.opdef.writes_input is not None and reader.inputs[reader.opdef.writes_input] is var
+            if not writes_var and r not in after_w and any(t is var for t in reader.inputs):
+                g.add_edge(r, position[id(w)])
+    return [nodes[i] for i in nx.lexicographical_topological_sort(g)]
 
 
 def specialize(fetches, feeds, extra_nodes=()):
@@ -12,7 +39,7 @@ def specialize(fetches, feeds, extra_nodes=()):
     """
     fed = {id(t): i for i, t in enumerate(feeds)}
     feed_list = list(feeds)
-    nodes = needed_nodes([t.node for t in fetches] + list(extra_nodes), fed)
+    nodes = reads_before_writes(needed_nodes([t.node for t in fetches] + list(extra_nodes), fed))
     g = Graph()
     g.seed = fetches[0].graph.seed if fetches else None
     mapping = {}

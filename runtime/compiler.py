@@ -20,6 +20,7 @@ class Executable:
         self.graph = graph          # the optimized, specialized graph (for inspection)
         self.fetches = fetches
         self._executor = None
+        self.groups, self.pass_records, self.feed_tensors = [], [], []
 
     @property
     def executor(self):
@@ -39,6 +40,25 @@ class Executable:
     def kernels(self):
         """Kernel names; each names the ops fused into it."""
         return [c.kernel for c in self.plan.calls]
+
+    @property
+    def arena_bytes(self):
+        """Bytes of the one arena that holds every planned intermediate."""
+        return self.plan.arena_bytes
+
+    @property
+    def unplanned_bytes(self):
+        """Bytes the intermediates would take, each in a buffer of its own."""
+        fetched = set(self.plan.fetches)
+        return sum(b.nbytes for b in self.plan.buffers if b.kind == TEMP and b.id not in fetched)
+
+    def profile(self, feeds, repeat=10, variables=None):
+        """Mean seconds per kernel over `repeat` runs: {kernel name: seconds}. `feeds` is a
+        feed_dict (as given to Session.run) or a list of arrays in feed order."""
+        if isinstance(feeds, dict):
+            from .session import check_feed
+            feeds = [check_feed(t, feeds[t]) for t in self.feed_tensors]
+        return self.executor.profile(feeds, repeat, variables)
 
 
 def build_plan(graph, fetches, groups, kernels, target):
@@ -65,34 +85,70 @@ def build_plan(graph, fetches, groups, kernels, target):
     for n in graph.nodes:  # every feed gets a buffer, fetched or not, so feeds keep their order
         if n.op == "placeholder":
             buffer_of(n.outputs[0])
-    calls = [Call(k.name, [buffer_of(t) for t in k.inputs] + [buffer_of(t) for t in k.outputs])
+    for k in kernels:  # an op that writes an input in place shares that input's buffer
+        for n in k.nodes:
+            if n.opdef.writes_input is not None:
+                ids[id(n.outputs[0])] = buffer_of(n.inputs[n.opdef.writes_input])
+    calls = [Call(k.name, [buffer_of(t) for t in k.inputs] + [buffer_of(t) for t in k.outputs], len(k.inputs))
              for k in kernels]
     fetch_ids = [buffer_of(t) for t in fetches]
     constants = {b.id: graph.get_tensor_by_name(b.name).node.attrs["value"]
                  for b in buffers if b.kind == CONST}
-    return Plan(target, buffers, calls, fetch_ids, constants)
+    reads, writes = _variable_access(kernels, fetches)
+    return Plan(target, buffers, calls, fetch_ids, constants, variable_reads=reads, variable_writes=writes)
 
 
-def compile_graph(graph, fetches, target="cpu", opt_level=3, side_effects=()):
-    """Compile a specialized graph's fetches (and stateful `side_effects` nodes) into an Executable."""
+def _variable_access(kernels, fetches):
+    """(variables read, variables overwritten whole by `assign`) by the kernels, as names."""
+    reads, writes = set(), set()
+    for k in kernels:
+        for n in k.nodes:
+            for i, t in enumerate(n.inputs):
+                if t.node.op == "variable" and not (n.op == "assign" and i == 0):
+                    reads.add(t.node.attrs["var_name"])
+            if n.op == "assign":
+                writes.add(n.inputs[0].node.attrs["var_name"])
+    for t in fetches:
+        if t.node.op == "variable":
+            reads.add(t.node.attrs["var_name"])
+    return sorted(reads), sorted(writes)
+
+
+def compile_graph(graph, fetches, target="cpu", opt_level=3, side_effects=None):
+    """Compile a specialized graph's fetches (and its stateful ops) into an Executable."""
     from graphc.codegen.build import build_module, kernel_name, lower_group
     from graphc.passes import optimize
     from graphc.passes.fusion import fuse_groups
 
-    graph, fetches = optimize(graph, fetches, opt_level)
+    records = []
+    graph, fetches = optimize(graph, fetches, opt_level, records=records)
+    side_effects = [n for n in graph.nodes if n.opdef.stateful and n.opdef.pattern != Pattern.SOURCE]
     groups = fuse_groups(graph, fetches, opt_level)
-    used = list(fetches) + [t for n in side_effects for t in n.outputs]
-    live = _live_tensors(groups, used)
-    while True:  # drop groups with nothing to compute: no output used (a fetched stateless op), or all empty
-        kept = [g for g in groups if any(id(t) in live and 0 not in t.shape for n in g for t in n.outputs)]
-        if len(kept) == len(groups):
-            break
-        groups, live = kept, _live_tensors(kept, used)
+    live = _live_tensors(groups, list(fetches) + [t for n in side_effects for t in n.outputs])
+    # nothing to compute: no output used (dead), or every used output is empty (a 0 extent breaks schedules)
+    groups = [g for g in groups if any(id(t) in live and 0 not in t.shape for n in g for t in n.outputs)]
     kernels = [lower_group(kernel_name(i, g), g, live, target) for i, g in enumerate(groups)]
-    kernels = [k for k in kernels if k.outputs]
     module = build_module(kernels, target) if kernels else None
     plan = build_plan(graph, fetches, groups, kernels, target)
-    return Executable(plan, module, kernels, graph, fetches)
+    if opt_level >= 1:
+        _plan_arena(plan, kernels)
+    exe = Executable(plan, module, kernels, graph, fetches)
+    exe.groups, exe.pass_records = groups, records
+    return exe
+
+
+def _plan_arena(plan, kernels):
+    """Place the plan's unfetched intermediates in one arena (passes/memory.py)."""
+    from graphc.passes.memory import plan_memory
+    fetched = set(plan.fetches)
+    temps = {b.id: b.nbytes for b in plan.buffers if b.kind == TEMP and b.id not in fetched}
+    calls = [(c.args[:c.num_inputs], c.args[c.num_inputs:]) for c in plan.calls]
+    in_place = {i for i, k in enumerate(kernels)
+                if all(n.opdef.pattern == Pattern.ELEMWISE and not n.opdef.stateful for n in k.nodes)}
+    offsets, plan.arena_bytes = plan_memory(calls, temps, in_place)
+    for b in plan.buffers:
+        if b.id in offsets:
+            b.offset = offsets[b.id]
 
 
 def _live_tensors(groups, fetches):
@@ -101,7 +157,7 @@ def _live_tensors(groups, fetches):
     live = {id(t) for t in fetches}
     for i, g in enumerate(groups):
         for n in g:
-            for t in n.inputs:
+            for t in n.opdef.data_inputs(n):
                 if group_of.get(id(t.node), -1) != i:
                     live.add(id(t))
     return live

@@ -1,4 +1,11 @@
-"""Runs a Plan: binds feeds (without copies where alignment allows), calls kernels, returns fetches."""
+"""Runs a Plan: binds feeds (without copies where alignment allows), calls kernels, returns fetches.
+
+On CPU, numpy and TVM share memory through DLPack: a fetched kernel output is written straight
+into a fresh numpy array that the caller then owns, and an aligned feed is read in place. TVM's
+own copies (Tensor.numpy, copyfrom) cost ~20 us each even for tiny arrays, so the hot path avoids them.
+"""
+import math
+
 import numpy as np
 import tvm
 
@@ -10,8 +17,22 @@ from .plan import CONST, FEED, TEMP, VARIABLE
 ALIGN = 64  # tvm.runtime.from_dlpack refuses data not aligned to 64 bytes
 
 
-def _zero_copy_ok(arr):
-    return arr.flags.c_contiguous and arr.ctypes.data % ALIGN == 0 and arr.size > 0
+def _address(arr):
+    return arr.__array_interface__["data"][0]  # several times cheaper than arr.ctypes.data
+
+
+def aligned_empty(shape, dtype):
+    """An uninitialized C-contiguous numpy array whose data starts on a 64-byte boundary."""
+    dtype = np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    raw = np.empty(nbytes + ALIGN, np.uint8)
+    start = (-_address(raw)) % ALIGN
+    return raw[start:start + nbytes].view(dtype).reshape(shape)
+
+
+def shareable(arr):
+    """Whether TVM can use this numpy array in place."""
+    return arr.flags.c_contiguous and _address(arr) % ALIGN == 0 and arr.size > 0
 
 
 class Executor:
@@ -24,35 +45,71 @@ class Executor:
         self.funcs = [module[c.kernel] for c in plan.calls]
         self.calls = [tuple(c.args) for c in plan.calls]
         self.buffers = [None] * len(plan.buffers)
-        arena = None
-        if plan.arena_bytes:
-            arena = tvm.runtime.empty((plan.arena_bytes,), "uint8", self.device)
+        # The arena is host memory shared with TVM; each planned buffer is a view whose data pointer
+        # is offset (kernels require DLPack byte_offset 0). On GPUs, buffers stay separate for now.
+        self.arena = aligned_empty((plan.arena_bytes,), np.uint8) if plan.arena_bytes and self.on_cpu else None
+        fetched = set(plan.fetches)
+        # fetched kernel outputs get a fresh numpy array each run (CPU), written in place
+        self.fresh = [(b.id, tuple(b.shape), np.dtype(b.dtype)) for b in plan.buffers
+                      if b.kind == TEMP and b.id in fetched and self.on_cpu and math.prod(b.shape) > 0]
+        fresh_ids = {bid for bid, _, _ in self.fresh}
+        self.staging = {}
         for b in plan.buffers:
-            if b.kind == TEMP:
-                if b.offset >= 0 and arena is not None:
-                    self.buffers[b.id] = arena._create_view(tuple(b.shape), b.dtype, b.offset)
+            if b.kind == TEMP and b.id not in fresh_ids:
+                if b.offset >= 0 and self.arena is not None:
+                    view = self.arena[b.offset:b.offset + b.nbytes].view(b.dtype).reshape(tuple(b.shape))
+                    self.buffers[b.id] = tvm.runtime.from_dlpack(view)
                 else:
                     self.buffers[b.id] = tvm.runtime.empty(tuple(b.shape), b.dtype, self.device)
             elif b.kind == CONST:
-                self.buffers[b.id] = tvm.runtime.tensor(np.require(plan.constants[b.id], requirements="C"), self.device)
-            elif b.kind == FEED:  # staging copy, used when a feed cannot be shared
-                self.buffers[b.id] = tvm.runtime.empty(tuple(b.shape), b.dtype, self.device)
-        self.arena = arena
+                self.buffers[b.id] = tvm.runtime.tensor(np.require(plan.constants[b.id], requirements="C"),
+                                                        self.device)
+            elif b.kind == FEED:  # where a feed cannot be shared, it is copied here
+                self.staging[b.id] = self._staging_buffer(b)
         self.feed_ids = [b.id for b in plan.feeds]
         self.var_ids = [(b.id, b.var_name) for b in plan.buffers if b.kind == VARIABLE]
-        self._staging = {i: self.buffers[i] for i in self.feed_ids}
+
+    def _staging_buffer(self, b):
+        if self.on_cpu and math.prod(b.shape) > 0:
+            host = aligned_empty(tuple(b.shape), b.dtype)
+            return host, tvm.runtime.from_dlpack(host)
+        return None, tvm.runtime.empty(tuple(b.shape), b.dtype, self.device)
+
+    def _bind_feed(self, bid, arr):
+        if self.on_cpu and shareable(arr):
+            return tvm.runtime.from_dlpack(arr)
+        host, dev = self.staging[bid]
+        if host is not None:
+            np.copyto(host, arr)
+        elif arr.size:
+            dev.copyfrom(np.require(arr, requirements="C"))  # keeps 0-d arrays 0-d
+        return dev
 
     def run(self, feeds, variables=None):
         """Execute with `feeds` (arrays in feed order); returns the fetched arrays."""
+        bufs, outputs = self._bind(feeds, variables)
+        for f, args in zip(self.funcs, self.calls):
+            f(*[bufs[i] for i in args])
+        return [outputs[i] if i in outputs else self._copy_out(bufs[i]) for i in self.plan.fetches]
+
+    def profile(self, feeds, repeat=10, variables=None):
+        """Mean seconds of each kernel call over `repeat` runs, by kernel name."""
+        import time
+        bufs, _ = self._bind(feeds, variables)
+        totals = [0.0] * len(self.funcs)
+        for _ in range(repeat):
+            for k, (f, args) in enumerate(zip(self.funcs, self.calls)):
+                arg_list = [bufs[i] for i in args]
+                t0 = time.perf_counter()
+                f(*arg_list)
+                totals[k] += time.perf_counter() - t0
+        return {c.kernel: t / repeat for c, t in zip(self.plan.calls, totals)}
+
+    def _bind(self, feeds, variables):
+        """Bind feeds, variables and fresh output arrays; returns (buffers, fresh outputs by id)."""
         bufs = self.buffers
         for bid, arr in zip(self.feed_ids, feeds):
-            if self.on_cpu and _zero_copy_ok(arr):
-                bufs[bid] = tvm.runtime.from_dlpack(arr)
-            else:
-                staging = self._staging[bid]
-                if arr.size:
-                    staging.copyfrom(np.require(arr, requirements="C"))  # keeps 0-d arrays 0-d
-                bufs[bid] = staging
+            bufs[bid] = self._bind_feed(bid, arr)
         for bid, name in self.var_ids:
             try:
                 bufs[bid] = variables[name]
@@ -60,6 +117,13 @@ class Executor:
                 raise FailedPreconditionError(
                     f"attempting to use uninitialized variable '{name}': run its initializer first "
                     "(e.g. sess.run(graphc.global_variables_initializer()))") from None
-        for f, args in zip(self.funcs, self.calls):
-            f(*[bufs[i] for i in args])
-        return [bufs[i].numpy() for i in self.plan.fetches]
+        outputs = {}
+        for bid, shape, dtype in self.fresh:
+            outputs[bid] = out = aligned_empty(shape, dtype)
+            bufs[bid] = tvm.runtime.from_dlpack(out)
+        return bufs, outputs
+
+    def _copy_out(self, buf):
+        if self.on_cpu and buf.numel() > 0:
+            return np.from_dlpack(buf).copy()
+        return buf.numpy()

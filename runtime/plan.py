@@ -27,6 +27,7 @@ class Call:
     """One kernel launch: the kernel's symbol and the buffer ids it takes, in order."""
     kernel: str
     args: list
+    num_inputs: int = 0  # args[:num_inputs] are read, the rest written
 
 
 @dataclass
@@ -38,6 +39,8 @@ class Plan:
     fetches: list
     constants: dict = field(default_factory=dict)
     arena_bytes: int = 0
+    variable_reads: list = field(default_factory=list)   # variables whose value a kernel reads
+    variable_writes: list = field(default_factory=list)  # variables an assign overwrites whole
 
     @property
     def feeds(self):

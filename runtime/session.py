@@ -3,7 +3,7 @@ import numpy as np
 
 from graphc import dtypes, session_registry
 from graphc.devices import target_of
-from graphc.errors import FeedError, FetchError, GraphError
+from graphc.errors import FailedPreconditionError, FeedError, FetchError, GraphError
 from graphc.graph import Node, Tensor, get_default_graph
 from graphc.registry import Pattern
 
@@ -78,6 +78,7 @@ class Session:
         self.target = target
         self.opt_level = opt_level
         self.variables = {}       # variable name -> tvm tensor on the session's device
+        self.initialized = set()  # variables that hold a value
         self._cache = {}
         self.compile_count = 0    # signatures compiled so far (tests read this)
         self._closed = False
@@ -104,6 +105,7 @@ class Session:
         """Free compiled kernels and variable storage."""
         self._cache.clear()
         self.variables.clear()
+        self.initialized.clear()
         self._closed = True
 
     # ---- resolution ---------------------------------------------------------------------------
@@ -153,9 +155,34 @@ class Session:
         leaves = [self._resolve_fetch(f) for f in flatten_fetches(fetches)]
         feeds = self._checked_feeds(feed_dict)
         exe, fetch_index = self._compiled_for(leaves, feeds)
+        self._prepare_variables(exe.plan)
         results = exe.run(list(feeds.values()), self.variables) if exe.plan.calls or exe.plan.fetches else []
+        self.initialized.update(exe.plan.variable_writes)
         values = [None if i is None else results[i] for i in fetch_index]
         return pack_results(fetches, values)
+
+    def _prepare_variables(self, plan):
+        """Check that read variables hold values; create storage for variables written first here."""
+        for name in plan.variable_reads:
+            if name not in self.initialized:
+                raise FailedPreconditionError(
+                    f"attempting to use uninitialized variable '{name}': run its initializer first "
+                    "(e.g. sess.run(graphc.global_variables_initializer()))")
+        if plan.variable_writes:
+            import tvm
+
+            from .device import tvm_device
+            specs = {b.var_name: b for b in plan.buffers if b.var_name}
+            for name in plan.variable_writes:
+                if name not in self.variables:
+                    b = specs[name]
+                    self.variables[name] = tvm.runtime.empty(tuple(b.shape), b.dtype, tvm_device(plan.target))
+
+    def set_variable(self, name, value):
+        """Store `value` (an array) as variable `name`'s value on this session's device (Saver.restore)."""
+        import tvm
+        self.variables[name] = tvm.runtime.tensor(np.require(value, requirements="C"))
+        self.initialized.add(name)
 
     def compiled(self, fetches, feed_dict=None):
         """The Executable that runs `fetches` for this feed signature (compiling it if needed)."""
@@ -201,11 +228,11 @@ class Session:
         nodes = needed_nodes([t.node for t in tensors] + ops, fed_ids)
         target = self._target_for(nodes)
         feed_specs = {t: (a.shape, dtypes.as_dtype(a.dtype)) for t, a in feeds.items()}
-        g, mapping, node_map = specialize(tensors, feed_specs, ops)
+        g, mapping, _ = specialize(tensors, feed_specs, ops)
         spec_fetches = [mapping[id(t)] for t in tensors]
-        side_effects = [node_map[id(n)] for n in nodes
-                        if id(n) in node_map and n.opdef.stateful and n.opdef.pattern != Pattern.SOURCE]
-        return compile_graph(g, spec_fetches, target, self.opt_level, side_effects)
+        exe = compile_graph(g, spec_fetches, target, self.opt_level)
+        exe.feed_tensors = list(feeds)  # the feed order, for Executable.profile(feed_dict)
+        return exe
 
 
 class _DefaultSession:

@@ -9,7 +9,8 @@ from graphc.registry import Pattern, all_ops, get_op
 
 from conftest import assert_close
 
-KERNEL_OPS = sorted(name for name, op in all_ops().items() if op.pattern != Pattern.SOURCE)
+# stateful ops (assignments) read and write Session variables: tests/test_training.py covers them
+KERNEL_OPS = sorted(name for name, op in all_ops().items() if op.pattern != Pattern.SOURCE and not op.stateful)
 
 
 def run_example(name, example, unknown_dims=False):
@@ -50,3 +51,19 @@ def test_op_with_dims_known_only_at_feed_time(name):
     examples = get_op(name).examples(np.random.default_rng(1))
     ex = max(examples, key=lambda e: sum(a.ndim for a in e.inputs))
     run_example(name, ex, unknown_dims=True)
+
+
+@pytest.mark.parametrize("name", KERNEL_OPS)
+def test_op_builds_for_cuda(name):
+    """Every op lowers, schedules and compiles for CUDA (running needs a GPU; building does not)."""
+    from graphc.passes.specialize import specialize
+    from graphc.runtime.compiler import compile_graph
+    ex = get_op(name).examples(np.random.default_rng(0))[0]
+    g = graphc.Graph()
+    with g.as_default():
+        phs = [graphc.placeholder(a.dtype, a.shape) for a in ex.inputs]
+        node = g.create_node(name, phs, ex.attrs)
+    spec, mapping, _ = specialize(list(node.outputs), {p: (a.shape, graphc.as_dtype(a.dtype)) for p, a in zip(phs, ex.inputs)})
+    # opt_level 0: the op itself is lowered (at higher levels shape-only ops such as `shape` fold away)
+    exe = compile_graph(spec, [mapping[id(t)] for t in node.outputs], target="cuda", opt_level=0)
+    assert "__global__" in exe.module.mod.imports[0].inspect_source()

@@ -1,27 +1,111 @@
-"""TE lowering of matmul; its CPU schedule lives in codegen/schedule/cpu.py."""
-from tvm import te
+"""TE lowering of matmul as a packed GEMM: B is copied into zero-padded panels of NR columns
+([..., N/NR, K, NR], contiguous per panel) so the micro-kernel streams it with vector loads; A is
+padded to a multiple of MR rows only when M needs it. The CPU schedule is codegen/schedule/cpu.py's
+"matmul" rule."""
+import tvm
+from tvm import te, tirx
 
+from graphc.ops.packed import PANEL_WIDTH
+
+from ..target import vector_lanes
 from . import lowering
+
+NR = PANEL_WIDTH  # panel width: two AVX2 vectors (one AVX-512 vector) of float32
+MR = 4    # rows of the register block
+ACC_REGISTERS = 12  # of the 16 vector registers, those the few-row kernel may hold accumulators in
+PACK_MIN_ROWS = 16  # below this, B is read once or twice: packing it costs more than it saves
+
+
+def gemm_tiles(m):
+    """(rows per register block, padded M) for an M-row product."""
+    if m % MR == 0:
+        return MR, m
+    if m < MR:
+        return m, m
+    return MR, (m + MR - 1) // MR * MR
+
+
+def _batch_index(t_batch, out_batch, idx):
+    """Index into an operand's batch dims, broadcasting size-1 dims against the output's."""
+    nb = len(t_batch)
+    return [0 if int(t_batch[j]) == 1 and out_batch[len(out_batch) - nb + j] != 1 else idx[len(out_batch) - nb + j]
+            for j in range(nb)]
 
 
 @lowering("matmul")
 def lower_matmul(node, a, b):
     ta, tb = node.attrs.get("transpose_a", False), node.attrs.get("transpose_b", False)
     out_shape = tuple(node.outputs[0].shape)
-    batch = out_shape[:-2]
-    K = int(a.shape[-2] if ta else a.shape[-1])
-    k = te.reduce_axis((0, K), name="k")
+    batch, (m, n) = out_shape[:-2], out_shape[-2:]
+    k_dim = int(a.shape[-2] if ta else a.shape[-1])
+    zero = tirx.const(0, str(a.dtype))
+    np_ = (n + NR - 1) // NR * NR
+    a_batch, b_batch = tuple(a.shape[:-2]), tuple(b.shape[:-2])
 
-    def operand(t, idx, rows, cols):
-        # broadcast the batch dims of t against the output's
-        nb = len(t.shape) - 2
-        bidx = [0 if int(t.shape[j]) == 1 and batch[len(batch) - nb + j] != 1 else idx[len(batch) - nb + j]
-                for j in range(nb)]
-        return t[tuple(bidx) + (rows, cols)]
+    def b_at(bidx, k, j):
+        return b[tuple(bidx) + ((j, k) if tb else (k, j))]
 
-    def value(*idx):
+    if m < PACK_MIN_ROWS and not tb:
+        return _unpacked_matmul(a, b, ta, out_shape, a_batch, b_batch, k_dim)
+
+    def pack_b(*idx):
+        bidx, (jo, k, ji) = idx[:-3], idx[-3:]
+        j = jo * NR + ji
+        return b_at(bidx, k, j) if n % NR == 0 else tirx.if_then_else(j < n, b_at(bidx, k, j), zero)
+    packed_b = te.compute(b_batch + (np_ // NR, k_dim, NR), pack_b, name="matmul_packB")
+    return _packed_gemm(a, packed_b, ta, out_shape)
+
+
+@lowering("matmul_packed")
+def lower_matmul_packed(node, a, packed_b):
+    if int(packed_b.shape[-1]) != NR:
+        raise ValueError(f"panels of {packed_b.shape[-1]} columns; the GEMM kernel expects {NR}")
+    return _packed_gemm(a, packed_b, node.attrs.get("transpose_a", False), tuple(node.outputs[0].shape))
+
+
+def _packed_gemm(a, packed_b, ta, out_shape):
+    """C = A @ B over B in [..., N/NR, K, NR] panels: an MR x NR register-tiled GEMM block ("matmul"),
+    with A padded to whole MR-row tiles and the padded result cropped when the shape needs it."""
+    batch, (m, n) = out_shape[:-2], out_shape[-2:]
+    k_dim = int(packed_b.shape[-2])
+    zero = tirx.const(0, str(a.dtype))
+    mr, mp = gemm_tiles(m)
+    np_ = int(packed_b.shape[-3]) * NR
+    a_batch, b_batch = tuple(a.shape[:-2]), tuple(packed_b.shape[:-3])
+
+    def a_at(bidx, i, k):
+        return a[tuple(bidx) + ((k, i) if ta else (i, k))]
+    if mp != m:
+        padded_a = te.compute(a_batch + (mp, k_dim), lambda *idx: tirx.if_then_else(
+            idx[-2] < m, a_at(idx[:-2], idx[-2], idx[-1]), zero), name="matmul_packA")
+        a_at = lambda bidx, i, k: padded_a[tuple(bidx) + (i, k)]  # noqa: E731
+
+    k = te.reduce_axis((0, k_dim), name="k")
+
+    def product(*idx):
         i, j = idx[-2], idx[-1]
-        av = operand(a, idx, k, i) if ta else operand(a, idx, i, k)
-        bv = operand(b, idx, j, k) if tb else operand(b, idx, k, j)
+        av = a_at(_batch_index(a_batch, batch, idx), i, k)
+        bv = packed_b[tuple(_batch_index(b_batch, batch, idx)) + (j // NR, k, j % NR)]
         return te.sum(av * bv, axis=k)
-    return te.compute(out_shape, value, name="matmul")
+    c = te.compute(batch + (mp, np_), product, name="matmul", attrs={"gemm_mr": mr, "gemm_nr": NR})
+    if (mp, np_) == (m, n):
+        return c
+    return te.compute(out_shape, lambda *idx: c(*idx), name="matmul_unpad")
+
+
+def _unpacked_matmul(a, b, ta, out_shape, a_batch, b_batch, k_dim):
+    """Few rows: read B's rows in place (they are contiguous along N) with the widest vector
+    that divides N."""
+    batch, (m, n) = out_shape[:-2], out_shape[-2:]
+    mr = next(r for r in (MR, 3, 2, 1) if m % r == 0)
+    lanes = vector_lanes(tvm.runtime.DataType(str(a.dtype)).bits)
+    # as many columns as the accumulator registers allow: wider rows of B per k give the FMAs
+    # independent chains and read B in longer contiguous runs
+    nr = next(w for w in (64, 32, NR, 8, 4, 2, 1) if n % w == 0 and mr * max(1, w // lanes) <= ACC_REGISTERS)
+    k = te.reduce_axis((0, k_dim), name="k")
+
+    def product(*idx):
+        i, j = idx[-2], idx[-1]
+        ai = tuple(_batch_index(a_batch, batch, idx)) + ((k, i) if ta else (i, k))
+        return te.sum(a[ai] * b[tuple(_batch_index(b_batch, batch, idx)) + (k, j)], axis=k)
+    return te.compute(out_shape, product, name="matmul", attrs={"gemm_mr": mr, "gemm_nr": nr})

@@ -3,7 +3,7 @@ import numpy as np
 from tvm import te, tirx, topi
 
 from graphc.ops._base import normalize_axis
-from graphc.ops.shape import concat_offset, resolved_slices
+from graphc.ops.shape import slice_ranges
 
 from . import lowering
 
@@ -18,99 +18,78 @@ def lower_transpose(node, x):
     return topi.transpose(x, list(node.attrs["perm"]))
 
 
-@lowering("identity")
-def lower_identity(node, x):
-    return topi.identity(x)
+def _out_shape(node, i=0):
+    return tuple(node.outputs[i].shape)
 
 
 @lowering("expand_dims", "squeeze")
-def lower_to_output_shape(node, x):
-    return topi.reshape(x, tuple(node.outputs[0].shape))
-
-
-def _slice_source(entries, out_idx):
-    """Input indices read by output index `out_idx` of a strided slice."""
-    src, k = [], 0
-    for e in entries:
-        if e[0] == "new":
-            k += 1
-        elif e[0] == "index":
-            src.append(e[1])
-        else:
-            src.append(e[1] + out_idx[k] * e[2])
-            k += 1
-    return src
-
-
-@lowering("strided_slice")
-def lower_strided_slice(node, x):
-    entries = resolved_slices(node.attrs, tuple(node.inputs[0].shape))
-    return te.compute(tuple(node.outputs[0].shape), lambda *i: x(*_slice_source(entries, i)), name="strided_slice")
-
-
-@lowering("strided_slice_grad")
-def lower_strided_slice_grad(node, dy, x):
-    shape = tuple(node.inputs[1].shape)
-    entries = resolved_slices(node.attrs, shape)
-
-    def value(*i):
-        conds, dy_idx, dim = [], [], 0
-        for e in entries:
-            if e[0] == "new":
-                dy_idx.append(0)
-                continue
-            v = i[dim]
-            dim += 1
-            if e[0] == "index":
-                conds.append(v == e[1])
-            else:
-                start, step, count = e[1:]
-                off = v - start
-                j = tirx.truncdiv(off, step)
-                conds += [tirx.truncmod(off, step) == 0, j >= 0, j < count]
-                dy_idx.append(tirx.max(tirx.min(j, max(count - 1, 0)), 0))  # in bounds even where unused
-        zero = tirx.const(0, str(dy.dtype))
-        if not conds:
-            return dy(*dy_idx)
-        return tirx.if_then_else(tirx.all(*conds), dy(*dy_idx), zero)
-    return te.compute(shape, value, name="strided_slice_grad")
+def lower_expand_squeeze(node, x):
+    return topi.reshape(x, _out_shape(node))
 
 
 @lowering("concat")
 def lower_concat(node, *xs):
-    return topi.concatenate(list(xs), normalize_axis(node.attrs["axis"], len(node.inputs[0].shape)))
+    axis = normalize_axis(node.attrs["axis"], len(node.outputs[0].shape))
+    return topi.concatenate(list(xs), axis)
 
 
-@lowering("concat_part")
-def lower_concat_part(node, dy, *xs):
-    axis, start = concat_offset(node, [tuple(t.shape) for t in node.inputs[1:]])
-    return te.compute(tuple(node.outputs[0].shape),
-                      lambda *i: dy(*[v + start if d == axis else v for d, v in enumerate(i)]), name="concat_part")
+@lowering("concat_slice")
+def lower_concat_slice(node, dy, *xs):
+    shapes = [tuple(t.shape) for t in node.inputs[1:]]
+    axis = normalize_axis(node.attrs["axis"], len(shapes[0]))
+    start = sum(s[axis] for s in shapes[:node.attrs["index"]])
+    return te.compute(_out_shape(node), lambda *i: dy(*[v + start if d == axis else v for d, v in enumerate(i)]),
+                      name="concat_slice")
 
 
 @lowering("split")
 def lower_split(node, x):
     axis = normalize_axis(node.attrs["axis"], len(node.inputs[0].shape))
-    outs, start = [], 0
-    for t in node.outputs:
-        outs.append(te.compute(tuple(t.shape), (lambda s: lambda *i: x(*[v + s if d == axis else v
-                                                                         for d, v in enumerate(i)]))(start),
-                               name="split"))
-        start += t.shape[axis]
-    return outs
+    def piece(k, start):
+        return te.compute(tuple(node.outputs[k].shape),
+                          lambda *i: x(*[v + start if d == axis else v for d, v in enumerate(i)]), name=f"split{k}")
+    starts = [sum(t.shape[axis] for t in node.outputs[:k]) for k in range(len(node.outputs))]
+    return [piece(k, s) for k, s in enumerate(starts)]
+
+
+@lowering("strided_slice")
+def lower_strided_slice(node, x):
+    ranges = slice_ranges(tuple(node.inputs[0].shape), node.attrs["slices"])
+    return te.compute(_out_shape(node), lambda *i: x(*[start + step * v for v, (start, step, _) in zip(i, ranges)]),
+                      name="strided_slice")
+
+
+@lowering("strided_slice_grad")
+def lower_strided_slice_grad(node, dy, x):
+    ranges = slice_ranges(tuple(node.inputs[1].shape), node.attrs["slices"])
+    zero = tirx.const(0, str(dy.dtype))
+
+    def value(*i):
+        inside, src = tirx.const(True, "bool"), []
+        for v, (start, step, count) in zip(i, ranges):
+            d = (v - start) if step > 0 else (start - v)
+            q = tirx.floordiv(d, abs(step))
+            inside = tirx.all(inside, d >= 0, tirx.floormod(d, abs(step)) == 0, q < count)
+            src.append(tirx.min(tirx.max(q, 0), count - 1))
+        return tirx.if_then_else(inside, dy(*src), zero)
+    return te.compute(_out_shape(node), value, name="strided_slice_grad")
+
+
+def _wrap(idx, dim, dtype):
+    """A possibly negative index (of integer `dtype`) as an int64 one in [0, dim)."""
+    return tirx.Cast("int64", tirx.if_then_else(idx < tirx.const(0, dtype), idx + tirx.const(dim, dtype), idx))
 
 
 @lowering("gather")
 def lower_gather(node, params, indices):
     p_shape = tuple(node.inputs[0].shape)
     axis = normalize_axis(node.attrs["axis"], len(p_shape))
-    k = len(node.inputs[1].shape)
+    n_idx = len(node.inputs[1].shape)
 
     def value(*i):
-        j = indices(*i[axis:axis + k])
-        j = tirx.max(tirx.min(tirx.Cast("int64", j), p_shape[axis] - 1), 0)  # TF requires in-range indices
-        return params(*(list(i[:axis]) + [j] + list(i[axis + k:])))
-    return te.compute(tuple(node.outputs[0].shape), value, name="gather")
+        j = _wrap(indices(*i[axis:axis + n_idx]), p_shape[axis], str(indices.dtype))
+        return params(*(i[:axis] + (j,) + i[axis + n_idx:]))
+    return te.compute(_out_shape(node), value, name="gather")
 
 
 @lowering("gather_grad")
@@ -119,16 +98,14 @@ def lower_gather_grad(node, dy, indices, params):
     i_shape = tuple(node.inputs[1].shape)
     axis = normalize_axis(node.attrs["axis"], len(p_shape))
     zero = tirx.const(0, str(dy.dtype))
-    if not i_shape:
+    if not i_shape:  # a scalar index: one slice receives dy
         return te.compute(p_shape, lambda *i: tirx.if_then_else(
-            tirx.Cast("int64", indices()) == i[axis], dy(*(list(i[:axis]) + list(i[axis + 1:]))), zero),
-            name="gather_grad")
-    rs = [te.reduce_axis((0, n), name=f"r{d}") for d, n in enumerate(i_shape)]
+            _wrap(indices(), p_shape[axis], str(indices.dtype)) == i[axis], dy(*(i[:axis] + i[axis + 1:])), zero), name="gather_grad")
+    rs = [te.reduce_axis((0, d), name=f"r{k}") for k, d in enumerate(i_shape)]
 
     def value(*i):
-        hit = tirx.Cast("int64", indices(*rs)) == i[axis]
-        src = dy(*(list(i[:axis]) + rs + list(i[axis + 1:])))
-        return te.sum(tirx.Select(hit, src, zero), axis=rs)
+        hit = _wrap(indices(*rs), p_shape[axis], str(indices.dtype)) == i[axis]
+        return te.sum(tirx.if_then_else(hit, dy(*(i[:axis] + tuple(rs) + i[axis + 1:])), zero), axis=rs)
     return te.compute(p_shape, value, name="gather_grad")
 
 
@@ -136,50 +113,51 @@ def lower_gather_grad(node, dy, indices, params):
 def lower_one_hot(node, indices):
     a = node.attrs
     dtype = a["dtype"].name
-    rank = len(node.inputs[0].shape)
-    axis = rank if a["axis"] == -1 else normalize_axis(a["axis"], rank + 1)
+    axis = normalize_axis(a["axis"], len(node.outputs[0].shape))
     on, off = tirx.const(a["on_value"], dtype), tirx.const(a["off_value"], dtype)
 
     def value(*i):
-        hot = tirx.Cast("int64", indices(*(i[:axis] + i[axis + 1:]))) == i[axis]
-        return tirx.Select(hot, on, off)
-    return te.compute(tuple(node.outputs[0].shape), value, name="one_hot")
+        k = i[axis]
+        return tirx.if_then_else(tirx.Cast("int64", indices(*(i[:axis] + i[axis + 1:]))) == k, on, off)
+    return te.compute(_out_shape(node), value, name="one_hot")
 
 
 @lowering("broadcast_to")
 def lower_broadcast_to(node, x):
-    return topi.broadcast_to(x, tuple(node.outputs[0].shape))
+    return topi.broadcast_to(x, _out_shape(node))
 
 
 @lowering("tile")
 def lower_tile(node, x):
-    shape = tuple(node.inputs[0].shape)
-    return te.compute(tuple(node.outputs[0].shape),
-                      lambda *i: x(*[tirx.floormod(v, d) for v, d in zip(i, shape)]), name="tile")
+    in_shape = tuple(node.inputs[0].shape)
+    return te.compute(_out_shape(node), lambda *i: x(*[tirx.floormod(v, d) for v, d in zip(i, in_shape)]),
+                      name="tile")
 
 
 @lowering("tile_grad")
 def lower_tile_grad(node, dy, x):
-    shape = tuple(node.inputs[1].shape)
-    inter = [v for m, d in zip(node.attrs["multiples"], shape) for v in (m, d)]
-    summed_axes = list(range(0, 2 * len(shape), 2))
-    if not shape:
-        return topi.identity(dy)
-    return topi.sum(topi.reshape(dy, inter), axis=summed_axes)
+    in_shape = tuple(node.inputs[1].shape)
+    reps = node.attrs["multiples"]
+    rs = [te.reduce_axis((0, r), name=f"t{k}") for k, r in enumerate(reps)]
+    return te.compute(in_shape, lambda *i: te.sum(dy(*[r * d + v for r, d, v in zip(rs, in_shape, i)]), axis=rs),
+                      name="tile_grad")
 
 
-@lowering("shape", "size", "rank")
+@lowering("shape")
 def lower_shape(node, x):
-    dims = [int(d) for d in node.inputs[0].shape]
-    dtype = node.attrs["out_type"].name
-    if node.op == "size":
-        return te.compute((), lambda: tirx.const(int(np.prod(dims)), dtype), name="size")
-    if node.op == "rank":
-        return te.compute((), lambda: tirx.const(len(dims), dtype), name="rank")
+    dims = tuple(node.inputs[0].shape)
+    dtype = node.attrs["dtype"].name
 
     def value(i):
-        v = tirx.const(dims[-1] if dims else 0, dtype)
-        for k in range(len(dims) - 2, -1, -1):
-            v = tirx.Select(i == k, tirx.const(dims[k], dtype), v)
-        return v
+        out = tirx.const(0, dtype)
+        for k, d in enumerate(dims):
+            out = tirx.if_then_else(i == k, tirx.const(d, dtype), out)
+        return out
     return te.compute((len(dims),), value, name="shape")
+
+
+@lowering("size", "rank")
+def lower_size_rank(node, x):
+    dims = [int(d) for d in node.inputs[0].shape]
+    value = len(dims) if node.op == "rank" else int(np.prod(dims))
+    return te.compute((), lambda: tirx.const(value, node.attrs["dtype"].name), name=node.op)

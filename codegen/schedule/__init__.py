@@ -12,11 +12,17 @@ def is_reduction(sch, block):
     return any(iv.iter_type == tvm.tirx.IterVar.CommReduce for iv in sch.get(block).iter_vars)
 
 
+def is_layout_copy(name):
+    """Blocks that repack data for a kernel's inner loop (e.g. GEMM panels): kept, never inlined."""
+    return "_pack" in name
+
+
 def inline_spatial(sch):
     """Inline every non-output block with no reduction into its consumers (fusion in one kernel)."""
     outputs = {sch.get(b).name_hint for b in sch.get_output_blocks(sch.get_sblock("root"))}
     for block in reversed(sblocks(sch)):
-        if sch.get(block).name_hint in outputs or is_reduction(sch, block):
+        name = sch.get(block).name_hint
+        if name in outputs or is_reduction(sch, block) or is_layout_copy(name):
             continue
         try:
             sch.compute_inline(block)

@@ -8,6 +8,8 @@ from . import inline_spatial, is_reduction, sblocks
 
 PARALLEL_MIN_ELEMENTS = 1 << 14  # below this, waking the thread pool costs more than it saves
 
+ROW_REDUCE_REGISTERS = 4  # independent vector accumulators per row: hides the add latency
+
 RULES = {}  # block name -> fn(sch, block): op-specific schedules (matmul, ...)
 
 
@@ -52,23 +54,145 @@ def schedule_injective(sch, block):
         sch.parallel(outer)
 
 
+def _vars_in(expr):
+    """The Vars an index expression mentions."""
+    return list(tvm.tirx.analysis.undefined_vars(expr))
+
+
+def _contiguous_var(sch, block):
+    """The block iterator that walks the last (contiguous) axis of its largest input, or None."""
+    reads = [r for r in sch.get(block).reads if len(r.region) > 0]
+    if not reads:
+        return None
+    largest = max(reads, key=lambda r: math.prod(int(d.extent) if isinstance(d.extent, tvm.tirx.IntImm) else 1
+                                                    for d in r.region))
+    used = _vars_in(largest.region[-1].min)
+    for iv in sch.get(block).iter_vars:
+        if any(iv.var.same_as(v) for v in used):
+            return iv
+    return None
+
+
+def _widest_lanes(sch, block, extent, registers=1):
+    """The widest run of up to `registers` vectors (of the block's dtype) that divides `extent` in at
+    least 2 steps."""
+    lanes = vector_lanes(_dtype_bits(sch, block)) * registers
+    while lanes > 1 and (extent % lanes or extent < 2 * lanes):
+        lanes //= 2
+    return lanes
+
+
+def _is_float_block(sch, block):
+    writes = sch.get(block).writes
+    return bool(writes) and str(writes[0].source.dtype).startswith("float")
+
+
 def schedule_reduction(sch, block):
-    """Parallel over the fused spatial loops when they are many; reduction loops stay serial."""
+    """Reductions: parallel over the spatial loops, vectorized along whichever loop reads memory
+    contiguously. Along the reduced axis (row sums) the loop is rfactored into vector-wide partial
+    results; along a kept axis (column sums) that axis becomes the innermost, vectorized loop."""
     biter = sch.get(block).iter_vars
     loops = sch.get_loops(block)
-    n_spatial = 0
-    for iv in biter:
-        if iv.iter_type == tvm.tirx.IterVar.CommReduce:
-            break
-        n_spatial += 1
+    n_spatial = sum(1 for iv in biter if iv.iter_type != tvm.tirx.IterVar.CommReduce)
+    if len(loops) != len(biter) or any(iv.iter_type == tvm.tirx.IterVar.CommReduce for iv in biter[:n_spatial]):
+        return _parallel_spatial(sch, block)  # unusual nest (e.g. already transformed): keep it simple
+    contiguous = _contiguous_var(sch, block)
+    if contiguous is None or len(sch.get(block).writes) != 1:
+        return _parallel_spatial(sch, block)
+    if contiguous.same_as(biter[-1]) and contiguous.iter_type == tvm.tirx.IterVar.CommReduce:
+        return _schedule_row_reduction(sch, block, n_spatial)
+    if n_spatial and contiguous.same_as(biter[n_spatial - 1]):
+        return _schedule_column_reduction(sch, block, n_spatial)
+    return _parallel_spatial(sch, block)
+
+
+def _parallel_spatial(sch, block, n_spatial=None):
+    """Fuse the first `n_spatial` (default: all spatial) loops and run them in parallel when the work
+    is large enough; returns the fused loop, or None when there are none."""
+    loops = sch.get_loops(block)
+    if n_spatial is None:
+        n_spatial = sum(1 for iv in sch.get(block).iter_vars if iv.iter_type != tvm.tirx.IterVar.CommReduce)
     spatial = loops[:n_spatial]
     if not spatial:
-        return
+        return None
     fused = sch.fuse(*spatial) if len(spatial) > 1 else spatial[0]
     ext = _extent(sch, fused) or 0
     work = ext * math.prod(_extent(sch, l) or 1 for l in loops[n_spatial:])
     if ext >= 2 and work >= PARALLEL_MIN_ELEMENTS and num_threads() > 1:
         sch.parallel(fused)
+    return fused
+
+
+def _schedule_row_reduction(sch, block, n_spatial):
+    """Reduce the contiguous last axis in vector-wide partial sums (rfactor), then the lanes."""
+    loops = sch.get_loops(block)
+    k = loops[-1]
+    k_ext = _extent(sch, k)
+    lanes = _widest_lanes(sch, block, k_ext, ROW_REDUCE_REGISTERS) if k_ext and _is_float_block(sch, block) else 1
+    if lanes == 1 or any(not sch.get_loops(b) for b in sblocks(sch)):
+        # (TVM's rfactor fails an internal check when a loopless block, e.g. a 0-d result, sits beside it)
+        return _parallel_spatial(sch, block)
+    _, ki = sch.split(k, [None, lanes])
+    rf = sch.rfactor(ki, factor_axis=0)
+    outer = _parallel_spatial(sch, rf, n_spatial)
+    sch.vectorize(sch.get_loops(rf)[-1])
+    sch.decompose_reduction(rf, sch.get_loops(rf)[0 if outer is None else 1])
+    if outer is not None:
+        sch.reverse_compute_at(block, outer)
+    sch.set_scope(rf, 0, "local")
+    return None
+
+
+def _schedule_column_reduction(sch, block, n_spatial):
+    """The reduced axes are strided: loop over them outside a vectorized run of the contiguous kept axis."""
+    loops = sch.get_loops(block)
+    spatial, reduce = loops[:n_spatial], loops[n_spatial:]
+    inner = spatial[-1]
+    ext = _extent(sch, inner) or 1
+    lanes = vector_lanes(_dtype_bits(sch, block))
+    chunk = next((c for c in (lanes * 8, lanes * 4, lanes * 2, lanes) if ext % c == 0 and ext >= c), None)
+    if chunk is None:
+        return _parallel_spatial(sch, block)
+    io, ii = sch.split(inner, [None, chunk])
+    sch.reorder(*reduce, ii)
+    outer = sch.fuse(*spatial[:-1], io) if n_spatial > 1 else io
+    work = (_extent(sch, outer) or 1) * chunk * math.prod(_extent(sch, l) or 1 for l in reduce)
+    if (_extent(sch, outer) or 0) >= 2 and work >= PARALLEL_MIN_ELEMENTS and num_threads() > 1:
+        sch.parallel(outer)
+    sch.vectorize(ii)
+    sch.decompose_reduction(block, reduce[0])
+    return None
+
+
+@rule("matmul")
+def schedule_gemm(sch, block):
+    """Packed GEMM: an MR x NR register tile accumulated over all of K in registers (cache_write
+    to local), NR vectorized, MR unrolled; blocks of GEMM_MC rows x one B panel in the parallel loop."""
+    mr = int(sch.get(block).annotations["gemm_mr"])
+    nr = int(sch.get(block).annotations["gemm_nr"])
+    loops = sch.get_loops(block)
+    *batch, i, j, k = loops
+    m_pad, n_pad, k_ext = _extent(sch, i), _extent(sch, j), _extent(sch, k)
+    io, ii = sch.split(i, [None, mr])
+    jo, ji = sch.split(j, [None, nr])
+    blocks = m_pad // mr
+    rows_per_chunk = max(d for d in range(1, min(GEMM_MC // mr, blocks) + 1) if blocks % d == 0)  # no tail
+    ioo, ioi = sch.split(io, [None, rows_per_chunk])
+    sch.reorder(ioo, jo, ioi, k, ii, ji)
+    acc = sch.cache_write(block, 0, "local")
+    sch.reverse_compute_at(acc, ioi)
+    sch.vectorize(sch.get_loops(acc)[-1])
+    sch.unroll(ii)
+    sch.vectorize(ji)
+    work = math.prod(_extent(sch, l) for l in batch) * m_pad * n_pad * k_ext
+    outer = sch.fuse(*batch, ioo, jo)
+    if num_threads() > 1 and work >= GEMM_PARALLEL_MIN_MACS:
+        sch.parallel(outer)
+    sch.decompose_reduction(block, k)
+
+
+GEMM_PARALLEL_MIN_MACS = 1 << 18  # smaller products finish before the thread pool wakes
+GEMM_MC = 64  # rows of A per parallel work item: MC x K floats stay in L2 while B panels stream
 
 
 def schedule_cpu(sch):

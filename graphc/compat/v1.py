@@ -14,7 +14,35 @@ from graphc.ops import (abs, add, argmax, argmin, cast, ceil, constant, cos, div
                         not_equal, ones, ones_like, placeholder, pow, reciprocal, reduce_max, reduce_mean,
                         reduce_min, reduce_prod, reduce_sum, reshape, round, rsqrt, sigmoid, sign, sin,
                         sqrt, square, subtract, tanh, transpose, where, zeros, zeros_like)
-from graphc.ops import convert_to_tensor  # noqa: F401
+from graphc.ops import convert_to_tensor, identity, stop_gradient  # noqa: F401
+from graphc.ops import (broadcast_to, concat, expand_dims, gather, one_hot, shape, slice, split, squeeze,  # noqa: F401,A004
+                        stack, strided_slice, tile, unstack)
+from graphc.ops import rank, size  # noqa: E402,F401
+from graphc import gradients  # noqa: F401
+
+from graphc import initializers as _init
+from graphc import losses as _losses
+from graphc import train  # noqa: F401
+from graphc.ops.state import assign, assign_add, assign_sub, group  # noqa: F401
+from graphc.variables import (Variable, global_variables, global_variables_initializer,  # noqa: F401
+                              trainable_variables, variables_initializer)
+from graphc.initializers import (constant_initializer, glorot_normal_initializer,  # noqa: F401
+                                 glorot_uniform_initializer, ones_initializer, random_normal,
+                                 random_normal_initializer, random_uniform, random_uniform_initializer,
+                                 set_random_seed, truncated_normal, truncated_normal_initializer,
+                                 zeros_initializer)
+
+initialize_all_variables = global_variables_initializer
+no_op = group
+losses = _types.SimpleNamespace(mean_squared_error=_losses.mean_squared_error)
+
+
+def get_variable(name, shape=None, dtype=float32, initializer=None, trainable=True, **unused):
+    """A new variable called `name` (no variable scopes or reuse: each call makes one)."""
+    init = initializer if initializer is not None else _init.glorot_uniform_initializer()
+    value = init(shape, dtype) if callable(init) else init
+    return Variable(value, trainable=trainable, name=name, dtype=dtype)
+
 
 truediv = divide
 mod = _ops.floor_mod
@@ -43,6 +71,11 @@ def get_default_session():
 # ---- tf.nn ------------------------------------------------------------------------------------
 nn = _types.SimpleNamespace(
     relu=_ops.relu, sigmoid=_ops.sigmoid, tanh=_ops.tanh, softmax=_ops.softmax, log_softmax=_ops.log_softmax,
+    softmax_cross_entropy_with_logits=_losses.softmax_cross_entropy_with_logits,
+    softmax_cross_entropy_with_logits_v2=_losses.softmax_cross_entropy_with_logits_v2,
+    sparse_softmax_cross_entropy_with_logits=_losses.sparse_softmax_cross_entropy_with_logits,
+    sigmoid_cross_entropy_with_logits=_losses.sigmoid_cross_entropy_with_logits,
+    l2_loss=_losses.l2_loss,
 )
 
 # ---- tf.math ----------------------------------------------------------------------------------
@@ -56,13 +89,3 @@ math = _types.SimpleNamespace(
 )
 
 __version__ = "1.15.0-graphc" + _gc.__version__
-
-# ---- shape and array ops ------------------------------------------------------------------------
-from graphc.ops import (broadcast_to, expand_dims, gather, identity, one_hot, rank, shape, size, split,  # noqa: E402,F401
-                        squeeze, stack, strided_slice, tile, unstack)
-from graphc.ops import slice  # noqa: E402,F401,A004 (TF's name)
-
-
-def concat(values, axis, name="concat"):
-    """tf.concat(values, axis)."""
-    return _ops.concat(values, axis, name)

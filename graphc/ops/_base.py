@@ -17,6 +17,8 @@ def graph_of(values):
 
 def convert_to_tensor(value, dtype=None, name=None, graph=None):
     """`value` as a Tensor: a Tensor passes through (its dtype checked), anything else is a constant."""
+    if not isinstance(value, Tensor) and hasattr(value, "_as_graph_element"):  # e.g. a Variable
+        value = value._as_graph_element()
     if isinstance(value, Tensor):
         if dtype is not None and value.dtype != dtypes.as_dtype(dtype):
             raise TypeError(f"tensor {value.name} has dtype {value.dtype.name}; expected {dtypes.as_dtype(dtype).name}")
@@ -47,6 +49,8 @@ def make(op, inputs, attrs=None, name=None):
 
 def binary_operands(x, y, op):
     """`x` and `y` as Tensors of one dtype: a non-tensor takes the other's dtype."""
+    x, y = (v._as_graph_element() if hasattr(v, "_as_graph_element") and not isinstance(v, Tensor) else v
+            for v in (x, y))
     if isinstance(x, Tensor) and not isinstance(y, Tensor):
         y = convert_to_tensor(y, x.dtype, graph=x.graph)
     elif isinstance(y, Tensor) and not isinstance(x, Tensor):
@@ -127,5 +131,6 @@ def rand(rng, shape, dtype="float32", low=-2.0, high=2.0, away_from=None):
         return rng.integers(int(low), int(high) + 1, size=shape).astype(dt)
     x = rng.uniform(low, high, size=shape)
     if away_from is not None:
-        x = np.where(np.abs(x - away_from) < 0.1, away_from + 0.1 * np.sign(x - away_from + 1e-9) + 0.1, x)
+        side = np.where(x >= away_from, 1.0, -1.0)
+        x = np.where(np.abs(x - away_from) < 0.1, away_from + 0.15 * side, x)
     return x.astype(dt)

@@ -80,7 +80,7 @@ def ones(shape, dtype=dtypes.float32, name=None):
 
 # ---- fill_like: the shape of another tensor, known at run time ------------------------------
 fill_like_op = register_op(
-    "fill_like", pattern=Pattern.INJECTIVE, differentiable=False,
+    "fill_like", pattern=Pattern.INJECTIVE, shape_only_inputs=(0,), differentiable=False,
     infer=lambda n: TensorType(n.inputs[0].shape, n.attrs.get("dtype") or n.inputs[0].dtype),
     reference=lambda n, x: np.full(x.shape, n.attrs["value"], n.outputs[0].dtype.np),
     examples=lambda rng: [Example([rand(rng, (2, 3))], {"value": 0}),

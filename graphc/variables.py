@@ -1,0 +1,133 @@
+"""Variables, TF1 style: a value that lives in the Session across runs, updated by assign ops."""
+import numpy as np
+
+
+from .graph import Tensor, get_default_graph
+from .ops import state
+from .ops._base import convert_to_tensor
+
+GLOBAL_VARIABLES = "variables"
+TRAINABLE_VARIABLES = "trainable_variables"
+
+
+class Variable:
+    """A named, Session-held tensor: read it like a tensor, change it with assign ops."""
+
+    def __init__(self, initial_value=None, trainable=True, name=None, dtype=None, collections=None,
+                 validate_shape=True, **unused):
+        if callable(initial_value):
+            initial_value = initial_value()
+        init = convert_to_tensor(initial_value, dtype)
+        if init.shape is None or any(d is None for d in init.shape):
+            raise ValueError(f"variable {name or 'Variable'}: its initial value {init.name} needs a fully "
+                             f"known shape, got {init.shape}")
+        self._ref = state.new_variable(init.shape, init.dtype, name or "Variable")
+        self.initial_value = init
+        self.initializer = state.assign(self._ref, init, name=self.op.name + "/Assign").node
+        self.trainable = trainable
+        graph = self._ref.graph
+        for key in collections or [GLOBAL_VARIABLES]:
+            graph.add_to_collection(key, self)
+        if trainable and TRAINABLE_VARIABLES not in (collections or []):
+            graph.add_to_collection(TRAINABLE_VARIABLES, self)
+
+    # ---- identity ---------------------------------------------------------------------------
+    @property
+    def op(self):
+        return self._ref.node
+
+    @property
+    def name(self):
+        return self._ref.name
+
+    @property
+    def var_name(self):
+        """The key of this variable's storage in a Session (and in saved files)."""
+        return self.op.attrs["var_name"]
+
+    @property
+    def shape(self):
+        return self._ref.shape
+
+    @property
+    def dtype(self):
+        return self._ref.dtype
+
+    @property
+    def graph(self):
+        return self._ref.graph
+
+    def get_shape(self):
+        return self._ref.shape
+
+    def _as_graph_element(self):
+        return self._ref
+
+    def value(self):
+        """The variable's value as a tensor."""
+        return self._ref
+
+    read_value = value
+
+    def initialized_value(self):
+        return self.initial_value
+
+    def eval(self, session=None):
+        return self._ref.eval(session=session)
+
+    def __repr__(self):
+        return f"<graphc.Variable '{self.name}' shape={list(self.shape)} dtype={self.dtype.name}>"
+
+    # ---- updates ------------------------------------------------------------------------------
+    def assign(self, value, use_locking=None, name=None, read_value=True):
+        return state.assign(self._ref, value, name)
+
+    def assign_add(self, delta, use_locking=None, name=None, read_value=True):
+        return state.assign_add(self._ref, delta, name)
+
+    def assign_sub(self, delta, use_locking=None, name=None, read_value=True):
+        return state.assign_sub(self._ref, delta, name)
+
+    def load(self, value, session):
+        """Set the value from an array, without running a graph."""
+        session.set_variable(self.var_name, np.asarray(value, self.dtype.np).reshape(self.shape))
+
+    __hash__ = object.__hash__
+
+
+def _delegate(name):
+    def method(self, *args):
+        return getattr(self._ref, name)(*args)
+    method.__name__ = name
+    return method
+
+
+for _op in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__",
+            "__pow__", "__rpow__", "__matmul__", "__rmatmul__", "__neg__", "__abs__", "__lt__", "__le__",
+            "__gt__", "__ge__", "__getitem__"):
+    setattr(Variable, _op, _delegate(_op))
+
+
+def global_variables(graph=None):
+    """Every variable of the graph."""
+    return (graph or get_default_graph()).get_collection(GLOBAL_VARIABLES)
+
+
+def trainable_variables(graph=None):
+    """The variables an optimizer updates by default."""
+    return (graph or get_default_graph()).get_collection(TRAINABLE_VARIABLES)
+
+
+def variables_initializer(var_list, name="init"):
+    """An op that runs the initializers of `var_list`."""
+    return state.group([v.initializer for v in var_list], name=name)
+
+
+def global_variables_initializer():
+    """An op that initializes every variable of the default graph."""
+    return variables_initializer(global_variables())
+
+
+def is_variable_tensor(t):
+    return isinstance(t, Tensor) and t.node.op == "variable"
+

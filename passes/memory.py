@@ -1,0 +1,62 @@
+"""Static memory planning: every intermediate buffer of a compiled signature gets an offset in
+one arena. Liveness comes from the kernel order; a freed block is reused by the best-fitting
+later buffer; an elementwise kernel may write its output over an input that dies there.
+Fed, fetched, constant and variable buffers are never placed in the arena."""
+
+ALIGN = 64  # every buffer starts on a 64-byte boundary (vector loads, DLPack)
+
+
+def _aligned(nbytes):
+    return max(ALIGN, (nbytes + ALIGN - 1) // ALIGN * ALIGN)
+
+
+def plan_memory(calls, temps, in_place_calls=frozenset()):
+    """Offsets for `temps` ({buffer id: bytes}) used by `calls` ([(input ids, output ids)] in order).
+
+    Returns ({buffer id: offset}, arena bytes). Calls in `in_place_calls` may reuse a dying input.
+    """
+    last_use = {}
+    for i, (ins, outs) in enumerate(calls):
+        for b in list(ins) + list(outs):
+            if b in temps:
+                last_use[b] = i
+    free = []  # (offset, size) blocks, kept sorted and merged
+    offsets, end = {}, 0
+
+    def release(b):
+        free.append((offsets[b], _aligned(temps[b])))
+        free.sort()
+        merged = []
+        for off, size in free:
+            if merged and merged[-1][0] + merged[-1][1] == off:
+                merged[-1] = (merged[-1][0], merged[-1][1] + size)
+            else:
+                merged.append((off, size))
+        free[:] = merged
+
+    for i, (ins, outs) in enumerate(calls):
+        dying = [b for b in dict.fromkeys(ins) if b in offsets and last_use.get(b) == i]
+        if i in in_place_calls:
+            for b in dying:
+                release(b)
+        for b in outs:
+            if b not in temps or b in offsets:
+                continue
+            need = _aligned(temps[b])
+            fits = [blk for blk in free if blk[1] >= need]
+            if fits:
+                off, size = min(fits, key=lambda blk: blk[1])  # best fit
+                free.remove((off, size))
+                if size > need:
+                    free.append((off + need, size - need))
+                    free.sort()
+                offsets[b] = off
+            else:
+                offsets[b], end = end, end + need
+        if i not in in_place_calls:
+            for b in dying:
+                release(b)
+        for b in outs:  # written but never read again
+            if b in offsets and last_use.get(b) == i and b not in ins:
+                release(b)
+    return offsets, end

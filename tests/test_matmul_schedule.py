@@ -1,0 +1,87 @@
+"""The packed-GEMM lowering's paths (panels, padded rows, unpacked few-row products, transposes,
+broadcast batches, ints) against numpy."""
+import numpy as np
+import pytest
+
+import graphc as gc
+
+from conftest import assert_close
+
+CASES = [  # (a shape, b shape, transpose_a, transpose_b, dtype)
+    ((1, 784), (784, 512), False, False, "float32"),     # few rows: B read in place
+    ((3, 20), (20, 10), False, False, "float32"),        # few rows, N not a multiple of 16
+    ((101, 37), (37, 45), False, False, "float32"),      # padded rows and columns
+    ((64, 128), (128, 256), False, False, "float32"),    # exact tiles, parallel
+    ((40, 30), (50, 30), False, True, "float32"),        # transpose_b, packed
+    ((30, 41), (30, 50), True, False, "float32"),        # transpose_a with padded rows
+    ((2, 30, 17), (17, 50), False, False, "float32"),    # batch against a shared matrix
+    ((3, 1, 20, 8), (2, 8, 19), False, False, "float64"),  # broadcast batch dims, float64
+    ((5, 2, 16), (5, 16, 2), True, True, "float32"),     # batched, both transposed
+    ((33, 12), (12, 18), False, False, "int32"),
+]
+
+
+@pytest.mark.parametrize("a_shape,b_shape,ta,tb,dtype", CASES)
+def test_matmul_paths_match_numpy(a_shape, b_shape, ta, tb, dtype, rng):
+    if dtype == "int32":
+        a, b = rng.integers(-5, 5, a_shape).astype(dtype), rng.integers(-5, 5, b_shape).astype(dtype)
+    else:
+        a, b = rng.standard_normal(a_shape).astype(dtype), rng.standard_normal(b_shape).astype(dtype)
+    pa, pb = gc.placeholder(dtype, a_shape), gc.placeholder(dtype, b_shape)
+    c = gc.matmul(pa, pb, transpose_a=ta, transpose_b=tb)
+    want = np.matmul(np.swapaxes(a, -1, -2) if ta else a, np.swapaxes(b, -1, -2) if tb else b)
+    with gc.Session() as sess:
+        assert_close(sess.run(c, {pa: a, pb: b}), want.astype(dtype))
+
+
+FEW_ROW_CASES = [  # the unpacked few-row kernel: rows per tile and register-budgeted column widths
+    ((2, 64), (64, 96)),    # 2 rows x 32 columns
+    ((6, 30), (30, 48)),    # 3-row tiles
+    ((9, 33), (33, 24)),    # odd K and M, 8-column tiles
+    ((1, 256), (256, 1024)),  # GEMV: 64-column tiles
+    ((15, 8), (8, 7)),      # N with no vector divisor
+]
+
+
+@pytest.mark.parametrize("a_shape,b_shape", FEW_ROW_CASES)
+def test_few_row_matmul_matches_numpy(a_shape, b_shape, rng):
+    a, b = rng.standard_normal(a_shape).astype("float32"), rng.standard_normal(b_shape).astype("float32")
+    pa, pb = gc.placeholder("float32", a_shape), gc.placeholder("float32", b_shape)
+    with gc.Session() as sess:
+        assert_close(sess.run(gc.matmul(pa, pb), {pa: a, pb: b}), a @ b)
+
+
+WEIGHT_CASES = [  # (a shape, constant b shape, transpose_a, transpose_b, dtype)
+    ((64, 78), (78, 51), False, False, "float32"),
+    ((33, 17), (40, 17), False, True, "float32"),
+    ((1, 256), (256, 1024), False, False, "float32"),
+    ((20, 7), (20, 30), True, False, "float32"),
+    ((2, 5, 12), (12, 9), False, False, "float32"),   # batched A against one packed weight
+    ((6, 6), (6, 20), False, False, "int32"),
+]
+
+
+@pytest.mark.parametrize("a_shape,b_shape,ta,tb,dtype", WEIGHT_CASES)
+def test_constant_weights_are_packed_at_compile_time(a_shape, b_shape, ta, tb, dtype, rng):
+    a = rng.integers(-4, 4, a_shape).astype(dtype) if dtype == "int32" else rng.standard_normal(a_shape).astype(dtype)
+    w = rng.integers(-4, 4, b_shape).astype(dtype) if dtype == "int32" else rng.standard_normal(b_shape).astype(dtype)
+    pa = gc.placeholder(dtype, a_shape)
+    y = gc.matmul(pa, gc.constant(w), transpose_a=ta, transpose_b=tb)
+    with gc.Session() as sess:
+        exe = sess.compiled(y, {pa: a})
+        got = sess.run(y, {pa: a})
+    assert any("matmul_packed" in k for k in exe.kernels), exe.kernels
+    want = np.matmul(np.swapaxes(a, -1, -2) if ta else a, w.T if tb else w)
+    assert_close(got, want.astype(dtype))
+
+
+def test_weight_shared_with_other_ops_stays_available(rng):
+    a = rng.standard_normal((5, 8)).astype("float32")
+    w = rng.standard_normal((8, 8)).astype("float32")
+    pa = gc.placeholder("float32", (5, 8))
+    c = gc.constant(w)
+    y1, y2, s = gc.matmul(pa, c), gc.matmul(c, c, transpose_b=True), gc.reduce_sum(c)
+    with gc.Session() as sess:
+        got = sess.run([y1, y2, s], {pa: a})
+    for g, want in zip(got, [a @ w, w @ w.T, w.sum()]):
+        assert_close(g, np.asarray(want, "float32"))
