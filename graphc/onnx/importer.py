@@ -322,15 +322,32 @@ CONVERTERS["ReduceSumSquare"] = _reduce(gc.reduce_sum, pre=gc.square)
 CONVERTERS["ReduceL1"] = _reduce(gc.reduce_sum, pre=gc.abs)
 CONVERTERS["ReduceL2"] = _reduce(gc.reduce_sum, pre=gc.square, post=gc.sqrt)
 CONVERTERS["ReduceLogSum"] = _reduce(gc.reduce_sum, post=gc.log)
-CONVERTERS["ReduceLogSumExp"] = _reduce(gc.reduce_sum, pre=gc.exp, post=gc.log)
+
+
+def _log_sum_exp(x, axis, keepdims):
+    if x.shape is not None and 0 in [x.shape[a] for a in (axis if axis is not None else range(len(x.shape)))]:
+        return gc.log(gc.reduce_sum(gc.exp(x), axis=axis, keepdims=keepdims))  # empty: log(0) = -inf
+    m = gc.reduce_max(x, axis=axis, keepdims=True)  # subtract the max so exp cannot overflow
+    y = gc.add(gc.log(gc.reduce_sum(gc.exp(gc.subtract(x, m)), axis=axis, keepdims=True)), m)
+    return y if keepdims else gc.squeeze(y, axis=axis if axis is not None else list(range(len(x.shape))))
+
+
+CONVERTERS["ReduceLogSumExp"] = _reduce(_log_sum_exp)
 
 
 def _arg(fn):
     def conv(ctx, node, ins, attrs):
-        if attrs.get("select_last_index", 0):
-            raise OnnxImportError("select_last_index=1 is not supported")
-        return fn(ins[0], axis=attrs.get("axis", 0), keepdims=bool(attrs.get("keepdims", 1)),
-                  output_type=dtypes.int64)
+        x, axis, keep = ins[0], attrs.get("axis", 0), bool(attrs.get("keepdims", 1))
+        if not attrs.get("select_last_index", 0):
+            return fn(x, axis=axis, keepdims=keep, output_type=dtypes.int64)
+        axis %= _rank(x, node)
+        dim = x.shape[axis]
+        if dim is None:
+            raise OnnxImportError("select_last_index=1 needs the reduced dim known at import time")
+        # the last extremum is the first one in the reversed tensor
+        rev = _slice_static(x, [-1], [-_BIG], [axis], [-1])
+        return gc.subtract(_const(dim - 1, gc.constant(np.int64(0))),
+                           fn(rev, axis=axis, keepdims=keep, output_type=dtypes.int64))
     return conv
 
 
