@@ -2,7 +2,11 @@
 
 Imported by Session when it compiles; loading an artifact never imports this module.
 """
+import warnings
+
 import numpy as np
+
+from graphc.errors import CompileError
 
 from graphc.registry import Pattern
 
@@ -176,12 +180,22 @@ def compile_graph(graph, fetches, target="cpu", opt_level=3, side_effects=None):
     records = []
     graph, fetches = optimize(graph, fetches, opt_level, records=records)
     side_effects = [n for n in graph.nodes if n.opdef.stateful and n.opdef.pattern != Pattern.SOURCE]
-    groups = fuse_groups(graph, fetches, opt_level)
-    live = _live_tensors(groups, list(fetches) + [t for n in side_effects for t in n.outputs])
-    # nothing to compute: no output used (dead), or every used output is empty (a 0 extent breaks schedules)
-    groups = [g for g in groups if any(id(t) in live and 0 not in t.shape for n in g for t in n.outputs)]
-    kernels = [lower_group(kernel_name(i, g), g, live, target) for i, g in enumerate(groups)]
-    module = build_module(kernels, target) if kernels else None
+    def build(groups):
+        live = _live_tensors(groups, list(fetches) + [t for n in side_effects for t in n.outputs])
+        # nothing to compute: no output used (dead), or every used output is empty (a 0 extent breaks schedules)
+        groups = [g for g in groups if any(id(t) in live and 0 not in t.shape for n in g for t in n.outputs)]
+        kernels = [lower_group(kernel_name(i, g), g, live, target) for i, g in enumerate(groups)]
+        return groups, kernels, (build_module(kernels, target) if kernels else None)
+
+    try:
+        groups, kernels, module = build(fuse_groups(graph, fetches, opt_level))
+    except CompileError as e:
+        if opt_level < 1:
+            raise
+        # A fused kernel can hit a TVM/LLVM codegen bug (seen: "Instruction does not dominate all
+        # uses" in a vectorized attention kernel); one op per kernel still gives the right answer.
+        warnings.warn(f"graphc: fused kernels failed to build, compiling one op per kernel: {e}")
+        groups, kernels, module = build(fuse_groups(graph, fetches, opt_level=0))
     plan = build_plan(graph, fetches, groups, kernels, target)
     if opt_level >= 1:
         _plan_arena(plan, kernels)

@@ -1,5 +1,6 @@
 """Schedules: turn a kernel's default loop nests into fast ones for a target."""
 import tvm
+from tvm.s_tir.schedule import ScheduleError
 
 
 def sblocks(sch):
@@ -26,7 +27,7 @@ def inline_spatial(sch):
             continue
         try:
             sch.compute_inline(block)
-        except tvm.TVMError:
+        except ScheduleError:
             pass  # e.g. a block read by a reduction in a way TIR cannot inline; it stays a loop nest
 
 

@@ -196,11 +196,25 @@ GEMM_PARALLEL_MIN_MACS = 1 << 18  # smaller products finish before the thread po
 GEMM_MC = 64  # rows of A per parallel work item: MC x K floats stay in L2 while B panels stream
 
 
+def _init_empty_reduction(sch, block):
+    """A reduction over an empty axis still writes its initial value (0 for a sum): hoist the init
+    out of the reduction loop, which never runs."""
+    if not is_reduction(sch, block):
+        return
+    n_spatial = sum(1 for iv in sch.get(block).iter_vars if iv.iter_type != tvm.tirx.IterVar.CommReduce)
+    loops = sch.get_loops(block)
+    if len(loops) > n_spatial and all(_extent(sch, l) != 0 for l in loops[:n_spatial]):
+        sch.decompose_reduction(block, loops[n_spatial])
+
+
 def schedule_cpu(sch):
     """Schedule every block of a kernel for this CPU."""
     inline_spatial(sch)
     for block in sblocks(sch):
         name = sch.get(block).name_hint
+        if any(_extent(sch, loop) == 0 for loop in sch.get_loops(block)):
+            _init_empty_reduction(sch, block)
+            continue  # nothing to speed up, and splitting a loop of extent 0 divides by zero
         if name in RULES:
             RULES[name](sch, block)
         elif is_reduction(sch, block):
