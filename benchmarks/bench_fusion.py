@@ -7,11 +7,10 @@ import os
 
 os.environ.setdefault("TVM_NUM_THREADS", "2")
 
-import time  # noqa: E402
-
 import numpy as np  # noqa: E402
 
 import graphc.compat.v1 as tf  # noqa: E402
+from common import median_seconds  # noqa: E402
 
 
 def build(seed=0):
@@ -31,17 +30,6 @@ def build(seed=0):
     return h, [train, loss], feed
 
 
-def median_ms(fn, repeat=30, warmup=5):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return 1e3 * float(np.median(times))
-
-
 def main():
     rows = []
     for name in ("forward", "training step"):
@@ -51,7 +39,7 @@ def main():
             with tf.Session(opt_level=level) as sess:
                 sess.run(tf.global_variables_initializer())
                 exe = sess.compiled(fetches, feed)
-                ms = median_ms(lambda: sess.run(fetches, feed))
+                ms = 1e3 * median_seconds(lambda: sess.run(fetches, feed))
                 rows.append((name, level, exe.num_kernels, exe.arena_bytes or exe.unplanned_bytes,
                              exe.unplanned_bytes, ms))
     print(f"{'graph':>14} {'opt':>4} {'kernels':>8} {'memory bytes':>13} {'unplanned':>10} {'median ms':>10}")

@@ -9,28 +9,16 @@ os.environ.setdefault("TVM_NUM_THREADS", "2")
 for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, "2")
 
-import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 import graphc as gc  # noqa: E402
+from common import median_seconds  # noqa: E402
 from graphc.runtime.executor import aligned_empty  # noqa: E402
 
 MATMULS = [(1024, 1024, 1024), (64, 784, 512), (128, 512, 512), (1, 256, 1024), (1, 784, 512), (33, 17, 40),
            (128, 256, 256)]
 WEIGHT_MATMULS = [(64, 784, 512), (1, 256, 1024), (1, 784, 512)]  # B a constant: packed at compile time
-
-
-def median_seconds(fn, repeat=30, warmup=5):
-    """Median wall time of fn() over `repeat` runs after `warmup` runs."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
 
 
 def random_array(shape, rng):
