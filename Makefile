@@ -32,8 +32,8 @@ test-all: $(STAMP)
 	$(PY) -m pytest -q -n 2 tests
 
 bench: $(STAMP)
-	$(PY) -m pip install -q -e '.[bench]'
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/bench_matmul.py
+	$(PY) benchmarks/bench_fusion.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
