@@ -31,8 +31,8 @@ def aligned_empty(shape, dtype):
 
 
 def shareable(arr):
-    """Whether TVM can use this numpy array in place."""
-    return arr.flags.c_contiguous and _address(arr) % ALIGN == 0 and arr.size > 0
+    """Whether TVM can use this numpy array in place (DLPack refuses read-only arrays)."""
+    return arr.flags.c_contiguous and arr.flags.writeable and _address(arr) % ALIGN == 0 and arr.size > 0
 
 
 class Executor:

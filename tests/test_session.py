@@ -210,3 +210,13 @@ def test_cuda_module_source_has_global_kernels():
     src = exe.module.mod.imports[0].inspect_source()
     assert src.count("__global__") >= len(exe.kernels) > 0
     assert all(k in src for k in exe.kernels)
+
+
+def test_read_only_aligned_feeds_are_copied_not_shared():
+    from graphc.runtime.executor import aligned_empty
+    x = gc.placeholder(gc.float32, (16,), name="ro")
+    value = aligned_empty((16,), np.float32)
+    value[:] = np.arange(16)
+    value.setflags(write=False)  # e.g. np.frombuffer data, or arrays from onnx test sets
+    with gc.Session() as sess:
+        assert_close(sess.run(x * 2.0, {x: value}), np.arange(16, dtype=np.float32) * 2)
