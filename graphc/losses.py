@@ -38,8 +38,7 @@ def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
 def mean_squared_error(labels, predictions, weights=1.0, name=None, **unused):
     """mean((predictions - labels)^2), times `weights`."""
     p = convert_to_tensor(predictions)
-    loss = reduce_mean(square(p - convert_to_tensor(labels, p.dtype)) * weights, name=name)
-    return loss
+    return reduce_mean(square(p - convert_to_tensor(labels, p.dtype)) * weights, name=name)
 
 
 def l2_loss(t, name=None):

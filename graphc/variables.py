@@ -3,7 +3,6 @@ import contextlib
 
 import numpy as np
 
-
 from .graph import Tensor, get_default_graph
 from .ops import state
 from .ops._base import convert_to_tensor

@@ -1,7 +1,5 @@
 """Stateful ops: a variable (a buffer the Session owns) and the assignments that update it in place,
 plus `group`, an op with no value that runs its control inputs."""
-
-
 from .. import dtypes
 from ..errors import ShapeError
 from ..graph import Tensor, get_default_graph
