@@ -5,11 +5,7 @@ import os
 import tvm
 from tvm.target import codegen as llvm_info
 
-
-@functools.lru_cache(maxsize=None)
-def host_cpu():
-    """LLVM's name for this machine's CPU (e.g. 'znver1'): kernels use exactly its features."""
-    return llvm_info.llvm_get_system_cpu()
+from graphc.runtime.host import host_cpu, host_mattr
 
 
 def num_threads():
@@ -21,6 +17,8 @@ def num_threads():
 def make_target(kind):
     """The tvm Target for 'cpu' or 'cuda' (CUDA kernels get an LLVM host for this CPU)."""
     host = {"kind": "llvm", "mcpu": host_cpu(), "num-cores": num_threads()}
+    if host_mattr():  # features the CPU has but the OS leaves disabled (SIGILL if used)
+        host["mattr"] = list(host_mattr())
     if kind == "cpu":
         return tvm.target.Target(host)
     if kind == "cuda":

@@ -18,6 +18,7 @@ import numpy as np
 
 from graphc.errors import DeviceError, FeedError, GraphcError
 
+from .host import host_cpu, host_features
 from .plan import Buffer, Call, Plan
 
 FORMAT_VERSION = 1
@@ -36,18 +37,6 @@ def _sha256(path):
     return h.hexdigest()
 
 
-def _cpu_features(mcpu):
-    """LLVM's feature set (enabled names) for CPU `mcpu`."""
-    import tvm
-    from tvm.target import codegen
-    return sorted(codegen.llvm_get_cpu_features(tvm.target.Target({"kind": "llvm", "mcpu": mcpu})))
-
-
-def _host_cpu():
-    from tvm.target import codegen
-    return codegen.llvm_get_system_cpu()
-
-
 def export_executable(exe, path, inputs, outputs):
     """Write `exe` (a compiled Executable) to the artifact file `path`; inputs/outputs: [(name, shape, dtype)]."""
     import tvm
@@ -55,7 +44,6 @@ def export_executable(exe, path, inputs, outputs):
 
     import graphc
     plan = exe.plan
-    mcpu = _host_cpu()
     tmp = tempfile.mkdtemp(prefix="graphc-export-")
     try:
         files = {m: os.path.join(tmp, m) for m in MEMBERS}
@@ -73,7 +61,7 @@ def export_executable(exe, path, inputs, outputs):
         manifest = {
             "format": "graphc-artifact", "format_version": FORMAT_VERSION,
             "graphc_version": graphc.__version__, "tvm_version": tvm.__version__,
-            "target": {"kind": plan.target, "host_mcpu": mcpu, "host_features": _cpu_features(mcpu)},
+            "target": {"kind": plan.target, "host_mcpu": host_cpu(), "host_features": list(host_features())},
             "inputs": [{"name": n, "shape": list(s), "dtype": str(d)} for n, s, d in inputs],
             "outputs": [{"name": n, "shape": list(s), "dtype": str(d)} for n, s, d in outputs],
             "sha256": {m: _sha256(p) for m, p in files.items()},
@@ -135,10 +123,10 @@ def check_runnable(manifest, device=None):
         if not tvm.cuda(0).exist:
             raise DeviceError("the artifact was built for 'cuda' but no CUDA GPU is present on this machine; "
                               "compile it with --target cpu to run here")
-    missing = sorted(set(target["host_features"]) - set(_cpu_features(_host_cpu())))
+    missing = sorted(set(target["host_features"]) - set(host_features()))
     if missing:
         raise DeviceError(f"the artifact's kernels were built for CPU {target['host_mcpu']!r}, and this CPU "
-                          f"({_host_cpu()!r}) lacks its features {', '.join(missing)}: recompile it on this machine")
+                          f"({host_cpu()!r}) lacks its features {', '.join(missing)}: recompile it on this machine")
 
 
 class Runner:
