@@ -10,7 +10,7 @@ from onnx.backend.test.runner import Runner
 
 import graphc
 from graphc.onnx import import_model
-from graphc.onnx.importer import CONVERTERS
+from graphc.onnx.convert import CONVERTERS
 
 LIGHT = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "light")
 MODELS = sorted(glob.glob(os.path.join(LIGHT, "light_*.onnx")))

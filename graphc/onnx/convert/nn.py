@@ -1,0 +1,106 @@
+"""MatMul/Gemm, softmax, activations composed from elementwise ops, BatchNormalization."""
+import numpy as np
+
+import graphc as gc
+
+from . import CONVERTERS, OnnxImportError, const, converter, rank_of
+
+
+@converter("MatMul")
+def _matmul(ctx, node, ins, attrs):
+    return gc.matmul(*ins)
+
+
+@converter("Gemm")
+def _gemm(ctx, node, ins, attrs):
+    a, b = ins[0], ins[1]
+    y = gc.matmul(a, b, transpose_a=bool(attrs.get("transA", 0)), transpose_b=bool(attrs.get("transB", 0)))
+    alpha, beta = attrs.get("alpha", 1.0), attrs.get("beta", 1.0)
+    if alpha != 1.0:
+        y = gc.multiply(y, const(alpha, y))
+    if len(ins) > 2 and ins[2] is not None:
+        c = ins[2] if beta == 1.0 else gc.multiply(ins[2], const(beta, ins[2]))
+        y = gc.add(y, c)
+    return y
+
+
+def _softmax_conv(fn):
+    def conv(ctx, node, ins, attrs):
+        x = ins[0]
+        rank = rank_of(x, node)
+        if ctx.opset >= 13:
+            return fn(x, axis=attrs.get("axis", -1))
+        axis = attrs.get("axis", 1) % max(rank, 1)  # before 13: softmax of x flattened to 2-D at axis
+        if axis == rank - 1:
+            return fn(x, axis=-1)
+        flat = gc.reshape(x, [int(np.prod(x.shape[:axis])) if None not in x.shape[:axis] else -1,
+                              int(np.prod(x.shape[axis:])) if None not in x.shape[axis:] else -1])
+        return gc.reshape_like(fn(flat, axis=-1), x)
+    return conv
+
+
+CONVERTERS["Softmax"] = _softmax_conv(gc.softmax)
+CONVERTERS["LogSoftmax"] = _softmax_conv(gc.log_softmax)
+
+
+
+# ---- activations composed from elementwise ops ------------------------------------------------
+def _act(fn):
+    def conv(ctx, node, ins, attrs):
+        x = ins[0]
+        return fn(x, lambda v: const(v, x), attrs)
+    return conv
+
+
+CONVERTERS["LeakyRelu"] = _act(lambda x, c, a: gc.where(gc.less(x, c(0)), gc.multiply(x, c(a.get("alpha", 0.01))), x))
+CONVERTERS["Elu"] = _act(lambda x, c, a: gc.where(gc.less(x, c(0)),
+                                                  gc.multiply(c(a.get("alpha", 1.0)), gc.subtract(gc.exp(x), c(1))), x))
+CONVERTERS["Selu"] = _act(lambda x, c, a: gc.multiply(c(a.get("gamma", 1.0507009873554805)), gc.where(
+    gc.less_equal(x, c(0)), gc.multiply(c(a.get("alpha", 1.6732632423543772)), gc.subtract(gc.exp(x), c(1))), x)))
+CONVERTERS["Celu"] = _act(lambda x, c, a: gc.add(gc.maximum(x, c(0)), gc.minimum(c(0), gc.multiply(
+    c(a.get("alpha", 1.0)), gc.subtract(gc.exp(gc.divide(x, c(a.get("alpha", 1.0)))), c(1))))))
+CONVERTERS["HardSigmoid"] = _act(lambda x, c, a: gc.maximum(c(0), gc.minimum(c(1), gc.add(
+    gc.multiply(c(a.get("alpha", 0.2)), x), c(a.get("beta", 0.5))))))
+CONVERTERS["HardSwish"] = _act(lambda x, c, a: gc.multiply(x, gc.maximum(c(0), gc.minimum(c(1), gc.add(
+    gc.multiply(c(1 / 6), x), c(0.5))))))
+CONVERTERS["Softsign"] = _act(lambda x, c, a: gc.divide(x, gc.add(c(1), gc.abs(x))))
+CONVERTERS["Softplus"] = _act(lambda x, c, a: gc.log(gc.add(gc.exp(x), c(1))))
+CONVERTERS["ThresholdedRelu"] = _act(lambda x, c, a: gc.where(gc.greater(x, c(a.get("alpha", 1.0))), x, c(0)))
+CONVERTERS["Mish"] = _act(lambda x, c, a: gc.multiply(x, gc.tanh(gc.log(gc.add(gc.exp(x), c(1))))))
+
+
+@converter("PRelu")
+def _prelu(ctx, node, ins, attrs):
+    x, slope = ins
+    return gc.where(gc.less(x, const(0, x)), gc.multiply(x, slope), x)
+
+
+@converter("Clip")
+def _clip(ctx, node, ins, attrs):
+    x = ins[0]
+    if ctx.opset < 11:
+        lo, hi = attrs.get("min"), attrs.get("max")
+        lo, hi = (None if lo is None else const(lo, x)), (None if hi is None else const(hi, x))
+    else:
+        lo = ins[1] if len(ins) > 1 else None
+        hi = ins[2] if len(ins) > 2 else None
+    if lo is not None:
+        x = gc.maximum(x, lo)
+    if hi is not None:
+        x = gc.minimum(x, hi)
+    return x
+
+
+
+@converter("BatchNormalization")
+def _batch_norm(ctx, node, ins, attrs):
+    if attrs.get("training_mode", 0):
+        raise OnnxImportError("BatchNormalization with training_mode=1 is not supported")
+    x, scale, bias, mean, var = ins[:5]
+    rank = rank_of(x, node)
+    shape = [-1] + [1] * (rank - 2)
+
+    def per_channel(t):
+        return gc.reshape(t, shape)
+    inv = gc.multiply(per_channel(scale), gc.rsqrt(gc.add(per_channel(var), const(attrs.get("epsilon", 1e-5), x))))
+    return gc.add(gc.multiply(gc.subtract(x, per_channel(mean)), inv), per_channel(bias))

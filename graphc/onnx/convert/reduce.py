@@ -1,0 +1,76 @@
+"""Reductions (axes an attribute until opset 13 for ReduceSum, 18 for the rest) and ArgMax/ArgMin."""
+import numpy as np
+
+import graphc as gc
+from graphc import dtypes
+
+from . import BIG, CONVERTERS, OnnxImportError, const, ints, rank_of
+from .shape import slice_static
+
+
+def _reduce_axes(ctx, node, ins, attrs, input_from):
+    if ctx.opset >= input_from:
+        if len(ins) > 1 and ins[1] is not None:
+            axes = ints(ctx.static(ins[1], f"{node.op_type} axes"))
+        else:
+            axes = []
+    else:
+        axes = list(attrs.get("axes", []))
+    if not axes:
+        if attrs.get("noop_with_empty_axes", 0):
+            return None, True
+        return None, False
+    return axes, False
+
+
+def _reduce(fn, input_from=18, pre=None, post=None):
+    def conv(ctx, node, ins, attrs):
+        x = ins[0]
+        axes, noop = _reduce_axes(ctx, node, ins, attrs, input_from)
+        if noop:
+            return gc.identity(x) if pre is None else pre(x)
+        y = fn(x if pre is None else pre(x), axis=axes, keepdims=bool(attrs.get("keepdims", 1)))
+        return y if post is None else post(y)
+    return conv
+
+
+CONVERTERS["ReduceSum"] = _reduce(gc.reduce_sum, input_from=13)
+CONVERTERS["ReduceMean"] = _reduce(gc.reduce_mean)
+CONVERTERS["ReduceMax"] = _reduce(gc.reduce_max)
+CONVERTERS["ReduceMin"] = _reduce(gc.reduce_min)
+CONVERTERS["ReduceProd"] = _reduce(gc.reduce_prod)
+CONVERTERS["ReduceSumSquare"] = _reduce(gc.reduce_sum, pre=gc.square)
+CONVERTERS["ReduceL1"] = _reduce(gc.reduce_sum, pre=gc.abs)
+CONVERTERS["ReduceL2"] = _reduce(gc.reduce_sum, pre=gc.square, post=gc.sqrt)
+CONVERTERS["ReduceLogSum"] = _reduce(gc.reduce_sum, post=gc.log)
+
+
+def _log_sum_exp(x, axis, keepdims):
+    if x.shape is not None and 0 in [x.shape[a] for a in (axis if axis is not None else range(len(x.shape)))]:
+        return gc.log(gc.reduce_sum(gc.exp(x), axis=axis, keepdims=keepdims))  # empty: log(0) = -inf
+    m = gc.reduce_max(x, axis=axis, keepdims=True)  # subtract the max so exp cannot overflow
+    y = gc.add(gc.log(gc.reduce_sum(gc.exp(gc.subtract(x, m)), axis=axis, keepdims=True)), m)
+    return y if keepdims else gc.squeeze(y, axis=axis if axis is not None else list(range(len(x.shape))))
+
+
+CONVERTERS["ReduceLogSumExp"] = _reduce(_log_sum_exp)
+
+
+def _arg(fn):
+    def conv(ctx, node, ins, attrs):
+        x, axis, keep = ins[0], attrs.get("axis", 0), bool(attrs.get("keepdims", 1))
+        if not attrs.get("select_last_index", 0):
+            return fn(x, axis=axis, keepdims=keep, output_type=dtypes.int64)
+        axis %= rank_of(x, node)
+        dim = x.shape[axis]
+        if dim is None:
+            raise OnnxImportError("select_last_index=1 needs the reduced dim known at import time")
+        # the last extremum is the first one in the reversed tensor
+        rev = slice_static(x, [-1], [-BIG], [axis], [-1])
+        return gc.subtract(const(dim - 1, gc.constant(np.int64(0))),
+                           fn(rev, axis=axis, keepdims=keep, output_type=dtypes.int64))
+    return conv
+
+
+CONVERTERS["ArgMax"] = _arg(gc.argmax)
+CONVERTERS["ArgMin"] = _arg(gc.argmin)

@@ -1,0 +1,170 @@
+"""Shape and indexing ops: Reshape, Flatten, Transpose, (Un)Squeeze, Concat, Split, Slice, Gather, ..."""
+import numpy as np
+
+import graphc as gc
+
+from . import BIG, OnnxImportError, const, converter, ints, rank_of
+
+
+@converter("Reshape")
+def _reshape(ctx, node, ins, attrs):
+    x = ins[0]
+    shape = list(attrs["shape"]) if ctx.opset < 5 else ints(ctx.static(ins[1], "Reshape shape"))
+    if not attrs.get("allowzero", 0):  # 0 copies the input's dim
+        shape = [x.shape[i] if d == 0 and x.shape is not None and x.shape[i] is not None else d
+                 for i, d in enumerate(shape)]
+        if 0 in shape:
+            raise OnnxImportError("Reshape shape copies a dim (0) that is unknown at import time")
+    return gc.reshape(x, shape)
+
+
+@converter("Flatten")
+def _flatten(ctx, node, ins, attrs):
+    x = ins[0]
+    rank = rank_of(x, node)
+    axis = attrs.get("axis", 1) % (rank + 1) if attrs.get("axis", 1) < 0 else attrs.get("axis", 1)
+    lead, rest = x.shape[:axis], x.shape[axis:]
+    size = lambda dims: int(np.prod(dims)) if None not in dims else -1  # noqa: E731
+    if size(lead) == -1 and size(rest) == -1:
+        raise OnnxImportError("Flatten needs the dims on one side of its axis known at import time")
+    return gc.reshape(x, [size(lead), size(rest)])
+
+
+@converter("Transpose")
+def _transpose(ctx, node, ins, attrs):
+    return gc.transpose(ins[0], attrs.get("perm"))
+
+
+def _axes_input_or_attr(ctx, node, ins, attrs, input_from):
+    if ctx.opset >= input_from:
+        return ints(ctx.static(ins[1], f"{node.op_type} axes")) if len(ins) > 1 and ins[1] is not None else None
+    return attrs.get("axes")
+
+
+@converter("Unsqueeze")
+def _unsqueeze(ctx, node, ins, attrs):
+    x = ins[0]
+    axes = _axes_input_or_attr(ctx, node, ins, attrs, 13)
+    out_rank = rank_of(x, node) + len(axes)
+    for a in sorted(a % out_rank for a in axes):
+        x = gc.expand_dims(x, a)
+    return x
+
+
+@converter("Squeeze")
+def _squeeze(ctx, node, ins, attrs):
+    axes = _axes_input_or_attr(ctx, node, ins, attrs, 13)
+    return gc.squeeze(ins[0], axis=axes)
+
+
+@converter("Concat")
+def _concat(ctx, node, ins, attrs):
+    return gc.concat(ins, attrs["axis"])
+
+
+@converter("Split")
+def _split(ctx, node, ins, attrs):
+    x, axis = ins[0], attrs.get("axis", 0)
+    if ctx.opset >= 13:
+        sizes = ints(ctx.static(ins[1], "Split split")) if len(ins) > 1 and ins[1] is not None else None
+    else:
+        sizes = attrs.get("split")
+    n = len(node.output)
+    if sizes is None:
+        dim = x.shape[axis] if x.shape is not None else None
+        if "num_outputs" in attrs and dim is not None and dim % n:
+            chunk = -(-dim // n)  # opset 18: the last part is smaller
+            sizes = [chunk] * (n - 1) + [dim - chunk * (n - 1)]
+        else:
+            return gc.split(x, n, axis=axis)
+    return gc.split(x, list(sizes), axis=axis)
+
+
+def slice_static(x, starts, ends, axes, steps):
+    rank = len(x.shape)
+    begin, end, stride = [0] * rank, [0] * rank, [1] * rank
+    begin_mask = end_mask = (1 << rank) - 1
+    for s, e, a, st in zip(starts, ends, axes, steps):
+        a %= rank
+        dim = x.shape[a]
+        begin_mask &= ~(1 << a)
+        end_mask &= ~(1 << a)
+        stride[a] = st
+        if dim is not None:
+            b, en, _ = slice(s, e, st).indices(dim)
+            begin[a] = b
+            if en < 0:  # a negative step running past index 0
+                end_mask |= 1 << a
+            else:
+                end[a] = en
+        else:
+            if abs(s) >= BIG // 2:
+                begin_mask |= 1 << a
+            else:
+                begin[a] = s
+            if abs(e) >= BIG // 2:
+                end_mask |= 1 << a
+            else:
+                end[a] = e
+    return gc.strided_slice(x, begin, end, stride, begin_mask=begin_mask, end_mask=end_mask)
+
+
+@converter("Slice")
+def _slice(ctx, node, ins, attrs):
+    x = ins[0]
+    rank = rank_of(x, node)
+    if ctx.opset < 10:
+        starts, ends = attrs["starts"], attrs["ends"]
+        axes, steps = attrs.get("axes", list(range(len(starts)))), [1] * len(starts)
+    else:
+        starts = ints(ctx.static(ins[1], "Slice starts"))
+        ends = ints(ctx.static(ins[2], "Slice ends"))
+        axes = ints(ctx.static(ins[3], "Slice axes")) if len(ins) > 3 and ins[3] is not None \
+            else list(range(len(starts)))
+        steps = ints(ctx.static(ins[4], "Slice steps")) if len(ins) > 4 and ins[4] is not None \
+            else [1] * len(starts)
+    return slice_static(x, starts, ends, [a % rank for a in axes], steps)
+
+
+@converter("Gather")
+def _gather(ctx, node, ins, attrs):
+    x, idx = ins
+    axis = attrs.get("axis", 0)
+    rank = rank_of(x, node)
+    axis %= rank
+    value = ctx.maybe_static(idx)
+    dim = x.shape[axis]
+    if value is not None and dim is not None:  # ONNX allows negative indices
+        idx = gc.constant(np.where(value < 0, value + dim, value).astype(value.dtype))
+    elif dim is not None:
+        idx = gc.where(gc.less(idx, const(0, idx)), gc.add(idx, const(dim, idx)), idx)
+    return gc.gather(x, idx, axis=axis)
+
+
+@converter("Expand")
+def _expand(ctx, node, ins, attrs):
+    x = ins[0]
+    shape = ints(ctx.static(ins[1], "Expand shape"))
+    rank = max(len(shape), rank_of(x, node))
+    shape = [1] * (rank - len(shape)) + shape
+    xs = [1] * (rank - len(x.shape)) + list(x.shape)
+    if None in xs:
+        raise OnnxImportError("Expand needs its input's dims known at import time")
+    target = [max(a, b) if 1 in (a, b) else a for a, b in zip(xs, shape)]
+    return gc.broadcast_to(x, target)
+
+
+@converter("Tile")
+def _tile(ctx, node, ins, attrs):
+    return gc.tile(ins[0], ints(ctx.static(ins[1], "Tile repeats")))
+
+
+@converter("OneHot")
+def _one_hot(ctx, node, ins, attrs):
+    idx, depth, values = ins
+    d = int(np.asarray(ctx.static(depth, "OneHot depth")).reshape(-1)[0])
+    off, on = ctx.static(values, "OneHot values")
+    ival = ctx.maybe_static(idx)
+    idx = gc.constant(np.where(ival < 0, ival + d, ival)) if ival is not None else idx
+    return gc.one_hot(idx, d, on_value=on.item(), off_value=off.item(), axis=attrs.get("axis", -1),
+                      dtype=values.dtype)

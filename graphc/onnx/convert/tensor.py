@@ -1,0 +1,70 @@
+"""Casts, constants and tensor metadata (Shape, Size); Dropout at inference."""
+import numpy as np
+
+import graphc as gc
+from graphc import dtypes
+
+from . import BIG, OnnxImportError, converter, ints, np_dtype
+from .shape import slice_static
+
+
+@converter("Cast")
+def _cast(ctx, node, ins, attrs):
+    return gc.cast(ins[0], np_dtype(attrs["to"]))
+
+
+@converter("CastLike")
+def _cast_like(ctx, node, ins, attrs):
+    return gc.cast(ins[0], ins[1].dtype)
+
+
+@converter("Constant")
+def _constant(ctx, node, ins, attrs):
+    import onnx
+    for key in ("value", "sparse_value"):
+        if key in attrs:
+            if key == "sparse_value":
+                raise OnnxImportError("sparse Constant values are not supported")
+            return gc.constant(onnx.numpy_helper.to_array(attrs[key]))
+    for key, dt in (("value_float", np.float32), ("value_int", np.int64), ("value_floats", np.float32),
+                    ("value_ints", np.int64)):
+        if key in attrs:
+            return gc.constant(np.asarray(attrs[key], dt))
+    raise OnnxImportError(f"Constant node {node.name!r} has none of the value attributes graphc supports")
+
+
+@converter("ConstantOfShape")
+def _constant_of_shape(ctx, node, ins, attrs):
+    import onnx
+    shape = ints(ctx.static(ins[0], "ConstantOfShape shape")) if ins[0].shape != (0,) else []
+    value = onnx.numpy_helper.to_array(attrs["value"]) if "value" in attrs else np.zeros(1, np.float32)
+    return gc.constant(np.full(shape, value.reshape(()), value.dtype))
+
+
+@converter("Shape")
+def _shape(ctx, node, ins, attrs):
+    x = ins[0]
+    start, end = attrs.get("start", 0), attrs.get("end", None)
+    if x.shape is not None and all(d is not None for d in x.shape):
+        return gc.constant(np.asarray(x.shape, np.int64)[start:end])
+    s = gc.shape(x, out_type=dtypes.int64)
+    if start == 0 and end is None:
+        return s
+    return slice_static(s, [start], [BIG if end is None else end], [0], [1])
+
+
+@converter("Size")
+def _size(ctx, node, ins, attrs):
+    x = ins[0]
+    if x.shape is not None and all(d is not None for d in x.shape):
+        return gc.constant(np.asarray(int(np.prod(x.shape)), np.int64))
+    return gc.size(x, out_type=dtypes.int64)
+
+
+
+@converter("Dropout")
+def _dropout(ctx, node, ins, attrs):
+    y = gc.identity(ins[0])
+    if len(node.output) > 1 and node.output[1]:
+        return [y, gc.constant(np.ones(ins[0].shape, bool))]
+    return y
