@@ -140,6 +140,7 @@ def run(names, jobs=2, timeout=60.0, progress=False, log=None):
             if w.name is None:
                 continue
             limit = timeout + (startup if id(w) in fresh else 0)
+            done = w.name
             if w.conn.poll(0.02):
                 try:
                     results[w.name] = w.conn.recv()
@@ -161,7 +162,6 @@ def run(names, jobs=2, timeout=60.0, progress=False, log=None):
                 fresh.add(id(w))
             else:
                 continue
-            done = w.name
             if progress:
                 print("." if results[done] is None else "F", end="", flush=True)
             if log:
