@@ -142,12 +142,62 @@ def test_unsupported_opset(opset):
 
 
 def test_unsupported_op_names_node_op_and_opset():
-    m = _model([helper.make_node("Det", ["x"], ["y"], name="mydet")], [_vi("x", [2, 2])], [_vi("y", [])],
-               opset=13)
-    with pytest.raises(OnnxImportError, match=r"mydet.*Det.*opset 13"):
+    m = _model([helper.make_node("ImageDecoder", ["x"], ["y"], name="mydecoder")],
+               [_vi("x", [16], TensorProto.UINT8)], [_vi("y", [4, 4, 3], TensorProto.UINT8)], opset=20)
+    with pytest.raises(OnnxImportError, match=r"mydecoder.*ImageDecoder.*opset 20"):
         import_model(m)
 
 
-def test_variables_option_not_available_yet():
-    with pytest.raises(NotImplementedError, match="training"):
-        import_model(onnx.load_from_string(_good_bytes()), variables=True)
+def test_input_of_an_unsupported_dtype_is_named():
+    m = _model([helper.make_node("Identity", ["s"], ["y"])],
+               [_vi("s", [2], TensorProto.STRING)], [_vi("y", [2], TensorProto.STRING)])
+    with pytest.raises(OnnxImportError, match=r"input 's'.*dtype"):
+        import_model(m)
+
+
+def test_fine_tune_imported_weights_then_export_them(tmp_path):
+    """variables=True: float initializers train as Variables; export writes the trained values."""
+    from graphc.onnx import export
+    rng = np.random.default_rng(3)
+    w = numpy_helper.from_array(rng.standard_normal((4, 3)).astype(np.float32), "w")
+    shape = numpy_helper.from_array(np.array([-1, 3], np.int64), "shape")  # integer: stays a constant
+    m = _model([helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Reshape", ["h", "shape"], ["y"])],
+               [_vi("x", ["N", 4])], [_vi("y", ["N", 3])], [w, shape])
+    imp = import_model(m, variables=True)
+    (var,) = imp.graph.get_collection("trainable_variables")
+    x, y = imp.inputs["x"], imp.outputs["y"]
+    xs, target = rng.standard_normal((8, 4)).astype(np.float32), rng.standard_normal((8, 3)).astype(np.float32)
+    with imp.graph.as_default():
+        loss = graphc.reduce_mean(graphc.square(y - target))
+        step = graphc.train.GradientDescentOptimizer(0.1).minimize(loss)
+        init = graphc.global_variables_initializer()
+    w0 = numpy_helper.to_array(w)
+    with graphc.Session(graph=imp.graph) as sess:
+        sess.run(init)
+        for _ in range(3):
+            sess.run(step, {x: xs})
+        trained = sess.run(var.value())
+        out = sess.run(y, {x: xs})
+        path = str(tmp_path / "tuned.onnx")
+        export(y, path, [x], session=sess)
+    w_ref = w0.copy()
+    for _ in range(3):  # numpy SGD on mean squared error
+        w_ref -= 0.1 * xs.T @ (2 * (xs @ w_ref - target) / target.size)
+    np.testing.assert_allclose(trained, w_ref, rtol=1e-4, atol=1e-5)
+    got = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"x": xs})[0]
+    np.testing.assert_allclose(got, out, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got, xs @ w_ref, rtol=1e-4, atol=1e-5)
+
+
+def test_exporting_a_variable_needs_its_session_value(tmp_path):
+    from graphc.onnx import export
+    from graphc.onnx.exporter import OnnxExportError
+    g = graphc.Graph()
+    with g.as_default():
+        x = graphc.placeholder(graphc.float32, [2], name="x")
+        v = graphc.Variable(np.ones(2, np.float32), name="v")
+        y = x * v
+    with pytest.raises(OnnxExportError, match="variable 'v'.*session="):
+        export(y, str(tmp_path / "a.onnx"), [x])
+    with graphc.Session(graph=g) as sess, pytest.raises(OnnxExportError, match="'v' is uninitialized"):
+        export(y, str(tmp_path / "b.onnx"), [x], session=sess)

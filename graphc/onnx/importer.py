@@ -105,13 +105,12 @@ def _attrs(node):
 def import_model(path_or_model, variables=False, bind=None):
     """Import an ONNX model: an `Imported(graph, inputs, outputs)` with dicts name -> graphc tensor.
 
+    `variables=True` makes floating-point initializers trainable graphc Variables (initialized by
+    `global_variables_initializer()`), for fine-tuning; otherwise every initializer is a constant.
     `bind` ({input name: array}) turns those graph inputs into constants, for models whose shape or
     axes inputs are fed (as ONNX node tests do); they are then absent from `inputs`."""
     bind = bind or {}
     import onnx
-    if variables:
-        raise NotImplementedError("import_model(variables=True) needs graphc Variables (branch `training`), "
-                                  "which are not merged yet; initializers are imported as constants")
     model = checked(load(path_or_model))
     opset = opset_of(model)
     g = gc.Graph()
@@ -119,7 +118,14 @@ def import_model(path_or_model, variables=False, bind=None):
     env, inputs = {}, {}
     with g.as_default():
         for init in model.graph.initializer:
-            env[init.name] = gc.constant(onnx.numpy_helper.to_array(init), name=init.name)
+            value = onnx.numpy_helper.to_array(init)
+            try:
+                if variables and value.dtype.kind == "f":  # weights to fine-tune; integer ones stay static
+                    env[init.name] = gc.Variable(value, name=init.name).value()
+                else:
+                    env[init.name] = gc.constant(value, name=init.name)
+            except (TypeError, ValueError) as e:
+                raise OnnxImportError(f"initializer {init.name!r}: {e}") from None
         for vi in model.graph.input:
             if vi.name in env:
                 continue
@@ -127,7 +133,11 @@ def import_model(path_or_model, variables=False, bind=None):
                 env[vi.name] = gc.constant(np.asarray(bind[vi.name], np_dtype(vi.type.tensor_type.elem_type)),
                                            name=vi.name)
                 continue
-            t = gc.placeholder(np_dtype(vi.type.tensor_type.elem_type), _value_info_shape(vi), name=vi.name)
+            try:
+                dtype = gc.as_dtype(np_dtype(vi.type.tensor_type.elem_type))
+            except (TypeError, ValueError, KeyError) as e:
+                raise OnnxImportError(f"input {vi.name!r}: {e}") from None
+            t = gc.placeholder(dtype, _value_info_shape(vi), name=vi.name)
             env[vi.name] = inputs[vi.name] = t
         for node in model.graph.node:
             if node.domain not in ("", "ai.onnx"):
