@@ -98,7 +98,11 @@ def _worker(conn):
             return
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            conn.send(run_case(_CASES[name]))
+            try:
+                result = run_case(_CASES[name])
+            except Exception as e:  # noqa: BLE001 (e.g. sequence-typed data sets, which graphc has no type for)
+                result = f"case: {type(e).__name__}: {str(e)[:300]}"
+            conn.send(result)
 
 
 class _Worker:
