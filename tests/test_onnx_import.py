@@ -201,3 +201,58 @@ def test_exporting_a_variable_needs_its_session_value(tmp_path):
         export(y, str(tmp_path / "a.onnx"), [x])
     with graphc.Session(graph=g) as sess, pytest.raises(OnnxExportError, match="'v' is uninitialized"):
         export(y, str(tmp_path / "b.onnx"), [x], session=sess)
+
+
+# ---- control flow, unrolled at import ----------------------------------------------------------
+def _body(nodes, inputs, outputs):
+    return helper.make_graph(nodes, "body", inputs, outputs)
+
+
+def test_loop_with_static_trip_count_and_scan_output_matches_onnxruntime():
+    body = _body([helper.make_node("Add", ["acc_in", "x"], ["acc_out"]),
+                  helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+                  helper.make_node("Mul", ["acc_out", "acc_out"], ["sq"])],
+                 [_vi("i", [], TensorProto.INT64), _vi("cond_in", [], TensorProto.BOOL), _vi("acc_in", [3])],
+                 [_vi("cond_out", [], TensorProto.BOOL), _vi("acc_out", [3]), _vi("sq", [3])])
+    trips = numpy_helper.from_array(np.array(4, np.int64), "M")
+    m = _model([helper.make_node("Loop", ["M", "", "a0"], ["acc", "squares"], body=body)],
+               [_vi("a0", [3]), _vi("x", [3])], [_vi("acc", [3]), _vi("squares", [4, 3])], [trips], opset=13)
+    rng = np.random.default_rng(5)
+    _check_vs_ort(m, {"a0": rng.standard_normal(3).astype(np.float32), "x": rng.standard_normal(3).astype(np.float32)})
+
+
+def test_scan_reverse_direction_matches_onnxruntime():
+    body = _body([helper.make_node("Add", ["s_in", "row"], ["s_out"]), helper.make_node("Identity", ["s_out"], ["y"])],
+                 [_vi("s_in", [2]), _vi("row", [2])], [_vi("s_out", [2]), _vi("y", [2])])
+    m = _model([helper.make_node("Scan", ["s0", "xs"], ["s", "ys"], body=body, num_scan_inputs=1,
+                                 scan_input_directions=[1])],
+               [_vi("s0", [2]), _vi("xs", [5, 2])], [_vi("s", [2]), _vi("ys", [5, 2])], opset=16)
+    rng = np.random.default_rng(6)
+    _check_vs_ort(m, {"s0": rng.standard_normal(2).astype(np.float32), "xs": rng.standard_normal((5, 2)).astype(np.float32)})
+
+
+@pytest.mark.parametrize("cond", [True, False])
+def test_if_with_a_fed_condition_selects_the_branch_at_run_time(cond):
+    then_b = _body([helper.make_node("Add", ["x", "x"], ["t"])], [], [_vi("t", [3])])
+    else_b = _body([helper.make_node("Neg", ["x"], ["e"])], [], [_vi("e", [3])])
+    m = _model([helper.make_node("If", ["c"], ["y"], then_branch=then_b, else_branch=else_b)],
+               [_vi("c", [], TensorProto.BOOL), _vi("x", [3])], [_vi("y", [3])], opset=13)
+    _check_vs_ort(m, {"c": np.array(cond), "x": np.arange(3, dtype=np.float32)})
+
+
+def test_loop_condition_fed_with_scan_outputs_must_be_static():
+    from graphc.onnx.importer import StaticInputError
+    body = _body([helper.make_node("Identity", ["cond_in"], ["cond_out"]), helper.make_node("Identity", ["v"], ["y"])],
+                 [_vi("i", [], TensorProto.INT64), _vi("cond_in", [], TensorProto.BOOL), _vi("v", [2])],
+                 [_vi("cond_out", [], TensorProto.BOOL), _vi("v2", [2]), _vi("y", [2])])
+    body.node.append(helper.make_node("Identity", ["v"], ["v2"]))
+    trips = numpy_helper.from_array(np.array(3, np.int64), "M")
+    m = _model([helper.make_node("Loop", ["M", "c", "v0"], ["v", "ys"], body=body)],
+               [_vi("c", [], TensorProto.BOOL), _vi("v0", [2])], [_vi("v", [2]), _vi("ys", [3, 2])], [trips])
+    with pytest.raises(StaticInputError, match="condition") as e:
+        import_model(m)
+    assert e.value.inputs == ("c",)
+    imp = import_model(m, bind={"c": np.array(True)})
+    with graphc.Session(graph=imp.graph) as sess:
+        v, ys = sess.run([imp.outputs["v"], imp.outputs["ys"]], {imp.inputs["v0"]: np.ones(2, np.float32)})
+    np.testing.assert_array_equal(ys, np.ones((3, 2), np.float32))
