@@ -256,3 +256,30 @@ def test_loop_condition_fed_with_scan_outputs_must_be_static():
     with graphc.Session(graph=imp.graph) as sess:
         v, ys = sess.run([imp.outputs["v"], imp.outputs["ys"]], {imp.inputs["v0"]: np.ones(2, np.float32)})
     np.testing.assert_array_equal(ys, np.ones((3, 2), np.float32))
+
+
+# ---- recurrent layers, unrolled -----------------------------------------------------------------
+def _recurrent_model(op, gates, hidden, seq, batch, inp, rng, extra_inputs=(), **attrs):
+    dirs = 2 if attrs.get("direction") == "bidirectional" else 1
+    inits = [numpy_helper.from_array(rng.standard_normal(s).astype(np.float32) * 0.5, n) for n, s in
+             (("W", (dirs, gates * hidden, inp)), ("R", (dirs, gates * hidden, hidden)),
+              ("B", (dirs, 2 * gates * hidden)))]
+    inputs = ["X", "W", "R", "B"] + list(extra_inputs)
+    outs = ["Y", "Y_h"] + (["Y_c"] if op == "LSTM" else [])
+    out_vis = [_vi("Y", [seq, dirs, batch, hidden]), _vi("Y_h", [dirs, batch, hidden])] + \
+        ([_vi("Y_c", [dirs, batch, hidden])] if op == "LSTM" else [])
+    ins = [_vi("X", [seq, batch, inp])] + ([_vi("sequence_lens", [batch], TensorProto.INT32)] if extra_inputs else [])
+    return _model([helper.make_node(op, inputs, outs, hidden_size=hidden, **attrs)], ins, out_vis, inits, opset=14)
+
+
+def test_gru_bidirectional_linear_before_reset_matches_onnxruntime():
+    rng = np.random.default_rng(7)
+    m = _recurrent_model("GRU", 3, 4, 5, 2, 3, rng, direction="bidirectional", linear_before_reset=1)
+    _check_vs_ort(m, {"X": rng.standard_normal((5, 2, 3)).astype(np.float32)})
+
+
+def test_lstm_with_shorter_sequence_lens_matches_onnxruntime():
+    rng = np.random.default_rng(8)
+    m = _recurrent_model("LSTM", 4, 3, 4, 3, 2, rng, extra_inputs=["sequence_lens"])
+    _check_vs_ort(m, {"X": rng.standard_normal((4, 3, 2)).astype(np.float32),
+                      "sequence_lens": np.array([4, 2, 1], np.int32)})
