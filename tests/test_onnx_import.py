@@ -283,3 +283,37 @@ def test_lstm_with_shorter_sequence_lens_matches_onnxruntime():
     m = _recurrent_model("LSTM", 4, 3, 4, 3, 2, rng, extra_inputs=["sequence_lens"])
     _check_vs_ort(m, {"X": rng.standard_normal((4, 3, 2)).astype(np.float32),
                       "sequence_lens": np.array([4, 2, 1], np.int32)})
+
+
+# ---- signal ops ----------------------------------------------------------------------------------
+def _check_vs_reference(model, feeds, rtol=1e-4, atol=1e-4):
+    """graphc against onnx's own numpy reference evaluator (for ops onnxruntime lacks)."""
+    from onnx.reference import ReferenceEvaluator
+    imp = import_model(model)
+    with graphc.Session(graph=imp.graph) as sess:
+        got = sess.run(list(imp.outputs.values()), {imp.inputs[k]: v for k, v in feeds.items()})
+    want = ReferenceEvaluator(model).run(None, feeds)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("inverse,onesided,length", [(0, 0, 8), (0, 1, 6), (1, 0, 10), (1, 1, None)])
+def test_dft_complex_input_along_axis_1_matches_reference(inverse, onesided, length):
+    inits = [numpy_helper.from_array(np.array(1, np.int64), "axis")]
+    ins = ["x", "n" if length else "", "axis"]
+    if length:
+        inits.append(numpy_helper.from_array(np.array(length, np.int64), "n"))
+    node = helper.make_node("DFT", ins, ["y"], inverse=inverse, onesided=onesided)
+    m = _model([node], [_vi("x", [2, 7, 3, 2])], [_vi("y", ["d0", "d1", "d2", "d3"])], inits, opset=20)
+    x = np.random.default_rng(9).standard_normal((2, 7, 3, 2)).astype(np.float32)
+    if inverse and onesided:  # irfft: real output from a one-sided spectrum
+        x[:, 0, :, 1] = 0
+    _check_vs_reference(m, {"x": x})
+
+
+def test_stft_with_window_matches_reference():
+    step = numpy_helper.from_array(np.array(4, np.int64), "step")
+    win = numpy_helper.from_array(np.hanning(8).astype(np.float32), "win")
+    m = _model([helper.make_node("STFT", ["x", "step", "win"], ["y"])], [_vi("x", [2, 30, 1])], [_vi("y", ["d0", "d1", "d2", "d3"])],
+               [step, win], opset=17)
+    _check_vs_reference(m, {"x": np.random.default_rng(10).standard_normal((2, 30, 1)).astype(np.float32)})
