@@ -317,3 +317,17 @@ def test_stft_with_window_matches_reference():
     m = _model([helper.make_node("STFT", ["x", "step", "win"], ["y"])], [_vi("x", [2, 30, 1])], [_vi("y", ["d0", "d1", "d2", "d3"])],
                [step, win], opset=17)
     _check_vs_reference(m, {"x": np.random.default_rng(10).standard_normal((2, 30, 1)).astype(np.float32)})
+
+
+@pytest.mark.parametrize("k,past,act", [(4, True, "silu"), (3, False, "none"), (1, False, "none")])
+def test_causal_conv_with_state_matches_reference(k, past, act):
+    rng = np.random.default_rng(11)
+    ins = ["x", "w", "b", "past" if past else ""]
+    vis = [_vi("x", [2, 3, 6]), _vi("w", [3, 1, k]), _vi("b", [3])] + ([_vi("past", [2, 3, k - 1])] if past else [])
+    m = _model([helper.make_node("CausalConvWithState", ins, ["y", "state"], activation=act)], vis,
+               [_vi("y", [2, 3, 6]), _vi("state", [2, 3, k - 1])], opset=27)
+    feeds = {"x": rng.standard_normal((2, 3, 6)).astype(np.float32), "w": rng.standard_normal((3, 1, k)).astype(np.float32),
+             "b": rng.standard_normal(3).astype(np.float32)}
+    if past:
+        feeds["past"] = rng.standard_normal((2, 3, k - 1)).astype(np.float32)
+    _check_vs_reference(m, feeds)
