@@ -331,3 +331,13 @@ def test_causal_conv_with_state_matches_reference(k, past, act):
     if past:
         feeds["past"] = rng.standard_normal((2, 3, k - 1)).astype(np.float32)
     _check_vs_reference(m, feeds)
+
+
+@pytest.mark.parametrize("mode", ["TF", "IDF", "TFIDF"])
+def test_tfidf_vectorizer_with_skips_and_weights_matches_reference(mode):
+    node = helper.make_node("TfIdfVectorizer", ["x"], ["y"], mode=mode, min_gram_length=1, max_gram_length=3,
+                            max_skip_count=2, ngram_counts=[0, 3, 7], ngram_indexes=[5, 1, 0, 2, 3, 4, 6, 7],
+                            pool_int64s=[2, 3, 5, 2, 3, 5, 4, 3, 5, 7, 2, 5, 2, 4, 4, 3], weights=[.5, 2, 1, 3, .25, 1, 4, 1.5])
+    m = _model([node], [_vi("x", [3, 9], TensorProto.INT64)], [_vi("y", [3, 8])], opset=9)
+    x = np.random.default_rng(12).integers(2, 8, (3, 9)).astype(np.int64)
+    _check_vs_reference(m, {"x": x})
