@@ -290,7 +290,17 @@ cast_op = register_op(
                           Example([rand(rng, (6,), "int32")], {"dtype": dtypes.float32}),
                           Example([rand(rng, (2, 3))], {"dtype": dtypes.float64}),
                           Example([rand(rng, (2, 3), "bool")], {"dtype": dtypes.float32}),
-                          Example([rand(rng, (2, 3))], {"dtype": dtypes.bool_})])
+                          Example([rand(rng, (2, 3))], {"dtype": dtypes.bool_}),
+                          # narrow types held as bits: rounding, overflow to NaN/inf, subnormals, wrapping
+                          Example([rand(rng, (4, 5), "float32", -500, 500)], {"dtype": dtypes.float8_e4m3fn}),
+                          Example([rand(rng, (4, 5), "float32", -0.02, 0.02)], {"dtype": dtypes.float8_e5m2fnuz}),
+                          Example([rand(rng, (4, 5), "float32", -1e5, 1e5)], {"dtype": dtypes.bfloat16}),
+                          Example([rand(rng, (4, 5), "float32", -8, 8)], {"dtype": dtypes.float4_e2m1fn}),
+                          Example([rand(rng, (4, 5), "float8_e4m3fnuz", -8, 8)], {"dtype": dtypes.float32}),
+                          Example([rand(rng, (4, 5), "float8_e5m2", -8, 8)], {"dtype": dtypes.bfloat16}),
+                          Example([rand(rng, (4, 5), "int32", -20, 20)], {"dtype": dtypes.int4}),
+                          Example([rand(rng, (4, 5), "int4", -8, 7)], {"dtype": dtypes.float16}),
+                          Example([rand(rng, (4, 5), "float32", -3, 3)], {"dtype": dtypes.uint2})])
 
 
 @cast_op.def_gradient
