@@ -60,6 +60,16 @@ def lower_cast(node, x):
     return te.compute(x.shape, lambda *i: _cast_value(x(*i), src, dst), name="cast")
 
 
+@lowering("bitcast")
+def lower_bitcast(node, x):
+    src, dst = node.inputs[0].dtype, node.attrs["dtype"]
+    if src.is_bool or dst.is_bool:  # TVM's bool is one bit wide; its bytes hold 0 or 1
+        return _native_cast(x, dst.storage)
+    if src.storage == dst.storage:
+        return te.compute(x.shape, lambda *i: x(*i), name="bitcast")
+    return te.compute(x.shape, lambda *i: tirx.reinterpret(dst.storage, x(*i)), name="bitcast")
+
+
 def _native_cast(x, dtype):
     if dtype == "bool":  # nonzero is True, as numpy
         return te.compute(x.shape, lambda *i: x(*i) != tirx.const(0, x.dtype), name="cast")

@@ -318,3 +318,32 @@ def cast(x, dtype, name=None):
     if x.dtype == dtype:
         return x
     return make("cast", [x], {"dtype": dtype}, name)
+
+
+# ---- bitcast ----------------------------------------------------------------------------------
+def _bitcast_infer(node):
+    x, dtype = node.inputs[0], node.attrs["dtype"]
+    if x.dtype.itemsize != dtype.itemsize or x.dtype.bits != dtype.bits:
+        raise TypeError(f"bitcast of {x.name} from {x.dtype.name} to {dtype.name}: the widths differ "
+                        f"({x.dtype.bits} and {dtype.bits} bits); expected types of equal width")
+    return TensorType(x.shape, dtype)
+
+
+register_op(
+    "bitcast", pattern=Pattern.ELEMWISE, infer=_bitcast_infer, differentiable=False,
+    reference=lambda n, x: np.ascontiguousarray(x).view(n.attrs["dtype"].np),
+    examples=lambda rng: [Example([rand(rng, (3, 4), "float32")], {"dtype": dtypes.int32}),
+                          Example([rand(rng, (5,), "int8", -100, 100)], {"dtype": dtypes.uint8}),
+                          Example([rand(rng, (2, 3), "float64")], {"dtype": dtypes.int64}),
+                          Example([rand(rng, (2, 3), "uint8", 0, 255)], {"dtype": dtypes.float8_e4m3fn}),
+                          Example([rand(rng, (2, 3), "bfloat16")], {"dtype": dtypes.float16}),
+                          Example([rand(rng, (2, 3), "bool")], {"dtype": dtypes.uint8})])
+
+
+def bitcast(x, dtype, name=None):
+    """x's bits reinterpreted as `dtype`, a type of the same width."""
+    x = convert_to_tensor(x)
+    dtype = dtypes.as_dtype(dtype)
+    if x.dtype == dtype:
+        return x
+    return make("bitcast", [x], {"dtype": dtype}, name)
