@@ -6,6 +6,7 @@ import numpy as np
 import tvm
 from tvm import te, tirx
 
+from graphc.dtypes import as_storage
 from graphc.errors import CompileError
 
 from .lower import get_lowering
@@ -13,6 +14,11 @@ from .schedule import schedule_for
 from .target import make_target
 
 INLINE_CONSTANT_MAX = 1  # constants this small become immediates inside the kernel
+# Ops that only move or select elements, so they work on the bits of a storage-only dtype (bfloat16,
+# float8, int4, ...); cast interprets those bits, and every other op refuses them.
+BIT_OPS = {"cast", "bitcast", "reshape", "reshape_like", "transpose", "expand_dims", "squeeze", "concat", "concat_slice",
+           "split", "strided_slice", "gather", "broadcast_to", "tile", "identity", "stop_gradient", "where",
+           "shape", "size", "rank", "placeholder", "constant", "variable"}
 
 
 @dataclass
@@ -34,8 +40,8 @@ def kernel_name(index, nodes):
 def _inline_constant(tensor):
     node = tensor.node
     if node.op == "constant" and node.attrs["value"].size <= INLINE_CONSTANT_MAX:
-        value = node.attrs["value"].reshape(-1)[0].item() if node.attrs["value"].size else 0
-        dtype = tensor.dtype.name
+        value = as_storage(node.attrs["value"]).reshape(-1)[0].item() if node.attrs["value"].size else 0
+        dtype = tensor.dtype.storage
         return te.compute(tuple(tensor.shape), lambda *i: tirx.const(value, dtype), name="const")
     return None
 
@@ -53,22 +59,33 @@ def group_io(nodes, live):
     return inputs, outputs
 
 
+def _check_storage_only(node):
+    if node.op in BIT_OPS:
+        return
+    for t in list(node.inputs) + list(node.outputs):
+        if t.dtype.is_storage_only:
+            raise CompileError(f"{node.op} '{node.name}' computes in {t.dtype.name} ({t.name}), which graphc "
+                               f"holds as bits and computes with only through cast; cast it to float32 (or "
+                               f"int32) first")
+
+
 def lower_group(name, nodes, live, target_kind):
     """A scheduled PrimFunc computing the group's outputs from its inputs."""
     inputs, outputs = group_io(nodes, live)
     te_of = {}
     params = []
     for i, t in enumerate(inputs):
-        ph = te.placeholder(tuple(t.shape), name=f"in{i}", dtype=t.dtype.name)
+        ph = te.placeholder(tuple(t.shape), name=f"in{i}", dtype=t.dtype.storage)
         te_of[id(t)] = ph
         params.append(ph)
     for n in nodes:
+        _check_storage_only(n)
         args = []
         data = {id(t) for t in n.opdef.data_inputs(n)}
         for t in n.inputs:
             if id(t) not in te_of:
                 te_of[id(t)] = _inline_constant(t) if id(t) in data else \
-                    te.placeholder(tuple(t.shape), name="shape_only", dtype=t.dtype.name)  # never read
+                    te.placeholder(tuple(t.shape), name="shape_only", dtype=t.dtype.storage)  # never read
             args.append(te_of[id(t)])
         try:
             result = get_lowering(n.op)(n, *args)

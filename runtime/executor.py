@@ -9,6 +9,7 @@ import math
 import numpy as np
 import tvm
 
+from graphc.dtypes import as_storage, from_storage, storage_name
 from graphc.errors import FailedPreconditionError
 
 from .device import tvm_device
@@ -57,12 +58,12 @@ class Executor:
         for b in plan.buffers:
             if b.kind == TEMP and b.id not in fresh_ids:
                 if b.offset >= 0 and self.arena is not None:
-                    view = self.arena[b.offset:b.offset + b.nbytes].view(b.dtype).reshape(tuple(b.shape))
+                    view = self.arena[b.offset:b.offset + b.nbytes].view(storage_name(b.dtype)).reshape(tuple(b.shape))
                     self.buffers[b.id] = tvm.runtime.from_dlpack(view)
                 else:
-                    self.buffers[b.id] = tvm.runtime.empty(tuple(b.shape), b.dtype, self.device)
+                    self.buffers[b.id] = tvm.runtime.empty(tuple(b.shape), storage_name(b.dtype), self.device)
             elif b.kind == CONST:
-                self.buffers[b.id] = tvm.runtime.tensor(np.require(plan.constants[b.id], requirements="C"),
+                self.buffers[b.id] = tvm.runtime.tensor(as_storage(np.require(plan.constants[b.id], requirements="C")),
                                                         self.device)
             elif b.kind == FEED:  # where a feed cannot be shared, it is copied here
                 self.staging[b.id] = self._staging_buffer(b)
@@ -72,17 +73,17 @@ class Executor:
     def _staging_buffer(self, b):
         if self.on_cpu and math.prod(b.shape) > 0:
             host = aligned_empty(tuple(b.shape), b.dtype)
-            return host, tvm.runtime.from_dlpack(host)
-        return None, tvm.runtime.empty(tuple(b.shape), b.dtype, self.device)
+            return host, tvm.runtime.from_dlpack(as_storage(host))
+        return None, tvm.runtime.empty(tuple(b.shape), storage_name(b.dtype), self.device)
 
     def _bind_feed(self, bid, arr):
         if self.on_cpu and shareable(arr):
-            return tvm.runtime.from_dlpack(arr)
+            return tvm.runtime.from_dlpack(as_storage(arr))
         host, dev = self.staging[bid]
         if host is not None:
             np.copyto(host, arr)
         elif arr.size:
-            dev.copyfrom(np.require(arr, requirements="C"))  # keeps 0-d arrays 0-d
+            dev.copyfrom(as_storage(np.require(arr, requirements="C")))  # keeps 0-d arrays 0-d
         return dev
 
     def run(self, feeds, variables=None):
@@ -90,7 +91,7 @@ class Executor:
         bufs, outputs = self._bind(feeds, variables)
         for f, args in zip(self.funcs, self.calls):
             f(*[bufs[i] for i in args])
-        return [outputs[i] if i in outputs else self._copy_out(bufs[i]) for i in self.plan.fetches]
+        return [outputs[i] if i in outputs else self._copy_out(bufs[i], i) for i in self.plan.fetches]
 
     def profile(self, feeds, repeat=10, variables=None):
         """Mean seconds of each kernel call over `repeat` runs, by kernel name."""
@@ -120,10 +121,11 @@ class Executor:
         outputs = {}
         for bid, shape, dtype in self.fresh:
             outputs[bid] = out = aligned_empty(shape, dtype)
-            bufs[bid] = tvm.runtime.from_dlpack(out)
+            bufs[bid] = tvm.runtime.from_dlpack(as_storage(out))
         return bufs, outputs
 
-    def _copy_out(self, buf):
+    def _copy_out(self, buf, bid):
+        dtype = self.plan.buffers[bid].dtype
         if self.on_cpu and buf.numel() > 0:
-            return np.from_dlpack(buf).copy()
-        return buf.numpy()
+            return from_storage(np.from_dlpack(buf).copy(), dtype)
+        return from_storage(buf.numpy(), dtype)

@@ -176,12 +176,13 @@ class Session:
             for name in plan.variable_writes:
                 if name not in self.variables:
                     b = specs[name]
-                    self.variables[name] = tvm.runtime.empty(tuple(b.shape), b.dtype, tvm_device(plan.target))
+                    self.variables[name] = tvm.runtime.empty(tuple(b.shape), dtypes.storage_name(b.dtype),
+                                                             tvm_device(plan.target))
 
     def set_variable(self, name, value):
         """Store `value` (an array) as variable `name`'s value on this session's device (Saver.restore)."""
         import tvm
-        self.variables[name] = tvm.runtime.tensor(np.require(value, requirements="C"))
+        self.variables[name] = tvm.runtime.tensor(dtypes.as_storage(np.require(value, requirements="C")))
         self.initialized.add(name)
 
     def compiled(self, fetches, feed_dict=None):

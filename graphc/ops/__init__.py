@@ -3,7 +3,7 @@ from . import control, creation, elemwise, linalg, nn, reduce, shape  # noqa: F4
 from ._base import convert_to_tensor
 from .control import identity, stop_gradient
 from .creation import constant, fill, ones, ones_like, placeholder, zeros, zeros_like
-from .elemwise import (abs, add, cast, ceil, cos, divide, equal, erf, exp, floor, floor_mod, floordiv,
+from .elemwise import (abs, add, bitcast, cast, ceil, cos, divide, equal, erf, exp, floor, floor_mod, floordiv,
                        greater, greater_equal, less, less_equal, log, logical_and, logical_not, logical_or,
                        logical_xor, maximum, minimum, multiply, negative, not_equal, pow, reciprocal, relu,
                        round, rsqrt, sigmoid, sign, sin, sqrt, square, subtract, tanh, where)
