@@ -1,4 +1,5 @@
 """TE lowerings of graphc/ops/elemwise.py."""
+import tvm
 from tvm import te, tirx, topi
 
 from . import lowering
@@ -8,6 +9,8 @@ _UNARY = {
     "rsqrt": topi.rsqrt, "tanh": topi.tanh, "sigmoid": topi.sigmoid, "relu": topi.nn.relu,
     "sin": topi.sin, "cos": topi.cos, "erf": topi.erf, "sign": topi.sign, "floor": topi.floor,
     "ceil": topi.ceil, "round": topi.round, "logical_not": topi.logical_not,
+    "bitwise_not": topi.bitwise_not, "is_nan": topi.isnan,
+    "tan": topi.tan, "asin": topi.asin, "acos": topi.acos, "atan": topi.atan, "asinh": topi.asinh, "acosh": topi.acosh, "atanh": topi.atanh,
 }
 _BINARY = {
     "add": topi.add, "subtract": topi.subtract, "multiply": topi.multiply, "pow": topi.power,
@@ -15,6 +18,7 @@ _BINARY = {
     "equal": topi.equal, "not_equal": topi.not_equal, "less": topi.less, "less_equal": topi.less_equal,
     "greater": topi.greater, "greater_equal": topi.greater_equal,
     "logical_and": topi.logical_and, "logical_or": topi.logical_or, "logical_xor": topi.logical_xor,
+    "bitwise_and": topi.bitwise_and, "bitwise_or": topi.bitwise_or, "bitwise_xor": topi.bitwise_xor,
 }
 
 
@@ -58,3 +62,38 @@ def lower_cast(node, x):
     if dtype == "bool":  # nonzero is True, as numpy
         return te.compute(x.shape, lambda *i: x(*i) != tirx.const(0, x.dtype), name="cast")
     return topi.cast(x, dtype)
+
+
+@lowering("left_shift", "right_shift")
+def lower_shift(node, a, b):
+    """Shifts by amounts outside [0, bits) give 0 (or -1 for a negative value shifted right), as ONNX."""
+    dtype = str(a.dtype)
+    bits = tvm.runtime.DataType(dtype).bits
+    zero = tirx.const(0, dtype)
+    shape = tuple(node.outputs[0].shape)
+    a_b, b_b = topi.broadcast_to(a, shape), topi.broadcast_to(b, shape)
+
+    def value(*i):
+        x, y = a_b(*i), b_b(*i)
+        out = tirx.any(y < zero, y >= tirx.const(bits, dtype))
+        amount = tirx.if_then_else(out, zero, y)
+        if node.op == "left_shift":
+            return tirx.if_then_else(out, zero, x << amount)
+        return tirx.if_then_else(out, tirx.if_then_else(x < zero, tirx.const(-1, dtype), zero), x >> amount)
+    return te.compute(shape, value, name=node.op)
+
+
+def _exp_pair(x, sign):
+    """(exp(x) + sign * exp(-x)) / 2: LLVM has no sinh/cosh intrinsic."""
+    half = tirx.const(0.5, x.dtype)
+    return te.compute(x.shape, lambda *i: (tirx.exp(x(*i)) + sign * tirx.exp(-x(*i))) * half, name="exp_pair")
+
+
+@lowering("sinh")
+def lower_sinh(node, x):
+    return _exp_pair(x, -1.0)
+
+
+@lowering("cosh")
+def lower_cosh(node, x):
+    return _exp_pair(x, 1.0)

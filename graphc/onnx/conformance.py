@@ -56,7 +56,9 @@ def run_case(case):
             try:
                 imp = import_model(case.model)
             except StaticInputError:  # shapes/axes fed as inputs: bind the integer inputs at import
-                bind = {n: v for n, v in zip(all_in, inputs) if np.asarray(v).dtype.kind in "iu"}
+                # (and bool masks such as Compress's condition, scalars such as Range's bounds)
+                bind = {n: v for n, v in zip(all_in, inputs)
+                        if np.asarray(v).dtype.kind in "iub" or np.ndim(v) == 0}
                 imp = import_model(case.model, bind=bind)
         except Exception as e:  # noqa: BLE001 (any failure is a conformance failure, reported)
             return f"import: {type(e).__name__}: {str(e)[:300]}"

@@ -6,9 +6,12 @@ from .creation import constant, fill, ones, ones_like, placeholder, zeros, zeros
 from .elemwise import (abs, add, cast, ceil, cos, divide, equal, erf, exp, floor, floor_mod, floordiv,
                        greater, greater_equal, less, less_equal, log, logical_and, logical_not, logical_or,
                        logical_xor, maximum, minimum, multiply, negative, not_equal, pow, reciprocal, relu,
-                       round, rsqrt, sigmoid, sign, sin, sqrt, square, subtract, tanh, where)
+                       round, rsqrt, sigmoid, sign, sin, sqrt, square, subtract, tanh, where,
+                       tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh, bitwise_and, bitwise_or,
+                       bitwise_xor, bitwise_not, left_shift, right_shift, is_nan)
 from .linalg import matmul
 from .nn import log_softmax, softmax
+from .reduce import cumprod, cumsum
 from .reduce import (argmax, argmin, broadcast_like, reduce_max, reduce_mean, reduce_min, reduce_prod,
                      reduce_sum, sum_to)
 from .shape import (broadcast_to, concat, expand_dims, gather, getitem, one_hot, reshape, reshape_like, shape,

@@ -3,7 +3,7 @@ import numpy as np
 
 import graphc as gc
 
-from . import CONVERTERS, OnnxImportError, const, converter, rank_of
+from . import CONVERTERS, OnnxImportError, const, converter, rank_of, text
 
 
 @converter("MatMul")
@@ -104,3 +104,30 @@ def _batch_norm(ctx, node, ins, attrs):
         return gc.reshape(t, shape)
     inv = gc.multiply(per_channel(scale), gc.rsqrt(gc.add(per_channel(var), const(attrs.get("epsilon", 1e-5), x))))
     return gc.add(gc.multiply(gc.subtract(x, per_channel(mean)), inv), per_channel(bias))
+
+
+CONVERTERS["Swish"] = _act(lambda x, c, a: gc.multiply(x, gc.sigmoid(gc.multiply(c(a.get("alpha", 1.0)), x))))
+CONVERTERS["Shrink"] = _act(lambda x, c, a: gc.where(
+    gc.less(x, c(-a.get("lambd", 0.5))), gc.add(x, c(a.get("bias", 0.0))),
+    gc.where(gc.greater(x, c(a.get("lambd", 0.5))), gc.subtract(x, c(a.get("bias", 0.0))), c(0))))
+
+
+@converter("Gelu")
+def _gelu(ctx, node, ins, attrs):
+    x = ins[0]
+    if text(attrs.get("approximate", "none")) == "tanh":
+        inner = gc.multiply(const(np.sqrt(2 / np.pi), x),
+                            gc.add(x, gc.multiply(const(0.044715, x), gc.multiply(x, gc.square(x)))))
+        return gc.multiply(gc.multiply(const(0.5, x), x), gc.add(const(1, x), gc.tanh(inner)))
+    cdf = gc.add(const(1, x), gc.erf(gc.multiply(x, const(1 / np.sqrt(2), x))))
+    return gc.multiply(gc.multiply(const(0.5, x), x), cdf)
+
+
+def _hardmax(x, axis):
+    depth = x.shape[axis]
+    if depth is None:
+        raise OnnxImportError("Hardmax needs the size of its axis known at import time")
+    return gc.one_hot(gc.argmax(x, axis=axis), depth, on_value=1, off_value=0, axis=axis, dtype=x.dtype)
+
+
+CONVERTERS["Hardmax"] = _softmax_conv(_hardmax)

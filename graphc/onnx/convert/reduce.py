@@ -74,3 +74,14 @@ def _arg(fn):
 
 CONVERTERS["ArgMax"] = _arg(gc.argmax)
 CONVERTERS["ArgMin"] = _arg(gc.argmin)
+
+
+def _cumulative(fn):
+    def conv(ctx, node, ins, attrs):
+        axis = int(np.asarray(ctx.static(ins[1], f"{node.op_type} axis")).reshape(()))
+        return fn(ins[0], axis=axis, exclusive=bool(attrs.get("exclusive", 0)), reverse=bool(attrs.get("reverse", 0)))
+    return conv
+
+
+CONVERTERS["CumSum"] = _cumulative(gc.cumsum)
+CONVERTERS["CumProd"] = _cumulative(gc.cumprod)
