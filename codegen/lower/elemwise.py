@@ -79,7 +79,8 @@ def lower_shift(node, a, b):
         amount = tirx.if_then_else(out, zero, y)
         if node.op == "left_shift":
             return tirx.if_then_else(out, zero, x << amount)
-        return tirx.if_then_else(out, tirx.if_then_else(x < zero, tirx.const(-1, dtype), zero), x >> amount)
+        fill = tirx.if_then_else(x < zero, tirx.const(-1, dtype), zero) if dtype.startswith("int") else zero
+        return tirx.if_then_else(out, fill, x >> amount)
     return te.compute(shape, value, name=node.op)
 
 

@@ -1,5 +1,5 @@
 """The op families; importing this package registers every op."""
-from . import control, creation, elemwise, linalg, nn, reduce, shape  # noqa: F401  (registration)
+from . import control, creation, elemwise, indexing, linalg, nn, reduce, shape  # noqa: F401  (registration)
 from ._base import convert_to_tensor
 from .control import identity, stop_gradient
 from .creation import constant, fill, ones, ones_like, placeholder, zeros, zeros_like
@@ -9,6 +9,7 @@ from .elemwise import (abs, add, cast, ceil, cos, divide, equal, erf, exp, floor
                        round, rsqrt, sigmoid, sign, sin, sqrt, square, subtract, tanh, where,
                        tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh, bitwise_and, bitwise_or,
                        bitwise_xor, bitwise_not, left_shift, right_shift, is_nan)
+from .indexing import gather_elements, gather_nd, scatter_elements, scatter_nd, top_k
 from .linalg import matmul
 from .nn import log_softmax, softmax
 from .reduce import cumprod, cumsum
