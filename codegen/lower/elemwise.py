@@ -13,8 +13,8 @@ _UNARY = {
     "tan": topi.tan, "asin": topi.asin, "acos": topi.acos, "atan": topi.atan, "asinh": topi.asinh, "acosh": topi.acosh, "atanh": topi.atanh,
 }
 _BINARY = {
-    "add": topi.add, "subtract": topi.subtract, "multiply": topi.multiply, "pow": topi.power,
-    "maximum": topi.maximum, "minimum": topi.minimum, "floor_mod": topi.floor_mod,
+    "add": topi.add, "subtract": topi.subtract, "multiply": topi.multiply,
+    "maximum": topi.maximum, "minimum": topi.minimum,
     "equal": topi.equal, "not_equal": topi.not_equal, "less": topi.less, "less_equal": topi.less_equal,
     "greater": topi.greater, "greater_equal": topi.greater_equal,
     "logical_and": topi.logical_and, "logical_or": topi.logical_or, "logical_xor": topi.logical_xor,
@@ -98,3 +98,34 @@ def lower_sinh(node, x):
 @lowering("cosh")
 def lower_cosh(node, x):
     return _exp_pair(x, 1.0)
+
+
+def _broadcast_binary(node, a, b, fn):
+    shape = tuple(node.outputs[0].shape)
+    a_b, b_b = topi.broadcast_to(a, shape), topi.broadcast_to(b, shape)
+    return te.compute(shape, lambda *i: fn(a_b(*i), b_b(*i)), name=node.op)
+
+
+@lowering("floor_mod")
+def lower_floor_mod(node, a, b):
+    if not str(a.dtype).startswith("float"):
+        return topi.floor_mod(a, b)
+
+    zero = tirx.const(0, str(a.dtype))
+
+    def mod(x, y):  # numpy's mod; an infinite divisor keeps x when it has y's sign, else gives y
+        r = x - tirx.floor(x / y) * y
+        keep_x = tirx.any(x == zero, tirx.all(x < zero, y < zero), tirx.all(x > zero, y > zero))
+        return tirx.if_then_else(tirx.all(tirx.isinf(y), tirx.Not(tirx.isinf(x))),
+                                 tirx.if_then_else(keep_x, x, y), r)
+    return _broadcast_binary(node, a, b, mod)
+
+
+@lowering("pow")
+def lower_pow(node, a, b):
+    dtype = str(a.dtype)
+    if dtype.startswith("float"):
+        return topi.power(a, b)
+    # integer powers through float64 (exact up to 2**53), rounded back
+    return _broadcast_binary(node, a, b, lambda x, y: tirx.Cast(dtype, tirx.round(tirx.power(
+        tirx.Cast("float64", x), tirx.Cast("float64", y)))))

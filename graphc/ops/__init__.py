@@ -10,7 +10,7 @@ from .elemwise import (abs, add, cast, ceil, cos, divide, equal, erf, exp, floor
                        tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh, bitwise_and, bitwise_or,
                        bitwise_xor, bitwise_not, left_shift, right_shift, is_nan)
 from .indexing import gather_elements, gather_nd, scatter_elements, scatter_nd, top_k
-from .linalg import matmul
+from .linalg import det, matmul
 from .nn import log_softmax, softmax
 from .reduce import cumprod, cumsum
 from .reduce import (argmax, argmin, broadcast_like, reduce_max, reduce_mean, reduce_min, reduce_prod,

@@ -169,6 +169,22 @@ def _binary_examples(low=-2.0, high=2.0, ints=True, low_b=None, high_b=None, awa
     return examples
 
 
+def _with_int_powers(examples):
+    def more(rng):
+        return examples(rng) + [Example([rand(rng, (3, 4), "int32", -5, 5), rand(rng, (4,), "int32", 0, 4)]),
+                                Example([rand(rng, (5,), "int64", -9, 9), np.array(3, "int64")])]
+    return more
+
+
+def _with_edge_cases(examples):
+    """Infinite divisors and negative operands: numpy's mod takes the divisor's sign."""
+    def more(rng):
+        x = np.array([-3, 3, -1, 1, np.inf, 5.5, -5.5, -7, 7], "float32")
+        y = np.array([np.inf, np.inf, -np.inf, -np.inf, 2, -2, 2, -2.5, -2.5], "float32")
+        return examples(rng) + [Example([x, y])]
+    return more
+
+
 def _int_div(a, b):
     return np.floor_divide(a, b) if a.dtype.kind in "iu" else np.divide(a, b).astype(a.dtype)
 
@@ -182,12 +198,13 @@ _BINARY = {
                _binary_examples(low_b=0.5, high_b=2.0)),
     "pow": (lambda a, b: np.power(a, b).astype(a.dtype),
             lambda x, y, z, d: [d * y * pow(x, y - 1.0), d * z * log(x)],
-            _binary_examples(low=0.5, high=2.0, ints=False)),
+            _with_int_powers(_binary_examples(low=0.5, high=2.0, ints=False))),
     "maximum": (np.maximum, lambda x, y, z, d: [where(greater_equal(x, y), d, zeros_like_(d)),
                                                 where(less(x, y), d, zeros_like_(d))], _binary_examples(away=0.0)),
     "minimum": (np.minimum, lambda x, y, z, d: [where(less_equal(x, y), d, zeros_like_(d)),
                                                 where(greater(x, y), d, zeros_like_(d))], _binary_examples(away=0.0)),
-    "floor_mod": (lambda a, b: np.mod(a, b).astype(a.dtype), None, _binary_examples(low_b=0.5, high_b=2.0)),
+    "floor_mod": (lambda a, b: np.mod(a, b).astype(a.dtype), None, _with_edge_cases(
+        _binary_examples(low=-4, high=4, low_b=0.5, high_b=2.0))),
 }
 
 

@@ -1,4 +1,4 @@
-"""Einsum, composed from transpose, reshape, matmul, multiply and reduce_sum."""
+"""Einsum, composed from transpose, reshape, matmul, multiply and reduce_sum; Det."""
 import numpy as np
 
 import graphc as gc
@@ -107,3 +107,8 @@ def _einsum(ctx, node, ins, attrs):
         acc, ta = _contract(acc, ta, b, tb, keep)
     acc, ta = _sum_out(acc, ta, out)
     return _permute(acc, ta, out)[0] if len(out) > 1 else acc
+
+
+@converter("Det")
+def _det(ctx, node, ins, attrs):
+    return gc.det(ins[0])
