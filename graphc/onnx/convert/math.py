@@ -76,11 +76,7 @@ def _is_inf(ctx, node, ins, attrs):
     detect_pos, detect_neg = attrs.get("detect_positive", 1), attrs.get("detect_negative", 1)
     if detect_pos and detect_neg:
         return gc.logical_or(pos, neg)
-    if detect_pos:
-        return pos
-    if detect_neg:
-        return neg
-    return gc.constant(np.zeros(x.shape, bool)) if None not in x.shape else gc.logical_and(pos, neg)
+    return pos if detect_pos else neg if detect_neg else gc.logical_and(pos, neg)  # the last: all False
 
 
 @converter("BitShift")

@@ -8,7 +8,12 @@ from . import CONVERTERS, OnnxImportError, const, converter, rank_of, text
 
 @converter("MatMul")
 def _matmul(ctx, node, ins, attrs):
-    return gc.matmul(*ins)
+    a, b = ins
+    # numpy semantics: a 1-D operand is a row (a) or column (b) vector, its new dim dropped after
+    a_vec, b_vec = rank_of(a, node) == 1, rank_of(b, node) == 1
+    y = gc.matmul(gc.expand_dims(a, 0) if a_vec else a, gc.expand_dims(b, 1) if b_vec else b)
+    drop = ([-2] if a_vec else []) + ([-1] if b_vec else [])
+    return gc.squeeze(y, axis=drop) if drop else y
 
 
 @converter("Gemm")
