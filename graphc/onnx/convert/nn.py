@@ -136,3 +136,9 @@ def _hardmax(x, axis):
 
 
 CONVERTERS["Hardmax"] = _softmax_conv(_hardmax)
+
+
+@converter("SwiGLU")
+def _swiglu(ctx, node, ins, attrs):
+    a, b = ins
+    return gc.multiply(gc.multiply(a, gc.sigmoid(gc.multiply(const(attrs.get("alpha", 1.0), a), a))), b)
