@@ -53,3 +53,26 @@ def _reverse_sequence(ctx, node, ins, attrs):
     shape[t_axis], shape[b_axis] = x.shape[t_axis], x.shape[b_axis]
     idx = np.broadcast_to(src.reshape(shape), x.shape)
     return gc.gather_elements(x, gc.constant(np.ascontiguousarray(idx)), axis=t_axis)
+
+
+@converter("TensorScatter")
+def _tensor_scatter(ctx, node, ins, attrs):
+    past, update = ins[0], ins[1]
+    rank = rank_of(past, node)
+    axis = attrs.get("axis", -2) % rank
+    if None in update.shape or past.shape[axis] is None:
+        raise OnnxImportError("TensorScatter needs the update's shape and the cache length known at import time")
+    if len(ins) > 2 and ins[2] is not None:
+        starts = np.asarray(ctx.static(ins[2], "TensorScatter write_indices")).astype(np.int64)
+    else:
+        starts = np.zeros(update.shape[0], np.int64)
+    # the cache position of every update element: its batch's write index plus its place in the sequence
+    shape = [1] * rank
+    shape[0] = update.shape[0]
+    seq_shape = [1] * rank
+    seq_shape[axis] = update.shape[axis]
+    idx = starts.reshape(shape) + np.arange(update.shape[axis]).reshape(seq_shape)
+    if text(attrs.get("mode", "linear")) == "circular":
+        idx %= past.shape[axis]
+    idx = np.ascontiguousarray(np.broadcast_to(idx, update.shape))
+    return gc.scatter_elements(past, gc.constant(idx), update, axis=axis)
