@@ -4,7 +4,7 @@ import numpy as np
 import graphc as gc
 from graphc import dtypes
 
-from . import BIG, CONVERTERS, OnnxImportError, converter, ints, np_dtype, rank_of
+from . import BIG, OnnxImportError, converter, ints, np_dtype, rank_of
 from .shape import slice_static
 
 
@@ -116,19 +116,3 @@ def _compress(ctx, node, ins, attrs):
     if axis is None:
         x, axis = gc.reshape(x, [-1]), 0
     return gc.gather(x, gc.constant(keep), axis=axis % rank_of(x, node))
-
-
-def _window(weights):
-    """A window function of static size n: weights(k, n_1) with n_1 = n (periodic) or n - 1."""
-    def conv(ctx, node, ins, attrs):
-        n = int(np.asarray(ctx.static(ins[0], f"{node.op_type} size")).reshape(()))
-        n_1 = n if attrs.get("periodic", 1) else n - 1
-        k = np.arange(n, dtype=np.float64)
-        return gc.constant(weights(k, n_1).astype(np_dtype(attrs.get("output_datatype", 1))))
-    return conv
-
-
-CONVERTERS["HannWindow"] = _window(lambda k, n_1: np.sin(k * np.pi / n_1) ** 2)
-CONVERTERS["HammingWindow"] = _window(lambda k, n_1: 25 / 46 - (21 / 46) * np.cos(2 * np.pi * k / n_1))
-CONVERTERS["BlackmanWindow"] = _window(
-    lambda k, n_1: 0.42 - 0.5 * np.cos(2 * np.pi * k / n_1) + 0.08 * np.cos(4 * np.pi * k / n_1))
