@@ -14,7 +14,7 @@ from ..errors import OnnxImportError
 
 BIG = 2 ** 62  # ONNX slice ends use INT64_MAX / INT64_MIN for "to the end"
 CONVERTERS = {}
-_FAMILIES = ("math", "tensor", "nn", "reduce", "shape", "linalg", "indexing")
+_FAMILIES = ("math", "tensor", "nn", "reduce", "shape", "control", "rnn", "signal", "text", "linalg", "indexing")
 
 
 def converter(*op_types):
@@ -52,7 +52,7 @@ def rank_of(x, node):
     return len(x.shape)
 
 
-def text(value):
+def attr_str(value):
     """A string attribute as str (onnx gives bytes)."""
     return value.decode() if isinstance(value, bytes) else value
 

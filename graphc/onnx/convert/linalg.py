@@ -3,7 +3,7 @@ import numpy as np
 
 import graphc as gc
 
-from . import OnnxImportError, converter, rank_of, text
+from . import OnnxImportError, attr_str, converter, rank_of
 
 
 def _parse(equation, operands, node):
@@ -94,7 +94,7 @@ def _contract(a, ta, b, tb, keep):
 
 @converter("Einsum")
 def _einsum(ctx, node, ins, attrs):
-    terms, out = _parse(text(attrs["equation"]), ins, node)
+    terms, out = _parse(attr_str(attrs["equation"]), ins, node)
     xs = []
     for i, (x, t) in enumerate(zip(ins, terms)):
         x, t = _diagonal(x, t)

@@ -3,7 +3,7 @@ import numpy as np
 
 import graphc as gc
 
-from . import BIG, OnnxImportError, const, converter, ints, rank_of
+from . import BIG, OnnxImportError, attr_str, const, converter, ints, rank_of
 
 
 @converter("Reshape")
@@ -177,8 +177,7 @@ def _blocks(ctx, node, ins, attrs):
     x = ins[0]
     if rank_of(x, node) != 4 or None in x.shape[1:]:
         raise OnnxImportError(f"{node.op_type} needs a 4-D input with its C, H, W known at import time")
-    from . import text
-    return x, attrs["blocksize"], text(attrs.get("mode", "DCR"))
+    return x, attrs["blocksize"], attr_str(attrs.get("mode", "DCR"))
 
 
 @converter("DepthToSpace")
