@@ -111,3 +111,27 @@ def _unpacked_matmul(a, b, ta, out_shape, a_batch, b_batch, k_dim):
         ai = tuple(_batch_index(a_batch, batch, idx)) + ((k, i) if ta else (i, k))
         return te.sum(a[ai] * b[tuple(_batch_index(b_batch, batch, idx)) + (k, j)], axis=k)
     return te.compute(out_shape, product, name="matmul", attrs={"gemm_mr": mr, "gemm_nr": nr})
+
+
+def _permutations(n):
+    """(sign, permutation) pairs of range(n)."""
+    import itertools
+    for p in itertools.permutations(range(n)):
+        inversions = sum(1 for i in range(n) for j in range(i + 1, n) if p[i] > p[j])
+        yield (-1) ** inversions, p
+
+
+@lowering("det")
+def lower_det(node, x):
+    n = int(x.shape[-1])
+    dtype = str(x.dtype)
+
+    def value(*b):  # Leibniz: sum over permutations of the signed product of one entry per row
+        total = tirx.const(1 if n == 0 else 0, dtype)
+        for sign, p in _permutations(n):
+            term = tirx.const(sign, dtype)
+            for i in range(n):
+                term = term * x(*(b + (i, p[i])))
+            total = total + term
+        return total
+    return te.compute(tuple(x.shape[:-2]), value, name="det")

@@ -68,3 +68,28 @@ def lower_sum_to(node, dy, like):
 @lowering("broadcast_like")
 def lower_broadcast_like(node, x, like):
     return topi.broadcast_to(x, tuple(node.outputs[0].shape))
+
+
+_PRODUCT = te.comm_reducer(lambda a, b: a * b, lambda t: tirx.const(1, t), name="product")
+
+
+@lowering("cumsum", "cumprod")
+def lower_cumulative(node, x):
+    a = node.attrs
+    shape = tuple(node.inputs[0].shape)
+    axis = normalize_axis(a["axis"], len(shape))
+    n = shape[axis]
+    reducer = te.sum if node.op == "cumsum" else _PRODUCT
+    identity = tirx.const(0 if node.op == "cumsum" else 1, x.dtype)
+    if n == 0:
+        return topi.identity(x)
+    r = te.reduce_axis((0, n), name="k")
+
+    def value(*i):
+        k, j = r, i[axis]
+        if a["reverse"]:
+            k, j = j, k
+        inside = k < j if a["exclusive"] else k <= j  # which terms element i accumulates
+        term = tirx.if_then_else(inside, x(*(i[:axis] + (r,) + i[axis + 1:])), identity)
+        return reducer(term, axis=r)
+    return te.compute(shape, value, name=node.op)

@@ -1,14 +1,18 @@
 """The op families; importing this package registers every op."""
-from . import control, creation, elemwise, linalg, nn, reduce, shape  # noqa: F401  (registration)
+from . import control, creation, elemwise, indexing, linalg, nn, reduce, shape  # noqa: F401  (registration)
 from ._base import convert_to_tensor
 from .control import identity, stop_gradient
 from .creation import constant, fill, ones, ones_like, placeholder, zeros, zeros_like
 from .elemwise import (abs, add, bitcast, cast, ceil, cos, divide, equal, erf, exp, floor, floor_mod, floordiv,
                        greater, greater_equal, less, less_equal, log, logical_and, logical_not, logical_or,
                        logical_xor, maximum, minimum, multiply, negative, not_equal, pow, reciprocal, relu,
-                       round, rsqrt, sigmoid, sign, sin, sqrt, square, subtract, tanh, where)
-from .linalg import matmul
+                       round, rsqrt, sigmoid, sign, sin, sqrt, square, subtract, tanh, where,
+                       tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh, bitwise_and, bitwise_or,
+                       bitwise_xor, bitwise_not, left_shift, right_shift, is_nan)
+from .indexing import gather_elements, gather_nd, scatter_elements, scatter_nd, top_k
+from .linalg import det, matmul
 from .nn import log_softmax, softmax
+from .reduce import cumprod, cumsum
 from .reduce import (argmax, argmin, broadcast_like, reduce_max, reduce_mean, reduce_min, reduce_prod,
                      reduce_sum, sum_to)
 from .shape import (broadcast_to, concat, expand_dims, gather, getitem, one_hot, reshape, reshape_like, shape,

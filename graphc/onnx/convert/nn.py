@@ -3,13 +3,18 @@ import numpy as np
 
 import graphc as gc
 
-from . import CONVERTERS, OnnxImportError, const, converter, rank_of
+from . import CONVERTERS, OnnxImportError, attr_str, const, converter, rank_of
 from .shape import slice_static
 
 
 @converter("MatMul")
 def _matmul(ctx, node, ins, attrs):
-    return gc.matmul(*ins)
+    a, b = ins
+    # numpy semantics: a 1-D operand is a row (a) or column (b) vector, its new dim dropped after
+    a_vec, b_vec = rank_of(a, node) == 1, rank_of(b, node) == 1
+    y = gc.matmul(gc.expand_dims(a, 0) if a_vec else a, gc.expand_dims(b, 1) if b_vec else b)
+    drop = ([-2] if a_vec else []) + ([-1] if b_vec else [])
+    return gc.squeeze(y, axis=drop) if drop else y
 
 
 @converter("Gemm")
@@ -105,6 +110,39 @@ def _batch_norm(ctx, node, ins, attrs):
         return gc.reshape(t, shape)
     inv = gc.multiply(per_channel(scale), gc.rsqrt(gc.add(per_channel(var), const(attrs.get("epsilon", 1e-5), x))))
     return gc.add(gc.multiply(gc.subtract(x, per_channel(mean)), inv), per_channel(bias))
+
+
+CONVERTERS["Swish"] = _act(lambda x, c, a: gc.multiply(x, gc.sigmoid(gc.multiply(c(a.get("alpha", 1.0)), x))))
+CONVERTERS["Shrink"] = _act(lambda x, c, a: gc.where(
+    gc.less(x, c(-a.get("lambd", 0.5))), gc.add(x, c(a.get("bias", 0.0))),
+    gc.where(gc.greater(x, c(a.get("lambd", 0.5))), gc.subtract(x, c(a.get("bias", 0.0))), c(0))))
+
+
+@converter("Gelu")
+def _gelu(ctx, node, ins, attrs):
+    x = ins[0]
+    if attr_str(attrs.get("approximate", "none")) == "tanh":
+        inner = gc.multiply(const(np.sqrt(2 / np.pi), x),
+                            gc.add(x, gc.multiply(const(0.044715, x), gc.multiply(x, gc.square(x)))))
+        return gc.multiply(gc.multiply(const(0.5, x), x), gc.add(const(1, x), gc.tanh(inner)))
+    cdf = gc.add(const(1, x), gc.erf(gc.multiply(x, const(1 / np.sqrt(2), x))))
+    return gc.multiply(gc.multiply(const(0.5, x), x), cdf)
+
+
+def _hardmax(x, axis):
+    depth = x.shape[axis]
+    if depth is None:
+        raise OnnxImportError("Hardmax needs the size of its axis known at import time")
+    return gc.one_hot(gc.argmax(x, axis=axis), depth, on_value=1, off_value=0, axis=axis, dtype=x.dtype)
+
+
+CONVERTERS["Hardmax"] = _softmax_conv(_hardmax)
+
+
+@converter("SwiGLU")
+def _swiglu(ctx, node, ins, attrs):
+    a, b = ins
+    return gc.multiply(gc.multiply(a, gc.sigmoid(gc.multiply(const(attrs.get("alpha", 1.0), a), a))), b)
 
 
 @converter("CausalConvWithState")

@@ -3,7 +3,7 @@ import numpy as np
 
 import graphc as gc
 
-from . import BIG, OnnxImportError, const, converter, ints, rank_of
+from . import BIG, OnnxImportError, attr_str, const, converter, ints, rank_of
 
 
 @converter("Reshape")
@@ -22,7 +22,8 @@ def _reshape(ctx, node, ins, attrs):
 def _flatten(ctx, node, ins, attrs):
     x = ins[0]
     rank = rank_of(x, node)
-    axis = attrs.get("axis", 1) % (rank + 1) if attrs.get("axis", 1) < 0 else attrs.get("axis", 1)
+    axis = attrs.get("axis", 1)
+    axis = axis + rank if axis < 0 else axis  # -1 flattens all but the last dim
     lead, rest = x.shape[:axis], x.shape[axis:]
     size = lambda dims: int(np.prod(dims)) if None not in dims else -1  # noqa: E731
     if size(lead) == -1 and size(rest) == -1:
@@ -163,8 +164,37 @@ def _tile(ctx, node, ins, attrs):
 def _one_hot(ctx, node, ins, attrs):
     idx, depth, values = ins
     d = int(np.asarray(ctx.static(depth, "OneHot depth")).reshape(-1)[0])
-    off, on = ctx.static(values, "OneHot values")
-    ival = ctx.maybe_static(idx)
-    idx = gc.constant(np.where(ival < 0, ival + d, ival)) if ival is not None else idx
-    return gc.one_hot(idx, d, on_value=on.item(), off_value=off.item(), axis=attrs.get("axis", -1),
-                      dtype=values.dtype)
+    if idx.dtype.is_floating:  # ONNX allows float indices; they are truncated
+        idx = gc.cast(idx, np.int64)
+    idx = gc.where(gc.less(idx, const(0, idx)), gc.add(idx, const(d, idx)), idx)  # negative: from the end
+    hot = gc.one_hot(idx, d, on_value=True, off_value=False, axis=attrs.get("axis", -1), dtype=bool)
+    # values ([off, on]) may be a model input: select between its two elements
+    off, on = (gc.gather(values, gc.constant(np.int64(i))) for i in (0, 1))
+    return gc.where(hot, on, off)
+
+
+def _blocks(ctx, node, ins, attrs):
+    x = ins[0]
+    if rank_of(x, node) != 4 or None in x.shape[1:]:
+        raise OnnxImportError(f"{node.op_type} needs a 4-D input with its C, H, W known at import time")
+    return x, attrs["blocksize"], attr_str(attrs.get("mode", "DCR"))
+
+
+@converter("DepthToSpace")
+def _depth_to_space(ctx, node, ins, attrs):
+    x, bs, mode = _blocks(ctx, node, ins, attrs)
+    _, c, h, w = x.shape
+    if mode == "DCR":
+        t = gc.transpose(gc.reshape(x, [-1, bs, bs, c // bs ** 2, h, w]), [0, 3, 4, 1, 5, 2])
+    else:
+        t = gc.transpose(gc.reshape(x, [-1, c // bs ** 2, bs, bs, h, w]), [0, 1, 4, 2, 5, 3])
+    return gc.reshape(t, [-1, c // bs ** 2, h * bs, w * bs])
+
+
+@converter("SpaceToDepth")
+def _space_to_depth(ctx, node, ins, attrs):
+    x, bs, mode = _blocks(ctx, node, ins, attrs)
+    _, c, h, w = x.shape
+    t = gc.reshape(x, [-1, c, h // bs, bs, w // bs, bs])
+    t = gc.transpose(t, [0, 3, 5, 1, 2, 4] if mode == "DCR" else [0, 1, 3, 5, 2, 4])
+    return gc.reshape(t, [-1, c * bs * bs, h // bs, w // bs])
