@@ -17,7 +17,10 @@ def lower_softmax(node, x):
     m = topi.max(x, axis=axis, keepdims=True)
     shifted = te.compute(x.shape, lambda *i: x(*i) - m(*[0 if d == axis else v for d, v in enumerate(i)]),
                          name="shifted")
-    s = topi.sum(_exp(shifted), axis=axis, keepdims=True)
+    if str(x.dtype) == "float16":  # sum in float32 as numpy does: float16 partial sums drift by ulps
+        s = topi.cast(topi.sum(topi.cast(_exp(shifted), "float32"), axis=axis, keepdims=True), "float16")
+    else:
+        s = topi.sum(_exp(shifted), axis=axis, keepdims=True)
     e = _exp(shifted)
 
     def at(t, i):
