@@ -4,6 +4,7 @@ from tvm import te, topi
 from graphc.ops._base import normalize_axis
 
 from . import lowering
+from .reduce import float16_safe_sum
 
 
 def _exp(x):
@@ -17,10 +18,7 @@ def lower_softmax(node, x):
     m = topi.max(x, axis=axis, keepdims=True)
     shifted = te.compute(x.shape, lambda *i: x(*i) - m(*[0 if d == axis else v for d, v in enumerate(i)]),
                          name="shifted")
-    if str(x.dtype) == "float16":  # sum in float32 as numpy does: float16 partial sums drift by ulps
-        s = topi.cast(topi.sum(topi.cast(_exp(shifted), "float32"), axis=axis, keepdims=True), "float16")
-    else:
-        s = topi.sum(_exp(shifted), axis=axis, keepdims=True)
+    s = float16_safe_sum(_exp(shifted), axis, True)
     e = _exp(shifted)
 
     def at(t, i):
