@@ -1,4 +1,4 @@
-"""Transformer ops composed from graphc ops: Attention (opsets 23..25), RotaryEmbedding, SwiGLU, Swish.
+"""Transformer ops composed from graphc ops: Attention (opsets 23..25) and RotaryEmbedding.
 
 The compositions follow the ONNX function bodies (onnx/defs/nn/utils.cc and the reference in
 onnx.reference.ops): masks become one additive bias, a fully-masked query row yields zeros."""
@@ -202,19 +202,3 @@ def _rotary(ctx, node, ins, attrs):
         out = gc.concat([out, gc.slice(x, [0, 0, 0, rot], [b, s, h, size - rot])], axis=-1)
     return gc.reshape(out, shape) if rank == 3 else gc.transpose(out, [0, 2, 1, 3])
 
-
-def _swish(x, alpha):
-    return gc.multiply(x, gc.sigmoid(x if alpha == 1.0 else gc.multiply(x, const(alpha, x))))
-
-
-@converter("Swish")
-def _swish_conv(ctx, node, ins, attrs):
-    return _swish(ins[0], attrs.get("alpha", 1.0))
-
-
-@converter("SwiGLU")
-def _swiglu(ctx, node, ins, attrs):
-    a, b = ins
-    if a.shape is not None and b.shape is not None and tuple(a.shape) != tuple(b.shape):
-        raise OnnxImportError(f"SwiGLU inputs must have the same shape, got {list(a.shape)} and {list(b.shape)}")
-    return gc.multiply(_swish(a, attrs.get("alpha", 1.0)), b)
