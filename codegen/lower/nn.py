@@ -4,6 +4,7 @@ from tvm import te, topi
 from graphc.ops._base import normalize_axis
 
 from . import lowering
+from .reduce import float16_safe_sum
 
 
 def _exp(x):
@@ -17,7 +18,7 @@ def lower_softmax(node, x):
     m = topi.max(x, axis=axis, keepdims=True)
     shifted = te.compute(x.shape, lambda *i: x(*i) - m(*[0 if d == axis else v for d, v in enumerate(i)]),
                          name="shifted")
-    s = topi.sum(_exp(shifted), axis=axis, keepdims=True)
+    s = float16_safe_sum(_exp(shifted), axis, True)
     e = _exp(shifted)
 
     def at(t, i):

@@ -37,12 +37,17 @@ def schedule_injective(sch, block):
     loops = sch.get_loops(block)
     if not loops:
         return
+    row = _extent(sch, loops[-1])
     fused = sch.fuse(*loops) if len(loops) > 1 else loops[0]
     total = _extent(sch, fused)
     if total is None:
         return
     lanes = vector_lanes(max(8, _dtype_bits(sch, block)))
-    while lanes > 1 and total % lanes:
+    # A vector must not straddle rows of the innermost axis at uneven points: its indices then stop
+    # being affine (gathers), and an epilogue read that way from a GEMM result computed in the same
+    # kernel made LLVM reject TVM's IR ("Instruction does not dominate all uses"; rows of 6 with 4
+    # or 8 lanes did, 2, 3, 6 or 12 did not).
+    while lanes > 1 and (total % lanes or row and row % lanes and lanes % row):
         lanes //= 2
     if lanes > 1 and total >= lanes:
         outer, inner = sch.split(fused, [None, lanes])
