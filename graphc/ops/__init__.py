@@ -8,7 +8,7 @@ from .elemwise import (abs, add, cast, ceil, cos, divide, equal, erf, exp, floor
                        logical_xor, maximum, minimum, multiply, negative, not_equal, pow, reciprocal, relu,
                        round, rsqrt, sigmoid, sign, sin, sqrt, square, subtract, tanh, where)
 from .linalg import matmul
-from .nn import log_softmax, softmax
+from .nn import layer_norm, log_softmax, softmax
 from .reduce import (argmax, argmin, broadcast_like, reduce_max, reduce_mean, reduce_min, reduce_prod,
                      reduce_sum, sum_to)
 from .shape import (broadcast_to, concat, expand_dims, gather, getitem, one_hot, reshape, reshape_like, shape,

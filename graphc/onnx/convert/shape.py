@@ -22,7 +22,8 @@ def _reshape(ctx, node, ins, attrs):
 def _flatten(ctx, node, ins, attrs):
     x = ins[0]
     rank = rank_of(x, node)
-    axis = attrs.get("axis", 1) % (rank + 1) if attrs.get("axis", 1) < 0 else attrs.get("axis", 1)
+    axis = attrs.get("axis", 1)
+    axis = axis + rank if axis < 0 else axis  # ONNX: a negative axis counts from the end, in [-rank, rank]
     lead, rest = x.shape[:axis], x.shape[axis:]
     size = lambda dims: int(np.prod(dims)) if None not in dims else -1  # noqa: E731
     if size(lead) == -1 and size(rest) == -1:

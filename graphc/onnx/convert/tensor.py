@@ -68,3 +68,10 @@ def _dropout(ctx, node, ins, attrs):
     if len(node.output) > 1 and node.output[1]:
         return [y, gc.constant(np.ones(ins[0].shape, bool))]
     return y
+
+
+@converter("Range")
+def _range(ctx, node, ins, attrs):
+    start, limit, delta = (np.asarray(ctx.static(t, f"Range {w}")).reshape(()) for t, w in
+                           zip(ins, ("start", "limit", "delta")))
+    return gc.constant(np.arange(start, limit, delta, dtype=start.dtype))
