@@ -47,3 +47,51 @@ def _pad(ctx, node, ins, attrs):
         outside = pad_crop(gc.zeros_like(x), pads, mode, 1)
         return gc.add(pad_crop(x, pads, mode, 0), gc.multiply(outside, gc.reshape(value, [])))
     return pad_crop(x, pads, mode, value)
+
+
+def _static_dims(x, node, first=1):
+    if x.shape is None or None in x.shape[first:]:
+        raise OnnxImportError(f"{node.op_type} needs the dims of {x.name} after the batch known at import time")
+    return list(x.shape)
+
+
+def _mode(attrs, default):
+    m = attrs.get("mode", default)
+    return m.decode() if isinstance(m, bytes) else m
+
+
+@converter("DepthToSpace")
+def _depth_to_space(ctx, node, ins, attrs):
+    x, b = ins[0], attrs["blocksize"]
+    n, c, h, w = _static_dims(x, node)
+    if _mode(attrs, "DCR") == "DCR":  # depth is (row offset, column offset, channel)
+        y = gc.transpose(gc.reshape(x, [-1, b, b, c // (b * b), h, w]), [0, 3, 4, 1, 5, 2])
+    else:  # CRD: depth is (channel, row offset, column offset)
+        y = gc.transpose(gc.reshape(x, [-1, c // (b * b), b, b, h, w]), [0, 1, 4, 2, 5, 3])
+    return gc.reshape(y, [-1, c // (b * b), h * b, w * b])
+
+
+@converter("SpaceToDepth")
+def _space_to_depth(ctx, node, ins, attrs):
+    x, b = ins[0], attrs["blocksize"]
+    n, c, h, w = _static_dims(x, node)
+    y = gc.reshape(x, [-1, c, h // b, b, w // b, b])
+    perm = [0, 3, 5, 1, 2, 4] if _mode(attrs, "DCR") == "DCR" else [0, 1, 3, 5, 2, 4]
+    return gc.reshape(gc.transpose(y, perm), [-1, c * b * b, h // b, w // b])
+
+
+@converter("CenterCropPad")
+def _center_crop_pad(ctx, node, ins, attrs):
+    x = ins[0]
+    rank = rank_of(x, node)
+    target = ints(ctx.static(ins[1], "CenterCropPad shape"))
+    axes = [a % rank for a in attrs.get("axes", range(rank))]
+    pads = [(0, 0)] * rank
+    for a, size in zip(axes, target):
+        dim = x.shape[a]
+        if dim is None:
+            raise OnnxImportError(f"CenterCropPad needs dim {a} of {x.name} known at import time")
+        d = abs(size - dim)
+        sign = 1 if size > dim else -1  # pad or crop, the smaller half first
+        pads[a] = (sign * (d // 2), sign * (d - d // 2))
+    return pad_crop(x, pads)
