@@ -55,9 +55,19 @@ def run_case(case):
         try:
             try:
                 imp = import_model(case.model)
-            except StaticInputError:  # shapes/axes fed as inputs: bind the integer inputs at import
-                bind = {n: v for n, v in zip(all_in, inputs) if np.asarray(v).dtype.kind in "iu"}
-                imp = import_model(case.model, bind=bind)
+            except StaticInputError:  # shapes/axes fed as inputs: bind the integer inputs at import,
+                # then any other input an import-time value (e.g. Resize scales) depends on
+                values = dict(zip(all_in, inputs))
+                bind = {n: v for n, v in values.items() if np.asarray(v).dtype.kind in "iu"}
+                while True:
+                    try:
+                        imp = import_model(case.model, bind=bind)
+                        break
+                    except StaticInputError as again:
+                        more = {n: values[n] for n in again.inputs if n in values and n not in bind}
+                        if not more:
+                            raise
+                        bind.update(more)
         except Exception as e:  # noqa: BLE001 (any failure is a conformance failure, reported)
             return f"import: {type(e).__name__}: {str(e)[:300]}"
         names_in = [n for n in all_in if n in imp.inputs]

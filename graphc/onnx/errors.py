@@ -8,3 +8,7 @@ class OnnxImportError(GraphcError, ValueError):
 
 class StaticInputError(OnnxImportError):
     """An input that must be known at import time (shape, axes, pads) depends on a fed model input."""
+
+    def __init__(self, message, inputs=()):
+        super().__init__(message)
+        self.inputs = tuple(inputs)  # names of the model inputs it depends on (to bind them)

@@ -86,7 +86,8 @@ class Context:
             return gc.reference.evaluate(t)
         except FeedError:
             raise StaticInputError(f"{what} must be known at import time (from initializers, Constant or "
-                                  f"Shape of static dims), but {t.name} depends on a model input") from None
+                                  f"Shape of static dims), but {t.name} depends on a model input",
+                                   _fed_inputs(t)) from None
 
     def maybe_static(self, t):
         """The numpy value of `t` when it is static, else None."""
@@ -94,6 +95,20 @@ class Context:
             return gc.reference.evaluate(t)
         except FeedError:
             return None
+
+
+def _fed_inputs(t):
+    """Names of the placeholders tensor `t` depends on."""
+    seen, stack, names = set(), [t.node], []
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.op == "placeholder":
+            names.append(node.name)
+        stack.extend(i.node for i in node.inputs)
+    return names
 
 
 # ---- import ---------------------------------------------------------------------------------
@@ -151,6 +166,9 @@ def import_model(path_or_model, variables=False, bind=None):
             try:
                 with g.name_scope(node.name or node.op_type):
                     out = fn(ctx, node, ins, _attrs(node))
+            except StaticInputError as e:
+                raise StaticInputError(f"node {node.name!r}: ONNX op {node.op_type} (opset {opset}): {e}",
+                                       e.inputs) from None
             except OnnxImportError as e:
                 raise type(e)(f"node {node.name!r}: ONNX op {node.op_type} (opset {opset}): {e}") from None
             except (GraphcError, TypeError, KeyError, ValueError, NotImplementedError) as e:
