@@ -11,11 +11,11 @@ from .elemwise import (abs, add, bitcast, cast, ceil, cos, divide, equal, erf, e
                        bitwise_xor, bitwise_not, left_shift, right_shift, is_nan)
 from .indexing import gather_elements, gather_nd, scatter_elements, scatter_nd, top_k
 from .linalg import det, matmul
-from .nn import log_softmax, softmax
+from .nn import layer_norm, log_softmax, softmax
 from .reduce import cumprod, cumsum
 from .reduce import (argmax, argmin, broadcast_like, reduce_max, reduce_mean, reduce_min, reduce_prod,
                      reduce_sum, sum_to)
 from .shape import (broadcast_to, concat, expand_dims, gather, getitem, one_hot, reshape, reshape_like, shape,
-                    slice, split, squeeze, stack, strided_slice, tile, transpose, unstack)
+                    pad, slice, split, squeeze, stack, strided_slice, tile, transpose, unstack)
 from .shape import rank, size
 from . import packed  # noqa: F401  (registers matmul_packed, made by passes/pack_weights.py)
