@@ -1,5 +1,5 @@
 """The op families; importing this package registers every op."""
-from . import control, creation, elemwise, linalg, nn, reduce, shape  # noqa: F401  (registration)
+from . import control, conv, creation, elemwise, linalg, nn, reduce, shape  # noqa: F401  (registration)
 from ._base import convert_to_tensor
 from .control import identity, stop_gradient
 from .creation import constant, fill, ones, ones_like, placeholder, zeros, zeros_like
@@ -7,6 +7,7 @@ from .elemwise import (abs, add, cast, ceil, cos, divide, equal, erf, exp, floor
                        greater, greater_equal, less, less_equal, log, logical_and, logical_not, logical_or,
                        logical_xor, maximum, minimum, multiply, negative, not_equal, pow, reciprocal, relu,
                        round, rsqrt, sigmoid, sign, sin, sqrt, square, subtract, tanh, where)
+from .conv import avg_pool, conv, conv_transpose, max_pool
 from .linalg import matmul
 from .nn import log_softmax, softmax
 from .reduce import (argmax, argmin, broadcast_like, reduce_max, reduce_mean, reduce_min, reduce_prod,

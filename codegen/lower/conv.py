@@ -1,0 +1,231 @@
+"""TE lowerings of graphc/ops/conv.py: convolutions as direct reductions over (input channels of the
+group, kernel offsets), pooling as window reductions with the padding tested in the index (no padded
+copy). The CPU schedule of a 2-D conv is codegen/schedule/cpu.py's "conv" rule."""
+import math
+
+import tvm
+from tvm import te, tirx, topi
+
+from graphc.ops.conv import pool_output_shape, spatial_attrs
+
+from . import lowering
+
+
+def _clamp(v, hi):
+    """`v` kept inside [0, hi): reads under a false if_then_else condition stay in bounds."""
+    return tvm.te.max(tvm.te.min(v, hi - 1), 0)
+
+
+def _all(conds):
+    out = None
+    for c in conds:
+        out = c if out is None else tirx.And(out, c)
+    return tirx.const(True, "bool") if out is None else out
+
+
+def _padded(x, pads, nd, name):
+    if not any(pads):
+        return x
+    return topi.nn.pad(x, [0, 0] + list(pads[:nd]), [0, 0] + list(pads[nd:]), name=name)
+
+
+@lowering("conv")
+def lower_conv(node, x, w):
+    nd = len(x.shape) - 2
+    groups = int(node.attrs.get("groups", 1))
+    k, s, d, p = spatial_attrs(node.attrs, nd, [int(v) for v in w.shape[2:]])
+    out_shape = tuple(node.outputs[0].shape)
+    cig, cog = int(w.shape[1]), int(w.shape[0]) // groups
+    xp = _padded(x, p, nd, "conv_pad")
+    rc = te.reduce_axis((0, cig), name="rc")
+    rk = [te.reduce_axis((0, k[i]), name=f"rk{i}") for i in range(nd)]
+
+    def product(n, o, *sp):
+        c = rc if groups == 1 else (o // cog) * cig + rc
+        xi = (n, c) + tuple(sp[i] * s[i] + rk[i] * d[i] for i in range(nd))
+        return te.sum(xp[xi] * w[(o, rc) + tuple(rk)], axis=[rc] + rk)
+    return te.compute(out_shape, product, name="conv",
+                      attrs={"conv_groups": groups, "conv_strides": s, "conv_dilations": d})
+
+
+def _transposed_sum(in_sizes, k, s, d, pb, value, dtype, extra_axes=()):
+    """sum over kernel offsets rk (and `extra_axes`) of value(rk, q) where q = (i + pb - rk*d) / s is a
+    whole in-range output position; i is the index of the result along each spatial dim."""
+    nd = len(k)
+    rk = [te.reduce_axis((0, k[j]), name=f"rk{j}") for j in range(nd)]
+
+    def at(i):
+        ts = [i[j] + pb[j] - rk[j] * d[j] for j in range(nd)]
+        conds = []
+        for j in range(nd):
+            conds.append(ts[j] >= 0)
+            if s[j] > 1:
+                conds.append(tirx.floormod(ts[j], s[j]) == 0)
+            conds.append(tirx.floordiv(ts[j], s[j]) < in_sizes[j])
+        q = [_clamp(tirx.floordiv(ts[j], s[j]), in_sizes[j]) for j in range(nd)]
+        v = value(rk, q)
+        return te.sum(tirx.if_then_else(_all(conds), v, tirx.const(0, dtype)), axis=list(extra_axes) + rk)
+    return at
+
+
+@lowering("conv_transpose")
+def lower_conv_transpose(node, x, w, like=None):
+    nd = len(x.shape) - 2
+    groups = int(node.attrs.get("groups", 1))
+    k, s, d, p = spatial_attrs(node.attrs, nd, [int(v) for v in w.shape[2:]])
+    out_shape = tuple(node.outputs[0].shape)
+    cig, cog = int(w.shape[0]) // groups, int(w.shape[1])
+    in_sizes = [int(v) for v in x.shape[2:]]
+    rc = te.reduce_axis((0, cig), name="rc")
+
+    def product(n, o, *sp):
+        c = rc if groups == 1 else (o // cog) * cig + rc
+        oo = o if groups == 1 else o % cog
+        return _transposed_sum(in_sizes, k, s, d, p[:nd],
+                               lambda rk, q: x[(n, c) + tuple(q)] * w[(c, oo) + tuple(rk)], x.dtype, (rc,))(sp)
+    return te.compute(out_shape, product, name="conv_transpose")
+
+
+@lowering("conv_weight_grad")
+def lower_conv_weight_grad(node, x, dy):
+    nd = len(x.shape) - 2
+    groups = int(node.attrs.get("groups", 1))
+    k, s, d, p = spatial_attrs(node.attrs, nd)
+    out_shape = tuple(node.outputs[0].shape)
+    cig, cog = int(x.shape[1]) // groups, int(dy.shape[1]) // groups
+    xp = _padded(x, p, nd, "conv_pad")
+    rn = te.reduce_axis((0, int(x.shape[0])), name="rn")
+    rp = [te.reduce_axis((0, int(dy.shape[2 + i])), name=f"rp{i}") for i in range(nd)]
+
+    def product(o, c, *kk):
+        ci = c if groups == 1 else (o // cog) * cig + c
+        xi = (rn, ci) + tuple(rp[i] * s[i] + kk[i] * d[i] for i in range(nd))
+        return te.sum(xp[xi] * dy[(rn, o) + tuple(rp)], axis=[rn] + rp)
+    return te.compute(out_shape, product, name="conv_weight_grad")
+
+
+# ---- pooling ------------------------------------------------------------------------------------
+def _pool_params(node, x_shape):
+    nd = len(x_shape) - 2
+    k, s, d, p = spatial_attrs(node.attrs, nd)
+    return nd, k, s, d, p, [int(v) for v in x_shape[2:]]
+
+
+def _window_reads(x, nd, k, s, d, p, in_sizes, n, c, sp, rk):
+    """(value of x at the window element, whether it is inside x) for output position sp, offset rk."""
+    pos = [sp[i] * s[i] - p[i] + rk[i] * d[i] for i in range(nd)]
+    inside = _all([tirx.And(pos[i] >= 0, pos[i] < in_sizes[i]) for i in range(nd)])
+    return x[(n, c) + tuple(_clamp(pos[i], in_sizes[i]) for i in range(nd))], inside
+
+
+def _window_count(node, nd, k, s, d, p, in_sizes, sp, dtype):
+    """How many elements of output sp's window the average divides by (closed form per dim)."""
+    include = bool(node.attrs.get("count_include_pad", False))
+    total = None
+    for i in range(nd):
+        lo, hi = (-p[i], in_sizes[i] + p[nd + i]) if include else (0, in_sizes[i])
+        start = sp[i] * s[i] - p[i]
+        first = tvm.te.max(0, tirx.floordiv(lo - start + d[i] - 1, d[i]))
+        last = tvm.te.min(k[i] - 1, tirx.floordiv(hi - 1 - start, d[i]))
+        cnt = tvm.te.max(last - first + 1, 0)
+        total = cnt if total is None else total * cnt
+    return tirx.Cast(dtype, total)
+
+
+def _argmax_reducer():
+    def combine(a, b):
+        take_a = tirx.Or(a[1] > b[1], tirx.And(a[1] == b[1], a[0] < b[0]))
+        return tirx.Select(take_a, a[0], b[0]), tirx.Select(take_a, a[1], b[1])
+
+    def identity(t_idx, t_val):
+        return tirx.const(2 ** 30, t_idx), tvm.te.min_value(t_val)
+    return te.comm_reducer(combine, identity, name="window_argmax")
+
+
+def _flat(rk, k):
+    idx = rk[0]
+    for j in range(1, len(k)):
+        idx = idx * k[j] + rk[j]
+    return idx
+
+
+def _window_argmax(x, node):
+    """(flat kernel offset of the first maximum, the maximum) of every window of x."""
+    nd, k, s, d, p, in_sizes = _pool_params(node, x.shape)
+    out_shape = tuple(x.shape[:2]) + tuple(_out_spatial(node, x.shape))
+    rk = [te.reduce_axis((0, k[i]), name=f"rk{i}") for i in range(nd)]
+    reducer = _argmax_reducer()
+
+    def body(n, c, *sp):
+        v, inside = _window_reads(x, nd, k, s, d, p, in_sizes, n, c, sp, rk)
+        v = tirx.if_then_else(inside, v, tvm.te.min_value(x.dtype))
+        return reducer((tirx.Cast("int32", _flat(rk, k)), v), axis=rk)
+    idx, val = te.compute(out_shape, body, name="max_pool_argmax")
+    return idx, val
+
+
+def _out_spatial(node, x_shape):
+    return pool_output_shape(node, [int(v) for v in x_shape])
+
+
+@lowering("max_pool")
+def lower_max_pool(node, x):
+    nd, k, s, d, p, in_sizes = _pool_params(node, x.shape)
+    rk = [te.reduce_axis((0, k[i]), name=f"rk{i}") for i in range(nd)]
+
+    def body(n, c, *sp):
+        v, inside = _window_reads(x, nd, k, s, d, p, in_sizes, n, c, sp, rk)
+        return te.max(tirx.if_then_else(inside, v, tvm.te.min_value(x.dtype)), axis=rk)
+    return te.compute(tuple(node.outputs[0].shape), body, name="max_pool")
+
+
+@lowering("avg_pool")
+def lower_avg_pool(node, x):
+    nd, k, s, d, p, in_sizes = _pool_params(node, x.shape)
+    rk = [te.reduce_axis((0, k[i]), name=f"rk{i}") for i in range(nd)]
+    zero = tirx.const(0, x.dtype)
+
+    def body(n, c, *sp):
+        v, inside = _window_reads(x, nd, k, s, d, p, in_sizes, n, c, sp, rk)
+        return te.sum(tirx.if_then_else(inside, v, zero), axis=rk)
+    total = te.compute(tuple(node.outputs[0].shape), body, name="avg_pool_sum")
+    return te.compute(total.shape, lambda n, c, *sp: total[(n, c) + sp] / _window_count(
+        node, nd, k, s, d, p, in_sizes, sp, x.dtype), name="avg_pool")
+
+
+@lowering("max_pool_grad")
+def lower_max_pool_grad(node, x, dy):
+    nd, k, s, d, p, in_sizes = _pool_params(node, x.shape)
+    arg, _ = _window_argmax(x, node)
+    out_sizes = [int(v) for v in dy.shape[2:]]
+
+    def body(n, c, *i):
+        return _transposed_sum(out_sizes, k, s, d, p[:nd], lambda rk, q: tirx.if_then_else(
+            arg[(n, c) + tuple(q)] == tirx.Cast("int32", _flat(rk, k)), dy[(n, c) + tuple(q)],
+            tirx.const(0, dy.dtype)), dy.dtype)(i)
+    return te.compute(tuple(x.shape), body, name="max_pool_grad")
+
+
+@lowering("max_pool_gather")
+def lower_max_pool_gather(node, x, g):
+    nd, k, s, d, p, in_sizes = _pool_params(node, x.shape)
+    arg, _ = _window_argmax(x, node)
+    strides_flat = [math.prod(k[j + 1:]) for j in range(nd)]
+
+    def body(n, c, *sp):
+        a = arg[(n, c) + sp]
+        rk = [tirx.floormod(tirx.floordiv(a, strides_flat[j]), k[j]) for j in range(nd)]
+        return _window_reads(g, nd, k, s, d, p, in_sizes, n, c, sp, rk)[0]
+    return te.compute(tuple(node.outputs[0].shape), body, name="max_pool_gather")
+
+
+@lowering("avg_pool_grad")
+def lower_avg_pool_grad(node, dy, like):
+    x_shape = [int(v) for v in node.outputs[0].shape]
+    nd, k, s, d, p, in_sizes = _pool_params(node, x_shape)
+    out_sizes = [int(v) for v in dy.shape[2:]]
+
+    def body(n, c, *i):
+        return _transposed_sum(out_sizes, k, s, d, p[:nd], lambda rk, q: dy[(n, c) + tuple(q)] / _window_count(
+            node, nd, k, s, d, p, in_sizes, q, dy.dtype), dy.dtype)(i)
+    return te.compute(tuple(x_shape), body, name="avg_pool_grad")
