@@ -229,3 +229,22 @@ def lower_avg_pool_grad(node, dy, like):
         return _transposed_sum(out_sizes, k, s, d, p[:nd], lambda rk, q: dy[(n, c) + tuple(q)] / _window_count(
             node, nd, k, s, d, p, in_sizes, q, dy.dtype), dy.dtype)(i)
     return te.compute(tuple(x_shape), body, name="avg_pool_grad")
+
+
+@lowering("max_pool_indices")
+def lower_max_pool_indices(node, x):
+    nd, k, s, d, p, in_sizes = _pool_params(node, x.shape)
+    arg, _ = _window_argmax(x, node)
+    strides_flat = [math.prod(k[j + 1:]) for j in range(nd)]
+    order = list(range(nd))[::-1] if node.attrs.get("storage_order", 0) else list(range(nd))
+    channels = int(x.shape[1])
+
+    def body(n, c, *sp):
+        a = arg[(n, c) + sp]
+        flat = tirx.Cast("int64", n * channels + c)
+        for j in order:
+            rk = tirx.floormod(tirx.floordiv(a, strides_flat[j]), k[j])
+            pos = sp[j] * s[j] - p[j] + rk * d[j]
+            flat = flat * in_sizes[j] + tirx.Cast("int64", pos)
+        return flat
+    return te.compute(tuple(node.outputs[0].shape), body, name="max_pool_indices")

@@ -311,7 +311,8 @@ def pool_output_shape(node, x_shape):
 
 def _pool_infer(node):
     x = node.inputs[0]
-    _check_float(x)
+    if node.op == "avg_pool" or x.dtype.is_bool:
+        _check_float(x)   # max pooling also takes integers
     nd = _spatial_rank(x, node.op)
     out = pool_output_shape(node, x.shape)
     if any(o is not None and o < 1 for o in out):
@@ -344,7 +345,8 @@ def _pool_windows(node, x, fill):
 def _max_pool_argmax(node, x):
     """(max, flat kernel offset of the first maximum) of every window."""
     best = arg = None
-    for j, (kk, v, _, _) in enumerate(_pool_windows(node, x, -np.inf)):
+    lowest = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    for j, (kk, v, _, _) in enumerate(_pool_windows(node, x, lowest)):
         if best is None:
             best, arg = v.copy(), np.zeros(v.shape, np.int64)
         else:
@@ -376,11 +378,13 @@ def _pool_examples(rng, avg):
     def ex(shape, **attrs):
         return Example([rand(rng, shape)], attrs)
     extra = [{"count_include_pad": True}, {}] if avg else [{}, {}]
+    ints = [] if avg else [Example([rand(rng, (1, 2, 5, 5), "uint8", 0, 255)], {"kernel_shape": [3, 3],
+                                                                              "pads": [1, 1, 1, 1]})]
     return [ex((1, 2, 6, 6), kernel_shape=[2, 2], strides=[2, 2]),
             ex((2, 3, 7, 8), kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], **extra[0]),
             ex((1, 2, 9), kernel_shape=[3], strides=[2], ceil_mode=True, pads=[0, 1], **extra[0]),
             ex((1, 2, 7, 7), kernel_shape=[2, 3], strides=[2, 1], dilations=[2, 2], pads=[1, 0, 0, 1]),
-            ex((1, 1, 4, 5, 4), kernel_shape=[2, 2, 3], strides=[2, 1, 1], ceil_mode=True, **extra[1])]
+            ex((1, 1, 4, 5, 4), kernel_shape=[2, 2, 3], strides=[2, 1, 1], ceil_mode=True, **extra[1])] + ints
 
 
 max_pool_op = register_op("max_pool", pattern=Pattern.OUT_ELEMWISE_FUSABLE, infer=_pool_infer,
@@ -418,6 +422,8 @@ def _pool_grad_examples(rng, op):
     out = []
     for e in _pool_examples(rng, op == "avg_pool_grad"):
         x = e.inputs[0]
+        if x.dtype.kind != "f":
+            continue
         y_shape = x.shape[:2] + tuple(pool_output_shape(_FakeNode(e.attrs), x.shape))
         if op == "max_pool_grad":
             out.append(Example([x, rand(rng, y_shape)], e.attrs))
@@ -446,6 +452,38 @@ max_pool_grad_op = register_op("max_pool_grad", pattern=Pattern.OPAQUE, infer=_m
 max_pool_gather_op = register_op("max_pool_gather", pattern=Pattern.OPAQUE, infer=_max_pool_gather_infer,
                                  reference=_max_pool_gather_ref,
                                  examples=lambda rng: _pool_grad_examples(rng, "max_pool_gather"))
+
+
+# max_pool_indices(x): where each window's first maximum is, as a flat index into x (ONNX MaxPool's
+# Indices: row-major, or with storage_order 1 column-major over the spatial dims)
+def _max_pool_indices_ref(node, x):
+    _, arg = _max_pool_argmax(node, x)
+    nd = x.ndim - 2
+    k, s, d, p, _ = _pool_attrs(node, nd)
+    out = arg.shape[2:]
+    kk = np.unravel_index(arg, k)
+    grid = np.meshgrid(*[np.arange(o) for o in out], indexing="ij")
+    pos = [grid[i] * s[i] - p[i] + kk[i] * d[i] for i in range(nd)]
+    dims = list(x.shape[2:])
+    if node.attrs.get("storage_order", 0):
+        flat = np.ravel_multi_index(pos[::-1], dims[::-1])
+    else:
+        flat = np.ravel_multi_index(pos, dims)
+    nc = (np.arange(x.shape[0])[:, None] * x.shape[1] + np.arange(x.shape[1])[None, :]) * int(np.prod(dims))
+    return (flat + nc.reshape(nc.shape + (1,) * nd)).astype(np.int64)
+
+
+def _max_pool_indices_infer(node):
+    t = _pool_infer(node)
+    from .. import dtypes
+    return TensorType(t.shape, dtypes.int64)
+
+
+max_pool_indices_op = register_op("max_pool_indices", pattern=Pattern.OPAQUE, infer=_max_pool_indices_infer,
+                                  reference=_max_pool_indices_ref, differentiable=False,
+                                  examples=lambda rng: _pool_examples(rng, False) + [Example(
+                                      [rand(rng, (2, 2, 5, 6))], {"kernel_shape": [2, 3], "strides": [1, 2],
+                                                                  "pads": [1, 1, 0, 1], "storage_order": 1})])
 
 
 # avg_pool_grad(dy, like): each window's dy / count spread over its elements; `like` gives x's shape
@@ -574,3 +612,10 @@ def avg_pool(x, kernel_shape, strides=None, pads=None, dilations=None, ceil_mode
     """Mean over windows of x (N, C, *spatial), counting the padding when count_include_pad."""
     return _pool("avg_pool", x, kernel_shape, strides, pads, dilations, ceil_mode, name,
                  count_include_pad=bool(count_include_pad))
+
+
+def max_pool_indices(x, kernel_shape, strides=None, pads=None, dilations=None, ceil_mode=False, storage_order=0,
+                     name=None):
+    """int64 flat indices into x of each max_pool window's first maximum (ONNX MaxPool's Indices)."""
+    return _pool("max_pool_indices", x, kernel_shape, strides, pads, dilations, ceil_mode, name,
+                 storage_order=int(storage_order))
