@@ -7,7 +7,7 @@ from .elemwise import (abs, add, cast, ceil, cos, divide, equal, erf, exp, floor
                        greater, greater_equal, less, less_equal, log, logical_and, logical_not, logical_or,
                        logical_xor, maximum, minimum, multiply, negative, not_equal, pow, reciprocal, relu,
                        round, rsqrt, sigmoid, sign, sin, sqrt, square, subtract, tanh, where)
-from .conv import avg_pool, conv, conv_transpose, max_pool
+from .conv import avg_pool, avg_pool2d, conv, conv2d, conv_transpose, max_pool, max_pool2d, max_pool_indices
 from .linalg import matmul
 from .nn import log_softmax, softmax
 from .reduce import (argmax, argmin, broadcast_like, reduce_max, reduce_mean, reduce_min, reduce_prod,

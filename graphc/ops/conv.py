@@ -619,3 +619,92 @@ def max_pool_indices(x, kernel_shape, strides=None, pads=None, dilations=None, c
     """int64 flat indices into x of each max_pool window's first maximum (ONNX MaxPool's Indices)."""
     return _pool("max_pool_indices", x, kernel_shape, strides, pads, dilations, ceil_mode, name,
                  storage_order=int(storage_order))
+
+
+# ---- TensorFlow-style wrappers: channels-last by default, 'SAME' / 'VALID' padding ----------------
+def _tf_list(v, nd, what, channels_first):
+    """TF's 1, nd or nd+2 (N and C included) entries as nd spatial ones."""
+    v = [int(a) for a in np.atleast_1d(v if v is not None else 1)]
+    if len(v) == 1:
+        return v * nd
+    if len(v) == nd + 2:
+        return v[2:] if channels_first else v[1:-1]
+    if len(v) != nd:
+        raise ShapeError(f"{what} {v} needs 1, {nd} or {nd + 2} entries")
+    return v
+
+
+def _tf_pads(padding, x_spatial, kernel, strides, dilations, channels_first):
+    """Explicit (begins, ends) pads for TF's 'SAME' / 'VALID' / [[before, after], ...] padding."""
+    nd = len(kernel)
+    if isinstance(padding, str):
+        mode = padding.upper()
+        if mode == "VALID":
+            return [0] * (2 * nd)
+        if mode != "SAME":
+            raise ShapeError(f"padding {padding!r} must be 'SAME' or 'VALID' (or explicit pairs)")
+        if None in x_spatial:
+            raise ShapeError(f"padding 'SAME' needs the spatial dims known when the graph is built, got {x_spatial}")
+        total = [max(0, (-(-n // s) - 1) * s + (k - 1) * d + 1 - n)
+                 for n, k, s, d in zip(x_spatial, kernel, strides, dilations)]
+        return [t // 2 for t in total] + [t - t // 2 for t in total]   # TF puts the odd one at the end
+    pairs = [list(p) for p in padding]
+    if len(pairs) == nd + 2:
+        pairs = pairs[2:] if channels_first else pairs[1:-1]
+    if len(pairs) != nd or any(len(p) != 2 for p in pairs):
+        raise ShapeError(f"explicit padding {padding} needs {nd} or {nd + 2} [before, after] pairs")
+    return [int(p[0]) for p in pairs] + [int(p[1]) for p in pairs]
+
+
+def _to_channels_first(x, nd, channels_first):
+    from .shape import transpose
+    return x if channels_first else transpose(x, [0, nd + 1] + list(range(1, nd + 1)))
+
+
+def _to_channels_last(y, nd, channels_first):
+    from .shape import transpose
+    return y if channels_first else transpose(y, [0] + list(range(2, nd + 2)) + [1])
+
+
+def _tf_layout(x, data_format):
+    x = convert_to_tensor(x)
+    nd = _spatial_rank(x, "conv/pool") if x.shape is not None else 2
+    channels_first = (data_format or "NHWC").upper().startswith("NC")
+    spatial = list(x.shape[2:] if channels_first else x.shape[1:-1])
+    return x, nd, channels_first, spatial
+
+
+def conv2d(input, filters=None, strides=1, padding="VALID", data_format="NHWC", dilations=None, name=None,  # noqa: A002
+           filter=None):  # noqa: A002  (TF1 calls it filter)
+    """tf.nn.conv2d: x (NHWC or NCHW) with filters [kh, kw, C_in, C_out]; 'SAME' or 'VALID' padding.
+    (Also takes 1-D and 3-D inputs with their filters.)"""
+    from .shape import transpose
+    filters = convert_to_tensor(filters if filters is not None else filter)
+    x, nd, cf, spatial = _tf_layout(input, data_format)
+    strides = _tf_list(strides, nd, "strides", cf)
+    dilations = _tf_list(dilations, nd, "dilations", cf)
+    kernel = list(filters.shape[:nd])
+    pads = _tf_pads(padding, spatial, kernel, strides, dilations, cf)
+    w = transpose(filters, [nd + 1, nd] + list(range(nd)))   # [k..., in, out] -> [out, in, k...]
+    y = conv(_to_channels_first(x, nd, cf), w, strides=strides, dilations=dilations, pads=pads)
+    return _to_channels_last(y, nd, cf)
+
+
+def _tf_pool(op, value, ksize, strides, padding, data_format):
+    x, nd, cf, spatial = _tf_layout(value, data_format)
+    kernel = _tf_list(ksize, nd, "ksize", cf)
+    strides = _tf_list(strides, nd, "strides", cf)
+    pads = _tf_pads(padding, spatial, kernel, strides, [1] * nd, cf)
+    y = _pool(op, _to_channels_first(x, nd, cf), kernel, strides, pads, None, False, None,
+              **({"count_include_pad": False} if op == "avg_pool" else {}))
+    return _to_channels_last(y, nd, cf)
+
+
+def max_pool2d(value, ksize, strides, padding, data_format="NHWC", name=None, input=None):  # noqa: A002
+    """tf.nn.max_pool: max over ksize windows of x (NHWC by default)."""
+    return _tf_pool("max_pool", value if value is not None else input, ksize, strides, padding, data_format)
+
+
+def avg_pool2d(value, ksize, strides, padding, data_format="NHWC", name=None, input=None):  # noqa: A002
+    """tf.nn.avg_pool: mean over ksize windows of x (NHWC by default); 'SAME' padding is not counted."""
+    return _tf_pool("avg_pool", value if value is not None else input, ksize, strides, padding, data_format)
