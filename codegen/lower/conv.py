@@ -9,6 +9,7 @@ from tvm import te, tirx, topi
 from graphc.ops.conv import pool_output_shape, spatial_attrs
 
 from . import lowering
+from .linalg import NR, _packed_gemm
 
 
 def _clamp(v, hi):
@@ -29,12 +30,18 @@ def _padded(x, pads, nd, name):
     return topi.nn.pad(x, [0, 0] + list(pads[:nd]), [0, 0] + list(pads[nd:]), name=name)
 
 
+GEMM_MIN_MACS = 1 << 16  # below this the direct loop nest is as fast and compiles quicker
+
+
 @lowering("conv")
 def lower_conv(node, x, w):
     nd = len(x.shape) - 2
     groups = int(node.attrs.get("groups", 1))
     k, s, d, p = spatial_attrs(node.attrs, nd, [int(v) for v in w.shape[2:]])
     out_shape = tuple(node.outputs[0].shape)
+    macs = math.prod(out_shape) * math.prod(int(v) for v in w.shape[1:])
+    if nd == 2 and groups == 1 and str(x.dtype) == "float32" and macs >= GEMM_MIN_MACS:
+        return _conv2d_gemm(x, w, k, s, d, p, out_shape)
     cig, cog = int(w.shape[1]), int(w.shape[0]) // groups
     xp = _padded(x, p, nd, "conv_pad")
     rc = te.reduce_axis((0, cig), name="rc")
@@ -46,6 +53,30 @@ def lower_conv(node, x, w):
         return te.sum(xp[xi] * w[(o, rc) + tuple(rk)], axis=[rc] + rk)
     return te.compute(out_shape, product, name="conv",
                       attrs={"conv_groups": groups, "conv_strides": s, "conv_dilations": d})
+
+
+def _conv2d_gemm(x, w, k, s, d, p, out_shape):
+    """2-D conv as a GEMM per image: W (C_out x C_in*kh*kw) times the im2col matrix of x, which is
+    written straight into the GEMM's zero-padded column panels ("conv_packB"); the result is
+    (N, C_out, OH*OW), viewed as (N, C_out, OH, OW) by the last block, where epilogues fuse."""
+    n, c_out, oh, ow = out_shape
+    c_in = int(x.shape[1])
+    kh, kw = k
+    kdim, hw = c_in * kh * kw, oh * ow
+    panels = -(-hw // NR)
+    xp = _padded(x, p, 2, "conv_pad")
+
+    def pack(b, jo, kk, ji):
+        j = jo * NR + ji
+        c, r = kk // (kh * kw), kk % (kh * kw)
+        v = xp[b, c, (j // ow) * s[0] + (r // kw) * d[0], (j % ow) * s[1] + (r % kw) * d[1]]
+        return v if hw % NR == 0 else tirx.if_then_else(j < hw, v, tirx.const(0, x.dtype))
+    packed = te.compute((n, panels, kdim, NR), pack, name="conv_packB")
+    # (the weights read in GEMM order: one contiguous row of C_in*kh*kw per output channel)
+    w2 = w if len(w.shape) == 2 else te.compute((c_out, kdim), lambda o, kk: w[
+        o, kk // (kh * kw), (kk // kw) % kh, kk % kw], name="conv_weight_rows")
+    c = _packed_gemm(w2, packed, False, (n, c_out, hw))
+    return te.compute(out_shape, lambda b, o, y, xx: c[b, o, y * ow + xx], name="conv")
 
 
 def _transposed_sum(in_sizes, k, s, d, pb, value, dtype, extra_axes=()):
