@@ -9,7 +9,7 @@ from tvm import te, tirx, topi
 from graphc.ops.conv import pool_output_shape, spatial_attrs
 
 from . import lowering
-from .linalg import NR, _packed_gemm
+from .linalg import NR, gemm_tiles
 
 
 def _clamp(v, hi):
@@ -55,28 +55,44 @@ def lower_conv(node, x, w):
                       attrs={"conv_groups": groups, "conv_strides": s, "conv_dilations": d})
 
 
-def _conv2d_gemm(x, w, k, s, d, p, out_shape):
-    """2-D conv as a GEMM per image: W (C_out x C_in*kh*kw) times the im2col matrix of x, which is
-    written straight into the GEMM's zero-padded column panels ("conv_packB"); the result is
-    (N, C_out, OH*OW), viewed as (N, C_out, OH, OW) by the last block, where epilogues fuse."""
-    n, c_out, oh, ow = out_shape
-    c_in = int(x.shape[1])
-    kh, kw = k
-    kdim, hw = c_in * kh * kw, oh * ow
-    panels = -(-hw // NR)
-    xp = _padded(x, p, 2, "conv_pad")
+def _conv2d_gemm(x, w, k, st, d, p, out_shape):
+    """2-D conv as a GEMM, W (C_out x C_in*kh*kw) times the im2col matrix, with no im2col copy.
 
-    def pack(b, jo, kk, ji):
-        j = jo * NR + ji
-        c, r = kk // (kh * kw), kk % (kh * kw)
-        v = xp[b, c, (j // ow) * s[0] + (r // kw) * d[0], (j % ow) * s[1] + (r % kw) * d[1]]
-        return v if hw % NR == 0 else tirx.if_then_else(j < hw, v, tirx.const(0, x.dtype))
-    packed = te.compute((n, panels, kdim, NR), pack, name="conv_packB")
-    # (the weights read in GEMM order: one contiguous row of C_in*kh*kw per output channel)
-    w2 = w if len(w.shape) == 2 else te.compute((c_out, kdim), lambda o, kk: w[
-        o, kk // (kh * kw), (kk // kw) % kh, kk % kw], name="conv_weight_rows")
-    c = _packed_gemm(w2, packed, False, (n, c_out, hw))
-    return te.compute(out_shape, lambda b, o, y, xx: c[b, o, y * ow + xx], name="conv")
+    The padded input is split into stride x stride phases (one flat, zero-extended row-major plane
+    each, "conv_pad_pack"), and the output computed over a "wide" grid of OH x Wq columns (Wq the
+    phase width; the last Wq - OW of each row are discarded). Then the im2col entry of kernel offset
+    (r, t) and wide column j is phase ((r*dh) % s, (t*dw) % s) at j + ((r*dh) // s) * Wq + (t*dw) // s:
+    a contiguous run in j, which the micro-kernel ("conv_gemm" rule) streams in place."""
+    n, c_out, oh, ow = out_shape
+    c_in, (h, wd) = int(x.shape[1]), (int(x.shape[2]), int(x.shape[3]))
+    kh, kw = k
+    sh, sw = st
+    hp, wp = h + p[0] + p[2], wd + p[1] + p[3]
+    hq, wq = -(-hp // sh), -(-wp // sw)
+    cols = -(-(oh * wq) // NR) * NR
+    length = cols + ((kh - 1) * d[0]) // sh * wq + ((kw - 1) * d[1]) // sw
+    zero = tirx.const(0, x.dtype)
+
+    def phase_plane(b, c, ph, i):
+        row = (i // wq) * sh + ph // sw - p[0]
+        col = (i % wq) * sw + ph % sw - p[1]
+        ok = _all([i < hq * wq, row >= 0, row < h, col >= 0, col < wd])
+        return tirx.if_then_else(ok, x[b, c, _clamp(row, h), _clamp(col, wd)], zero)
+    xf = te.compute((n, c_in, sh * sw, length), phase_plane, name="conv_pad_pack")
+    mr, mp = gemm_tiles(c_out)
+    if mp != c_out:
+        w = te.compute((mp, c_in, kh, kw), lambda o, c, r, t: tirx.if_then_else(
+            o < c_out, w[_clamp(o, c_out), c, r, t], zero), name="conv_weight_pack")
+    rc = te.reduce_axis((0, c_in), name="rc")
+    rr = te.reduce_axis((0, kh), name="rr")
+    rt = te.reduce_axis((0, kw), name="rt")
+
+    def product(b, o, j):
+        ph = ((rr * d[0]) % sh) * sw + (rt * d[1]) % sw
+        off = ((rr * d[0]) // sh) * wq + (rt * d[1]) // sw
+        return te.sum(w[o, rc, rr, rt] * xf[b, rc, ph, j + off], axis=[rc, rr, rt])
+    c = te.compute((n, mp, cols), product, name="conv_gemm", attrs={"gemm_mr": mr, "gemm_nr": NR})
+    return te.compute(out_shape, lambda b, o, y, xx: c[b, o, y * wq + xx], name="conv")
 
 
 def _transposed_sum(in_sizes, k, s, d, pb, value, dtype, extra_axes=()):

@@ -192,6 +192,34 @@ def schedule_gemm(sch, block):
     sch.decompose_reduction(block, k)
 
 
+@rule("conv_gemm")
+def schedule_conv_gemm(sch, block):
+    """The implicit-im2col conv GEMM (codegen/lower/conv.py): the matmul register tile, with the
+    reduction over (input channel, kernel row, kernel column) loops whose innermost is unrolled."""
+    mr = int(sch.get(block).annotations["gemm_mr"])
+    nr = int(sch.get(block).annotations["gemm_nr"])
+    b, i, j, *ks = sch.get_loops(block)
+    m_pad, n_pad = _extent(sch, i), _extent(sch, j)
+    io, ii = sch.split(i, [None, mr])
+    jo, ji = sch.split(j, [None, nr])
+    blocks = m_pad // mr
+    rows_per_chunk = max(d for d in range(1, min(GEMM_MC // mr, blocks) + 1) if blocks % d == 0)
+    ioo, ioi = sch.split(io, [None, rows_per_chunk])
+    sch.reorder(b, ioo, jo, ioi, *ks, ii, ji)
+    acc = sch.cache_write(block, 0, "local")
+    sch.reverse_compute_at(acc, ioi)
+    sch.vectorize(sch.get_loops(acc)[-1])
+    sch.vectorize(ji)
+    sch.unroll(ii)
+    if (_extent(sch, ks[-1]) or 0) <= 7:
+        sch.unroll(ks[-1])
+    work = _extent(sch, b) * m_pad * n_pad * math.prod(_extent(sch, l) for l in ks)
+    outer = sch.fuse(b, ioo, jo)
+    if num_threads() > 1 and work >= GEMM_PARALLEL_MIN_MACS:
+        sch.parallel(outer)
+    sch.decompose_reduction(block, ks[0])
+
+
 GEMM_PARALLEL_MIN_MACS = 1 << 18  # smaller products finish before the thread pool wakes
 GEMM_MC = 64  # rows of A per parallel work item: MC x K floats stay in L2 while B panels stream
 
