@@ -146,8 +146,19 @@ def _conv_examples(rng):
             ex((2, 3, 7, 7), (2, 3, 3, 3), dilations=[2, 1], strides=[1, 2])]
 
 
+def _conv_gemm_examples(rng):
+    """Large enough for the CPU's GEMM lowering of 2-D convs (codegen/lower/conv.py); the small
+    ones above take the direct loop nest."""
+    def ex(xs, ws, **attrs):
+        return Example([rand(rng, xs), rand(rng, ws)], attrs)
+    return _conv_examples(rng) + [
+        ex((1, 8, 12, 12), (16, 8, 3, 3), pads=[1, 1, 1, 1]),
+        ex((2, 6, 15, 11), (10, 6, 3, 3), strides=[2, 1], dilations=[1, 2], pads=[1, 2, 0, 1]),
+        ex((1, 4, 23, 23), (8, 4, 7, 7), strides=[3, 2], pads=[3, 3, 2, 3])]
+
+
 conv_op = register_op("conv", pattern=Pattern.OUT_ELEMWISE_FUSABLE, infer=_conv_infer, reference=_conv_ref,
-                      examples=_conv_examples)
+                      examples=_conv_gemm_examples, grad_examples=_conv_examples)
 
 
 def _conv_common(node):
