@@ -2,13 +2,17 @@
 same process, 2 threads each: every layer shape alone (Conv + bias + ReLU, weights constant), then
 the whole network (models/onnx_zoo.py). Outputs are checked against ORT; medians and best of 25 interleaved runs.
 
-Run: .venv/bin/python benchmarks/bench_conv.py [--layers-only | --model-only]
+With --cpu-time both run on one thread and each run is measured in that thread's CPU time (best of
+15): on a machine shared with other jobs, wall times mostly measure the other jobs.
+
+Run: .venv/bin/python benchmarks/bench_conv.py [--layers-only | --model-only] [--cpu-time]
 """
 import os
 import sys
 import time
 
-os.environ.setdefault("TVM_NUM_THREADS", "2")
+CPU_TIME = "--cpu-time" in sys.argv
+os.environ.setdefault("TVM_NUM_THREADS", "1" if CPU_TIME else "2")
 
 import numpy as np  # noqa: E402
 import onnx  # noqa: E402
@@ -20,7 +24,7 @@ from graphc.models.onnx_zoo import resnet18  # noqa: E402
 from graphc.onnx import import_model  # noqa: E402
 from graphc.runtime.executor import aligned_empty  # noqa: E402
 
-THREADS = 2
+THREADS = 1 if CPU_TIME else 2
 # (C_in, H=W, C_out, kernel, stride) of every distinct conv in ResNet-18 at 224x224
 LAYERS = [(3, 224, 64, 7, 2), (64, 56, 64, 3, 1), (64, 56, 128, 3, 2), (64, 56, 128, 1, 2), (128, 28, 128, 3, 1),
           (128, 28, 256, 3, 2), (128, 28, 256, 1, 2), (256, 14, 256, 3, 1), (256, 14, 512, 3, 2),
@@ -65,6 +69,12 @@ def compare(label, model, flops, x):
     want = sess.run(None, feed)[0]
     run, got, compile_s = graphc_runner(model, feed)
     np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3)
+    if CPU_TIME:
+        g, o = cpu_seconds(run), cpu_seconds(lambda: sess.run(None, feed))
+        print(f"{label:>34} 1 thread, CPU time {flops / g / 1e9:7.1f} GFLOP/s {g * 1e3:8.2f} ms | ORT "
+              f"{flops / o / 1e9:7.1f} GFLOP/s {o * 1e3:8.2f} ms | ORT/graphc time {o / g:5.2f} | compile "
+              f"{compile_s:5.1f} s", flush=True)
+        return g, o
     # interleaved, so both see the same load on a shared machine; the best run shows the kernel
     # itself when other processes steal the cores
     t_gc, t_ort = interleaved_times([run, lambda: sess.run(None, feed)])
@@ -74,6 +84,17 @@ def compare(label, model, flops, x):
               f"GFLOP/s {o * 1e3:8.2f} ms | ORT/graphc time {o / g:5.2f}" +
               (f" | compile {compile_s:5.1f} s" if what == "best" else ""), flush=True)
     return t_gc, t_ort
+
+
+def cpu_seconds(fn, repeat=15):
+    """The least CPU time of this thread over `repeat` runs of fn() (after one warm-up run)."""
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.thread_time()
+        fn()
+        best = min(best, time.thread_time() - t)
+    return best
 
 
 def interleaved_times(fns, repeat=25, warmup=3):

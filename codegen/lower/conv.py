@@ -71,14 +71,19 @@ def _conv2d_gemm(x, w, k, st, d, p, out_shape):
     hq, wq = -(-hp // sh), -(-wp // sw)
     cols = -(-(oh * wq) // NR) * NR
     length = cols + ((kh - 1) * d[0]) // sh * wq + ((kw - 1) * d[1]) // sw
+    length = -(-length // wq) * wq   # whole rows: the copy's schedule loops over (row, column)
     zero = tirx.const(0, x.dtype)
 
+    # only the phases some kernel offset reads (one for a 1x1 kernel, whatever the stride)
+    ph_h, ph_w = min(sh, (kh - 1) * d[0] + 1), min(sw, (kw - 1) * d[1] + 1)
+
     def phase_plane(b, c, ph, i):
-        row = (i // wq) * sh + ph // sw - p[0]
-        col = (i % wq) * sw + ph % sw - p[1]
+        row = (i // wq) * sh + ph // ph_w - p[0]
+        col = (i % wq) * sw + ph % ph_w - p[1]
         ok = _all([i < hq * wq, row >= 0, row < h, col >= 0, col < wd])
         return tirx.if_then_else(ok, x[b, c, _clamp(row, h), _clamp(col, wd)], zero)
-    xf = te.compute((n, c_in, sh * sw, length), phase_plane, name="conv_pad_pack")
+    xf = te.compute((n, c_in, ph_h * ph_w, length), phase_plane, name="conv_pad_pack",
+                    attrs={"plane_width": wq})
     mr, mp = gemm_tiles(c_out)
     if mp != c_out:
         w = te.compute((mp, c_in, kh, kw), lambda o, c, r, t: tirx.if_then_else(
@@ -88,7 +93,7 @@ def _conv2d_gemm(x, w, k, st, d, p, out_shape):
     rt = te.reduce_axis((0, kw), name="rt")
 
     def product(b, o, j):
-        ph = ((rr * d[0]) % sh) * sw + (rt * d[1]) % sw
+        ph = ((rr * d[0]) % sh) * ph_w + (rt * d[1]) % sw
         off = ((rr * d[0]) // sh) * wq + (rt * d[1]) // sw
         return te.sum(w[o, rc, rr, rt] * xf[b, rc, ph, j + off], axis=[rc, rr, rt])
     c = te.compute((n, mp, cols), product, name="conv_gemm", attrs={"gemm_mr": mr, "gemm_nr": NR})

@@ -220,6 +220,19 @@ def schedule_conv_gemm(sch, block):
     sch.decompose_reduction(block, ks[0])
 
 
+@rule("conv_pad_pack")
+def schedule_conv_planes(sch, block):
+    """The conv GEMM's padded input planes: loop over (row, column) of each plane, so the source
+    index is affine (no per-element division), in parallel over channels."""
+    width = int(sch.get(block).annotations["plane_width"])
+    *outer, i = sch.get_loops(block)
+    _, col = sch.split(i, [None, width])
+    fused = sch.fuse(*outer)
+    if num_threads() > 1 and (_extent(sch, fused) or 0) >= 2:
+        sch.parallel(fused)
+    del col
+
+
 GEMM_PARALLEL_MIN_MACS = 1 << 18  # smaller products finish before the thread pool wakes
 GEMM_MC = 64  # rows of A per parallel work item: MC x K floats stay in L2 while B panels stream
 
