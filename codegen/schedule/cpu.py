@@ -233,6 +233,26 @@ def schedule_conv_planes(sch, block):
     del col
 
 
+def _reads_buffer(sch, block, name):
+    return any(r.source.name == name for r in sch.get(block).reads)
+
+
+def schedule_conv_epilogue(sch, block):
+    """The block that crops the conv GEMM's wide rows into the output (with any fused epilogue): the
+    row loop innermost and vectorized when whole vectors fit it, the rest fused and parallel. (The
+    default fuses every loop, which turns the cropped read into a per-lane gather.)"""
+    *outer, last = sch.get_loops(block)
+    ext = _extent(sch, last) or 0
+    lanes = vector_lanes(_dtype_bits(sch, block))
+    if ext % lanes == 0 and ext >= lanes:
+        sch.vectorize(sch.split(last, [None, lanes])[1])
+    if outer:
+        fused = sch.fuse(*outer) if len(outer) > 1 else outer[0]
+        if num_threads() > 1 and (_extent(sch, fused) or 0) >= 2 and (_extent(sch, fused) or 0) * ext >= \
+                PARALLEL_MIN_ELEMENTS:
+            sch.parallel(fused)
+
+
 GEMM_PARALLEL_MIN_MACS = 1 << 18  # smaller products finish before the thread pool wakes
 GEMM_MC = 64  # rows of A per parallel work item: MC x K floats stay in L2 while B panels stream
 
@@ -260,6 +280,8 @@ def schedule_cpu(sch):
             RULES[name](sch, block)
         elif is_reduction(sch, block):
             schedule_reduction(sch, block)
+        elif _reads_buffer(sch, block, "conv_gemm"):
+            schedule_conv_epilogue(sch, block)
         else:
             schedule_injective(sch, block)
     return sch
