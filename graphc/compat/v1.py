@@ -68,6 +68,8 @@ nn = _types.SimpleNamespace(
     sparse_softmax_cross_entropy_with_logits=_losses.sparse_softmax_cross_entropy_with_logits,
     sigmoid_cross_entropy_with_logits=_losses.sigmoid_cross_entropy_with_logits,
     l2_loss=_losses.l2_loss,
+    conv2d=_ops.conv2d, convolution=_ops.conv2d, max_pool=_ops.max_pool2d, avg_pool=_ops.avg_pool2d,
+    max_pool2d=_ops.max_pool2d, avg_pool2d=_ops.avg_pool2d,
 )
 
 # ---- tf.math ----------------------------------------------------------------------------------

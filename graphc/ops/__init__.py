@@ -1,5 +1,5 @@
 """The op families; importing this package registers every op."""
-from . import control, creation, elemwise, indexing, linalg, nn, reduce, shape  # noqa: F401  (registration)
+from . import control, conv, creation, elemwise, indexing, linalg, nn, reduce, shape  # noqa: F401  (registration)
 from ._base import convert_to_tensor
 from .control import identity, stop_gradient
 from .creation import constant, fill, ones, ones_like, placeholder, zeros, zeros_like
@@ -13,6 +13,7 @@ from .indexing import gather_elements, gather_nd, scatter_elements, scatter_nd, 
 from .linalg import det, matmul
 from .nn import layer_norm, log_softmax, softmax
 from .reduce import cumprod, cumsum
+from .conv import avg_pool, avg_pool2d, conv, conv2d, conv_transpose, max_pool, max_pool2d, max_pool_indices
 from .reduce import (argmax, argmin, broadcast_like, reduce_max, reduce_mean, reduce_min, reduce_prod,
                      reduce_sum, sum_to)
 from .shape import (broadcast_to, concat, expand_dims, gather, getitem, one_hot, reshape, reshape_like, shape,
