@@ -352,6 +352,8 @@ def main(argv=None):
         rows.append((w, t_ours, cols))
         del ours, peers
     print(format_table(rows))
+    print(f"{THREADS} threads per runner; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} "
+          "(medians are only comparable on an otherwise idle machine)")
     return rows
 
 
