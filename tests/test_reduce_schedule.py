@@ -47,3 +47,27 @@ def test_softmax_and_log_softmax_match_numpy(shape, rng):
     e = np.exp(shifted.astype("float64"))
     assert_close(sm, (e / e.sum(-1, keepdims=True)).astype("float32"))
     assert_close(lsm, (shifted - np.log(e.sum(-1, keepdims=True))).astype("float32"))
+
+
+@pytest.mark.parametrize("shape,axes,line", [((6, 40), -1, (0,)), ((40, 6), 0, (slice(None), 0)),
+                                             ((3, 5, 16), (0, 2), (slice(None), 0))])
+def test_max_and_min_of_infinite_rows_are_infinite(shape, axes, line, rng):
+    """A row of -inf has max -inf (and of +inf min +inf), not the finite lowest float (topi's identity)."""
+    lo, hi = rng.standard_normal(shape).astype("float32"), rng.standard_normal(shape).astype("float32")
+    lo[line], hi[line] = -np.inf, np.inf
+    p, q = gc.placeholder("float32", shape), gc.placeholder("float32", shape)
+    with gc.Session() as sess:
+        got_max, got_min = sess.run([gc.reduce_max(p, axis=axes), gc.reduce_min(q, axis=axes)], {p: lo, q: hi})
+    np.testing.assert_array_equal(got_max, lo.max(axis=axes))
+    np.testing.assert_array_equal(got_min, hi.min(axis=axes))
+
+
+def test_float16_sums_accumulate_in_float32(rng):
+    """float16 sums (and softmax's) round once at the end, as numpy's do, not at every partial sum."""
+    x = rng.random((8, 300)).astype("float16")
+    p = gc.placeholder("float16", x.shape)
+    with gc.Session() as sess:
+        got_sum, got_softmax = sess.run([gc.reduce_sum(p, axis=-1), gc.softmax(p)], {p: x})
+    np.testing.assert_array_equal(got_sum, x.sum(axis=-1))
+    e = np.exp(x - x.max(-1, keepdims=True))
+    np.testing.assert_allclose(got_softmax.astype("float32"), e / e.sum(-1, keepdims=True), rtol=1e-3, atol=0)

@@ -18,9 +18,25 @@ def float16_safe_sum(x, axis, keepdims):
     return topi.cast(topi.sum(topi.cast(x, "float32"), axis=axis, keepdims=keepdims), "float16")
 
 
+def _extremum(topi_fn, sign):
+    """topi.max (sign -1) / topi.min (+1), with -inf / +inf for a float reduction over nothing but -inf /
+    +inf: topi's identity is the finite lowest / highest value (TVM's rfactor, which vectorizes row
+    reductions, knows only that identity), so such a row came out as -3.4e38. The result is remapped;
+    a true maximum of exactly the lowest finite float reads as -inf too."""
+    def fn(x, axis, keepdims):
+        r = topi_fn(x, axis=axis, keepdims=keepdims)
+        if not str(x.dtype).startswith("float"):
+            return r
+        limit = tirx.min_value(str(x.dtype)) if sign < 0 else tirx.max_value(str(x.dtype))
+        inf = tirx.const(sign * np.inf, str(x.dtype))
+        return te.compute(r.shape, lambda *i: tirx.Select(r(*i) == limit, inf, r(*i)), name="extremum")
+    return fn
+
+
 @lowering("sum", "max", "min", "prod")
 def lower_reduce(node, x):
-    fn = {"sum": float16_safe_sum, "max": topi.max, "min": topi.min, "prod": topi.prod}[node.op]
+    fn = {"sum": float16_safe_sum, "max": _extremum(topi.max, -1), "min": _extremum(topi.min, 1),
+          "prod": topi.prod}[node.op]
     axes = _axes(node)
     if not axes:
         return topi.identity(x)

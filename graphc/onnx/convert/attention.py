@@ -1,4 +1,4 @@
-"""Transformer ops composed from graphc ops: Attention (opsets 23..25) and RotaryEmbedding.
+"""Transformer ops composed from graphc ops: Attention (opsets 23..25), RotaryEmbedding, LinearAttention.
 
 The compositions follow the ONNX function bodies (onnx/defs/nn/utils.cc and the reference in
 onnx.reference.ops): masks become one additive bias, a fully-masked query row yields zeros."""
@@ -202,3 +202,65 @@ def _rotary(ctx, node, ins, attrs):
         out = gc.concat([out, gc.slice(x, [0, 0, 0, rot], [b, s, h, size - rot])], axis=-1)
     return gc.reshape(out, shape) if rank == 3 else gc.transpose(out, [0, 2, 1, 3])
 
+
+
+LINEAR_ATTENTION_MAX_STEPS = 256  # the recurrence is unrolled at import, one set of nodes per step
+
+
+@converter("LinearAttention")
+def _linear_attention(ctx, node, ins, attrs):
+    """The recurrent state update (linear / gated / delta / gated_delta), unrolled over the static sequence."""
+    ins = list(ins) + [None] * (6 - len(ins))
+    query, key, value, past, decay, beta = ins[:6]
+    rule = attrs.get("update_rule", b"gated_delta")
+    rule = rule.decode() if isinstance(rule, bytes) else rule
+    if rule not in ("linear", "gated", "delta", "gated_delta"):
+        raise OnnxImportError(f"update_rule {rule!r} is not one of linear, gated, delta, gated_delta")
+    gating, delta = rule in ("gated", "gated_delta"), rule in ("delta", "gated_delta")
+    if gating != (decay is not None) or delta != (beta is not None):
+        raise OnnxImportError(f"update_rule {rule!r} needs decay {'given' if gating else 'omitted'} and beta "
+                              f"{'given' if delta else 'omitted'}")
+    hq, hkv = attrs.get("q_num_heads"), attrs.get("kv_num_heads")
+    if not hq or not hkv or hq % hkv:
+        raise OnnxImportError(f"q_num_heads ({hq}) must be a positive multiple of kv_num_heads ({hkv})")
+    f32 = dtypes.float32
+    q, k, v = [gc.cast(_heads_first(t, h, node, name), f32)
+               for t, h, name in ((query, hq, "query"), (key, hkv, "key"), (value, hkv, "value"))]
+    b, _, steps, dk = static_dims(q, node, "query")
+    dv = static_dims(v, node, "value")[3]
+    if steps > LINEAR_ATTENTION_MAX_STEPS:
+        raise OnnxImportError(f"sequence length {steps} is over the {LINEAR_ATTENTION_MAX_STEPS} steps "
+                              f"graphc unrolls")
+    if decay is not None:
+        last = static_dims(decay, node, "decay")[-1]
+        if last == hkv:
+            decay = gc.transpose(gc.reshape(decay, [b, steps, hkv, 1]), [0, 2, 1, 3])
+        elif last == hkv * dk:
+            decay = _heads_first(decay, hkv, node, "decay")
+        else:
+            raise OnnxImportError(f"decay's last dim {last} must be kv_num_heads or kv_num_heads * head size")
+        decay = gc.exp(gc.cast(decay, f32))  # [b, hkv, T, 1 or dk]
+    if beta is not None:
+        last = static_dims(beta, node, "beta")[-1]
+        beta = gc.cast(gc.transpose(gc.reshape(beta, [b, steps, last, 1]), [0, 2, 1, 3]), f32)
+    state = gc.zeros([b, hkv, dk, dv], f32) if past is None else gc.cast(past, f32)
+    scale = attrs.get("scale", 0.0) or 1.0 / np.sqrt(dk)
+    group = hq // hkv
+
+    def at(t, i):  # step i of [b, h, T, d] as [b, h, 1, d]
+        d = static_dims(t, node, "a step input")
+        return gc.slice(t, [0, 0, i, 0], [d[0], d[1], 1, d[3]])
+    outs = []
+    for i in range(steps):
+        k_t, v_t = at(k, i), at(v, i)  # [b, hkv, 1, d]
+        if decay is not None:  # the state's rows (key dims) decay
+            state = gc.multiply(state, gc.transpose(at(decay, i), [0, 1, 3, 2]))
+        if delta:  # write only what the state does not already return for this key
+            v_t = gc.multiply(at(beta, i), gc.subtract(v_t, gc.matmul(k_t, state)))
+        state = gc.add(state, gc.matmul(k_t, v_t, transpose_a=True))
+        read = state if group == 1 else gc.reshape(
+            gc.broadcast_to(gc.expand_dims(state, 2), [b, hkv, group, dk, dv]), [b, hq, dk, dv])
+        outs.append(gc.matmul(at(q, i), read))  # [b, hq, 1, dv]
+    y = gc.multiply(gc.concat(outs, axis=2) if len(outs) > 1 else outs[0], const(scale, q))
+    y = gc.reshape(gc.transpose(y, [0, 2, 1, 3]), [b, steps, hq * dv])
+    return [gc.cast(y, query.dtype), gc.cast(state, query.dtype if past is None else past.dtype)]
