@@ -30,16 +30,20 @@ def lower_softmax(node, x):
 
 @lowering("layer_norm")
 def lower_layer_norm(node, x, gamma, beta):
-    """Two row reductions (mean, then the centered variance) and one elementwise epilogue."""
+    """Two row reductions (the mean, then the centered variance) and an elementwise epilogue; the CPU
+    schedule (rule "layer_norm") computes all three per row inside one parallel loop."""
     rank = len(x.shape)
     begin = normalize_axis(node.attrs["axis"], rank)
-    axes = list(range(begin, rank))
     count = 1
-    for a in axes:
+    for a in range(begin, rank):
         count *= int(x.shape[a])
     dt = x.dtype
     inv_n = tirx.const(1.0 / max(count, 1), dt)
-    total = topi.sum(x, axis=axes, keepdims=True)
+    stat_shape = tuple(x.shape[:begin]) + (1,) * (rank - begin)
+
+    def row_sum(f, name):
+        ks = [te.reduce_axis((0, x.shape[a]), name=f"k{a}") for a in range(begin, rank)]
+        return te.compute(stat_shape, lambda *i: te.sum(f(*(list(i[:begin]) + ks)), axis=ks), name=name)
 
     def at(t, i):  # a keepdims statistic at the row of index i
         return t(*[0 if d >= begin else v for d, v in enumerate(i)])
@@ -47,11 +51,11 @@ def lower_layer_norm(node, x, gamma, beta):
     def param(p, i):  # gamma/beta broadcast against the trailing dims
         k = len(p.shape)
         return p(*[0 if int(p.shape[j]) == 1 else i[rank - k + j] for j in range(k)])
-    sq = te.compute(x.shape, lambda *i: _square(x(*i) - at(total, i) * inv_n), name="centered_sq")
-    var = topi.sum(sq, axis=axes, keepdims=True)
+    total = row_sum(x, "ln_sum")
+    var = row_sum(lambda *i: _square(x(*i) - at(total, i) * inv_n), "ln_sqsum")
     eps = tirx.const(node.attrs["epsilon"], dt)
     return te.compute(x.shape, lambda *i: (x(*i) - at(total, i) * inv_n) * te.rsqrt(at(var, i) * inv_n + eps)
-                      * param(gamma, i) + param(beta, i), name="layer_norm")
+                      * param(gamma, i) + param(beta, i), name="layer_norm", attrs={"ln_rows": begin})
 
 
 def _square(v):

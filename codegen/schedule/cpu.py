@@ -258,6 +258,53 @@ def schedule_conv_epilogue(sch, block):
             sch.parallel(fused)
 
 
+@rule("ln_sum", "ln_sqsum")
+def _scheduled_with_layer_norm(sch, block):
+    """Layer-norm statistics are placed per row by the "layer_norm" rule (blocks run in order, so
+    these come first: leave them)."""
+
+
+@rule("layer_norm")
+def schedule_layer_norm(sch, block):
+    """One parallel loop over rows; in each row the sum, the centered sum of squares (vector-wide
+    partial sums) and the vectorized normalization, so a row stays in cache and one barrier remains."""
+    rows = int(sch.get(block).annotations["ln_rows"])
+    loops = sch.get_loops(block)
+    stats = [b for b in sblocks(sch) if sch.get(b).name_hint in ("ln_sum", "ln_sqsum")]
+    if rows == 0 or len(stats) != 2:
+        for b in stats:
+            schedule_reduction(sch, b)
+        return schedule_injective(sch, block)
+    row = sch.fuse(*loops[:rows]) if rows > 1 else loops[0]
+    inner = sch.fuse(*loops[rows:]) if len(loops) - rows > 1 else loops[rows]
+    ext = _extent(sch, inner) or 1
+    lanes = _widest_lanes(sch, block, ext)
+    if lanes > 1:
+        sch.vectorize(sch.split(inner, [None, lanes])[1])
+    placed = []  # in reverse program order: each block's consumers are placed before it
+    for b in stats:
+        n_spatial = sum(1 for iv in sch.get(b).iter_vars if iv.iter_type != tvm.tirx.IterVar.CommReduce)
+        red = sch.get_loops(b)[n_spatial:]
+        width = _widest_lanes(sch, b, _extent(sch, red[0]) or 1, ROW_REDUCE_REGISTERS) \
+            if len(red) == 1 and _is_float_block(sch, b) else 1
+        rf = None
+        if width > 1:  # vector-wide partial sums, then their total
+            rf = sch.rfactor(sch.split(red[0], [None, width])[1], factor_axis=0)
+        placed = [b] + ([rf] if rf is not None else []) + placed
+    for b in placed:
+        sch.compute_at(b, row)
+    work = (_extent(sch, row) or 1) * ext
+    if (_extent(sch, row) or 0) >= 2 and work >= PARALLEL_MIN_ELEMENTS and num_threads() > 1:
+        sch.parallel(row)  # (before decompose_reduction, which TVM's parallel check rejects)
+    for b in placed:
+        if sch.get(b).name_hint.endswith("_rf"):
+            lanes_loop, *_, k_outer = sch.get_loops(b)[1:]
+            sch.reorder(k_outer, lanes_loop)
+            sch.vectorize(lanes_loop)
+            sch.decompose_reduction(b, k_outer)
+            sch.set_scope(b, 0, "local")
+
+
 GEMM_PARALLEL_MIN_MACS = 1 << 18  # smaller products finish before the thread pool wakes
 GEMM_MC = 64  # rows of A per parallel work item: MC x K floats stay in L2 while B panels stream
 

@@ -1,4 +1,6 @@
 """Image-layout ops: Pad, Resize/Upsample, DepthToSpace/SpaceToDepth, CenterCropPad, Col2Im, grids."""
+import itertools
+
 import numpy as np
 
 import graphc as gc
@@ -277,3 +279,151 @@ def _upsample(ctx, node, ins, attrs):
     scales = attrs["scales"] if ctx.opset < 9 else np.asarray(ctx.static(ins[1], "Upsample scales"))
     mode = attrs.get("mode", "nearest")
     return resize(x, [float(s) for s in scales], None, "linear" if mode == "bilinear" else mode, attrs)
+
+
+# ---- GridSample: the taps of each output point gathered from x flattened to (N * pixels, C) -------
+def _grid_reflect(v, lo, hi):
+    """v reflected at the borders lo and hi until it lies between them: a triangle wave of period
+    2 (hi - lo) that is the identity on [lo, hi] (v appears once: the kernel stays small)."""
+    rng = hi - lo
+    u = gc.floor_mod(gc.subtract(v, const(lo, v)), const(2 * rng, v))
+    return gc.subtract(const(lo + rng, v), gc.abs(gc.subtract(u, const(rng, v))))
+
+
+def _round_half_even(v):
+    c = lambda a: const(a, v)  # noqa: E731
+    r = gc.floor(gc.add(v, c(0.5)))
+    tie_odd = gc.logical_and(gc.equal(gc.subtract(r, v), c(0.5)), gc.equal(gc.floor_mod(r, c(2)), c(1)))
+    return gc.where(tie_odd, gc.subtract(r, c(1)), r)
+
+
+def _cubic_weights(t, a=-0.75):
+    """Keys' cubic weights of the taps at -1, 0, 1, 2 for fractional position t."""
+    c = lambda v: const(v, t)  # noqa: E731
+    def near(d):  # |d| <= 1
+        return gc.add(gc.multiply(gc.multiply(gc.subtract(gc.multiply(c(a + 2), d), c(a + 3)), d), d), c(1))
+
+    def far(d):  # 1 < |d| < 2
+        return gc.subtract(gc.multiply(gc.add(gc.multiply(gc.subtract(gc.multiply(c(a), d), c(5 * a)), d), c(8 * a)), d),
+                           c(4 * a))
+    one_minus = gc.subtract(c(1), t)
+    return [far(gc.add(t, c(1))), near(t), near(one_minus), far(gc.add(one_minus, c(1)))]
+
+
+@converter("GridSample")
+def _grid_sample(ctx, node, ins, attrs):
+    x, grid = ins
+    attrs = _str_attrs(attrs)
+    mode = {"bilinear": "linear", "bicubic": "cubic"}.get(attrs.get("mode", "linear"), attrs.get("mode", "linear"))
+    padding, align = attrs.get("padding_mode", "zeros"), bool(attrs.get("align_corners", 0))
+    xs = _static_dims(x, node, first=0)
+    gs = _static_dims(grid, node, first=0)
+    n, ch, dims = xs[0], xs[1], xs[2:]
+    k, out = len(dims), gs[1:-1]
+    if gs[-1] != k or gs[0] != n:
+        raise OnnxImportError(f"GridSample grid of shape {gs} for input {xs}; expected ({n}, ..., {k})")
+    c = lambda v: const(v, grid)  # noqa: E731
+    coords = []
+    for i, d in enumerate(dims):  # the grid lists coordinates innermost dim first
+        g = gc.squeeze(gc.slice(grid, [0] * (len(gs) - 1) + [k - 1 - i], [-1] * (len(gs) - 1) + [1]), axis=-1)
+        v = gc.multiply(gc.add(g, c(1)), c((d - 1) / 2)) if align else \
+            gc.divide(gc.subtract(gc.multiply(gc.add(g, c(1)), c(d)), c(1)), c(2))
+        if mode == "nearest":
+            v = _round_half_even(v)
+        lo, hi = (0.0, d - 1.0) if align else (-0.5, d - 0.5)
+        if padding == "border":
+            v = gc.minimum(gc.maximum(v, c(0)), c(d - 1))  # (inside [lo, hi] the taps are clamped below)
+        elif padding == "reflection":
+            v = _grid_reflect(v, lo, hi)
+        coords.append((v, lo, hi))
+
+    def tap(i, pos):
+        """(index, in-range mask or None) of integer-valued position `pos` on dim i, per the padding mode."""
+        d = dims[i]
+        idx = gc.cast(pos, gc.int32)  # truncation, as the reference's int()
+        if padding == "reflection" and mode == "cubic":
+            # taps lie within 2 of the reflected coordinate: one reflection (for linear taps, within 1,
+            # the reflection equals the clamp below)
+            zero, last = const(0, idx), const(d - 1, idx)
+            below = gc.negative(idx) if align else gc.subtract(gc.negative(idx), const(1, idx))
+            above = gc.subtract(const(2 * (d - 1) if align else 2 * d - 1, idx), idx)
+            idx = gc.where(gc.less(idx, zero), below, gc.where(gc.greater(idx, last), above, idx))
+        inside = None
+        if padding == "zeros":
+            inside = gc.cast(gc.logical_and(gc.greater_equal(idx, const(0, idx)), gc.less(idx, const(d, idx))), grid.dtype)
+        return gc.minimum(gc.maximum(idx, const(0, idx)), const(d - 1, idx)), inside
+
+    per_dim = []  # for each dim: a list of (index, weight or None, mask or None) taps
+    for i, (v, _, _) in enumerate(coords):
+        if mode == "nearest":
+            idx, inside = tap(i, v)
+            per_dim.append([(idx, None, inside)])
+            continue
+        base = gc.floor(v)
+        t = gc.subtract(v, base)
+        if mode == "linear":
+            offsets, weights = [0, 1], [gc.subtract(c(1), t), t]
+        else:
+            offsets, weights = [-1, 0, 1, 2], _cubic_weights(t)
+        taps = [tap(i, gc.add(base, c(o))) for o in offsets]
+        per_dim.append([(idx, w, inside) for (idx, inside), w in zip(taps, weights)])
+    # x as rows of channels: row (b, p_1, ..., p_k) at b * prod(dims) + sum p_i * stride_i
+    flat = gc.reshape(gc.transpose(x, [0] + list(range(2, 2 + k)) + [1]), [-1, ch])
+    strides = [int(np.prod(dims[i + 1:], dtype=np.int64)) for i in range(k)]
+    batch = gc.constant((np.arange(n) * int(np.prod(dims, dtype=np.int64))).astype(np.int32).reshape([n] + [1] * len(out)))
+    total = None
+    for combo in itertools.product(*per_dim):
+        idx = batch
+        weight = None
+        for i, (t_idx, w, mask) in enumerate(combo):
+            idx = gc.add(idx, gc.multiply(t_idx, const(strides[i], t_idx)))
+            for f in (w, mask):
+                if f is not None:
+                    weight = f if weight is None else gc.multiply(weight, f)
+        rows = gc.gather(flat, idx, axis=0)  # (N, *out, C)
+        term = rows if weight is None else gc.multiply(rows, gc.expand_dims(gc.cast(weight, x.dtype) if weight.dtype != x.dtype else weight, -1))
+        total = term if total is None else gc.add(total, term)
+    return gc.transpose(total, [0, len(out) + 1] + list(range(1, len(out) + 1)))
+
+
+@converter("AffineGrid")
+def _affine_grid(ctx, node, ins, attrs):
+    theta = ins[0]
+    size = ints(ctx.static(ins[1], "AffineGrid size"))
+    dims = size[2:]
+    align = bool(attrs.get("align_corners", 0))
+
+    def axis_coords(n):
+        i = np.arange(n, dtype=np.float64)
+        return -1 + 2 * i / (n - 1) if align else -1 + (2 * i + 1) / n
+    mesh = np.meshgrid(*[axis_coords(n) for n in dims], indexing="ij")
+    # homogeneous base points, components innermost dim first: (x, y[, z], 1)
+    base = np.stack(list(mesh[::-1]) + [np.ones(dims)], axis=-1).reshape(-1, len(dims) + 1)
+    grid = gc.matmul(gc.constant(base.astype(theta.dtype.np)), theta, transpose_b=True)  # (N, points, k)
+    return gc.reshape(grid, [-1] + dims + [len(dims)])
+
+
+@converter("Col2Im")
+def _col2im(ctx, node, ins, attrs):
+    x = ins[0]
+    image = ints(ctx.static(ins[1], "Col2Im image_shape"))
+    block = ints(ctx.static(ins[2], "Col2Im block_shape"))
+    k = len(image)
+    dil = list(attrs.get("dilations", [1] * k))
+    strides = list(attrs.get("strides", [1] * k))
+    pads = list(attrs.get("pads", [0] * 2 * k))
+    counts = [(image[i] + pads[i] + pads[i + k] - dil[i] * (block[i] - 1) - 1) // strides[i] + 1 for i in range(k)]
+    kk, length, pixels = int(np.prod(block)), int(np.prod(counts)), int(np.prod(image))
+    xs = _static_dims(x, node)
+    if xs[1] % kk or xs[2] != length:
+        raise OnnxImportError(f"Col2Im input {xs}: expected (N, C * {kk}, {length}) for block {block} on image {image}")
+    # the static scatter: column (kernel offset, block position) adds into one image pixel (or none)
+    scatter = np.zeros((kk * length, pixels), dtype=x.dtype.np)
+    for r, (off, pos) in enumerate(np.ndindex(kk, length)):
+        ko, bp = np.unravel_index(off, block), np.unravel_index(pos, counts)
+        pix = [bp[i] * strides[i] - pads[i] + ko[i] * dil[i] for i in range(k)]
+        if all(0 <= pix[i] < image[i] for i in range(k)):
+            scatter[r, np.ravel_multi_index(pix, image)] = 1
+    c = xs[1] // kk
+    y = gc.matmul(gc.reshape(x, [-1, c, kk * length]), gc.constant(scatter))
+    return gc.reshape(y, [-1, c] + image)
