@@ -6,13 +6,20 @@ import numpy as np
 import tvm
 from tvm import te, tirx
 
+from graphc.dtypes import as_storage
 from graphc.errors import CompileError
 
+from . import cache
 from .lower import get_lowering
 from .schedule import schedule_for
 from .target import make_target
 
 INLINE_CONSTANT_MAX = 1  # constants this small become immediates inside the kernel
+# Ops that only move or select elements, so they work on the bits of a storage-only dtype (bfloat16,
+# float8, int4, ...); cast interprets those bits, and every other op refuses them.
+BIT_OPS = {"cast", "bitcast", "reshape", "reshape_like", "transpose", "expand_dims", "squeeze", "concat", "concat_slice",
+           "split", "strided_slice", "gather", "broadcast_to", "tile", "identity", "stop_gradient", "where",
+           "shape", "size", "rank", "placeholder", "constant", "variable"}
 
 
 @dataclass
@@ -23,6 +30,7 @@ class Kernel:
     inputs: list
     outputs: list
     func: object = field(repr=False, default=None)
+    scheduled: bool = True  # False: func is TE's unscheduled PrimFunc
 
 
 def kernel_name(index, nodes):
@@ -34,8 +42,8 @@ def kernel_name(index, nodes):
 def _inline_constant(tensor):
     node = tensor.node
     if node.op == "constant" and node.attrs["value"].size <= INLINE_CONSTANT_MAX:
-        value = node.attrs["value"].reshape(-1)[0].item() if node.attrs["value"].size else 0
-        dtype = tensor.dtype.name
+        value = as_storage(node.attrs["value"]).reshape(-1)[0].item() if node.attrs["value"].size else 0
+        dtype = tensor.dtype.storage
         return te.compute(tuple(tensor.shape), lambda *i: tirx.const(value, dtype), name="const")
     return None
 
@@ -53,22 +61,34 @@ def group_io(nodes, live):
     return inputs, outputs
 
 
-def lower_group(name, nodes, live, target_kind):
-    """A scheduled PrimFunc computing the group's outputs from its inputs."""
+def _check_storage_only(node):
+    if node.op in BIT_OPS:
+        return
+    for t in list(node.inputs) + list(node.outputs):
+        if t.dtype.is_storage_only:
+            raise CompileError(f"{node.op} '{node.name}' computes in {t.dtype.name} ({t.name}), which graphc "
+                               f"holds as bits and computes with only through cast; cast it to float32 (or "
+                               f"int32) first")
+
+
+def lower_group(name, nodes, live, target_kind, schedule=True):
+    """A Kernel whose PrimFunc computes the group's outputs from its inputs: scheduled for the target,
+    or (schedule=False) as TE made it, which build_module schedules unless its library is cached."""
     inputs, outputs = group_io(nodes, live)
     te_of = {}
     params = []
     for i, t in enumerate(inputs):
-        ph = te.placeholder(tuple(t.shape), name=f"in{i}", dtype=t.dtype.name)
+        ph = te.placeholder(tuple(t.shape), name=f"in{i}", dtype=t.dtype.storage)
         te_of[id(t)] = ph
         params.append(ph)
     for n in nodes:
+        _check_storage_only(n)
         args = []
         data = {id(t) for t in n.opdef.data_inputs(n)}
         for t in n.inputs:
             if id(t) not in te_of:
                 te_of[id(t)] = _inline_constant(t) if id(t) in data else \
-                    te.placeholder(tuple(t.shape), name="shape_only", dtype=t.dtype.name)  # never read
+                    te.placeholder(tuple(t.shape), name="shape_only", dtype=t.dtype.storage)  # never read
             args.append(te_of[id(t)])
         try:
             result = get_lowering(n.op)(n, *args)
@@ -90,17 +110,36 @@ def lower_group(name, nodes, live, target_kind):
             r = te.compute(tuple(t.shape), lambda *idx: src(*idx) if len(src.shape) == len(idx)
                            else src(*([0] * len(src.shape))), name=f"out{i}")
         outs.append(r)
-    func = te.create_prim_func(params + outs)
-    sch = tvm.s_tir.Schedule(func)
-    schedule_for(target_kind)(sch)
-    return Kernel(name, nodes, inputs, outputs, sch.mod["main"].with_attr("global_symbol", name))
+    kernel = Kernel(name, nodes, inputs, outputs, te.create_prim_func(params + outs), scheduled=False)
+    return schedule_kernel(kernel, target_kind) if schedule else kernel
+
+
+def schedule_kernel(kernel, target_kind):
+    """Schedule an unscheduled kernel's PrimFunc for the target (in place); returns the kernel."""
+    if not kernel.scheduled:
+        sch = tvm.s_tir.Schedule(kernel.func)
+        schedule_for(target_kind)(sch)
+        kernel.func = sch.mod["main"].with_attr("global_symbol", kernel.name)
+        kernel.scheduled = True
+    return kernel
 
 
 def build_module(kernels, target_kind):
-    """Compile every kernel into one TVM module for the target; returns the runtime module."""
-    mod = tvm.IRModule({k.name: k.func for k in kernels})
+    """Compile every kernel into one TVM module for the target; returns the runtime module. CPU
+    libraries come from the on-disk cache (codegen/cache.py) when an identical one was built before."""
+    target = make_target(target_kind)
+    key = None
+    if target_kind == "cpu" and cache.cache_dir() is not None and not any(k.scheduled for k in kernels):
+        key = cache.module_key([(k.name, k.func) for k in kernels], target)
+        module = cache.load(key, [k.name for k in kernels])
+        if module is not None:
+            return module
+    mod = tvm.IRModule({k.name: schedule_kernel(k, target_kind).func for k in kernels})
     try:
-        return tvm.compile(mod, target=make_target(target_kind))
+        module = tvm.compile(mod, target=target)
     except Exception as e:
         raise CompileError(f"TVM failed to build {len(kernels)} kernels for {target_kind}: {e}") from e
+    if key is not None:
+        cache.store(key, module)
+    return module
 

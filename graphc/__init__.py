@@ -1,7 +1,7 @@
 """graphc: build a static graph, differentiate and optimize it, run it on TVM-generated kernels."""
 from . import dtypes
-from .dtypes import (DType, as_dtype, bool_, float16, float32, float64, int8, int16, int32, int64,
-                     uint8)
+from .dtypes import (DType, as_dtype, bfloat16, bool_, float16, float32, float64, int8, int16, int32, int64,
+                     uint8, uint16, uint32, uint64)
 from .errors import (CompileError, DeviceError, FailedPreconditionError, FeedError, FetchError,
                      GraphcError, GraphError, ShapeError)
 from .graph import (Graph, Node, Tensor, TensorShape, control_dependencies, device, get_default_graph,

@@ -5,10 +5,12 @@ into a fresh numpy array that the caller then owns, and an aligned feed is read 
 own copies (Tensor.numpy, copyfrom) cost ~20 us each even for tiny arrays, so the hot path avoids them.
 """
 import math
+import sys
 
 import numpy as np
 import tvm
 
+from graphc.dtypes import as_storage, from_storage, storage_name
 from graphc.errors import FailedPreconditionError
 
 from .device import tvm_device
@@ -35,6 +37,17 @@ def shareable(arr):
     return arr.flags.c_contiguous and arr.flags.writeable and _address(arr) % ALIGN == 0 and arr.size > 0
 
 
+def _refcounts(arr):
+    """References to a fresh output and to the memory it views (aligned_empty's buffer, which every
+    further view of it references directly: numpy collapses chains of views to the owner)."""
+    return sys.getrefcount(arr), sys.getrefcount(arr.base)
+
+
+def _held_elsewhere(slot):
+    """Whether anything but the executor still references a recycled output or a view of it."""
+    return _refcounts(slot[0]) != slot[2]
+
+
 class Executor:
     """Holds a plan's kernels and preallocated buffers; `run` executes it once."""
 
@@ -57,32 +70,43 @@ class Executor:
         for b in plan.buffers:
             if b.kind == TEMP and b.id not in fresh_ids:
                 if b.offset >= 0 and self.arena is not None:
-                    view = self.arena[b.offset:b.offset + b.nbytes].view(b.dtype).reshape(tuple(b.shape))
+                    view = self.arena[b.offset:b.offset + b.nbytes].view(storage_name(b.dtype)).reshape(tuple(b.shape))
                     self.buffers[b.id] = tvm.runtime.from_dlpack(view)
                 else:
-                    self.buffers[b.id] = tvm.runtime.empty(tuple(b.shape), b.dtype, self.device)
+                    self.buffers[b.id] = tvm.runtime.empty(tuple(b.shape), storage_name(b.dtype), self.device)
             elif b.kind == CONST:
-                self.buffers[b.id] = tvm.runtime.tensor(np.require(plan.constants[b.id], requirements="C"),
+                self.buffers[b.id] = tvm.runtime.tensor(as_storage(np.require(plan.constants[b.id], requirements="C")),
                                                         self.device)
             elif b.kind == FEED:  # where a feed cannot be shared, it is copied here
                 self.staging[b.id] = self._staging_buffer(b)
         self.feed_ids = [b.id for b in plan.feeds]
+        # per feed: the array fed last and its DLPack view; the same array fed again is bound as is
+        self.last_feed = [(None, None)] * len(self.feed_ids)
+        # per fresh output: [array, its DLPack view, refcounts while only the executor holds it]; an
+        # array the caller has dropped (with every view of it) is written again instead of allocating
+        # (and page-faulting) anew
+        self.recycled = [None] * len(self.fresh)
         self.var_ids = [(b.id, b.var_name) for b in plan.buffers if b.kind == VARIABLE]
 
     def _staging_buffer(self, b):
         if self.on_cpu and math.prod(b.shape) > 0:
             host = aligned_empty(tuple(b.shape), b.dtype)
-            return host, tvm.runtime.from_dlpack(host)
-        return None, tvm.runtime.empty(tuple(b.shape), b.dtype, self.device)
+            return host, tvm.runtime.from_dlpack(as_storage(host))
+        return None, tvm.runtime.empty(tuple(b.shape), storage_name(b.dtype), self.device)
 
-    def _bind_feed(self, bid, arr):
+    def _bind_feed(self, k, bid, arr):
+        last, view = self.last_feed[k]
+        if arr is last:
+            return view
         if self.on_cpu and shareable(arr):
-            return tvm.runtime.from_dlpack(arr)
+            view = tvm.runtime.from_dlpack(as_storage(arr))
+            self.last_feed[k] = (arr, view)
+            return view
         host, dev = self.staging[bid]
         if host is not None:
             np.copyto(host, arr)
         elif arr.size:
-            dev.copyfrom(np.require(arr, requirements="C"))  # keeps 0-d arrays 0-d
+            dev.copyfrom(as_storage(np.require(arr, requirements="C")))  # keeps 0-d arrays 0-d
         return dev
 
     def run(self, feeds, variables=None):
@@ -90,7 +114,7 @@ class Executor:
         bufs, outputs = self._bind(feeds, variables)
         for f, args in zip(self.funcs, self.calls):
             f(*[bufs[i] for i in args])
-        return [outputs[i] if i in outputs else self._copy_out(bufs[i]) for i in self.plan.fetches]
+        return [outputs[i] if i in outputs else self._copy_out(bufs[i], i) for i in self.plan.fetches]
 
     def profile(self, feeds, repeat=10, variables=None):
         """Mean seconds of each kernel call over `repeat` runs, by kernel name."""
@@ -108,8 +132,8 @@ class Executor:
     def _bind(self, feeds, variables):
         """Bind feeds, variables and fresh output arrays; returns (buffers, fresh outputs by id)."""
         bufs = self.buffers
-        for bid, arr in zip(self.feed_ids, feeds):
-            bufs[bid] = self._bind_feed(bid, arr)
+        for k, (bid, arr) in enumerate(zip(self.feed_ids, feeds)):
+            bufs[bid] = self._bind_feed(k, bid, arr)
         for bid, name in self.var_ids:
             try:
                 bufs[bid] = variables[name]
@@ -118,12 +142,19 @@ class Executor:
                     f"attempting to use uninitialized variable '{name}': run its initializer first "
                     "(e.g. sess.run(graphc.global_variables_initializer()))") from None
         outputs = {}
-        for bid, shape, dtype in self.fresh:
-            outputs[bid] = out = aligned_empty(shape, dtype)
-            bufs[bid] = tvm.runtime.from_dlpack(out)
+        for k, (bid, shape, dtype) in enumerate(self.fresh):
+            slot = self.recycled[k]
+            if slot is None or _held_elsewhere(slot):
+                out = aligned_empty(shape, dtype)
+                slot = self.recycled[k] = [out, tvm.runtime.from_dlpack(as_storage(out)), None]
+                del out
+                slot[2] = _refcounts(slot[0])
+            outputs[bid] = slot[0]
+            bufs[bid] = slot[1]
         return bufs, outputs
 
-    def _copy_out(self, buf):
+    def _copy_out(self, buf, bid):
+        dtype = self.plan.buffers[bid].dtype
         if self.on_cpu and buf.numel() > 0:
-            return np.from_dlpack(buf).copy()
-        return buf.numpy()
+            return from_storage(np.from_dlpack(buf).copy(), dtype)
+        return from_storage(buf.numpy(), dtype)

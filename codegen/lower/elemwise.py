@@ -58,10 +58,121 @@ def lower_where(node, c, a, b):
 
 @lowering("cast")
 def lower_cast(node, x):
-    dtype = node.attrs["dtype"].name
+    src, dst = node.inputs[0].dtype, node.attrs["dtype"]
+    if not (src.is_storage_only or dst.is_storage_only):
+        return _native_cast(x, dst.name)
+    return te.compute(x.shape, lambda *i: _cast_value(x(*i), src, dst), name="cast")
+
+
+@lowering("bitcast")
+def lower_bitcast(node, x):
+    src, dst = node.inputs[0].dtype, node.attrs["dtype"]
+    if src.is_bool or dst.is_bool:  # TVM's bool is one bit wide; its bytes hold 0 or 1
+        return _native_cast(x, dst.storage)
+    if src.storage == dst.storage:
+        return te.compute(x.shape, lambda *i: x(*i), name="bitcast")
+    return te.compute(x.shape, lambda *i: tirx.reinterpret(dst.storage, x(*i)), name="bitcast")
+
+
+def _native_cast(x, dtype):
     if dtype == "bool":  # nonzero is True, as numpy
         return te.compute(x.shape, lambda *i: x(*i) != tirx.const(0, x.dtype), name="cast")
     return topi.cast(x, dtype)
+
+
+# ---- casts of narrow types held as bits (graphc/dtypes.py), with ml_dtypes' semantics -------------
+# name: (exponent bits, mantissa bits, bias, flavor); flavor says how NaN/inf/overflow are encoded:
+# 'ieee' has inf and NaN, 'fn' only NaN (all ones), 'fnuz' only NaN (the negative zero), 'sat' neither.
+_FLOATS = {
+    "bfloat16": (8, 7, 127, "ieee"), "float8_e4m3fn": (4, 3, 7, "fn"), "float8_e4m3fnuz": (4, 3, 8, "fnuz"),
+    "float8_e5m2": (5, 2, 15, "ieee"), "float8_e5m2fnuz": (5, 2, 16, "fnuz"), "float4_e2m1fn": (2, 1, 1, "sat"),
+}
+
+
+def _i64(v):
+    return tirx.const(v, "int64")
+
+
+def _cast_value(v, src, dst):
+    """One element `v` (TVM storage of `src`) cast to `dst`'s storage."""
+    if src.is_storage_only:  # decode into a wide type that holds every value exactly
+        v = _decode_float(v, src.name) if src.is_floating else _decode_int(v, src)
+        if not dst.is_storage_only:
+            return (v != tirx.const(0, v.dtype)) if dst.is_bool else v.astype(dst.name)
+    elif dst.is_storage_only and src.is_bool:
+        v = v.astype("int32")
+    if dst.is_floating:
+        return _encode_float(v.astype("float32"), dst.name).astype(dst.storage)
+    # ml_dtypes converts to narrow ints by truncating toward zero and keeping the low bits
+    return (v.astype("int64") & _i64((1 << dst.bits) - 1)).astype(dst.storage)
+
+
+def _decode_int(c, src):
+    c = c.astype("int32") & tirx.const((1 << src.bits) - 1, "int32")
+    if src.kind == "i":  # sign-extend
+        top = tirx.const(1 << (src.bits - 1), "int32")
+        c = (c ^ top) - top
+    return c
+
+
+def _decode_float(c, name):
+    """float32 value of the bits `c` of a narrow float."""
+    E, M, bias, flavor = _FLOATS[name]
+    c = c.astype("int64")
+    sign = (c >> _i64(E + M)) & _i64(1)
+    ef, mf = (c >> _i64(M)) & _i64((1 << E) - 1), c & _i64((1 << M) - 1)
+    normal = (sign << _i64(31)) | ((ef + _i64(127 - bias)) << _i64(23)) | (mf << _i64(23 - M))
+    as_f32 = tirx.reinterpret("float32", normal.astype("uint32"))
+    sub = mf.astype("float32") * tirx.const(2.0 ** (1 - bias - M), "float32")
+    sub = tirx.Select(sign == _i64(1), -sub, sub)
+    out = tirx.Select(ef == _i64(0), sub, as_f32)
+    nan = tirx.reinterpret("float32", ((sign << _i64(31)) | _i64(0x7FC00000)).astype("uint32"))
+    if flavor == "fn":
+        out = tirx.Select((c & _i64(0x7F)) == _i64(0x7F), nan, out)
+    elif flavor == "fnuz":
+        out = tirx.Select(c == _i64(0x80), nan, out)
+    elif flavor == "ieee" and E < 8:  # bfloat16's inf/NaN already map to float32's
+        inf = tirx.reinterpret("float32", ((sign << _i64(31)) | _i64(0x7F800000)).astype("uint32"))
+        out = tirx.Select(ef == _i64((1 << E) - 1), tirx.Select(mf == _i64(0), inf, nan), out)
+    return out
+
+
+def _encode_float(v, name):
+    """The bits of float32 `v` rounded to nearest-even in a narrow float (int64)."""
+    E, M, bias, flavor = _FLOATS[name]
+    bits = tirx.reinterpret("uint32", v).astype("int64")
+    sign, a = bits >> _i64(31), bits & _i64(0x7FFFFFFF)
+    shift, emin = 23 - M, 1 - bias
+    # normal: round the float32 mantissa to M bits on the bit pattern, then rebias the exponent
+    r = a + _i64((1 << (shift - 1)) - 1) + ((a >> _i64(shift)) & _i64(1))
+    code = (r >> _i64(shift)) - _i64((127 - bias) << M)
+    if bias != 127:  # below the smallest normal: an integer count of the smallest subnormal, rounded
+        e = (a >> _i64(23)) - _i64(127)
+        m24 = (a & _i64(0x7FFFFF)) | _i64(0x800000)
+        s = tirx.min(_i64(23 + emin - M) - e, _i64(31))
+        q, rem = m24 >> s, m24 & ((_i64(1) << s) - _i64(1))
+        half = _i64(1) << (s - _i64(1))
+        up = tirx.Select(tirx.Or(rem > half, tirx.And(rem == half, (q & _i64(1)) == _i64(1))), _i64(1), _i64(0))
+        code = tirx.Select(e < _i64(emin), q + up, code)
+    top = E + M  # the sign bit's position
+    max_code = {"ieee": ((1 << E) - 2) << M | ((1 << M) - 1), "fn": (1 << top) - 2,
+                "fnuz": (1 << top) - 1, "sat": (1 << top) - 1}[flavor]
+    signed = lambda m: (sign << _i64(top)) | m  # noqa: E731
+    is_nan = a > _i64(0x7F800000)
+    if flavor == "ieee":
+        over, nan = signed(_i64(max_code + 1)), signed(_i64(((1 << E) - 1) << M | 1 << (M - 1)))
+    elif flavor == "fn":
+        over = nan = signed(_i64((1 << top) - 1))
+    elif flavor == "fnuz":
+        over = nan = _i64(1 << top)
+    else:  # float4: overflow saturates; NaN comes out as ml_dtypes makes it (a zero of the other sign)
+        over, nan = signed(_i64(max_code)), (_i64(1) - sign) << _i64(top)
+    out = tirx.Select(code > _i64(max_code), over, signed(code))
+    if flavor == "fnuz":  # no negative zero
+        out = tirx.Select(code == _i64(0), _i64(0), out)
+    if bias == 127:  # bfloat16 rounding carries into the exponent and reaches inf by itself
+        out = signed(code)
+    return tirx.Select(is_nan, nan, out)
 
 
 @lowering("left_shift", "right_shift")

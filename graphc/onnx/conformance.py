@@ -76,6 +76,11 @@ def _run_data_set(imp, values, names_in, names_out, expected, case):
             want = np.asarray(want)
             if g.shape != want.shape:
                 return f"output {n}: shape {g.shape}, expected {want.shape}"
+            if g.dtype != want.dtype:
+                return f"output {n}: dtype {g.dtype}, expected {want.dtype}"
+            if want.dtype.kind == "V" or want.dtype.name.startswith(("float8", "bfloat16")):  # ml_dtypes types
+                g, want = (a.astype(np.float32 if want.dtype.name.startswith(("float", "bfloat")) else np.int32)
+                           for a in (g, want))
             if want.dtype.kind in "fc":
                 np.testing.assert_allclose(g, want, rtol=case.rtol, atol=case.atol, err_msg=n)
             elif not np.array_equal(g, want):

@@ -393,7 +393,17 @@ cast_op = register_op(
                           Example([rand(rng, (6,), "int32")], {"dtype": dtypes.float32}),
                           Example([rand(rng, (2, 3))], {"dtype": dtypes.float64}),
                           Example([rand(rng, (2, 3), "bool")], {"dtype": dtypes.float32}),
-                          Example([rand(rng, (2, 3))], {"dtype": dtypes.bool_})])
+                          Example([rand(rng, (2, 3))], {"dtype": dtypes.bool_}),
+                          # narrow types held as bits: rounding, overflow to NaN/inf, subnormals, wrapping
+                          Example([rand(rng, (4, 5), "float32", -500, 500)], {"dtype": dtypes.float8_e4m3fn}),
+                          Example([rand(rng, (4, 5), "float32", -0.02, 0.02)], {"dtype": dtypes.float8_e5m2fnuz}),
+                          Example([rand(rng, (4, 5), "float32", -1e5, 1e5)], {"dtype": dtypes.bfloat16}),
+                          Example([rand(rng, (4, 5), "float32", -8, 8)], {"dtype": dtypes.float4_e2m1fn}),
+                          Example([rand(rng, (4, 5), "float8_e4m3fnuz", -8, 8)], {"dtype": dtypes.float32}),
+                          Example([rand(rng, (4, 5), "float8_e5m2", -8, 8)], {"dtype": dtypes.bfloat16}),
+                          Example([rand(rng, (4, 5), "int32", -20, 20)], {"dtype": dtypes.int4}),
+                          Example([rand(rng, (4, 5), "int4", -8, 7)], {"dtype": dtypes.float16}),
+                          Example([rand(rng, (4, 5), "float32", -3, 3)], {"dtype": dtypes.uint2})])
 
 
 @cast_op.def_gradient
@@ -411,3 +421,32 @@ def cast(x, dtype, name=None):
     if x.dtype == dtype:
         return x
     return make("cast", [x], {"dtype": dtype}, name)
+
+
+# ---- bitcast ----------------------------------------------------------------------------------
+def _bitcast_infer(node):
+    x, dtype = node.inputs[0], node.attrs["dtype"]
+    if x.dtype.itemsize != dtype.itemsize or x.dtype.bits != dtype.bits:
+        raise TypeError(f"bitcast of {x.name} from {x.dtype.name} to {dtype.name}: the widths differ "
+                        f"({x.dtype.bits} and {dtype.bits} bits); expected types of equal width")
+    return TensorType(x.shape, dtype)
+
+
+register_op(
+    "bitcast", pattern=Pattern.ELEMWISE, infer=_bitcast_infer, differentiable=False,
+    reference=lambda n, x: np.ascontiguousarray(x).view(n.attrs["dtype"].np),
+    examples=lambda rng: [Example([rand(rng, (3, 4), "float32")], {"dtype": dtypes.int32}),
+                          Example([rand(rng, (5,), "int8", -100, 100)], {"dtype": dtypes.uint8}),
+                          Example([rand(rng, (2, 3), "float64")], {"dtype": dtypes.int64}),
+                          Example([rand(rng, (2, 3), "uint8", 0, 255)], {"dtype": dtypes.float8_e4m3fn}),
+                          Example([rand(rng, (2, 3), "bfloat16")], {"dtype": dtypes.float16}),
+                          Example([rand(rng, (2, 3), "bool")], {"dtype": dtypes.uint8})])
+
+
+def bitcast(x, dtype, name=None):
+    """x's bits reinterpreted as `dtype`, a type of the same width."""
+    x = convert_to_tensor(x)
+    dtype = dtypes.as_dtype(dtype)
+    if x.dtype == dtype:
+        return x
+    return make("bitcast", [x], {"dtype": dtype}, name)

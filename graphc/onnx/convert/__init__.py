@@ -14,7 +14,7 @@ from ..errors import OnnxImportError
 
 BIG = 2 ** 62  # ONNX slice ends use INT64_MAX / INT64_MIN for "to the end"
 CONVERTERS = {}
-_FAMILIES = ("math", "tensor", "nn", "reduce", "shape", "control", "rnn", "signal", "text", "linalg", "indexing")
+_FAMILIES = ("math", "tensor", "nn", "reduce", "shape", "control", "rnn", "signal", "text", "quant", "linalg", "indexing", "attention", "loss", "norm", "image", "conv")
 
 
 def converter(*op_types):

@@ -3,7 +3,7 @@ import numpy as np
 
 import graphc as gc
 
-from . import BIG, OnnxImportError, attr_str, const, converter, ints, rank_of
+from . import BIG, OnnxImportError, const, converter, ints, rank_of
 
 
 @converter("Reshape")
@@ -171,30 +171,3 @@ def _one_hot(ctx, node, ins, attrs):
     # values ([off, on]) may be a model input: select between its two elements
     off, on = (gc.gather(values, gc.constant(np.int64(i))) for i in (0, 1))
     return gc.where(hot, on, off)
-
-
-def _blocks(ctx, node, ins, attrs):
-    x = ins[0]
-    if rank_of(x, node) != 4 or None in x.shape[1:]:
-        raise OnnxImportError(f"{node.op_type} needs a 4-D input with its C, H, W known at import time")
-    return x, attrs["blocksize"], attr_str(attrs.get("mode", "DCR"))
-
-
-@converter("DepthToSpace")
-def _depth_to_space(ctx, node, ins, attrs):
-    x, bs, mode = _blocks(ctx, node, ins, attrs)
-    _, c, h, w = x.shape
-    if mode == "DCR":
-        t = gc.transpose(gc.reshape(x, [-1, bs, bs, c // bs ** 2, h, w]), [0, 3, 4, 1, 5, 2])
-    else:
-        t = gc.transpose(gc.reshape(x, [-1, c // bs ** 2, bs, bs, h, w]), [0, 1, 4, 2, 5, 3])
-    return gc.reshape(t, [-1, c // bs ** 2, h * bs, w * bs])
-
-
-@converter("SpaceToDepth")
-def _space_to_depth(ctx, node, ins, attrs):
-    x, bs, mode = _blocks(ctx, node, ins, attrs)
-    _, c, h, w = x.shape
-    t = gc.reshape(x, [-1, c, h // bs, bs, w // bs, bs])
-    t = gc.transpose(t, [0, 3, 5, 1, 2, 4] if mode == "DCR" else [0, 1, 3, 5, 2, 4])
-    return gc.reshape(t, [-1, c * bs * bs, h // bs, w // bs])
