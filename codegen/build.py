@@ -18,8 +18,8 @@ INLINE_CONSTANT_MAX = 1  # constants this small become immediates inside the ker
 # Ops that only move or select elements, so they work on the bits of a storage-only dtype (bfloat16,
 # float8, int4, ...); cast interprets those bits, and every other op refuses them.
 BIT_OPS = {"cast", "bitcast", "reshape", "reshape_like", "transpose", "expand_dims", "squeeze", "concat", "concat_slice",
-           "split", "strided_slice", "gather", "broadcast_to", "tile", "identity", "stop_gradient", "where",
-           "shape", "size", "rank", "placeholder", "constant", "variable"}
+           "split", "strided_slice", "gather", "gather_elements", "gather_nd", "broadcast_to", "tile", "identity",
+           "stop_gradient", "where", "shape", "size", "rank", "placeholder", "constant", "variable"}
 
 
 @dataclass

@@ -94,7 +94,15 @@ def _contract(a, ta, b, tb, keep):
 
 @converter("Einsum")
 def _einsum(ctx, node, ins, attrs):
-    terms, out = _parse(attr_str(attrs["equation"]), ins, node)
+    narrow = ins[0].dtype if ins[0].dtype.is_storage_only else None
+    if narrow is not None:  # bfloat16 and the like: compute in float32, round back at the end
+        ins = [gc.cast(x, gc.float32) for x in ins]
+    y = _einsum_of(attr_str(attrs["equation"]), ins, node)
+    return gc.cast(y, narrow) if narrow is not None else y
+
+
+def _einsum_of(equation, ins, node):
+    terms, out = _parse(equation, ins, node)
     xs = []
     for i, (x, t) in enumerate(zip(ins, terms)):
         x, t = _diagonal(x, t)
