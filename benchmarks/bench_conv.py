@@ -1,6 +1,6 @@
 """Convolutions of ResNet-18 (batch 1, 3x224x224) through graphc's TVM kernels against ONNX Runtime,
 same process, 2 threads each: every layer shape alone (Conv + bias + ReLU, weights constant), then
-the whole network (models/onnx_zoo.py). Outputs are checked against ORT; medians and best of 25 interleaved runs.
+the whole network (models/onnx_zoo.py). Outputs are checked against ORT; medians and best of 25 runs (all graphc runs, then all ORT runs).
 
 With --cpu-time both run on one thread and each run is measured in that thread's CPU time (best of
 15): on a machine shared with other jobs, wall times mostly measure the other jobs.
@@ -75,9 +75,8 @@ def compare(label, model, flops, x):
               f"{flops / o / 1e9:7.1f} GFLOP/s {o * 1e3:8.2f} ms | ORT/graphc time {o / g:5.2f} | compile "
               f"{compile_s:5.1f} s", flush=True)
         return g, o
-    # interleaved, so both see the same load on a shared machine; the best run shows the kernel
-    # itself when other processes steal the cores
-    t_gc, t_ort = interleaved_times([run, lambda: sess.run(None, feed)])
+    # the best run shows the kernel itself when other processes steal the cores
+    t_gc, t_ort = blocked_times([run, lambda: sess.run(None, feed)])
     for what, fn in (("median", np.median), ("best", np.min)):
         g, o = fn(t_gc), fn(t_ort)
         print(f"{label:>34} {what:>6} {flops / g / 1e9:7.1f} GFLOP/s {g * 1e3:8.2f} ms | ORT {flops / o / 1e9:7.1f} "
@@ -97,16 +96,20 @@ def cpu_seconds(fn, repeat=15):
     return best
 
 
-def interleaved_times(fns, repeat=25, warmup=3):
-    """Wall times of each fn over `repeat` rounds that run every fn once, after `warmup` rounds."""
-    times = [[] for _ in fns]
-    for r in range(warmup + repeat):
-        for fn, ts in zip(fns, times):
+def blocked_times(fns, repeat=25, warmup=3):
+    """Wall times of each fn over `repeat` runs after `warmup`, one fn after the other: ORT's threads
+    spin for a while after each run and would steal the cores from TVM's pool if runs alternated."""
+    out = []
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+        ts = []
+        for _ in range(repeat):
             t = time.perf_counter()
             fn()
-            if r >= warmup:
-                ts.append(time.perf_counter() - t)
-    return [np.array(t) for t in times]
+            ts.append(time.perf_counter() - t)
+        out.append(np.array(ts))
+    return out
 
 
 def main():

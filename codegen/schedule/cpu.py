@@ -210,10 +210,19 @@ def schedule_conv_gemm(sch, block):
     blocks = m_pad // mr
     rows_per_chunk = max(d for d in range(1, min(GEMM_MC // mr, blocks) + 1) if blocks % d == 0)
     ioo, ioi = sch.split(io, [None, rows_per_chunk])
-    sch.reorder(b, ioo, jo, ioi, *ks, ii, ji)
+    lanes = vector_lanes(_dtype_bits(sch, block))
+    jv = None
+    if nr > lanes and nr % lanes == 0:  # whole vectors, unrolled (LLVM splits odd-width vectors badly)
+        jv, ji = sch.split(ji, [None, lanes])
+    sch.reorder(b, ioo, jo, ioi, *ks, ii, *([jv] if jv is not None else []), ji)
     acc = sch.cache_write(block, 0, "local")
     sch.reverse_compute_at(acc, ioi)
-    sch.vectorize(sch.get_loops(acc)[-1])
+    acc_last = sch.get_loops(acc)[-1]
+    if jv is not None:
+        sch.unroll(sch.split(acc_last, [None, lanes])[0])
+        acc_last = sch.get_loops(acc)[-1]
+        sch.unroll(jv)
+    sch.vectorize(acc_last)
     sch.vectorize(ji)
     sch.unroll(ii)
     if (_extent(sch, ks[-1]) or 0) <= 7:

@@ -1,4 +1,4 @@
-"""Conv, ConvTranspose, pooling (Max/Average/Lp, their Global forms) and LRN."""
+"""Conv, ConvInteger, ConvTranspose, pooling (Max/Average/Lp, their Global forms) and LRN."""
 import numpy as np
 
 import graphc as gc
@@ -172,3 +172,20 @@ def _lrn(ctx, node, ins, attrs):
     del rank
     denom = gc.pow(gc.add(const(bias, x), gc.multiply(const(alpha, x), mean)), const(beta, x))
     return gc.divide(x, denom)
+
+
+@converter("ConvInteger")
+def _conv_integer(ctx, node, ins, attrs):
+    # exact in float64 (integers below 2**53), then back to int32 as ONNX specifies
+    def centered(t, zp, per_channel):
+        t = gc.cast(t, gc.int32)
+        if zp is not None:
+            z = gc.cast(zp, gc.int32)
+            if per_channel and z.shape is not None and len(z.shape) == 1:
+                z = gc.reshape(z, [-1] + [1] * (len(t.shape) - 1))
+            t = gc.subtract(t, z)
+        return gc.cast(t, gc.float64)
+    x = centered(ins[0], ins[2] if len(ins) > 2 else None, False)
+    w = centered(ins[1], ins[3] if len(ins) > 3 else None, True)
+    y = _conv(ctx, node, [x, w], attrs)
+    return gc.cast(gc.round(y), gc.int32)
