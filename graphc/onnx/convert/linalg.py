@@ -120,22 +120,3 @@ def _einsum_of(equation, ins, node):
 @converter("Det")
 def _det(ctx, node, ins, attrs):
     return gc.det(ins[0])
-
-
-def _grid_coords(n, align_corners):
-    """The normalized coordinates of n sample points in [-1, 1] (centres of n cells unless align_corners)."""
-    if align_corners:
-        return np.linspace(-1.0, 1.0, n)
-    return -1.0 + (2.0 / n) * (np.arange(n) + 0.5)
-
-
-@converter("AffineGrid")
-def _affine_grid(ctx, node, ins, attrs):
-    theta, size = ins
-    spatial = [int(v) for v in np.asarray(ctx.static(size, "AffineGrid size"))[2:]]
-    coords = [_grid_coords(n, attrs.get("align_corners", 0)) for n in spatial]
-    mesh = np.meshgrid(*coords, indexing="ij")  # one array per spatial dim, in D, H, W order
-    # homogeneous points (x, y[, z], 1): x runs along the last dim
-    base = np.stack([m.reshape(-1) for m in mesh[::-1]] + [np.ones(mesh[0].size)], axis=1)
-    grid = gc.matmul(gc.constant(base.astype(theta.dtype.np)), theta, transpose_b=True)  # [N, points, dims]
-    return gc.reshape(grid, [-1] + spatial + [len(spatial)])
