@@ -17,6 +17,8 @@ import os
 import tempfile
 import warnings
 
+from graphc.runtime.artifact import sha256_file
+
 SUFFIX = ".so"
 DIGEST_SUFFIX = ".sha256"
 
@@ -42,14 +44,6 @@ def _code_fingerprint():
                 h.update(os.path.relpath(path, root).encode())
                 with open(path, "rb") as f:
                     h.update(f.read())
-    return h.hexdigest()
-
-
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
     return h.hexdigest()
 
 
@@ -96,7 +90,7 @@ def load(key, symbols):
     try:
         with open(path + DIGEST_SUFFIX) as f:
             want = f.read().strip()
-        if _sha256(path) != want:
+        if sha256_file(path) != want:
             raise ValueError("its contents do not match their SHA-256 (damaged or half-written)")
         module = tvm.runtime.load_module(path)
         for s in symbols:
@@ -132,7 +126,7 @@ def store(key, module):
         os.close(fd)
         try:
             module.export_library(partial)
-            digest = _sha256(partial)
+            digest = sha256_file(partial)
             os.replace(partial, path)
             _write_atomically(path + DIGEST_SUFFIX, digest.encode())
         finally:

@@ -29,7 +29,8 @@ class ArtifactError(GraphcError, ValueError):
     """An artifact file is corrupted, truncated, too new, or built for hardware this machine lacks."""
 
 
-def _sha256(path):
+def sha256_file(path):
+    """The SHA-256 hex digest of the file at `path`, read in chunks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -68,7 +69,7 @@ def export_executable(exe, path, inputs, outputs):
             "target": {"kind": plan.target, "host_mcpu": host_cpu(), "host_features": list(host_features())},
             "inputs": [{"name": n, "shape": list(s), "dtype": str(d)} for n, s, d in inputs],
             "outputs": [{"name": n, "shape": list(s), "dtype": str(d)} for n, s, d in outputs],
-            "sha256": {m: _sha256(p) for m, p in files.items()},
+            "sha256": {m: sha256_file(p) for m, p in files.items()},
         }
         # write next to the destination, then rename: a reader never sees a half-written file
         fd, partial = tempfile.mkstemp(prefix=".partial-", suffix=".gca", dir=os.path.dirname(os.path.abspath(path)))
@@ -191,7 +192,7 @@ def load(path, device=None):
                     raise ArtifactError(f"artifact {path!r} lacks its member {m}") from None
                 except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as e:
                     raise ArtifactError(f"artifact {path!r} is corrupted: member {m} is unreadable ({e})") from None
-                if _sha256(os.path.join(tmp, m)) != manifest["sha256"].get(m):
+                if sha256_file(os.path.join(tmp, m)) != manifest["sha256"].get(m):
                     raise ArtifactError(f"artifact {path!r} is corrupted: member {m} does not match its sha256 "
                                         "in the manifest")
         check_runnable(manifest, device)
