@@ -31,7 +31,17 @@ test-slow: $(STAMP)
 test-all: $(STAMP)
 	$(PY) -m pytest -q -n 2 tests
 
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.graphc-bench-installed
+
+# The peers (onnxruntime, tensorflow-cpu, torch) are the `bench` extra; torch is pinned to a CPU build
+# (pip takes the local CPU wheel; the CUDA one is several GB and no use here).
+$(BENCH_STAMP): $(STAMP) setup.py
+	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) -c "import sys, torch; sys.exit(torch.version.cuda and 'a CUDA build of torch was installed; want the CPU wheel')"
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(PY) benchmarks/run.py
 	$(PY) benchmarks/bench_matmul.py
 	$(PY) benchmarks/bench_fusion.py
 

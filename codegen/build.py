@@ -9,6 +9,7 @@ from tvm import te, tirx
 from graphc.dtypes import as_storage
 from graphc.errors import CompileError
 
+from . import cache
 from .lower import get_lowering
 from .schedule import schedule_for
 from .target import make_target
@@ -29,6 +30,7 @@ class Kernel:
     inputs: list
     outputs: list
     func: object = field(repr=False, default=None)
+    scheduled: bool = True  # False: func is TE's unscheduled PrimFunc
 
 
 def kernel_name(index, nodes):
@@ -69,8 +71,9 @@ def _check_storage_only(node):
                                f"int32) first")
 
 
-def lower_group(name, nodes, live, target_kind):
-    """A scheduled PrimFunc computing the group's outputs from its inputs."""
+def lower_group(name, nodes, live, target_kind, schedule=True):
+    """A Kernel whose PrimFunc computes the group's outputs from its inputs: scheduled for the target,
+    or (schedule=False) as TE made it, which build_module schedules unless its library is cached."""
     inputs, outputs = group_io(nodes, live)
     te_of = {}
     params = []
@@ -107,17 +110,36 @@ def lower_group(name, nodes, live, target_kind):
             r = te.compute(tuple(t.shape), lambda *idx: src(*idx) if len(src.shape) == len(idx)
                            else src(*([0] * len(src.shape))), name=f"out{i}")
         outs.append(r)
-    func = te.create_prim_func(params + outs)
-    sch = tvm.s_tir.Schedule(func)
-    schedule_for(target_kind)(sch)
-    return Kernel(name, nodes, inputs, outputs, sch.mod["main"].with_attr("global_symbol", name))
+    kernel = Kernel(name, nodes, inputs, outputs, te.create_prim_func(params + outs), scheduled=False)
+    return schedule_kernel(kernel, target_kind) if schedule else kernel
+
+
+def schedule_kernel(kernel, target_kind):
+    """Schedule an unscheduled kernel's PrimFunc for the target (in place); returns the kernel."""
+    if not kernel.scheduled:
+        sch = tvm.s_tir.Schedule(kernel.func)
+        schedule_for(target_kind)(sch)
+        kernel.func = sch.mod["main"].with_attr("global_symbol", kernel.name)
+        kernel.scheduled = True
+    return kernel
 
 
 def build_module(kernels, target_kind):
-    """Compile every kernel into one TVM module for the target; returns the runtime module."""
-    mod = tvm.IRModule({k.name: k.func for k in kernels})
+    """Compile every kernel into one TVM module for the target; returns the runtime module. CPU
+    libraries come from the on-disk cache (codegen/cache.py) when an identical one was built before."""
+    target = make_target(target_kind)
+    key = None
+    if target_kind == "cpu" and cache.cache_dir() is not None and not any(k.scheduled for k in kernels):
+        key = cache.module_key([(k.name, k.func) for k in kernels], target)
+        module = cache.load(key, [k.name for k in kernels])
+        if module is not None:
+            return module
+    mod = tvm.IRModule({k.name: schedule_kernel(k, target_kind).func for k in kernels})
     try:
-        return tvm.compile(mod, target=make_target(target_kind))
+        module = tvm.compile(mod, target=target)
     except Exception as e:
         raise CompileError(f"TVM failed to build {len(kernels)} kernels for {target_kind}: {e}") from e
+    if key is not None:
+        cache.store(key, module)
+    return module
 

@@ -5,6 +5,7 @@ into a fresh numpy array that the caller then owns, and an aligned feed is read 
 own copies (Tensor.numpy, copyfrom) cost ~20 us each even for tiny arrays, so the hot path avoids them.
 """
 import math
+import sys
 
 import numpy as np
 import tvm
@@ -34,6 +35,17 @@ def aligned_empty(shape, dtype):
 def shareable(arr):
     """Whether TVM can use this numpy array in place (DLPack refuses read-only arrays)."""
     return arr.flags.c_contiguous and arr.flags.writeable and _address(arr) % ALIGN == 0 and arr.size > 0
+
+
+def _refcounts(arr):
+    """References to a fresh output and to the memory it views (aligned_empty's buffer, which every
+    further view of it references directly: numpy collapses chains of views to the owner)."""
+    return sys.getrefcount(arr), sys.getrefcount(arr.base)
+
+
+def _held_elsewhere(slot):
+    """Whether anything but the executor still references a recycled output or a view of it."""
+    return _refcounts(slot[0]) != slot[2]
 
 
 class Executor:
@@ -68,6 +80,12 @@ class Executor:
             elif b.kind == FEED:  # where a feed cannot be shared, it is copied here
                 self.staging[b.id] = self._staging_buffer(b)
         self.feed_ids = [b.id for b in plan.feeds]
+        # per feed: the array fed last and its DLPack view; the same array fed again is bound as is
+        self.last_feed = [(None, None)] * len(self.feed_ids)
+        # per fresh output: [array, its DLPack view, refcounts while only the executor holds it]; an
+        # array the caller has dropped (with every view of it) is written again instead of allocating
+        # (and page-faulting) anew
+        self.recycled = [None] * len(self.fresh)
         self.var_ids = [(b.id, b.var_name) for b in plan.buffers if b.kind == VARIABLE]
 
     def _staging_buffer(self, b):
@@ -76,9 +94,14 @@ class Executor:
             return host, tvm.runtime.from_dlpack(as_storage(host))
         return None, tvm.runtime.empty(tuple(b.shape), storage_name(b.dtype), self.device)
 
-    def _bind_feed(self, bid, arr):
+    def _bind_feed(self, k, bid, arr):
+        last, view = self.last_feed[k]
+        if arr is last:
+            return view
         if self.on_cpu and shareable(arr):
-            return tvm.runtime.from_dlpack(as_storage(arr))
+            view = tvm.runtime.from_dlpack(as_storage(arr))
+            self.last_feed[k] = (arr, view)
+            return view
         host, dev = self.staging[bid]
         if host is not None:
             np.copyto(host, arr)
@@ -109,8 +132,8 @@ class Executor:
     def _bind(self, feeds, variables):
         """Bind feeds, variables and fresh output arrays; returns (buffers, fresh outputs by id)."""
         bufs = self.buffers
-        for bid, arr in zip(self.feed_ids, feeds):
-            bufs[bid] = self._bind_feed(bid, arr)
+        for k, (bid, arr) in enumerate(zip(self.feed_ids, feeds)):
+            bufs[bid] = self._bind_feed(k, bid, arr)
         for bid, name in self.var_ids:
             try:
                 bufs[bid] = variables[name]
@@ -119,9 +142,15 @@ class Executor:
                     f"attempting to use uninitialized variable '{name}': run its initializer first "
                     "(e.g. sess.run(graphc.global_variables_initializer()))") from None
         outputs = {}
-        for bid, shape, dtype in self.fresh:
-            outputs[bid] = out = aligned_empty(shape, dtype)
-            bufs[bid] = tvm.runtime.from_dlpack(as_storage(out))
+        for k, (bid, shape, dtype) in enumerate(self.fresh):
+            slot = self.recycled[k]
+            if slot is None or _held_elsewhere(slot):
+                out = aligned_empty(shape, dtype)
+                slot = self.recycled[k] = [out, tvm.runtime.from_dlpack(as_storage(out)), None]
+                del out
+                slot[2] = _refcounts(slot[0])
+            outputs[bid] = slot[0]
+            bufs[bid] = slot[1]
         return bufs, outputs
 
     def _copy_out(self, buf, bid):

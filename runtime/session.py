@@ -20,17 +20,19 @@ def flatten_fetches(fetches):
 
 def pack_results(fetches, values):
     """`values` (flat, in leaf order) rebuilt into the structure of `fetches`."""
-    it = iter(values)
+    return _pack(fetches, iter(values))
 
-    def build(f):
-        if isinstance(f, dict):
-            return type(f)((k, build(v)) for k, v in f.items())
-        if isinstance(f, tuple) and hasattr(f, "_fields"):
-            return type(f)(*[build(v) for v in f])
-        if isinstance(f, (list, tuple)):
-            return type(f)(build(v) for v in f)
-        return next(it)
-    return build(fetches)
+
+def _pack(f, it):
+    # (a module-level function: a recursive closure would be a reference cycle keeping the fetched
+    # arrays alive until the garbage collector runs, so the executor could not reuse their memory)
+    if isinstance(f, dict):
+        return type(f)((k, _pack(v, it)) for k, v in f.items())
+    if isinstance(f, tuple) and hasattr(f, "_fields"):
+        return type(f)(*[_pack(v, it) for v in f])
+    if isinstance(f, (list, tuple)):
+        return type(f)(_pack(v, it) for v in f)
+    return next(it)
 
 
 # ---- feeds --------------------------------------------------------------------------------------
@@ -48,6 +50,10 @@ def _convertible(src, dst):
 def check_feed(tensor, value):
     """`value` as an array of the tensor's dtype, or a FeedError naming the tensor and what it expected."""
     want = tensor.dtype.np
+    if type(value) is np.ndarray and value.dtype == want and tensor.shape is not None:  # the common case
+        shape = tensor.shape
+        if len(shape) == value.ndim and all(d is None or d == a for d, a in zip(shape, value.shape)):
+            return value
     try:
         arr = value if isinstance(value, np.ndarray) else np.asarray(value)
     except Exception as e:
@@ -110,6 +116,8 @@ class Session:
 
     # ---- resolution ---------------------------------------------------------------------------
     def _resolve_fetch(self, f):
+        if type(f) is Tensor and f.node.graph is self.graph:  # the common case, checked cheaply
+            return f
         if isinstance(f, str):
             try:
                 f = self.graph.get_tensor_by_name(f) if ":" in f else self.graph.get_operation_by_name(f)
@@ -126,6 +134,8 @@ class Session:
                          "or a tensor name such as 'x:0'")
 
     def _resolve_feed_key(self, k):
+        if type(k) is Tensor and k.node.op == "placeholder" and k.node.graph is self.graph:  # the common case
+            return k
         if isinstance(k, str):
             try:
                 k = self.graph.get_tensor_by_name(k)
@@ -197,6 +207,8 @@ class Session:
         for k, v in (feed_dict or {}).items():
             t = self._resolve_feed_key(k)
             feeds[t] = check_feed(t, v)
+        if len(feeds) < 2:
+            return feeds
         return dict(sorted(feeds.items(), key=lambda kv: (kv[0].node.id, kv[0].index)))
 
     def _compiled_for(self, leaves, feeds):

@@ -1,8 +1,18 @@
-"""Shared fixtures: a fresh default graph for every test."""
+"""Shared fixtures: a fresh default graph for every test; a kernel cache of the test run's own."""
+import atexit
+import os
+import shutil
+import tempfile
+
 import numpy as np
 import pytest
 
 import graphc
+
+# Tests never read or fill the user's kernel cache (~/.cache/graphc): each run (each xdist worker) gets
+# a fresh folder, removed at exit.
+os.environ["GRAPHC_CACHE_DIR"] = tempfile.mkdtemp(prefix="graphc-test-cache-")
+atexit.register(shutil.rmtree, os.environ["GRAPHC_CACHE_DIR"], True)
 
 
 @pytest.fixture(autouse=True)

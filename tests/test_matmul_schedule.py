@@ -1,5 +1,7 @@
 """The packed-GEMM lowering's paths (panels, padded rows, unpacked few-row products, transposes,
 broadcast batches, ints) against numpy."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -103,3 +105,27 @@ def test_every_small_row_count(rng):
     with gc.Session() as sess:
         for got, w in zip(sess.run(outs, feeds), want):
             assert_close(got, w)
+
+
+def test_gemm_epilogue_with_rows_uneven_to_vectors_builds_fused(rng):
+    """A 4x6 GEMM result feeding tanh + add in the same kernel: 8-lane epilogue vectors straddling
+    rows of 6 made LLVM reject the module, and the compiler fell back to one op per kernel."""
+    a, b = rng.standard_normal((1, 1, 4, 8)).astype("float32"), rng.standard_normal((1, 1, 8, 6)).astype("float32")
+    bias = rng.standard_normal((4, 6)).astype("float32")
+    pa, pb = gc.placeholder("float32", a.shape), gc.placeholder("float32", b.shape)
+    y = gc.add(gc.multiply(gc.tanh(gc.divide(gc.matmul(pa, pb), 0.5)), 0.5), gc.constant(bias))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the one-op-per-kernel fallback warns
+        with gc.Session() as sess:
+            assert_close(sess.run(y, {pa: a, pb: b}), np.tanh((a @ b) / 0.5) * 0.5 + bias)
+
+
+@pytest.mark.parametrize("a_shape,b_shape", [((2, 3, 20, 16), (2, 3, 16, 24)), ((3, 5, 40), (3, 40, 24))])
+def test_float16_matmul_accumulates_in_float32(a_shape, b_shape, rng):
+    """float16 products sum in float32 and round once, as numpy does (float16 sums drift by ulps)."""
+    a, b = rng.random(a_shape).astype("float16"), rng.random(b_shape).astype("float16")
+    pa, pb = gc.placeholder("float16", a_shape), gc.placeholder("float16", b_shape)
+    with gc.Session() as sess:
+        got = sess.run(gc.matmul(pa, pb), {pa: a, pb: b})
+    want = np.matmul(a.astype("float32"), b.astype("float32")).astype("float16")
+    np.testing.assert_array_equal(got, want)

@@ -142,12 +142,202 @@ def test_unsupported_opset(opset):
 
 
 def test_unsupported_op_names_node_op_and_opset():
-    m = _model([helper.make_node("Det", ["x"], ["y"], name="mydet")], [_vi("x", [2, 2])], [_vi("y", [])],
-               opset=13)
-    with pytest.raises(OnnxImportError, match=r"mydet.*Det.*opset 13"):
+    m = _model([helper.make_node("ImageDecoder", ["x"], ["y"], name="mydecoder")],
+               [_vi("x", [16], TensorProto.UINT8)], [_vi("y", [4, 4, 3], TensorProto.UINT8)], opset=20)
+    with pytest.raises(OnnxImportError, match=r"mydecoder.*ImageDecoder.*opset 20"):
         import_model(m)
 
 
-def test_variables_option_not_available_yet():
-    with pytest.raises(NotImplementedError, match="training"):
-        import_model(onnx.load_from_string(_good_bytes()), variables=True)
+def test_input_of_an_unsupported_dtype_is_named():
+    m = _model([helper.make_node("Identity", ["s"], ["y"])],
+               [_vi("s", [2], TensorProto.STRING)], [_vi("y", [2], TensorProto.STRING)])
+    with pytest.raises(OnnxImportError, match=r"input 's'.*dtype"):
+        import_model(m)
+
+
+def test_fine_tune_imported_weights_then_export_them(tmp_path):
+    """variables=True: float initializers train as Variables; export writes the trained values."""
+    from graphc.onnx import export
+    rng = np.random.default_rng(3)
+    w = numpy_helper.from_array(rng.standard_normal((4, 3)).astype(np.float32), "w")
+    shape = numpy_helper.from_array(np.array([-1, 3], np.int64), "shape")  # integer: stays a constant
+    m = _model([helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Reshape", ["h", "shape"], ["y"])],
+               [_vi("x", ["N", 4])], [_vi("y", ["N", 3])], [w, shape])
+    imp = import_model(m, variables=True)
+    (var,) = imp.graph.get_collection("trainable_variables")
+    x, y = imp.inputs["x"], imp.outputs["y"]
+    xs, target = rng.standard_normal((8, 4)).astype(np.float32), rng.standard_normal((8, 3)).astype(np.float32)
+    with imp.graph.as_default():
+        loss = graphc.reduce_mean(graphc.square(y - target))
+        step = graphc.train.GradientDescentOptimizer(0.1).minimize(loss)
+        init = graphc.global_variables_initializer()
+    w0 = numpy_helper.to_array(w)
+    with graphc.Session(graph=imp.graph) as sess:
+        sess.run(init)
+        for _ in range(3):
+            sess.run(step, {x: xs})
+        trained = sess.run(var.value())
+        out = sess.run(y, {x: xs})
+        path = str(tmp_path / "tuned.onnx")
+        export(y, path, [x], session=sess)
+    w_ref = w0.copy()
+    for _ in range(3):  # numpy SGD on mean squared error
+        w_ref -= 0.1 * xs.T @ (2 * (xs @ w_ref - target) / target.size)
+    np.testing.assert_allclose(trained, w_ref, rtol=1e-4, atol=1e-5)
+    got = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"x": xs})[0]
+    np.testing.assert_allclose(got, out, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got, xs @ w_ref, rtol=1e-4, atol=1e-5)
+
+
+def test_exporting_a_variable_needs_its_session_value(tmp_path):
+    from graphc.onnx import export
+    from graphc.onnx.exporter import OnnxExportError
+    g = graphc.Graph()
+    with g.as_default():
+        x = graphc.placeholder(graphc.float32, [2], name="x")
+        v = graphc.Variable(np.ones(2, np.float32), name="v")
+        y = x * v
+    with pytest.raises(OnnxExportError, match="variable 'v'.*session="):
+        export(y, str(tmp_path / "a.onnx"), [x])
+    with graphc.Session(graph=g) as sess, pytest.raises(OnnxExportError, match="'v' is uninitialized"):
+        export(y, str(tmp_path / "b.onnx"), [x], session=sess)
+
+
+# ---- control flow, unrolled at import ----------------------------------------------------------
+def _body(nodes, inputs, outputs):
+    return helper.make_graph(nodes, "body", inputs, outputs)
+
+
+def test_loop_with_static_trip_count_and_scan_output_matches_onnxruntime():
+    body = _body([helper.make_node("Add", ["acc_in", "x"], ["acc_out"]),
+                  helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+                  helper.make_node("Mul", ["acc_out", "acc_out"], ["sq"])],
+                 [_vi("i", [], TensorProto.INT64), _vi("cond_in", [], TensorProto.BOOL), _vi("acc_in", [3])],
+                 [_vi("cond_out", [], TensorProto.BOOL), _vi("acc_out", [3]), _vi("sq", [3])])
+    trips = numpy_helper.from_array(np.array(4, np.int64), "M")
+    m = _model([helper.make_node("Loop", ["M", "", "a0"], ["acc", "squares"], body=body)],
+               [_vi("a0", [3]), _vi("x", [3])], [_vi("acc", [3]), _vi("squares", [4, 3])], [trips], opset=13)
+    rng = np.random.default_rng(5)
+    _check_vs_ort(m, {"a0": rng.standard_normal(3).astype(np.float32), "x": rng.standard_normal(3).astype(np.float32)})
+
+
+def test_scan_reverse_direction_matches_onnxruntime():
+    body = _body([helper.make_node("Add", ["s_in", "row"], ["s_out"]), helper.make_node("Identity", ["s_out"], ["y"])],
+                 [_vi("s_in", [2]), _vi("row", [2])], [_vi("s_out", [2]), _vi("y", [2])])
+    m = _model([helper.make_node("Scan", ["s0", "xs"], ["s", "ys"], body=body, num_scan_inputs=1,
+                                 scan_input_directions=[1])],
+               [_vi("s0", [2]), _vi("xs", [5, 2])], [_vi("s", [2]), _vi("ys", [5, 2])], opset=16)
+    rng = np.random.default_rng(6)
+    _check_vs_ort(m, {"s0": rng.standard_normal(2).astype(np.float32), "xs": rng.standard_normal((5, 2)).astype(np.float32)})
+
+
+@pytest.mark.parametrize("cond", [True, False])
+def test_if_with_a_fed_condition_selects_the_branch_at_run_time(cond):
+    then_b = _body([helper.make_node("Add", ["x", "x"], ["t"])], [], [_vi("t", [3])])
+    else_b = _body([helper.make_node("Neg", ["x"], ["e"])], [], [_vi("e", [3])])
+    m = _model([helper.make_node("If", ["c"], ["y"], then_branch=then_b, else_branch=else_b)],
+               [_vi("c", [], TensorProto.BOOL), _vi("x", [3])], [_vi("y", [3])], opset=13)
+    _check_vs_ort(m, {"c": np.array(cond), "x": np.arange(3, dtype=np.float32)})
+
+
+def test_loop_condition_fed_with_scan_outputs_must_be_static():
+    from graphc.onnx.importer import StaticInputError
+    body = _body([helper.make_node("Identity", ["cond_in"], ["cond_out"]), helper.make_node("Identity", ["v"], ["y"])],
+                 [_vi("i", [], TensorProto.INT64), _vi("cond_in", [], TensorProto.BOOL), _vi("v", [2])],
+                 [_vi("cond_out", [], TensorProto.BOOL), _vi("v2", [2]), _vi("y", [2])])
+    body.node.append(helper.make_node("Identity", ["v"], ["v2"]))
+    trips = numpy_helper.from_array(np.array(3, np.int64), "M")
+    m = _model([helper.make_node("Loop", ["M", "c", "v0"], ["v", "ys"], body=body)],
+               [_vi("c", [], TensorProto.BOOL), _vi("v0", [2])], [_vi("v", [2]), _vi("ys", [3, 2])], [trips])
+    with pytest.raises(StaticInputError, match="condition") as e:
+        import_model(m)
+    assert e.value.inputs == ("c",)
+    imp = import_model(m, bind={"c": np.array(True)})
+    with graphc.Session(graph=imp.graph) as sess:
+        v, ys = sess.run([imp.outputs["v"], imp.outputs["ys"]], {imp.inputs["v0"]: np.ones(2, np.float32)})
+    np.testing.assert_array_equal(ys, np.ones((3, 2), np.float32))
+
+
+# ---- recurrent layers, unrolled -----------------------------------------------------------------
+def _recurrent_model(op, gates, hidden, seq, batch, inp, rng, extra_inputs=(), **attrs):
+    dirs = 2 if attrs.get("direction") == "bidirectional" else 1
+    inits = [numpy_helper.from_array(rng.standard_normal(s).astype(np.float32) * 0.5, n) for n, s in
+             (("W", (dirs, gates * hidden, inp)), ("R", (dirs, gates * hidden, hidden)),
+              ("B", (dirs, 2 * gates * hidden)))]
+    inputs = ["X", "W", "R", "B"] + list(extra_inputs)
+    outs = ["Y", "Y_h"] + (["Y_c"] if op == "LSTM" else [])
+    out_vis = [_vi("Y", [seq, dirs, batch, hidden]), _vi("Y_h", [dirs, batch, hidden])] + \
+        ([_vi("Y_c", [dirs, batch, hidden])] if op == "LSTM" else [])
+    ins = [_vi("X", [seq, batch, inp])] + ([_vi("sequence_lens", [batch], TensorProto.INT32)] if extra_inputs else [])
+    return _model([helper.make_node(op, inputs, outs, hidden_size=hidden, **attrs)], ins, out_vis, inits, opset=14)
+
+
+def test_gru_bidirectional_linear_before_reset_matches_onnxruntime():
+    rng = np.random.default_rng(7)
+    m = _recurrent_model("GRU", 3, 4, 5, 2, 3, rng, direction="bidirectional", linear_before_reset=1)
+    _check_vs_ort(m, {"X": rng.standard_normal((5, 2, 3)).astype(np.float32)})
+
+
+def test_lstm_with_shorter_sequence_lens_matches_onnxruntime():
+    rng = np.random.default_rng(8)
+    m = _recurrent_model("LSTM", 4, 3, 4, 3, 2, rng, extra_inputs=["sequence_lens"])
+    _check_vs_ort(m, {"X": rng.standard_normal((4, 3, 2)).astype(np.float32),
+                      "sequence_lens": np.array([4, 2, 1], np.int32)})
+
+
+# ---- signal ops ----------------------------------------------------------------------------------
+def _check_vs_reference(model, feeds, rtol=1e-4, atol=1e-4):
+    """graphc against onnx's own numpy reference evaluator (for ops onnxruntime lacks)."""
+    from onnx.reference import ReferenceEvaluator
+    imp = import_model(model)
+    with graphc.Session(graph=imp.graph) as sess:
+        got = sess.run(list(imp.outputs.values()), {imp.inputs[k]: v for k, v in feeds.items()})
+    want = ReferenceEvaluator(model).run(None, feeds)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("inverse,onesided,length", [(0, 0, 8), (0, 1, 6), (1, 0, 10), (1, 1, None)])
+def test_dft_complex_input_along_axis_1_matches_reference(inverse, onesided, length):
+    inits = [numpy_helper.from_array(np.array(1, np.int64), "axis")]
+    ins = ["x", "n" if length else "", "axis"]
+    if length:
+        inits.append(numpy_helper.from_array(np.array(length, np.int64), "n"))
+    node = helper.make_node("DFT", ins, ["y"], inverse=inverse, onesided=onesided)
+    m = _model([node], [_vi("x", [2, 7, 3, 2])], [_vi("y", ["d0", "d1", "d2", "d3"])], inits, opset=20)
+    x = np.random.default_rng(9).standard_normal((2, 7, 3, 2)).astype(np.float32)
+    if inverse and onesided:  # irfft: real output from a one-sided spectrum
+        x[:, 0, :, 1] = 0
+    _check_vs_reference(m, {"x": x})
+
+
+def test_stft_with_window_matches_reference():
+    step = numpy_helper.from_array(np.array(4, np.int64), "step")
+    win = numpy_helper.from_array(np.hanning(8).astype(np.float32), "win")
+    m = _model([helper.make_node("STFT", ["x", "step", "win"], ["y"])], [_vi("x", [2, 30, 1])], [_vi("y", ["d0", "d1", "d2", "d3"])],
+               [step, win], opset=17)
+    _check_vs_reference(m, {"x": np.random.default_rng(10).standard_normal((2, 30, 1)).astype(np.float32)})
+
+
+@pytest.mark.parametrize("k,past,act", [(4, True, "silu"), (3, False, "none"), (1, False, "none")])
+def test_causal_conv_with_state_matches_reference(k, past, act):
+    rng = np.random.default_rng(11)
+    ins = ["x", "w", "b", "past" if past else ""]
+    vis = [_vi("x", [2, 3, 6]), _vi("w", [3, 1, k]), _vi("b", [3])] + ([_vi("past", [2, 3, k - 1])] if past else [])
+    m = _model([helper.make_node("CausalConvWithState", ins, ["y", "state"], activation=act)], vis,
+               [_vi("y", [2, 3, 6]), _vi("state", [2, 3, k - 1])], opset=27)
+    feeds = {"x": rng.standard_normal((2, 3, 6)).astype(np.float32), "w": rng.standard_normal((3, 1, k)).astype(np.float32),
+             "b": rng.standard_normal(3).astype(np.float32)}
+    if past:
+        feeds["past"] = rng.standard_normal((2, 3, k - 1)).astype(np.float32)
+    _check_vs_reference(m, feeds)
+
+
+@pytest.mark.parametrize("mode", ["TF", "IDF", "TFIDF"])
+def test_tfidf_vectorizer_with_skips_and_weights_matches_reference(mode):
+    node = helper.make_node("TfIdfVectorizer", ["x"], ["y"], mode=mode, min_gram_length=1, max_gram_length=3,
+                            max_skip_count=2, ngram_counts=[0, 3, 7], ngram_indexes=[5, 1, 0, 2, 3, 4, 6, 7],
+                            pool_int64s=[2, 3, 5, 2, 3, 5, 4, 3, 5, 7, 2, 5, 2, 4, 4, 3], weights=[.5, 2, 1, 3, .25, 1, 4, 1.5])
+    m = _model([node], [_vi("x", [3, 9], TensorProto.INT64)], [_vi("y", [3, 8])], opset=9)
+    x = np.random.default_rng(12).integers(2, 8, (3, 9)).astype(np.int64)
+    _check_vs_reference(m, {"x": x})

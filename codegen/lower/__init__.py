@@ -6,7 +6,7 @@ returns TE computes (topi compute definitions are welcome); it never schedules.
 import importlib
 
 LOWERINGS = {}
-_FAMILIES = ("elemwise", "reduce", "linalg", "nn", "creation", "shape", "control", "state")
+_FAMILIES = ("elemwise", "reduce", "linalg", "nn", "creation", "shape", "control", "state", "indexing", "conv")
 
 
 def lowering(*names):

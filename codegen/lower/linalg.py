@@ -25,6 +25,12 @@ def gemm_tiles(m):
     return MR, (m + MR - 1) // MR * MR
 
 
+def _acc_dtype(dtype):
+    """The accumulator dtype of a product of `dtype`: float16 sums in float32 (as numpy and BLAS do);
+    float16 accumulators lose about one bit per doubling of K."""
+    return "float32" if str(dtype) == "float16" else str(dtype)
+
+
 def _batch_index(t_batch, out_batch, idx):
     """Index into an operand's batch dims, broadcasting size-1 dims against the output's."""
     nb = len(t_batch)
@@ -82,15 +88,17 @@ def _packed_gemm(a, packed_b, ta, out_shape):
 
     k = te.reduce_axis((0, k_dim), name="k")
 
+    acc = _acc_dtype(a.dtype)
+
     def product(*idx):
         i, j = idx[-2], idx[-1]
         av = a_at(_batch_index(a_batch, batch, idx), i, k)
         bv = packed_b[tuple(_batch_index(b_batch, batch, idx)) + (j // NR, k, j % NR)]
-        return te.sum(av * bv, axis=k)
+        return te.sum(av.astype(acc) * bv.astype(acc), axis=k)
     c = te.compute(batch + (mp, np_), product, name="matmul", attrs={"gemm_mr": mr, "gemm_nr": NR})
-    if (mp, np_) == (m, n):
+    if (mp, np_) == (m, n) and acc == str(a.dtype):
         return c
-    return te.compute(out_shape, lambda *idx: c(*idx), name="matmul_unpad")
+    return te.compute(out_shape, lambda *idx: c(*idx).astype(str(a.dtype)), name="matmul_unpad")
 
 
 def _unpacked_matmul(a, b, ta, out_shape, a_batch, b_batch, k_dim):
@@ -105,9 +113,37 @@ def _unpacked_matmul(a, b, ta, out_shape, a_batch, b_batch, k_dim):
     # independent chains and read B in longer contiguous runs
     nr = next((w for w in (64, 32, NR, 8, 4, 2) if n % w == 0 and mr * max(1, w // lanes) <= ACC_REGISTERS), 1)
     k = te.reduce_axis((0, k_dim), name="k")
+    acc = _acc_dtype(a.dtype)
 
     def product(*idx):
         i, j = idx[-2], idx[-1]
         ai = tuple(_batch_index(a_batch, batch, idx)) + ((k, i) if ta else (i, k))
-        return te.sum(a[ai] * b[tuple(_batch_index(b_batch, batch, idx)) + (k, j)], axis=k)
-    return te.compute(out_shape, product, name="matmul", attrs={"gemm_mr": mr, "gemm_nr": nr})
+        return te.sum(a[ai].astype(acc) * b[tuple(_batch_index(b_batch, batch, idx)) + (k, j)].astype(acc), axis=k)
+    c = te.compute(out_shape, product, name="matmul", attrs={"gemm_mr": mr, "gemm_nr": nr})
+    if acc == str(a.dtype):
+        return c
+    return te.compute(out_shape, lambda *idx: c(*idx).astype(str(a.dtype)), name="matmul_unpad")
+
+
+def _permutations(n):
+    """(sign, permutation) pairs of range(n)."""
+    import itertools
+    for p in itertools.permutations(range(n)):
+        inversions = sum(1 for i in range(n) for j in range(i + 1, n) if p[i] > p[j])
+        yield (-1) ** inversions, p
+
+
+@lowering("det")
+def lower_det(node, x):
+    n = int(x.shape[-1])
+    dtype = str(x.dtype)
+
+    def value(*b):  # Leibniz: sum over permutations of the signed product of one entry per row
+        total = tirx.const(1 if n == 0 else 0, dtype)
+        for sign, p in _permutations(n):
+            term = tirx.const(sign, dtype)
+            for i in range(n):
+                term = term * x(*(b + (i, p[i])))
+            total = total + term
+        return total
+    return te.compute(tuple(x.shape[:-2]), value, name="det")

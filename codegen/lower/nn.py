@@ -1,9 +1,10 @@
 """TE lowerings of graphc/ops/nn.py: softmax and log_softmax with a max-shifted sum."""
-from tvm import te, topi
+from tvm import te, tirx, topi
 
 from graphc.ops._base import normalize_axis
 
 from . import lowering
+from .reduce import float16_safe_sum
 
 
 def _exp(x):
@@ -17,7 +18,7 @@ def lower_softmax(node, x):
     m = topi.max(x, axis=axis, keepdims=True)
     shifted = te.compute(x.shape, lambda *i: x(*i) - m(*[0 if d == axis else v for d, v in enumerate(i)]),
                          name="shifted")
-    s = topi.sum(_exp(shifted), axis=axis, keepdims=True)
+    s = float16_safe_sum(_exp(shifted), axis, True)
     e = _exp(shifted)
 
     def at(t, i):
@@ -25,3 +26,33 @@ def lower_softmax(node, x):
     if node.op == "softmax":
         return te.compute(x.shape, lambda *i: e(*i) / at(s, i), name="softmax")
     return te.compute(x.shape, lambda *i: shifted(*i) - te.log(at(s, i)), name="log_softmax")
+
+
+@lowering("layer_norm")
+def lower_layer_norm(node, x, gamma, beta):
+    """Two row reductions (mean, then the centered variance) and one elementwise epilogue."""
+    rank = len(x.shape)
+    begin = normalize_axis(node.attrs["axis"], rank)
+    axes = list(range(begin, rank))
+    count = 1
+    for a in axes:
+        count *= int(x.shape[a])
+    dt = x.dtype
+    inv_n = tirx.const(1.0 / max(count, 1), dt)
+    total = topi.sum(x, axis=axes, keepdims=True)
+
+    def at(t, i):  # a keepdims statistic at the row of index i
+        return t(*[0 if d >= begin else v for d, v in enumerate(i)])
+
+    def param(p, i):  # gamma/beta broadcast against the trailing dims
+        k = len(p.shape)
+        return p(*[0 if int(p.shape[j]) == 1 else i[rank - k + j] for j in range(k)])
+    sq = te.compute(x.shape, lambda *i: _square(x(*i) - at(total, i) * inv_n), name="centered_sq")
+    var = topi.sum(sq, axis=axes, keepdims=True)
+    eps = tirx.const(node.attrs["epsilon"], dt)
+    return te.compute(x.shape, lambda *i: (x(*i) - at(total, i) * inv_n) * te.rsqrt(at(var, i) * inv_n + eps)
+                      * param(gamma, i) + param(beta, i), name="layer_norm")
+
+
+def _square(v):
+    return v * v

@@ -11,9 +11,16 @@ def _axes(node):
     return list(normalize_axes(node.attrs.get("axes"), len(node.inputs[0].shape)))
 
 
+def float16_safe_sum(x, axis, keepdims):
+    """topi.sum, float16 accumulated in float32 (as numpy does): float16 partial sums drift by ulps."""
+    if str(x.dtype) != "float16":
+        return topi.sum(x, axis=axis, keepdims=keepdims)
+    return topi.cast(topi.sum(topi.cast(x, "float32"), axis=axis, keepdims=keepdims), "float16")
+
+
 @lowering("sum", "max", "min", "prod")
 def lower_reduce(node, x):
-    fn = {"sum": topi.sum, "max": topi.max, "min": topi.min, "prod": topi.prod}[node.op]
+    fn = {"sum": float16_safe_sum, "max": topi.max, "min": topi.min, "prod": topi.prod}[node.op]
     axes = _axes(node)
     if not axes:
         return topi.identity(x)
@@ -23,7 +30,7 @@ def lower_reduce(node, x):
 @lowering("mean")
 def lower_mean(node, x):
     axes = _axes(node)
-    total = topi.sum(x, axis=axes, keepdims=node.attrs.get("keepdims", False)) if axes else topi.identity(x)
+    total = float16_safe_sum(x, axes, node.attrs.get("keepdims", False)) if axes else topi.identity(x)
     count = int(np.prod([node.inputs[0].shape[a] for a in axes])) if axes else 1
     if str(x.dtype).startswith("float"):
         return te.compute(total.shape, lambda *i: total(*i) / tirx.const(count, x.dtype), name="mean")
@@ -68,3 +75,28 @@ def lower_sum_to(node, dy, like):
 @lowering("broadcast_like")
 def lower_broadcast_like(node, x, like):
     return topi.broadcast_to(x, tuple(node.outputs[0].shape))
+
+
+_PRODUCT = te.comm_reducer(lambda a, b: a * b, lambda t: tirx.const(1, t), name="product")
+
+
+@lowering("cumsum", "cumprod")
+def lower_cumulative(node, x):
+    a = node.attrs
+    shape = tuple(node.inputs[0].shape)
+    axis = normalize_axis(a["axis"], len(shape))
+    n = shape[axis]
+    reducer = te.sum if node.op == "cumsum" else _PRODUCT
+    identity = tirx.const(0 if node.op == "cumsum" else 1, x.dtype)
+    if n == 0:
+        return topi.identity(x)
+    r = te.reduce_axis((0, n), name="k")
+
+    def value(*i):
+        k, j = r, i[axis]
+        if a["reverse"]:
+            k, j = j, k
+        inside = k < j if a["exclusive"] else k <= j  # which terms element i accumulates
+        term = tirx.if_then_else(inside, x(*(i[:axis] + (r,) + i[axis + 1:])), identity)
+        return reducer(term, axis=r)
+    return te.compute(shape, value, name=node.op)

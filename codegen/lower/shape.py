@@ -161,3 +161,10 @@ def lower_size_rank(node, x):
     dims = [int(d) for d in node.inputs[0].shape]
     value = len(dims) if node.op == "rank" else int(np.prod(dims))
     return te.compute((), lambda: tirx.const(value, node.attrs["dtype"].name), name=node.op)
+
+
+@lowering("pad")
+def lower_pad(node, x):
+    pads = node.attrs["paddings"]
+    return topi.nn.pad(x, [b for b, _ in pads], [a for _, a in pads],
+                       pad_value=tirx.const(node.attrs["constant_value"], x.dtype), name="pad")

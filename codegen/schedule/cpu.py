@@ -37,12 +37,17 @@ def schedule_injective(sch, block):
     loops = sch.get_loops(block)
     if not loops:
         return
+    row = _extent(sch, loops[-1])
     fused = sch.fuse(*loops) if len(loops) > 1 else loops[0]
     total = _extent(sch, fused)
     if total is None:
         return
     lanes = vector_lanes(max(8, _dtype_bits(sch, block)))
-    while lanes > 1 and total % lanes:
+    # A vector must not straddle rows of the innermost axis at uneven points: its indices then stop
+    # being affine (gathers), and an epilogue read that way from a GEMM result computed in the same
+    # kernel made LLVM reject TVM's IR ("Instruction does not dominate all uses"; rows of 6 with 4
+    # or 8 lanes did, 2, 3, 6 or 12 did not).
+    while lanes > 1 and (total % lanes or row and row % lanes and lanes % row):
         lanes //= 2
     if lanes > 1 and total >= lanes:
         outer, inner = sch.split(fused, [None, lanes])
@@ -192,6 +197,67 @@ def schedule_gemm(sch, block):
     sch.decompose_reduction(block, k)
 
 
+@rule("conv_gemm")
+def schedule_conv_gemm(sch, block):
+    """The implicit-im2col conv GEMM (codegen/lower/conv.py): the matmul register tile, with the
+    reduction over (input channel, kernel row, kernel column) loops whose innermost is unrolled."""
+    mr = int(sch.get(block).annotations["gemm_mr"])
+    nr = int(sch.get(block).annotations["gemm_nr"])
+    b, i, j, *ks = sch.get_loops(block)
+    m_pad, n_pad = _extent(sch, i), _extent(sch, j)
+    io, ii = sch.split(i, [None, mr])
+    jo, ji = sch.split(j, [None, nr])
+    blocks = m_pad // mr
+    rows_per_chunk = max(d for d in range(1, min(GEMM_MC // mr, blocks) + 1) if blocks % d == 0)
+    ioo, ioi = sch.split(io, [None, rows_per_chunk])
+    sch.reorder(b, ioo, jo, ioi, *ks, ii, ji)
+    acc = sch.cache_write(block, 0, "local")
+    sch.reverse_compute_at(acc, ioi)
+    sch.vectorize(sch.get_loops(acc)[-1])
+    sch.vectorize(ji)
+    sch.unroll(ii)
+    if (_extent(sch, ks[-1]) or 0) <= 7:
+        sch.unroll(ks[-1])
+    work = _extent(sch, b) * m_pad * n_pad * math.prod(_extent(sch, l) for l in ks)
+    outer = sch.fuse(b, ioo, jo)
+    if num_threads() > 1 and work >= GEMM_PARALLEL_MIN_MACS:
+        sch.parallel(outer)
+    sch.decompose_reduction(block, ks[0])
+
+
+@rule("conv_pad_pack")
+def schedule_conv_planes(sch, block):
+    """The conv GEMM's padded input planes: loop over (row, column) of each plane, so the source
+    index is affine (no per-element division), in parallel over channels."""
+    width = int(sch.get(block).annotations["plane_width"])
+    *outer, i = sch.get_loops(block)
+    _, col = sch.split(i, [None, width])
+    fused = sch.fuse(*outer)
+    if num_threads() > 1 and (_extent(sch, fused) or 0) >= 2:
+        sch.parallel(fused)
+    del col
+
+
+def _reads_buffer(sch, block, name):
+    return any(r.source.name == name for r in sch.get(block).reads)
+
+
+def schedule_conv_epilogue(sch, block):
+    """The block that crops the conv GEMM's wide rows into the output (with any fused epilogue): the
+    row loop innermost and vectorized when whole vectors fit it, the rest fused and parallel. (The
+    default fuses every loop, which turns the cropped read into a per-lane gather.)"""
+    *outer, last = sch.get_loops(block)
+    ext = _extent(sch, last) or 0
+    lanes = vector_lanes(_dtype_bits(sch, block))
+    if ext % lanes == 0 and ext >= lanes:
+        sch.vectorize(sch.split(last, [None, lanes])[1])
+    if outer:
+        fused = sch.fuse(*outer) if len(outer) > 1 else outer[0]
+        if num_threads() > 1 and (_extent(sch, fused) or 0) >= 2 and (_extent(sch, fused) or 0) * ext >= \
+                PARALLEL_MIN_ELEMENTS:
+            sch.parallel(fused)
+
+
 GEMM_PARALLEL_MIN_MACS = 1 << 18  # smaller products finish before the thread pool wakes
 GEMM_MC = 64  # rows of A per parallel work item: MC x K floats stay in L2 while B panels stream
 
@@ -219,6 +285,8 @@ def schedule_cpu(sch):
             RULES[name](sch, block)
         elif is_reduction(sch, block):
             schedule_reduction(sch, block)
+        elif _reads_buffer(sch, block, "conv_gemm"):
+            schedule_conv_epilogue(sch, block)
         else:
             schedule_injective(sch, block)
     return sch

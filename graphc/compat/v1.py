@@ -16,7 +16,7 @@ from graphc.ops import (abs, add, argmax, argmin, cast, ceil, constant, cos, div
                         sqrt, square, subtract, tanh, transpose, where, zeros, zeros_like)
 from graphc.ops import convert_to_tensor, identity, stop_gradient  # noqa: F401
 from graphc.ops import (broadcast_to, concat, expand_dims, gather, one_hot, shape, slice, split, squeeze,  # noqa: F401,A004
-                        stack, strided_slice, tile, unstack)
+                        pad, stack, strided_slice, tile, unstack)
 from graphc.ops import rank, size  # noqa: E402,F401
 from graphc import gradients  # noqa: F401
 
@@ -68,6 +68,8 @@ nn = _types.SimpleNamespace(
     sparse_softmax_cross_entropy_with_logits=_losses.sparse_softmax_cross_entropy_with_logits,
     sigmoid_cross_entropy_with_logits=_losses.sigmoid_cross_entropy_with_logits,
     l2_loss=_losses.l2_loss,
+    conv2d=_ops.conv2d, convolution=_ops.conv2d, max_pool=_ops.max_pool2d, avg_pool=_ops.avg_pool2d,
+    max_pool2d=_ops.max_pool2d, avg_pool2d=_ops.avg_pool2d,
 )
 
 # ---- tf.math ----------------------------------------------------------------------------------

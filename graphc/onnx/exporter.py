@@ -1,8 +1,5 @@
-"""graphc -> ONNX: one emitter per graphc op (table `EMITTERS`); constants become initializers.
-
-Variables are not exported yet (graphc Variables live on branch `training`, not merged here): a graph
-with a variable raises an error naming it.
-"""
+"""graphc -> ONNX: one emitter per graphc op (table `EMITTERS`); constants, and Variables with their
+values in a Session, become initializers."""
 import numpy as np
 
 from graphc.errors import GraphcError
@@ -130,12 +127,20 @@ def _value_info(name, t):
     return onnx.helper.make_tensor_value_info(name, onnx.helper.np_dtype_to_tensor_dtype(t.dtype.np), shape)
 
 
+def _variable_value(node, session):
+    """The value variable `node` holds in `session`, or an error saying why there is none."""
+    name = node.attrs["var_name"]
+    if session is None:
+        raise OnnxExportError(f"the fetches read variable '{name}': pass session= (a Session holding its value)")
+    if name not in session.initialized:
+        raise OnnxExportError(f"variable '{name}' is uninitialized in the session; run its initializer first")
+    return session.variables[name].numpy()
+
+
 def export(fetches, path, feeds, session=None):
-    """Write the graph computing `fetches` (tensor or list) from `feeds` (placeholders) as ONNX at `path`."""
+    """Write the graph computing `fetches` (tensor or list) from `feeds` (placeholders) as ONNX at `path`;
+    variables are written with their values in `session`."""
     import onnx
-    if session is not None:
-        raise NotImplementedError("exporting Variables with session values needs graphc Variables (branch "
-                                  "`training`), not merged yet; only constants are exported")
     fetch_list = [fetches] if isinstance(fetches, Tensor) else list(fetches)
     feed_list = list(feeds)
     b = _Builder()
@@ -147,6 +152,9 @@ def export(fetches, path, feeds, session=None):
             continue
         if node.op == "constant":
             b.initializers.append(onnx.numpy_helper.from_array(np.asarray(node.attrs["value"]), b.name(node.outputs[0])))
+            continue
+        if node.op == "variable":
+            b.initializers.append(onnx.numpy_helper.from_array(_variable_value(node, session), b.name(node.outputs[0])))
             continue
         if node.op == "placeholder":
             raise OnnxExportError(f"placeholder {node.name} is needed by the fetches but is not in feeds")

@@ -8,6 +8,7 @@ import numpy as np
 import graphc as gc
 import graphc.reference  # noqa: F401  (constant folding)
 from graphc.errors import FeedError, GraphcError
+from graphc.graph import needed_nodes
 
 from .convert import CONVERTERS, np_dtype
 from .errors import OnnxImportError, StaticInputError
@@ -74,19 +75,23 @@ def _value_info_shape(vi):
 
 # ---- the conversion context -------------------------------------------------------------------
 class Context:
-    """What converters see: the opset, static (constant-folded) values of tensors."""
+    """What converters see: the opset, static (constant-folded) values of tensors, and subgraphs
+    (If/Loop/Scan bodies) converted in the scope of the node that holds them."""
 
     def __init__(self, opset, graph):
         self.opset = opset
         self.graph = graph
+        self.env = {}  # ONNX name -> graphc tensor, in the scope being converted
 
     def static(self, t, what):
         """The numpy value of tensor `t` if it does not depend on a fed input, else an error naming `what`."""
         try:
             return gc.reference.evaluate(t)
         except FeedError:
+            fed = [n.name for n in needed_nodes([t.node], set()) if n.op == "placeholder"]
             raise StaticInputError(f"{what} must be known at import time (from initializers, Constant or "
-                                  f"Shape of static dims), but {t.name} depends on a model input") from None
+                                   f"Shape of static dims), but {t.name} depends on model inputs {fed}",
+                                   inputs=fed) from None
 
     def maybe_static(self, t):
         """The numpy value of `t` when it is static, else None."""
@@ -94,6 +99,67 @@ class Context:
             return gc.reference.evaluate(t)
         except FeedError:
             return None
+
+    def convert_nodes(self, nodes):
+        """Convert ONNX `nodes` in order, adding their outputs to the current scope."""
+        for node in nodes:
+            outs = _convert_node(self, node)
+            for name, t in zip(node.output, outs):
+                if name:
+                    self.env[name] = t
+
+    def subgraph(self, graph, bindings):
+        """The output tensors of ONNX GraphProto `graph` (a control-flow body) with its inputs bound to
+        `bindings` (tensors, in input order); names of the enclosing scopes stay visible."""
+        import onnx
+        outer = self.env
+        self.env = dict(outer)
+        try:
+            for init in graph.initializer:
+                self.env[init.name] = gc.constant(onnx.numpy_helper.to_array(init))
+            for vi, t in zip(graph.input, bindings):
+                self.env[vi.name] = t
+            self.convert_nodes(graph.node)
+            missing = [o.name for o in graph.output if o.name not in self.env]
+            if missing:
+                raise OnnxImportError(f"subgraph {graph.name!r}: outputs {missing} are produced by no node")
+            return [self.env[o.name] for o in graph.output]
+        finally:
+            self.env = outer
+
+
+def _convert_node(ctx, node):
+    """The graphc tensors of one ONNX node's outputs, or an OnnxImportError naming node, op and opset."""
+    opset = ctx.opset
+    if node.domain not in ("", "ai.onnx"):
+        raise OnnxImportError(f"node {node.name!r}: op {node.domain}.{node.op_type} (opset {opset}) "
+                              f"is from a domain graphc does not support")
+    fn = CONVERTERS.get(node.op_type)
+    if fn is None:
+        raise OnnxImportError(f"node {node.name!r}: ONNX op {node.op_type} (opset {opset}) is not "
+                              f"supported by graphc")
+    ins = []
+    for name in node.input:
+        if name == "":
+            ins.append(None)
+        elif name not in ctx.env:
+            raise OnnxImportError(f"node {node.name!r} ({node.op_type}): input {name!r} is not defined "
+                                  f"(no initializer, graph input or earlier node output)")
+        else:
+            ins.append(ctx.env[name])
+    while ins and ins[-1] is None:
+        ins.pop()
+    try:
+        with ctx.graph.name_scope(node.name or node.op_type):
+            out = fn(ctx, node, ins, _attrs(node))
+    except StaticInputError as e:
+        raise StaticInputError(f"node {node.name!r}: ONNX op {node.op_type} (opset {opset}): {e}", e.inputs) from None
+    except OnnxImportError as e:
+        raise type(e)(f"node {node.name!r}: ONNX op {node.op_type} (opset {opset}): {e}") from None
+    except (GraphcError, TypeError, KeyError, ValueError, NotImplementedError) as e:
+        raise OnnxImportError(f"node {node.name!r}: ONNX op {node.op_type} (opset {opset}) could not be "
+                              f"mapped: {type(e).__name__}: {e}") from None
+    return list(out) if isinstance(out, (list, tuple)) else [out]
 
 
 # ---- import ---------------------------------------------------------------------------------
@@ -105,21 +171,27 @@ def _attrs(node):
 def import_model(path_or_model, variables=False, bind=None):
     """Import an ONNX model: an `Imported(graph, inputs, outputs)` with dicts name -> graphc tensor.
 
+    `variables=True` makes floating-point initializers trainable graphc Variables (initialized by
+    `global_variables_initializer()`), for fine-tuning; otherwise every initializer is a constant.
     `bind` ({input name: array}) turns those graph inputs into constants, for models whose shape or
     axes inputs are fed (as ONNX node tests do); they are then absent from `inputs`."""
     bind = bind or {}
     import onnx
-    if variables:
-        raise NotImplementedError("import_model(variables=True) needs graphc Variables (branch `training`), "
-                                  "which are not merged yet; initializers are imported as constants")
     model = checked(load(path_or_model))
     opset = opset_of(model)
     g = gc.Graph()
     ctx = Context(opset, g)
-    env, inputs = {}, {}
+    env, inputs = ctx.env, {}
     with g.as_default():
         for init in model.graph.initializer:
-            env[init.name] = gc.constant(onnx.numpy_helper.to_array(init), name=init.name)
+            value = onnx.numpy_helper.to_array(init)
+            try:
+                if variables and value.dtype.kind == "f":  # weights to fine-tune; integer ones stay static
+                    env[init.name] = gc.Variable(value, name=init.name).value()
+                else:
+                    env[init.name] = gc.constant(value, name=init.name)
+            except (TypeError, ValueError) as e:
+                raise OnnxImportError(f"initializer {init.name!r}: {e}") from None
         for vi in model.graph.input:
             if vi.name in env:
                 continue
@@ -127,39 +199,13 @@ def import_model(path_or_model, variables=False, bind=None):
                 env[vi.name] = gc.constant(np.asarray(bind[vi.name], np_dtype(vi.type.tensor_type.elem_type)),
                                            name=vi.name)
                 continue
-            t = gc.placeholder(np_dtype(vi.type.tensor_type.elem_type), _value_info_shape(vi), name=vi.name)
-            env[vi.name] = inputs[vi.name] = t
-        for node in model.graph.node:
-            if node.domain not in ("", "ai.onnx"):
-                raise OnnxImportError(f"node {node.name!r}: op {node.domain}.{node.op_type} (opset {opset}) "
-                                      f"is from a domain graphc does not support")
-            fn = CONVERTERS.get(node.op_type)
-            if fn is None:
-                raise OnnxImportError(f"node {node.name!r}: ONNX op {node.op_type} (opset {opset}) is not "
-                                      f"supported by graphc")
-            ins = []
-            for name in node.input:
-                if name == "":
-                    ins.append(None)
-                elif name not in env:
-                    raise OnnxImportError(f"node {node.name!r} ({node.op_type}): input {name!r} is not defined "
-                                          f"(no initializer, graph input or earlier node output)")
-                else:
-                    ins.append(env[name])
-            while ins and ins[-1] is None:
-                ins.pop()
             try:
-                with g.name_scope(node.name or node.op_type):
-                    out = fn(ctx, node, ins, _attrs(node))
-            except OnnxImportError as e:
-                raise type(e)(f"node {node.name!r}: ONNX op {node.op_type} (opset {opset}): {e}") from None
-            except (GraphcError, TypeError, KeyError, ValueError, NotImplementedError) as e:
-                raise OnnxImportError(f"node {node.name!r}: ONNX op {node.op_type} (opset {opset}) could not be "
-                                      f"mapped: {type(e).__name__}: {e}") from None
-            outs = list(out) if isinstance(out, (list, tuple)) else [out]
-            for name, t in zip(node.output, outs):
-                if name:
-                    env[name] = t
+                dtype = gc.as_dtype(np_dtype(vi.type.tensor_type.elem_type))
+            except (TypeError, ValueError, KeyError) as e:
+                raise OnnxImportError(f"input {vi.name!r}: {e}") from None
+            t = gc.placeholder(dtype, _value_info_shape(vi), name=vi.name)
+            env[vi.name] = inputs[vi.name] = t
+        ctx.convert_nodes(model.graph.node)
         outputs = {}
         for vi in model.graph.output:
             if vi.name not in env:

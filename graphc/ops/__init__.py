@@ -1,17 +1,22 @@
 """The op families; importing this package registers every op."""
-from . import control, creation, elemwise, linalg, nn, reduce, shape  # noqa: F401  (registration)
+from . import control, conv, creation, elemwise, indexing, linalg, nn, reduce, shape  # noqa: F401  (registration)
 from ._base import convert_to_tensor
 from .control import identity, stop_gradient
 from .creation import constant, fill, ones, ones_like, placeholder, zeros, zeros_like
 from .elemwise import (abs, add, bitcast, cast, ceil, cos, divide, equal, erf, exp, floor, floor_mod, floordiv,
                        greater, greater_equal, less, less_equal, log, logical_and, logical_not, logical_or,
                        logical_xor, maximum, minimum, multiply, negative, not_equal, pow, reciprocal, relu,
-                       round, rsqrt, sigmoid, sign, sin, sqrt, square, subtract, tanh, where)
-from .linalg import matmul
-from .nn import log_softmax, softmax
+                       round, rsqrt, sigmoid, sign, sin, sqrt, square, subtract, tanh, where,
+                       tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh, bitwise_and, bitwise_or,
+                       bitwise_xor, bitwise_not, left_shift, right_shift, is_nan)
+from .indexing import gather_elements, gather_nd, scatter_elements, scatter_nd, top_k
+from .linalg import det, matmul
+from .nn import layer_norm, log_softmax, softmax
+from .reduce import cumprod, cumsum
+from .conv import avg_pool, avg_pool2d, conv, conv2d, conv_transpose, max_pool, max_pool2d, max_pool_indices
 from .reduce import (argmax, argmin, broadcast_like, reduce_max, reduce_mean, reduce_min, reduce_prod,
                      reduce_sum, sum_to)
 from .shape import (broadcast_to, concat, expand_dims, gather, getitem, one_hot, reshape, reshape_like, shape,
-                    slice, split, squeeze, stack, strided_slice, tile, transpose, unstack)
+                    pad, slice, split, squeeze, stack, strided_slice, tile, transpose, unstack)
 from .shape import rank, size
 from . import packed  # noqa: F401  (registers matmul_packed, made by passes/pack_weights.py)

@@ -52,6 +52,15 @@ _UNARY = {
     "floor": (np.floor, lambda x, y, dy: [zeros_like_(x)], (-3, 3), True),
     "ceil": (np.ceil, lambda x, y, dy: [zeros_like_(x)], (-3, 3), True),
     "round": (np.round, lambda x, y, dy: [zeros_like_(x)], (-3, 3), True),
+    "tan": (np.tan, lambda x, y, dy: [dy * (1.0 + y * y)], (-1.2, 1.2), True),
+    "asin": (np.arcsin, lambda x, y, dy: [dy * rsqrt(1.0 - x * x)], (-0.9, 0.9), True),
+    "acos": (np.arccos, lambda x, y, dy: [-(dy * rsqrt(1.0 - x * x))], (-0.9, 0.9), True),
+    "atan": (np.arctan, lambda x, y, dy: [dy / (1.0 + x * x)], (-3, 3), True),
+    "sinh": (np.sinh, lambda x, y, dy: [dy * cosh(x)], (-2, 2), True),
+    "cosh": (np.cosh, lambda x, y, dy: [dy * sinh(x)], (-2, 2), True),
+    "asinh": (np.arcsinh, lambda x, y, dy: [dy * rsqrt(x * x + 1.0)], (-3, 3), True),
+    "acosh": (np.arccosh, lambda x, y, dy: [dy * rsqrt(x * x - 1.0)], (1.2, 3), True),
+    "atanh": (np.arctanh, lambda x, y, dy: [dy / (1.0 - x * x)], (-0.9, 0.9), True),
 }
 _KINKED = {"abs", "relu", "sign", "floor", "ceil", "round"}  # keep examples off their kinks
 
@@ -107,6 +116,15 @@ reciprocal = _unary_api("reciprocal")
 floor = _unary_api("floor")
 ceil = _unary_api("ceil")
 round = _unary_api("round")  # noqa: A001
+tan = _unary_api("tan")
+asin = _unary_api("asin")
+acos = _unary_api("acos")
+atan = _unary_api("atan")
+sinh = _unary_api("sinh")
+cosh = _unary_api("cosh")
+asinh = _unary_api("asinh")
+acosh = _unary_api("acosh")
+atanh = _unary_api("atanh")
 
 
 def zeros_scalar(x):
@@ -151,6 +169,22 @@ def _binary_examples(low=-2.0, high=2.0, ints=True, low_b=None, high_b=None, awa
     return examples
 
 
+def _with_int_powers(examples):
+    def more(rng):
+        return examples(rng) + [Example([rand(rng, (3, 4), "int32", -5, 5), rand(rng, (4,), "int32", 0, 4)]),
+                                Example([rand(rng, (5,), "int64", -9, 9), np.array(3, "int64")])]
+    return more
+
+
+def _with_edge_cases(examples):
+    """Infinite divisors and negative operands: numpy's mod takes the divisor's sign."""
+    def more(rng):
+        x = np.array([-3, 3, -1, 1, np.inf, 5.5, -5.5, -7, 7], "float32")
+        y = np.array([np.inf, np.inf, -np.inf, -np.inf, 2, -2, 2, -2.5, -2.5], "float32")
+        return examples(rng) + [Example([x, y])]
+    return more
+
+
 def _int_div(a, b):
     return np.floor_divide(a, b) if a.dtype.kind in "iu" else np.divide(a, b).astype(a.dtype)
 
@@ -164,12 +198,13 @@ _BINARY = {
                _binary_examples(low_b=0.5, high_b=2.0)),
     "pow": (lambda a, b: np.power(a, b).astype(a.dtype),
             lambda x, y, z, d: [d * y * pow(x, y - 1.0), d * z * log(x)],
-            _binary_examples(low=0.5, high=2.0, ints=False)),
+            _with_int_powers(_binary_examples(low=0.5, high=2.0, ints=False))),
     "maximum": (np.maximum, lambda x, y, z, d: [where(greater_equal(x, y), d, zeros_like_(d)),
                                                 where(less(x, y), d, zeros_like_(d))], _binary_examples(away=0.0)),
     "minimum": (np.minimum, lambda x, y, z, d: [where(less_equal(x, y), d, zeros_like_(d)),
                                                 where(greater(x, y), d, zeros_like_(d))], _binary_examples(away=0.0)),
-    "floor_mod": (lambda a, b: np.mod(a, b).astype(a.dtype), None, _binary_examples(low_b=0.5, high_b=2.0)),
+    "floor_mod": (lambda a, b: np.mod(a, b).astype(a.dtype), None, _with_edge_cases(
+        _binary_examples(low=-4, high=4, low_b=0.5, high_b=2.0))),
 }
 
 
@@ -214,6 +249,61 @@ register_op("logical_not", pattern=Pattern.ELEMWISE, infer=_bool_infer, differen
             examples=lambda rng: [Example([rand(rng, (3, 4), "bool")])])
 
 
+def _shift(fn):
+    """A shift defined for every amount (as ONNX): one outside [0, bits) shifts every bit out."""
+    def shift(a, b):
+        a, b = np.broadcast_arrays(a, b)
+        out = b.astype(np.int64) < 0
+        out |= b.astype(np.int64) >= a.dtype.itemsize * 8
+        amount = np.where(out, 0, b).astype(a.dtype)
+        udt = np.dtype(f"u{a.dtype.itemsize}")  # shift the bits: signed overflow wraps
+        shifted = fn(a.view(udt), amount.view(udt)).view(a.dtype) if fn is np.left_shift else fn(a, amount)
+        fill = np.where(a < 0, -1, 0).astype(a.dtype) if fn is np.right_shift else np.zeros_like(a)
+        return np.where(out, fill, shifted)
+    return shift
+
+
+# bitwise logic and shifts on integers: no gradient
+_BITWISE = {"bitwise_and": np.bitwise_and, "bitwise_or": np.bitwise_or, "bitwise_xor": np.bitwise_xor,
+            "left_shift": _shift(np.left_shift), "right_shift": _shift(np.right_shift)}
+
+
+def _integer_infer(node):
+    for t in node.inputs:
+        if not t.dtype.is_integer:
+            raise ShapeError(f"operand {t.name} has dtype {t.dtype.name}; expected an integer dtype")
+        if t.dtype != node.inputs[0].dtype:
+            raise ShapeError(f"operands {node.inputs[0].name} ({node.inputs[0].dtype.name}) and {t.name} "
+                             f"({t.dtype.name}) differ in dtype")
+    return TensorType(broadcast_shape(*[t.shape for t in node.inputs]), node.inputs[0].dtype)
+
+
+def _bitwise_examples(rng):
+    return [Example([rand(rng, (3, 4), "int32", -50, 50), rand(rng, (4,), "int32", -3, 40)]),
+            Example([rand(rng, (2, 3), "uint8", 0, 255), rand(rng, (2, 3), "uint8", 0, 9)]),
+            Example([rand(rng, (4,), "int8", -128, 127), rand(rng, (4,), "int8", -9, 9)]),
+            Example([rand(rng, (5,), "int64", 0, 1000), rand(rng, (), "int64", 0, 9)])]
+
+
+for _name, _ref in _BITWISE.items():
+    register_op(_name, pattern=Pattern.BROADCAST, infer=_integer_infer, differentiable=False,
+                reference=(lambda f: lambda n, a, b: f(a, b).astype(a.dtype))(_ref), examples=_bitwise_examples)
+register_op("bitwise_not", pattern=Pattern.ELEMWISE, infer=_integer_infer, differentiable=False,
+            reference=lambda n, a: np.invert(a),
+            examples=lambda rng: [Example([rand(rng, (3, 4), "int32", -50, 50)]),
+                                  Example([rand(rng, (6,), "uint8", 0, 255)])])
+
+
+def _float_to_bool(node):
+    return TensorType(_float_only(node).shape, dtypes.bool_)
+
+
+register_op("is_nan", pattern=Pattern.ELEMWISE, infer=_float_to_bool, differentiable=False,
+            reference=lambda n, x: np.isnan(x),
+            examples=lambda rng: [Example([np.array([1.0, np.nan, np.inf, -np.inf, 0.0], "float32")]),
+                                  Example([np.where(rand(rng, (3, 4)) > 1, np.nan, rand(rng, (3, 4)))])])
+
+
 def _binary_api(op):
     def fn(x, y, name=None):
         x, y = binary_operands(x, y, op)
@@ -241,6 +331,13 @@ logical_and = _binary_api("logical_and")
 logical_or = _binary_api("logical_or")
 logical_xor = _binary_api("logical_xor")
 logical_not = _unary_api("logical_not")
+bitwise_and = _binary_api("bitwise_and")
+bitwise_or = _binary_api("bitwise_or")
+bitwise_xor = _binary_api("bitwise_xor")
+left_shift = _binary_api("left_shift")
+right_shift = _binary_api("right_shift")
+bitwise_not = _unary_api("bitwise_not")
+is_nan = _unary_api("is_nan")
 
 
 def floordiv(x, y, name=None):

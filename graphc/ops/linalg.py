@@ -77,3 +77,55 @@ def matmul(a, b, transpose_a=False, transpose_b=False, name=None, adjoint_a=Fals
     a, b = binary_operands(a, b, "matmul")
     return make("matmul", [a, b], {"transpose_a": bool(transpose_a or adjoint_a),
                                    "transpose_b": bool(transpose_b or adjoint_b)}, name)
+
+
+# ---- det --------------------------------------------------------------------------------------------
+DET_MAX_N = 5  # the lowering expands the Leibniz formula: n! products of n entries
+
+
+def _det_infer(node):
+    x = node.inputs[0]
+    if not x.dtype.is_floating:
+        raise ShapeError(f"det input {x.name} has dtype {x.dtype.name}; expected a floating dtype")
+    if x.shape is None:
+        return TensorType(None, x.dtype)
+    if len(x.shape) < 2 or (None not in x.shape[-2:] and x.shape[-1] != x.shape[-2]):
+        raise ShapeError(f"det needs square matrices in the last two dims, got {x.name} {list(x.shape)}")
+    if x.shape[-1] is not None and x.shape[-1] > DET_MAX_N:
+        raise ShapeError(f"det of {x.shape[-1]}x{x.shape[-1]} matrices is not supported (at most {DET_MAX_N})")
+    return TensorType(tuple(x.shape[:-2]), x.dtype)
+
+
+det_op = register_op(
+    "det", pattern=Pattern.INJECTIVE, infer=_det_infer,
+    reference=lambda n, x: np.asarray(np.linalg.det(x)).astype(x.dtype),
+    examples=lambda rng: [Example([rand(rng, (3, 3))]), Example([rand(rng, (2, 2, 2))]),
+                          Example([rand(rng, (1, 1))]), Example([rand(rng, (4, 4))])])
+
+
+@det_op.def_gradient
+def _det_grad(node, dys):
+    """d det(A) / dA[i, j] is the cofactor (-1)**(i+j) det(A without row i and column j)."""
+    from .creation import ones_like
+    from .shape import expand_dims, gather, stack
+    x = node.inputs[0]
+    n = x.shape[-1]
+    if n == 1:
+        cof = ones_like(x)
+    else:
+        rows = []
+        for i in range(n):
+            keep_r = [r for r in range(n) if r != i]
+            minors = gather(x, np.array(keep_r, "int32"), axis=-2)
+            row = [det(gather(minors, np.array([c for c in range(n) if c != j], "int32"), axis=-1))
+                   * float((-1) ** (i + j)) for j in range(n)]
+            rows.append(stack(row, axis=-1))
+        cof = stack(rows, axis=-2)
+    dy = expand_dims(expand_dims(dys[0], -1), -1)
+    return [dy * cof]
+
+
+def det(x, name=None):
+    """The determinant of each square matrix in the last two dims of x."""
+    from ._base import convert_to_tensor
+    return make("det", [convert_to_tensor(x)], None, name)

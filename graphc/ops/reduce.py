@@ -233,3 +233,66 @@ def _broadcast_like_grad(node, dys):
 def broadcast_like(x, like):
     """x broadcast to the broadcast shape of x and `like`."""
     return make("broadcast_like", [x, like])
+
+
+# ---- cumulative sum / product -------------------------------------------------------------------
+def _cumulative_infer(node):
+    x = node.inputs[0]
+    if x.dtype.is_bool:
+        raise ShapeError(f"input {x.name} is bool; expected a numeric dtype")
+    if x.shape is not None:
+        normalize_axis(node.attrs["axis"], len(x.shape))
+    return TensorType(x.shape, x.dtype)
+
+
+def _cumulative_ref(fn, identity):
+    def reference(node, x):
+        a = node.attrs
+        axis = normalize_axis(a["axis"], x.ndim)
+        if a["reverse"]:
+            x = np.flip(x, axis)
+        y = fn(x, axis=axis).astype(x.dtype)
+        if a["exclusive"]:  # shift by one along the axis, the identity first
+            pad = np.full_like(np.take(y, [0], axis=axis), identity)
+            y = np.concatenate([pad, np.take(y, np.arange(x.shape[axis] - 1), axis=axis)], axis=axis)
+        return np.ascontiguousarray(np.flip(y, axis) if a["reverse"] else y)
+    return reference
+
+
+def _cumulative_examples(positive):
+    lo, hi = (0.5, 1.5) if positive else (-2, 2)
+
+    def examples(rng):
+        return [Example([rand(rng, (5,), "float32", lo, hi)], {"axis": 0, "exclusive": False, "reverse": False}),
+                Example([rand(rng, (3, 4), "float32", lo, hi)], {"axis": 1, "exclusive": True, "reverse": False}),
+                Example([rand(rng, (3, 4), "float32", lo, hi)], {"axis": -2, "exclusive": False, "reverse": True}),
+                Example([rand(rng, (2, 3, 4), "float32", lo, hi)], {"axis": 1, "exclusive": True, "reverse": True}),
+                Example([rand(rng, (4, 3), "int32", -3, 3)], {"axis": 0, "exclusive": False, "reverse": False})]
+    return examples
+
+
+def _flipped(node):
+    """The attrs of the cumulative op running the other way (its adjoint)."""
+    return dict(node.attrs, reverse=not node.attrs["reverse"])
+
+
+register_op("cumsum", pattern=Pattern.OPAQUE, infer=_cumulative_infer, reference=_cumulative_ref(np.cumsum, 0),
+            gradient=lambda n, dys: [make("cumsum", [dys[0]], _flipped(n))],
+            examples=_cumulative_examples(False))
+# d y_i / d x_k = y_i / x_k for every i whose product holds x_k: the inputs must be nonzero
+register_op("cumprod", pattern=Pattern.OPAQUE, infer=_cumulative_infer, reference=_cumulative_ref(np.cumprod, 1),
+            gradient=lambda n, dys: [make("cumsum", [dys[0] * n.outputs[0]], _flipped(n)) / n.inputs[0]],
+            examples=_cumulative_examples(True))
+
+
+def _cumulative_api(op):
+    def fn(x, axis=0, exclusive=False, reverse=False, name=None):
+        return make(op, [convert_to_tensor(x)],
+                    {"axis": int(axis), "exclusive": bool(exclusive), "reverse": bool(reverse)}, name)
+    fn.__name__ = op
+    fn.__doc__ = f"Cumulative {op[3:]} along `axis` (TF's exclusive / reverse flags)."
+    return fn
+
+
+cumsum = _cumulative_api("cumsum")
+cumprod = _cumulative_api("cumprod")

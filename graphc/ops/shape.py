@@ -648,3 +648,78 @@ def size(input, name=None, out_type=dtypes.int32):
 def rank(input, name=None):
     """The number of dims of `input` as a scalar int32 tensor."""
     return make("rank", [convert_to_tensor(input)], {"dtype": dtypes.int32}, name)
+
+
+# ---- pad ---------------------------------------------------------------------------------------
+def _pad_infer(node):
+    x, pads = node.inputs[0], node.attrs["paddings"]
+    if x.shape is None:
+        return TensorType(None, x.dtype)
+    if len(pads) != len(x.shape):
+        raise ShapeError(f"{len(pads)} (before, after) paddings for {x.name} of rank {len(x.shape)}; expected one per axis")
+    return TensorType(tuple(None if d is None else d + b + a for d, (b, a) in zip(x.shape, pads)), x.dtype)
+
+
+pad_op = register_op(
+    "pad", pattern=Pattern.INJECTIVE, infer=_pad_infer,
+    reference=lambda n, x: np.pad(x, n.attrs["paddings"], constant_values=n.attrs["constant_value"]).astype(x.dtype),
+    examples=lambda rng: [Example([rand(rng, (3, 4))], {"paddings": ((1, 2), (0, 3)), "constant_value": 0.0}),
+                          Example([rand(rng, (2, 3, 2))], {"paddings": ((0, 0), (2, 1), (1, 1)), "constant_value": 1.5}),
+                          Example([rand(rng, (5,), "int32")], {"paddings": ((2, 0),), "constant_value": 7})])
+
+
+@pad_op.def_gradient
+def _pad_grad(node, dys):
+    # the padding is constant: only the interior reads x
+    return [make("strided_slice", [dys[0]], {"slices": tuple((b, -a if a else None, 1) for b, a in node.attrs["paddings"])})]
+
+
+def _pad_pieces(x, axis, before, after, mode):
+    """The slices of x that pad `axis` on each side in `mode` (reflect, symmetric, edge, wrap)."""
+    dim = x.shape[axis]
+
+    def take(start, stop, step=1):
+        key = [_py_slice(None)] * len(x.shape)
+        key[axis] = _py_slice(start, stop, step)
+        return getitem(x, tuple(key))
+    if mode == "edge":
+        reps = lambda n: [1 if i != axis else n for i in range(len(x.shape))]  # noqa: E731
+        return (tile(take(0, 1), reps(before)) if before else None,
+                tile(take(dim - 1, dim), reps(after)) if after else None)
+    limit = {"reflect": dim - 1, "symmetric": dim, "wrap": dim}[mode]
+    if max(before, after) > limit:
+        raise ShapeError(f"{mode} padding of {max(before, after)} on axis {axis} of {x.name} exceeds the {limit} "
+                         f"values that mode can mirror or repeat")
+    if mode == "wrap":
+        return (take(dim - before, dim) if before else None, take(0, after) if after else None)
+    skip = 1 if mode == "reflect" else 0  # reflect leaves out the edge value, symmetric repeats it
+    return (take(before - 1 + skip, (skip - 1) if skip - 1 >= 0 else None, -1) if before else None,
+            take(dim - 1 - skip, dim - 1 - skip - after if dim - 1 - skip - after >= 0 else None, -1) if after else None)
+
+
+def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None):
+    """tf.pad: `paddings[i] = (before, after)` values added on axis i; mode CONSTANT, REFLECT, SYMMETRIC,
+    EDGE or WRAP (the last two as in ONNX/numpy)."""
+    x = convert_to_tensor(tensor)
+    pads = tuple((int(b), int(a)) for b, a in np.asarray(static_value(np.asarray(paddings).reshape(-1), "paddings")).reshape(-1, 2))
+    if any(v < 0 for p in pads for v in p):
+        raise ShapeError(f"paddings {[list(p) for p in pads]} are negative; expected values >= 0 (slice to crop)")
+    mode = mode.lower()
+    if mode == "constant":
+        value = constant_values.item() if isinstance(constant_values, np.ndarray) else constant_values
+        return make("pad", [x], {"paddings": pads, "constant_value": value}, name)
+    if mode not in ("reflect", "symmetric", "edge", "wrap"):
+        raise ValueError(f"pad mode {mode!r}; expected CONSTANT, REFLECT, SYMMETRIC, EDGE or WRAP")
+    if x.shape is None or any(x.shape[i] is None for i, p in enumerate(pads) if p != (0, 0)):
+        raise ShapeError(f"{mode} padding needs the padded dims of {x.name} known when the graph is built")
+    for axis, (b, a) in enumerate(pads):
+        if b or a:
+            lo, hi = _pad_pieces(x, axis, b, a, mode)
+            x = concat([p for p in (lo, x, hi) if p is not None], axis)
+    return x if name is None else identity_named(x, name)
+
+
+def identity_named(x, name):
+    """x through an identity node called `name`."""
+    from .control import identity
+    return identity(x, name=name)

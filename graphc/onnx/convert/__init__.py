@@ -14,7 +14,7 @@ from ..errors import OnnxImportError
 
 BIG = 2 ** 62  # ONNX slice ends use INT64_MAX / INT64_MIN for "to the end"
 CONVERTERS = {}
-_FAMILIES = ("math", "tensor", "nn", "reduce", "shape", "quant")
+_FAMILIES = ("math", "tensor", "nn", "reduce", "shape", "control", "rnn", "signal", "text", "quant", "linalg", "indexing", "attention", "loss", "norm", "image", "conv")
 
 
 def converter(*op_types):
@@ -50,6 +50,11 @@ def rank_of(x, node):
     if x.shape is None:
         raise OnnxImportError(f"node {node.name!r} ({node.op_type}) needs the rank of its input {x.name}")
     return len(x.shape)
+
+
+def attr_str(value):
+    """A string attribute as str (onnx gives bytes)."""
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def const(value, like=None):

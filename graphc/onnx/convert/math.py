@@ -1,8 +1,10 @@
 """Elementwise arithmetic, comparisons and logic; variadic Max/Min/Sum/Mean."""
+import numpy as np
+
 import graphc as gc
 from graphc import dtypes
 
-from . import CONVERTERS, const, converter
+from . import CONVERTERS, attr_str, const, converter
 
 
 def _simple(op_type, fn):
@@ -16,7 +18,9 @@ for _op, _fn in {"Add": gc.add, "Sub": gc.subtract, "Mul": gc.multiply, "Abs": g
                  "Equal": gc.equal, "Less": gc.less, "Greater": gc.greater, "LessOrEqual": gc.less_equal,
                  "GreaterOrEqual": gc.greater_equal, "And": gc.logical_and, "Or": gc.logical_or,
                  "Xor": gc.logical_xor, "Not": gc.logical_not, "Where": gc.where,
-                 "Identity": gc.identity}.items():
+                 "Identity": gc.identity, "Tan": gc.tan, "Asin": gc.asin, "Acos": gc.acos, "Atan": gc.atan,
+                 "BitwiseAnd": gc.bitwise_and, "BitwiseOr": gc.bitwise_or, "BitwiseXor": gc.bitwise_xor,
+                 "BitwiseNot": gc.bitwise_not, "IsNaN": gc.is_nan, "Sinh": gc.sinh, "Cosh": gc.cosh, "Asinh": gc.asinh, "Acosh": gc.acosh, "Atanh": gc.atanh}.items():
     _simple(_op, _fn)
 
 
@@ -63,3 +67,18 @@ CONVERTERS["Sum"] = _variadic(gc.add)
 @converter("Mean")
 def _mean(ctx, node, ins, attrs):
     return gc.divide(_variadic(gc.add)(ctx, node, ins, attrs), const(len(ins), ins[0]))
+
+
+@converter("IsInf")
+def _is_inf(ctx, node, ins, attrs):
+    x = ins[0]
+    pos, neg = gc.equal(x, const(np.inf, x)), gc.equal(x, const(-np.inf, x))
+    detect_pos, detect_neg = attrs.get("detect_positive", 1), attrs.get("detect_negative", 1)
+    if detect_pos and detect_neg:
+        return gc.logical_or(pos, neg)
+    return pos if detect_pos else neg if detect_neg else gc.logical_and(pos, neg)  # the last: all False
+
+
+@converter("BitShift")
+def _bit_shift(ctx, node, ins, attrs):
+    return (gc.left_shift if attr_str(attrs["direction"]) == "LEFT" else gc.right_shift)(*ins)

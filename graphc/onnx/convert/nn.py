@@ -3,12 +3,18 @@ import numpy as np
 
 import graphc as gc
 
-from . import CONVERTERS, OnnxImportError, const, converter, rank_of
+from . import CONVERTERS, OnnxImportError, attr_str, const, converter, rank_of
+from .shape import slice_static
 
 
 @converter("MatMul")
 def _matmul(ctx, node, ins, attrs):
-    return gc.matmul(*ins)
+    a, b = ins
+    # numpy semantics: a 1-D operand is a row (a) or column (b) vector, its new dim dropped after
+    a_vec, b_vec = rank_of(a, node) == 1, rank_of(b, node) == 1
+    y = gc.matmul(gc.expand_dims(a, 0) if a_vec else a, gc.expand_dims(b, 1) if b_vec else b)
+    drop = ([-2] if a_vec else []) + ([-1] if b_vec else [])
+    return gc.squeeze(y, axis=drop) if drop else y
 
 
 @converter("Gemm")
@@ -104,3 +110,75 @@ def _batch_norm(ctx, node, ins, attrs):
         return gc.reshape(t, shape)
     inv = gc.multiply(per_channel(scale), gc.rsqrt(gc.add(per_channel(var), const(attrs.get("epsilon", 1e-5), x))))
     return gc.add(gc.multiply(gc.subtract(x, per_channel(mean)), inv), per_channel(bias))
+
+
+CONVERTERS["Swish"] = _act(lambda x, c, a: gc.multiply(x, gc.sigmoid(gc.multiply(c(a.get("alpha", 1.0)), x))))
+CONVERTERS["Shrink"] = _act(lambda x, c, a: gc.where(
+    gc.less(x, c(-a.get("lambd", 0.5))), gc.add(x, c(a.get("bias", 0.0))),
+    gc.where(gc.greater(x, c(a.get("lambd", 0.5))), gc.subtract(x, c(a.get("bias", 0.0))), c(0))))
+
+
+@converter("Gelu")
+def _gelu(ctx, node, ins, attrs):
+    x = ins[0]
+    if attr_str(attrs.get("approximate", "none")) == "tanh":
+        inner = gc.multiply(const(np.sqrt(2 / np.pi), x),
+                            gc.add(x, gc.multiply(const(0.044715, x), gc.multiply(x, gc.square(x)))))
+        return gc.multiply(gc.multiply(const(0.5, x), x), gc.add(const(1, x), gc.tanh(inner)))
+    cdf = gc.add(const(1, x), gc.erf(gc.multiply(x, const(1 / np.sqrt(2), x))))
+    return gc.multiply(gc.multiply(const(0.5, x), x), cdf)
+
+
+def _hardmax(x, axis):
+    depth = x.shape[axis]
+    if depth is None:
+        raise OnnxImportError("Hardmax needs the size of its axis known at import time")
+    return gc.one_hot(gc.argmax(x, axis=axis), depth, on_value=1, off_value=0, axis=axis, dtype=x.dtype)
+
+
+CONVERTERS["Hardmax"] = _softmax_conv(_hardmax)
+
+
+@converter("SwiGLU")
+def _swiglu(ctx, node, ins, attrs):
+    a, b = ins
+    return gc.multiply(gc.multiply(a, gc.sigmoid(gc.multiply(const(attrs.get("alpha", 1.0), a), a))), b)
+
+
+@converter("CausalConvWithState")
+def _causal_conv_with_state(ctx, node, ins, attrs):
+    """Depthwise causal conv1d over [past_state (or zeros), input]: a sum of k shifted slices times each
+    channel's tap, then the optional SiLU; present_state is the last k-1 steps of that concatenation."""
+    ins = ins + [None] * (4 - len(ins))
+    x, w, bias, past = ins
+    if x.shape is None or w.shape is None or None in w.shape or None in x.shape[1:]:
+        raise OnnxImportError("CausalConvWithState needs the input's channels and length and the weight's "
+                              "shape known at import time")
+    _, channels, length = x.shape
+    k = w.shape[2]
+    if past is None and k > 1:
+        if x.shape[0] is None:
+            raise OnnxImportError("CausalConvWithState without past_state needs the batch size known at import")
+        past = gc.constant(np.zeros((x.shape[0], channels, k - 1), x.dtype.np))
+    padded = gc.concat([past, x], axis=2) if k > 1 else x
+    taps = gc.reshape(w, [channels, k])
+    src = padded
+    if x.dtype == gc.float16:  # accumulate half-precision taps in float32, as the reference does
+        src, taps, bias = (None if t is None else gc.cast(t, gc.float32) for t in (padded, taps, bias))
+    out = None
+    for j in range(k):
+        term = gc.multiply(slice_static(src, [j], [j + length], [2], [1]),
+                           gc.reshape(slice_static(taps, [j], [j + 1], [1], [1]), [channels, 1]))
+        out = term if out is None else gc.add(out, term)
+    if bias is not None:
+        out = gc.add(out, gc.reshape(bias, [channels, 1]))
+    out = gc.cast(out, x.dtype) if out.dtype != x.dtype else out
+    act = attrs.get("activation", b"none")
+    act = act.decode() if isinstance(act, bytes) else act
+    if act in ("silu", "swish"):
+        wide = gc.cast(out, gc.float32) if out.dtype != gc.float32 else out
+        out = gc.cast(gc.multiply(wide, gc.sigmoid(wide)), x.dtype)
+    elif act != "none":
+        raise OnnxImportError(f"activation {act!r} is not one of 'none', 'silu', 'swish'")
+    present = slice_static(padded, [length], [length + k - 1], [2], [1])
+    return [out, present]

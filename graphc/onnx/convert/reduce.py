@@ -36,8 +36,28 @@ def _reduce(fn, input_from=18, pre=None, post=None):
 
 CONVERTERS["ReduceSum"] = _reduce(gc.reduce_sum, input_from=13)
 CONVERTERS["ReduceMean"] = _reduce(gc.reduce_mean)
-CONVERTERS["ReduceMax"] = _reduce(gc.reduce_max)
-CONVERTERS["ReduceMin"] = _reduce(gc.reduce_min)
+def _extremum(fn, largest):
+    def reduce(x, axis, keepdims):
+        rank = len(x.shape)
+        axes = range(rank) if axis is None else [a % rank for a in axis]
+        if 0 in [x.shape[a] for a in axes]:  # over nothing: the identity, -inf for max as ONNX says
+            shape = [1 if a in axes else d for a, d in enumerate(x.shape) if keepdims or a not in axes]
+            if None in shape:
+                raise OnnxImportError(f"{'ReduceMax' if largest else 'ReduceMin'} over an empty axis needs "
+                                      f"the other dims known at import time")
+            dt = x.dtype.np
+            info = np.finfo(dt) if dt.kind == "f" else (np.iinfo(dt) if dt.kind in "iu" else None)
+            value = (not largest) if info is None else (-np.inf if largest else np.inf) if dt.kind == "f" \
+                else (info.min if largest else info.max)
+            return gc.constant(np.full(shape, value, dt))
+        if x.dtype.is_bool:  # max is any, min is all
+            return gc.cast(fn(gc.cast(x, dtypes.uint8), axis=axis, keepdims=keepdims), dtypes.bool_)
+        return fn(x, axis=axis, keepdims=keepdims)
+    return reduce
+
+
+CONVERTERS["ReduceMax"] = _reduce(_extremum(gc.reduce_max, True))
+CONVERTERS["ReduceMin"] = _reduce(_extremum(gc.reduce_min, False))
 CONVERTERS["ReduceProd"] = _reduce(gc.reduce_prod)
 CONVERTERS["ReduceSumSquare"] = _reduce(gc.reduce_sum, pre=gc.square)
 CONVERTERS["ReduceL1"] = _reduce(gc.reduce_sum, pre=gc.abs)
@@ -74,3 +94,14 @@ def _arg(fn):
 
 CONVERTERS["ArgMax"] = _arg(gc.argmax)
 CONVERTERS["ArgMin"] = _arg(gc.argmin)
+
+
+def _cumulative(fn):
+    def conv(ctx, node, ins, attrs):
+        axis = int(np.asarray(ctx.static(ins[1], f"{node.op_type} axis")).reshape(()))
+        return fn(ins[0], axis=axis, exclusive=bool(attrs.get("exclusive", 0)), reverse=bool(attrs.get("reverse", 0)))
+    return conv
+
+
+CONVERTERS["CumSum"] = _cumulative(gc.cumsum)
+CONVERTERS["CumProd"] = _cumulative(gc.cumprod)

@@ -22,7 +22,8 @@ def _reshape(ctx, node, ins, attrs):
 def _flatten(ctx, node, ins, attrs):
     x = ins[0]
     rank = rank_of(x, node)
-    axis = attrs.get("axis", 1) % (rank + 1) if attrs.get("axis", 1) < 0 else attrs.get("axis", 1)
+    axis = attrs.get("axis", 1)
+    axis = axis + rank if axis < 0 else axis  # -1 flattens all but the last dim
     lead, rest = x.shape[:axis], x.shape[axis:]
     size = lambda dims: int(np.prod(dims)) if None not in dims else -1  # noqa: E731
     if size(lead) == -1 and size(rest) == -1:
@@ -163,8 +164,10 @@ def _tile(ctx, node, ins, attrs):
 def _one_hot(ctx, node, ins, attrs):
     idx, depth, values = ins
     d = int(np.asarray(ctx.static(depth, "OneHot depth")).reshape(-1)[0])
-    off, on = ctx.static(values, "OneHot values")
-    ival = ctx.maybe_static(idx)
-    idx = gc.constant(np.where(ival < 0, ival + d, ival)) if ival is not None else idx
-    return gc.one_hot(idx, d, on_value=on.item(), off_value=off.item(), axis=attrs.get("axis", -1),
-                      dtype=values.dtype)
+    if idx.dtype.is_floating:  # ONNX allows float indices; they are truncated
+        idx = gc.cast(idx, np.int64)
+    idx = gc.where(gc.less(idx, const(0, idx)), gc.add(idx, const(d, idx)), idx)  # negative: from the end
+    hot = gc.one_hot(idx, d, on_value=True, off_value=False, axis=attrs.get("axis", -1), dtype=bool)
+    # values ([off, on]) may be a model input: select between its two elements
+    off, on = (gc.gather(values, gc.constant(np.int64(i))) for i in (0, 1))
+    return gc.where(hot, on, off)

@@ -4,7 +4,7 @@ import numpy as np
 import graphc as gc
 from graphc import dtypes
 
-from . import BIG, OnnxImportError, converter, ints, np_dtype
+from . import BIG, OnnxImportError, converter, ints, np_dtype, rank_of
 from .shape import slice_static
 
 
@@ -78,3 +78,51 @@ def _dropout(ctx, node, ins, attrs):
     if len(node.output) > 1 and node.output[1]:
         return [y, gc.constant(np.ones(ins[0].shape, bool))]
     return y
+
+
+def _static_dims(x, what):
+    if x.shape is None or None in x.shape:
+        raise OnnxImportError(f"{what} needs its input's shape known at import time")
+    return tuple(x.shape)
+
+
+@converter("Range")
+def _range(ctx, node, ins, attrs):
+    # the output's length depends on the values, so they must be static (graphc shapes are static)
+    start, limit, delta = (np.asarray(ctx.static(t, f"Range {n}")).reshape(())
+                           for t, n in zip(ins, ("start", "limit", "delta")))
+    n = max(int(np.ceil((float(limit) - float(start)) / float(delta))), 0)
+    return gc.constant((start + np.arange(n) * delta).astype(ins[0].dtype.np))
+
+
+@converter("EyeLike")
+def _eye_like(ctx, node, ins, attrs):
+    x = ins[0]
+    rows, cols = _static_dims(x, "EyeLike")
+    dtype = np_dtype(attrs["dtype"]) if "dtype" in attrs else x.dtype.np
+    return gc.constant(np.eye(rows, cols, attrs.get("k", 0), dtype=dtype))
+
+
+@converter("Trilu")
+def _trilu(ctx, node, ins, attrs):
+    x = ins[0]
+    rows, cols = _static_dims(x, "Trilu")[-2:]
+    k = int(np.asarray(ctx.static(ins[1], "Trilu k")).reshape(())) if len(ins) > 1 and ins[1] is not None else 0
+    keep = np.tri(rows, cols, k - 1, dtype=bool) == 0 if attrs.get("upper", 1) else np.tri(rows, cols, k, dtype=bool)
+    return gc.where(gc.constant(keep), x, gc.zeros_like(x))
+
+
+@converter("NonZero")
+def _non_zero(ctx, node, ins, attrs):
+    value = ctx.static(ins[0], "NonZero input (its output's shape depends on the values)")
+    return gc.constant(np.asarray(np.nonzero(value), np.int64).reshape(np.ndim(value), -1))
+
+
+@converter("Compress")
+def _compress(ctx, node, ins, attrs):
+    x, cond = ins
+    keep = np.nonzero(np.asarray(ctx.static(cond, "Compress condition")).astype(bool))[0].astype(np.int64)
+    axis = attrs.get("axis")
+    if axis is None:
+        x, axis = gc.reshape(x, [-1]), 0
+    return gc.gather(x, gc.constant(keep), axis=axis % rank_of(x, node))

@@ -1,0 +1,128 @@
+"""Convolutions of ResNet-18 (batch 1, 3x224x224) through graphc's TVM kernels against ONNX Runtime,
+same process, 2 threads each: every layer shape alone (Conv + bias + ReLU, weights constant), then
+the whole network (models/onnx_zoo.py). Outputs are checked against ORT; medians and best of 25 interleaved runs.
+
+With --cpu-time both run on one thread and each run is measured in that thread's CPU time (best of
+15): on a machine shared with other jobs, wall times mostly measure the other jobs.
+
+Run: .venv/bin/python benchmarks/bench_conv.py [--layers-only | --model-only] [--cpu-time]
+"""
+import os
+import sys
+import time
+
+CPU_TIME = "--cpu-time" in sys.argv
+os.environ.setdefault("TVM_NUM_THREADS", "1" if CPU_TIME else "2")
+
+import numpy as np  # noqa: E402
+import onnx  # noqa: E402
+import onnxruntime as ort  # noqa: E402
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+import graphc as gc  # noqa: E402
+from graphc.models.onnx_zoo import resnet18  # noqa: E402
+from graphc.onnx import import_model  # noqa: E402
+from graphc.runtime.executor import aligned_empty  # noqa: E402
+
+THREADS = 1 if CPU_TIME else 2
+# (C_in, H=W, C_out, kernel, stride) of every distinct conv in ResNet-18 at 224x224
+LAYERS = [(3, 224, 64, 7, 2), (64, 56, 64, 3, 1), (64, 56, 128, 3, 2), (64, 56, 128, 1, 2), (128, 28, 128, 3, 1),
+          (128, 28, 256, 3, 2), (128, 28, 256, 1, 2), (256, 14, 256, 3, 1), (256, 14, 512, 3, 2),
+          (256, 14, 512, 1, 2), (512, 7, 512, 3, 1)]
+
+
+def ort_session(model):
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = THREADS
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+
+
+def conv_model(c_in, h, c_out, k, s, rng):
+    """An ONNX model of one Conv (bias) + Relu."""
+    w = (rng.standard_normal((c_out, c_in, k, k)) * np.sqrt(2 / (c_in * k * k))).astype(np.float32)
+    b = rng.standard_normal(c_out).astype(np.float32) * 0.1
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[k, k], strides=[s, s], pads=[k // 2] * 4),
+             helper.make_node("Relu", ["y"], ["out"])]
+    out_hw = (h + 2 * (k // 2) - k) // s + 1
+    graph = helper.make_graph(nodes, "conv", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c_in, h, h])],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, c_out, out_hw, out_hw])],
+                              [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model, 2.0 * c_out * c_in * k * k * out_hw * out_hw
+
+
+def graphc_runner(model, feed):
+    """(run(), output, compile seconds) of the model compiled by graphc for `feed`'s shapes."""
+    imp = import_model(model)
+    (name, x), = feed.items()
+    t = time.perf_counter()
+    exe = gc.Session(graph=imp.graph).compiled(list(imp.outputs.values())[0], {imp.inputs[name]: x})
+    compile_s = time.perf_counter() - t
+    return (lambda: exe.run([x])), exe.run([x])[0], compile_s
+
+
+def compare(label, model, flops, x):
+    sess = ort_session(model)
+    feed = {model.graph.input[0].name: x}
+    want = sess.run(None, feed)[0]
+    run, got, compile_s = graphc_runner(model, feed)
+    np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3)
+    if CPU_TIME:
+        g, o = cpu_seconds(run), cpu_seconds(lambda: sess.run(None, feed))
+        print(f"{label:>34} 1 thread, CPU time {flops / g / 1e9:7.1f} GFLOP/s {g * 1e3:8.2f} ms | ORT "
+              f"{flops / o / 1e9:7.1f} GFLOP/s {o * 1e3:8.2f} ms | ORT/graphc time {o / g:5.2f} | compile "
+              f"{compile_s:5.1f} s", flush=True)
+        return g, o
+    # interleaved, so both see the same load on a shared machine; the best run shows the kernel
+    # itself when other processes steal the cores
+    t_gc, t_ort = interleaved_times([run, lambda: sess.run(None, feed)])
+    for what, fn in (("median", np.median), ("best", np.min)):
+        g, o = fn(t_gc), fn(t_ort)
+        print(f"{label:>34} {what:>6} {flops / g / 1e9:7.1f} GFLOP/s {g * 1e3:8.2f} ms | ORT {flops / o / 1e9:7.1f} "
+              f"GFLOP/s {o * 1e3:8.2f} ms | ORT/graphc time {o / g:5.2f}" +
+              (f" | compile {compile_s:5.1f} s" if what == "best" else ""), flush=True)
+    return t_gc, t_ort
+
+
+def cpu_seconds(fn, repeat=15):
+    """The least CPU time of this thread over `repeat` runs of fn() (after one warm-up run)."""
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.thread_time()
+        fn()
+        best = min(best, time.thread_time() - t)
+    return best
+
+
+def interleaved_times(fns, repeat=25, warmup=3):
+    """Wall times of each fn over `repeat` rounds that run every fn once, after `warmup` rounds."""
+    times = [[] for _ in fns]
+    for r in range(warmup + repeat):
+        for fn, ts in zip(fns, times):
+            t = time.perf_counter()
+            fn()
+            if r >= warmup:
+                ts.append(time.perf_counter() - t)
+    return [np.array(t) for t in times]
+
+
+def main():
+    rng = np.random.default_rng(0)
+    if "--model-only" not in sys.argv:
+        for c_in, h, c_out, k, s in LAYERS:
+            model, flops = conv_model(c_in, h, c_out, k, s, rng)
+            x = aligned_empty((1, c_in, h, h), np.float32)
+            x[...] = rng.standard_normal(x.shape)
+            compare(f"conv {c_in}x{h}x{h} -> {c_out} k{k} s{s}", model, flops, x)
+    if "--layers-only" not in sys.argv:
+        model = resnet18()
+        x = aligned_empty((1, 3, 224, 224), np.float32)
+        x[...] = rng.standard_normal(x.shape)
+        compare("ResNet-18 batch 1 (whole model)", model, 2 * 1.82e9, x)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,379 @@
+"""graphc against its peers on five CPU workloads, 2 threads for every runner.
+
+Each workload is built with the same weights and inputs for every runner; before anything is timed,
+every peer's outputs are checked against graphc's (rtol 1e-3). Then each runner is timed (median
+after warm-up) and one table is printed: graphc's median, each peer's, and graphc/peer.
+
+  (a) MLP 784-512-512-10, batch 64, inference          vs ONNX Runtime
+  (b) ResNet-18, batch 1, 3x224x224, inference          vs ONNX Runtime
+  (c) BERT-mini encoder (4 layers, d 256), seq 128      vs ONNX Runtime
+  (d) MLP 784-512-512-10 training step, batch 128      vs TF 2.x (tf.compat.v1 graph mode), PyTorch eager
+  (e) the TF1 snippet (x*y+z, reduce_sum, 3 gradients)  vs TF 2.x (tf.compat.v1 graph mode), PyTorch eager
+
+A workload whose model graphc cannot import or compile yet is reported as 'not available: <reason>';
+a missing peer package likewise. Run: `make bench`, or .venv/bin/python benchmarks/run.py [--only a,d]
+[--repeat N] (see --help).
+"""
+import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+THREADS = 2
+os.environ.setdefault("TVM_NUM_THREADS", str(THREADS))
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, str(THREADS))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import median_seconds  # noqa: E402
+
+RTOL = 1e-3
+SETTLE_SECONDS = 0.3  # between runners: spinning worker threads of the last one go to sleep first
+
+
+class NotAvailable(Exception):
+    """A runner or workload that cannot run here (model not importable yet, package missing)."""
+
+
+@dataclass
+class Runner:
+    """`run()` executes once and returns the outputs to compare (a list of arrays)."""
+    name: str
+    run: object
+
+
+@dataclass
+class Workload:
+    key: str
+    title: str
+    build: object                   # () -> (graphc Runner, [peer Runner or (name, NotAvailable)])
+    peers: list = field(default_factory=list)
+
+
+# ---- runners ------------------------------------------------------------------------------------
+def _graphc_onnx(model, feeds):
+    """graphc running an ONNX model: import, compile for the feed shapes, run through the executable."""
+    from graphc.onnx import import_model
+    import graphc as gc
+    try:
+        imported = import_model(model)
+    except Exception as e:
+        raise NotAvailable(f"{type(e).__name__}: {str(e).splitlines()[0][:160]}") from None
+    placeholders = [imported.inputs[n] for n in feeds]
+    arrays = [feeds[n] for n in feeds]
+    try:
+        exe = gc.Session(graph=imported.graph).compiled(list(imported.outputs.values()),
+                                                        dict(zip(placeholders, arrays)))
+    except Exception as e:
+        raise NotAvailable(f"compile failed: {type(e).__name__}: {str(e).splitlines()[0][:160]}") from None
+    return Runner("graphc", lambda: exe.run(arrays))
+
+
+def _ort(model, feeds):
+    try:
+        import onnxruntime as ort
+    except ImportError as e:
+        raise NotAvailable(f"onnxruntime is not installed ({e})") from None
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = THREADS
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    return Runner("onnxruntime", lambda: sess.run(None, feeds))
+
+
+def _onnx_workload(make_model, make_feeds):
+    def build():
+        model = make_model()
+        feeds = make_feeds()
+        peers = []
+        try:
+            peers.append(_ort(model, feeds))
+        except NotAvailable as e:
+            peers.append(("onnxruntime", e))
+        return _graphc_onnx(model, feeds), peers
+    return build
+
+
+def _rng_feed(shape, seed=1):
+    from graphc.runtime.executor import aligned_empty
+    x = aligned_empty(shape, np.float32)  # aligned: graphc reads it in place, as a caller's buffer would be
+    x[...] = np.random.default_rng(seed).standard_normal(shape)
+    return x
+
+
+# ---- (d) MLP training step ------------------------------------------------------------------------
+MLP_SIZES = (784, 512, 512, 10)
+LEARNING_RATE = 0.01
+
+
+def _mlp_params(seed=0):
+    rng = np.random.default_rng(seed)
+    params = []
+    for n_in, n_out in zip(MLP_SIZES[:-1], MLP_SIZES[1:]):
+        params.append((rng.standard_normal((n_in, n_out)) * np.sqrt(2.0 / n_in)).astype(np.float32))
+        params.append(rng.uniform(-0.1, 0.1, n_out).astype(np.float32))
+    return params
+
+
+def _mlp_batch(batch=128, seed=1):
+    rng = np.random.default_rng(seed)
+    return _rng_feed((batch, MLP_SIZES[0]), seed), rng.integers(0, MLP_SIZES[-1], batch).astype(np.int32)
+
+
+def _train_graphc(params, x, labels):
+    import graphc.compat.v1 as tf
+    g = tf.Graph()
+    with g.as_default():
+        px = tf.placeholder(tf.float32, [None, MLP_SIZES[0]])
+        pl = tf.placeholder(tf.int32, [None])
+        variables = [tf.Variable(p) for p in params]
+        h = px
+        for i in range(0, len(variables), 2):
+            h = tf.matmul(h, variables[i]) + variables[i + 1]
+            h = tf.nn.relu(h) if i + 2 < len(variables) else h
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=pl, logits=h))
+        train = tf.train.GradientDescentOptimizer(LEARNING_RATE).minimize(loss)
+        init = tf.global_variables_initializer()
+    sess = tf.Session(graph=g)
+    sess.run(init)
+    feed = {px: x, pl: labels}
+    return Runner("graphc", lambda: [sess.run([train, loss], feed)[1]]), lambda: sess.run(variables)
+
+
+def _tf_v1():
+    try:
+        import tensorflow as tf
+    except ImportError as e:
+        raise NotAvailable(f"tensorflow is not installed ({e})") from None
+    tf.compat.v1.disable_eager_execution()
+    return tf.compat.v1
+
+
+def _tf_session(tf, graph):
+    config = tf.ConfigProto(inter_op_parallelism_threads=THREADS, intra_op_parallelism_threads=THREADS)
+    return tf.Session(graph=graph, config=config)
+
+
+def _train_tf(params, x, labels):
+    tf = _tf_v1()
+    g = tf.Graph()
+    with g.as_default():
+        px = tf.placeholder(tf.float32, [None, MLP_SIZES[0]])
+        pl = tf.placeholder(tf.int32, [None])
+        variables = [tf.Variable(p) for p in params]
+        h = px
+        for i in range(0, len(variables), 2):
+            h = tf.matmul(h, variables[i]) + variables[i + 1]
+            h = tf.nn.relu(h) if i + 2 < len(variables) else h
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=pl, logits=h))
+        train = tf.train.GradientDescentOptimizer(LEARNING_RATE).minimize(loss)
+        init = tf.global_variables_initializer()
+    sess = _tf_session(tf, g)
+    sess.run(init)
+    feed = {px: x, pl: labels}
+    return Runner("tf1", lambda: [sess.run([train, loss], feed)[1]]), lambda: sess.run(variables)
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError as e:
+        raise NotAvailable(f"torch is not installed ({e})") from None
+    torch.set_num_threads(THREADS)
+    return torch
+
+
+def _train_torch(params, x, labels):
+    torch = _torch()
+    ps = [torch.nn.Parameter(torch.from_numpy(p.copy())) for p in params]
+    opt = torch.optim.SGD(ps, lr=LEARNING_RATE)
+    tx, tl = torch.from_numpy(x), torch.from_numpy(labels.astype(np.int64))
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        h = tx
+        for i in range(0, len(ps), 2):
+            h = h @ ps[i] + ps[i + 1]
+            h = torch.relu(h) if i + 2 < len(ps) else h
+        loss = torch.nn.functional.cross_entropy(h, tl)
+        loss.backward()
+        opt.step()
+        return [loss.detach().numpy()]
+    return Runner("torch", step), lambda: [p.detach().numpy().copy() for p in ps]
+
+
+def _train_build():
+    params, (x, labels) = _mlp_params(), _mlp_batch()
+    ours, state = _train_graphc(params, x, labels)
+    peers = []
+    for name, make in (("tf1", _train_tf), ("torch", _train_torch)):
+        try:
+            peers.append(make(params, x, labels))
+        except NotAvailable as e:
+            peers.append((name, e))
+    return (ours, state), peers
+
+
+# ---- (e) the TF1 snippet --------------------------------------------------------------------------
+SNIPPET_SHAPE = (3000, 4000)
+
+
+def _snippet_values(shape=SNIPPET_SHAPE):
+    return [_rng_feed(shape, seed) for seed in (10, 11, 12)]
+
+
+def _snippet_graphc(values):
+    import graphc.compat.v1 as tf
+    g = tf.Graph()
+    with g.as_default():
+        x, y, z = (tf.placeholder(tf.float32) for _ in range(3))
+        c = tf.reduce_sum(x * y + z)
+        grads = tf.gradients(c, [x, y, z])
+    sess = tf.Session(graph=g)
+    feed = dict(zip((x, y, z), values))
+    return Runner("graphc", lambda: sess.run([c] + grads, feed))
+
+
+def _snippet_tf(values):
+    tf = _tf_v1()
+    g = tf.Graph()
+    with g.as_default():
+        x, y, z = (tf.placeholder(tf.float32) for _ in range(3))
+        c = tf.reduce_sum(x * y + z)
+        grads = tf.gradients(c, [x, y, z])
+    sess = _tf_session(tf, g)
+    feed = dict(zip((x, y, z), values))
+    return Runner("tf1", lambda: sess.run([c] + grads, feed))
+
+
+def _snippet_torch(values):
+    torch = _torch()
+    ts = [torch.from_numpy(v) for v in values]
+
+    def run():
+        x, y, z = (t.detach().requires_grad_() for t in ts)
+        c = (x * y + z).sum()
+        c.backward()
+        return [c.detach().numpy(), x.grad.numpy(), y.grad.numpy(), z.grad.numpy()]
+    return Runner("torch", run)
+
+
+def _snippet_build(shape=SNIPPET_SHAPE):
+    values = _snippet_values(shape)
+    peers = []
+    for name, make in (("tf1", _snippet_tf), ("torch", _snippet_torch)):
+        try:
+            peers.append(make(values))
+        except NotAvailable as e:
+            peers.append((name, e))
+    return _snippet_graphc(values), peers
+
+
+# ---- the workloads ----------------------------------------------------------------------------------
+def workloads():
+    from graphc.models import onnx_zoo as zoo
+    return [
+        Workload("a", "MLP inference b64", _onnx_workload(lambda: zoo.mlp(batch=64),
+                                                          lambda: {"x": _rng_feed((64, 784))})),
+        Workload("b", "ResNet-18 inference b1", _onnx_workload(lambda: zoo.resnet18(batch=1),
+                                                               lambda: {"x": _rng_feed((1, 3, 224, 224))})),
+        Workload("c", "BERT-mini encoder s128", _onnx_workload(lambda: zoo.bert_encoder(),
+                                                               lambda: {"x": _rng_feed((1, 128, 256))})),
+        Workload("d", "MLP training step b128", _train_build),
+        Workload("e", "TF1 snippet 3000x4000", _snippet_build),
+    ]
+
+
+def check_agreement(reference, values, who):
+    """Raise AssertionError unless `values` match `reference` (graphc's outputs) to RTOL."""
+    if len(reference) != len(values):
+        raise AssertionError(f"{who}: {len(values)} outputs, graphc has {len(reference)}")
+    for i, (want, got) in enumerate(zip(reference, values)):
+        want, got = np.asarray(want, np.float64), np.asarray(got, np.float64)
+        scale = float(np.abs(want).max()) if want.size else 0.0
+        np.testing.assert_allclose(got, want, rtol=RTOL, atol=RTOL * 1e-2 * scale,
+                                   err_msg=f"{who}: output {i} differs from graphc's")
+
+
+def prepare(workload):
+    """Build the workload's runners and check each peer against graphc (outputs of a first run,
+    and for training the variables after that step). Returns (graphc Runner, [(name, Runner or
+    NotAvailable)])."""
+    built, peers = workload.build()
+    ours, state = built if isinstance(built, tuple) else (built, None)
+    reference = ours.run()
+    ref_state = state() if state else None
+    checked = []
+    for p in peers:
+        if isinstance(p, tuple) and isinstance(p[0], Runner):   # a training runner with its state
+            runner, peer_state = p
+            check_agreement(reference, runner.run(), runner.name)
+            check_agreement(ref_state, peer_state(), runner.name + " (variables after one step)")
+            checked.append((runner.name, runner))
+        elif isinstance(p, tuple):                               # (name, NotAvailable)
+            checked.append(p)
+        else:
+            check_agreement(reference, p.run(), p.name)
+            checked.append((p.name, p))
+    return ours, checked
+
+
+def time_runner(runner, repeat, warmup):
+    time.sleep(SETTLE_SECONDS)
+    return median_seconds(runner.run, repeat=repeat, warmup=warmup)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", default="", help="comma-separated workload keys (a..e); default all")
+    ap.add_argument("--repeat", type=int, default=30, help="timed runs per runner (median reported)")
+    ap.add_argument("--warmup", type=int, default=5)
+    args = ap.parse_args(argv)
+    only = set(filter(None, args.only.split(",")))
+    rows = []
+    for w in workloads():
+        if only and w.key not in only:
+            continue
+        print(f"({w.key}) {w.title}: building and checking ...", file=sys.stderr, flush=True)
+        try:
+            ours, peers = prepare(w)
+        except NotAvailable as e:
+            rows.append((w, f"not available: {e}", []))
+            continue
+        t_ours = time_runner(ours, args.repeat, args.warmup)
+        cols = []
+        for name, p in peers:
+            cols.append((name, p if isinstance(p, NotAvailable) else time_runner(p, args.repeat, args.warmup)))
+        rows.append((w, t_ours, cols))
+        del ours, peers
+    print(format_table(rows))
+    print(f"{THREADS} threads per runner; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} "
+          "(medians are only comparable on an otherwise idle machine)")
+    return rows
+
+
+def format_table(rows):
+    lines = [f"{'workload':<28} {'graphc ms':>10}  {'peer':<12} {'peer ms':>10} {'graphc/peer':>12}"]
+    for w, ours, cols in rows:
+        label = f"({w.key}) {w.title}"
+        if isinstance(ours, str):
+            lines.append(f"{label:<28} {ours}")
+            continue
+        if not cols:
+            lines.append(f"{label:<28} {ours * 1e3:>10.3f}")
+        for i, (name, t) in enumerate(cols):
+            head = f"{label:<28} {ours * 1e3:>10.3f}" if i == 0 else " " * 39
+            if isinstance(t, NotAvailable):
+                lines.append(f"{head}  {name:<12} not available: {t}")
+            else:
+                lines.append(f"{head}  {name:<12} {t * 1e3:>10.3f} {ours / t:>12.2f}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,302 @@
+"""TE lowerings of graphc/ops/conv.py: convolutions as direct reductions over (input channels of the
+group, kernel offsets), pooling as window reductions with the padding tested in the index (no padded
+copy). The CPU schedule of a 2-D conv is codegen/schedule/cpu.py's "conv" rule."""
+import math
+
+import tvm
+from tvm import te, tirx, topi
+
+from graphc.ops.conv import pool_output_shape, spatial_attrs
+
+from . import lowering
+from .linalg import NR, gemm_tiles
+
+
+def _clamp(v, hi):
+    """`v` kept inside [0, hi): reads under a false if_then_else condition stay in bounds."""
+    return tvm.te.max(tvm.te.min(v, hi - 1), 0)
+
+
+def _all(conds):
+    out = None
+    for c in conds:
+        out = c if out is None else tirx.And(out, c)
+    return tirx.const(True, "bool") if out is None else out
+
+
+def _padded(x, pads, nd, name):
+    if not any(pads):
+        return x
+    return topi.nn.pad(x, [0, 0] + list(pads[:nd]), [0, 0] + list(pads[nd:]), name=name)
+
+
+GEMM_MIN_MACS = 1 << 16  # below this the direct loop nest is as fast and compiles quicker
+
+
+@lowering("conv")
+def lower_conv(node, x, w):
+    nd = len(x.shape) - 2
+    groups = int(node.attrs.get("groups", 1))
+    k, s, d, p = spatial_attrs(node.attrs, nd, [int(v) for v in w.shape[2:]])
+    out_shape = tuple(node.outputs[0].shape)
+    macs = math.prod(out_shape) * math.prod(int(v) for v in w.shape[1:])
+    if nd == 2 and groups == 1 and str(x.dtype) == "float32" and macs >= GEMM_MIN_MACS:
+        return _conv2d_gemm(x, w, k, s, d, p, out_shape)
+    cig, cog = int(w.shape[1]), int(w.shape[0]) // groups
+    xp = _padded(x, p, nd, "conv_pad")
+    rc = te.reduce_axis((0, cig), name="rc")
+    rk = [te.reduce_axis((0, k[i]), name=f"rk{i}") for i in range(nd)]
+
+    def product(n, o, *sp):
+        c = rc if groups == 1 else (o // cog) * cig + rc
+        xi = (n, c) + tuple(sp[i] * s[i] + rk[i] * d[i] for i in range(nd))
+        return te.sum(xp[xi] * w[(o, rc) + tuple(rk)], axis=[rc] + rk)
+    return te.compute(out_shape, product, name="conv",
+                      attrs={"conv_groups": groups, "conv_strides": s, "conv_dilations": d})
+
+
+def _conv2d_gemm(x, w, k, st, d, p, out_shape):
+    """2-D conv as a GEMM, W (C_out x C_in*kh*kw) times the im2col matrix, with no im2col copy.
+
+    The padded input is split into stride x stride phases (one flat, zero-extended row-major plane
+    each, "conv_pad_pack"), and the output computed over a "wide" grid of OH x Wq columns (Wq the
+    phase width; the last Wq - OW of each row are discarded). Then the im2col entry of kernel offset
+    (r, t) and wide column j is phase ((r*dh) % s, (t*dw) % s) at j + ((r*dh) // s) * Wq + (t*dw) // s:
+    a contiguous run in j, which the micro-kernel ("conv_gemm" rule) streams in place."""
+    n, c_out, oh, ow = out_shape
+    c_in, (h, wd) = int(x.shape[1]), (int(x.shape[2]), int(x.shape[3]))
+    kh, kw = k
+    sh, sw = st
+    hp, wp = h + p[0] + p[2], wd + p[1] + p[3]
+    hq, wq = -(-hp // sh), -(-wp // sw)
+    cols = -(-(oh * wq) // NR) * NR
+    length = cols + ((kh - 1) * d[0]) // sh * wq + ((kw - 1) * d[1]) // sw
+    length = -(-length // wq) * wq   # whole rows: the copy's schedule loops over (row, column)
+    zero = tirx.const(0, x.dtype)
+
+    # only the phases some kernel offset reads (one for a 1x1 kernel, whatever the stride)
+    ph_h, ph_w = min(sh, (kh - 1) * d[0] + 1), min(sw, (kw - 1) * d[1] + 1)
+
+    def phase_plane(b, c, ph, i):
+        row = (i // wq) * sh + ph // ph_w - p[0]
+        col = (i % wq) * sw + ph % ph_w - p[1]
+        ok = _all([i < hq * wq, row >= 0, row < h, col >= 0, col < wd])
+        return tirx.if_then_else(ok, x[b, c, _clamp(row, h), _clamp(col, wd)], zero)
+    xf = te.compute((n, c_in, ph_h * ph_w, length), phase_plane, name="conv_pad_pack",
+                    attrs={"plane_width": wq})
+    mr, mp = gemm_tiles(c_out)
+    if mp != c_out:
+        w = te.compute((mp, c_in, kh, kw), lambda o, c, r, t: tirx.if_then_else(
+            o < c_out, w[_clamp(o, c_out), c, r, t], zero), name="conv_weight_pack")
+    rc = te.reduce_axis((0, c_in), name="rc")
+    rr = te.reduce_axis((0, kh), name="rr")
+    rt = te.reduce_axis((0, kw), name="rt")
+
+    def product(b, o, j):
+        ph = ((rr * d[0]) % sh) * ph_w + (rt * d[1]) % sw
+        off = ((rr * d[0]) // sh) * wq + (rt * d[1]) // sw
+        return te.sum(w[o, rc, rr, rt] * xf[b, rc, ph, j + off], axis=[rc, rr, rt])
+    c = te.compute((n, mp, cols), product, name="conv_gemm", attrs={"gemm_mr": mr, "gemm_nr": NR})
+    return te.compute(out_shape, lambda b, o, y, xx: c[b, o, y * wq + xx], name="conv")
+
+
+def _transposed_sum(in_sizes, k, s, d, pb, value, dtype, extra_axes=()):
+    """sum over kernel offsets rk (and `extra_axes`) of value(rk, q) where q = (i + pb - rk*d) / s is a
+    whole in-range output position; i is the index of the result along each spatial dim."""
+    nd = len(k)
+    rk = [te.reduce_axis((0, k[j]), name=f"rk{j}") for j in range(nd)]
+
+    def at(i):
+        ts = [i[j] + pb[j] - rk[j] * d[j] for j in range(nd)]
+        conds = []
+        for j in range(nd):
+            conds.append(ts[j] >= 0)
+            if s[j] > 1:
+                conds.append(tirx.floormod(ts[j], s[j]) == 0)
+            conds.append(tirx.floordiv(ts[j], s[j]) < in_sizes[j])
+        q = [_clamp(tirx.floordiv(ts[j], s[j]), in_sizes[j]) for j in range(nd)]
+        v = value(rk, q)
+        return te.sum(tirx.if_then_else(_all(conds), v, tirx.const(0, dtype)), axis=list(extra_axes) + rk)
+    return at
+
+
+@lowering("conv_transpose")
+def lower_conv_transpose(node, x, w, like=None):
+    nd = len(x.shape) - 2
+    groups = int(node.attrs.get("groups", 1))
+    k, s, d, p = spatial_attrs(node.attrs, nd, [int(v) for v in w.shape[2:]])
+    out_shape = tuple(node.outputs[0].shape)
+    cig, cog = int(w.shape[0]) // groups, int(w.shape[1])
+    in_sizes = [int(v) for v in x.shape[2:]]
+    rc = te.reduce_axis((0, cig), name="rc")
+
+    def product(n, o, *sp):
+        c = rc if groups == 1 else (o // cog) * cig + rc
+        oo = o if groups == 1 else o % cog
+        return _transposed_sum(in_sizes, k, s, d, p[:nd],
+                               lambda rk, q: x[(n, c) + tuple(q)] * w[(c, oo) + tuple(rk)], x.dtype, (rc,))(sp)
+    return te.compute(out_shape, product, name="conv_transpose")
+
+
+@lowering("conv_weight_grad")
+def lower_conv_weight_grad(node, x, dy):
+    nd = len(x.shape) - 2
+    groups = int(node.attrs.get("groups", 1))
+    k, s, d, p = spatial_attrs(node.attrs, nd)
+    out_shape = tuple(node.outputs[0].shape)
+    cig, cog = int(x.shape[1]) // groups, int(dy.shape[1]) // groups
+    xp = _padded(x, p, nd, "conv_pad")
+    rn = te.reduce_axis((0, int(x.shape[0])), name="rn")
+    rp = [te.reduce_axis((0, int(dy.shape[2 + i])), name=f"rp{i}") for i in range(nd)]
+
+    def product(o, c, *kk):
+        ci = c if groups == 1 else (o // cog) * cig + c
+        xi = (rn, ci) + tuple(rp[i] * s[i] + kk[i] * d[i] for i in range(nd))
+        return te.sum(xp[xi] * dy[(rn, o) + tuple(rp)], axis=[rn] + rp)
+    return te.compute(out_shape, product, name="conv_weight_grad")
+
+
+# ---- pooling ------------------------------------------------------------------------------------
+def _pool_params(node, x_shape):
+    nd = len(x_shape) - 2
+    k, s, d, p = spatial_attrs(node.attrs, nd)
+    return nd, k, s, d, p, [int(v) for v in x_shape[2:]]
+
+
+def _window_reads(x, nd, k, s, d, p, in_sizes, n, c, sp, rk):
+    """(value of x at the window element, whether it is inside x) for output position sp, offset rk."""
+    pos = [sp[i] * s[i] - p[i] + rk[i] * d[i] for i in range(nd)]
+    inside = _all([tirx.And(pos[i] >= 0, pos[i] < in_sizes[i]) for i in range(nd)])
+    return x[(n, c) + tuple(_clamp(pos[i], in_sizes[i]) for i in range(nd))], inside
+
+
+def _window_count(node, nd, k, s, d, p, in_sizes, sp, dtype):
+    """How many elements of output sp's window the average divides by (closed form per dim)."""
+    include = bool(node.attrs.get("count_include_pad", False))
+    total = None
+    for i in range(nd):
+        lo, hi = (-p[i], in_sizes[i] + p[nd + i]) if include else (0, in_sizes[i])
+        start = sp[i] * s[i] - p[i]
+        first = tvm.te.max(0, tirx.floordiv(lo - start + d[i] - 1, d[i]))
+        last = tvm.te.min(k[i] - 1, tirx.floordiv(hi - 1 - start, d[i]))
+        cnt = tvm.te.max(last - first + 1, 0)
+        total = cnt if total is None else total * cnt
+    return tirx.Cast(dtype, total)
+
+
+def _argmax_reducer():
+    def combine(a, b):
+        take_a = tirx.Or(a[1] > b[1], tirx.And(a[1] == b[1], a[0] < b[0]))
+        return tirx.Select(take_a, a[0], b[0]), tirx.Select(take_a, a[1], b[1])
+
+    def identity(t_idx, t_val):
+        return tirx.const(2 ** 30, t_idx), tvm.te.min_value(t_val)
+    return te.comm_reducer(combine, identity, name="window_argmax")
+
+
+def _flat(rk, k):
+    idx = rk[0]
+    for j in range(1, len(k)):
+        idx = idx * k[j] + rk[j]
+    return idx
+
+
+def _window_argmax(x, node):
+    """(flat kernel offset of the first maximum, the maximum) of every window of x."""
+    nd, k, s, d, p, in_sizes = _pool_params(node, x.shape)
+    out_shape = tuple(x.shape[:2]) + tuple(_out_spatial(node, x.shape))
+    rk = [te.reduce_axis((0, k[i]), name=f"rk{i}") for i in range(nd)]
+    reducer = _argmax_reducer()
+
+    def body(n, c, *sp):
+        v, inside = _window_reads(x, nd, k, s, d, p, in_sizes, n, c, sp, rk)
+        v = tirx.if_then_else(inside, v, tvm.te.min_value(x.dtype))
+        return reducer((tirx.Cast("int32", _flat(rk, k)), v), axis=rk)
+    idx, val = te.compute(out_shape, body, name="max_pool_argmax")
+    return idx, val
+
+
+def _out_spatial(node, x_shape):
+    return pool_output_shape(node, [int(v) for v in x_shape])
+
+
+@lowering("max_pool")
+def lower_max_pool(node, x):
+    nd, k, s, d, p, in_sizes = _pool_params(node, x.shape)
+    rk = [te.reduce_axis((0, k[i]), name=f"rk{i}") for i in range(nd)]
+
+    def body(n, c, *sp):
+        v, inside = _window_reads(x, nd, k, s, d, p, in_sizes, n, c, sp, rk)
+        return te.max(tirx.if_then_else(inside, v, tvm.te.min_value(x.dtype)), axis=rk)
+    return te.compute(tuple(node.outputs[0].shape), body, name="max_pool")
+
+
+@lowering("avg_pool")
+def lower_avg_pool(node, x):
+    nd, k, s, d, p, in_sizes = _pool_params(node, x.shape)
+    rk = [te.reduce_axis((0, k[i]), name=f"rk{i}") for i in range(nd)]
+    zero = tirx.const(0, x.dtype)
+
+    def body(n, c, *sp):
+        v, inside = _window_reads(x, nd, k, s, d, p, in_sizes, n, c, sp, rk)
+        return te.sum(tirx.if_then_else(inside, v, zero), axis=rk)
+    total = te.compute(tuple(node.outputs[0].shape), body, name="avg_pool_sum")
+    return te.compute(total.shape, lambda n, c, *sp: total[(n, c) + sp] / _window_count(
+        node, nd, k, s, d, p, in_sizes, sp, x.dtype), name="avg_pool")
+
+
+@lowering("max_pool_grad")
+def lower_max_pool_grad(node, x, dy):
+    nd, k, s, d, p, in_sizes = _pool_params(node, x.shape)
+    arg, _ = _window_argmax(x, node)
+    out_sizes = [int(v) for v in dy.shape[2:]]
+
+    def body(n, c, *i):
+        return _transposed_sum(out_sizes, k, s, d, p[:nd], lambda rk, q: tirx.if_then_else(
+            arg[(n, c) + tuple(q)] == tirx.Cast("int32", _flat(rk, k)), dy[(n, c) + tuple(q)],
+            tirx.const(0, dy.dtype)), dy.dtype)(i)
+    return te.compute(tuple(x.shape), body, name="max_pool_grad")
+
+
+@lowering("max_pool_gather")
+def lower_max_pool_gather(node, x, g):
+    nd, k, s, d, p, in_sizes = _pool_params(node, x.shape)
+    arg, _ = _window_argmax(x, node)
+    strides_flat = [math.prod(k[j + 1:]) for j in range(nd)]
+
+    def body(n, c, *sp):
+        a = arg[(n, c) + sp]
+        rk = [tirx.floormod(tirx.floordiv(a, strides_flat[j]), k[j]) for j in range(nd)]
+        return _window_reads(g, nd, k, s, d, p, in_sizes, n, c, sp, rk)[0]
+    return te.compute(tuple(node.outputs[0].shape), body, name="max_pool_gather")
+
+
+@lowering("avg_pool_grad")
+def lower_avg_pool_grad(node, dy, like):
+    x_shape = [int(v) for v in node.outputs[0].shape]
+    nd, k, s, d, p, in_sizes = _pool_params(node, x_shape)
+    out_sizes = [int(v) for v in dy.shape[2:]]
+
+    def body(n, c, *i):
+        return _transposed_sum(out_sizes, k, s, d, p[:nd], lambda rk, q: dy[(n, c) + tuple(q)] / _window_count(
+            node, nd, k, s, d, p, in_sizes, q, dy.dtype), dy.dtype)(i)
+    return te.compute(tuple(x_shape), body, name="avg_pool_grad")
+
+
+@lowering("max_pool_indices")
+def lower_max_pool_indices(node, x):
+    nd, k, s, d, p, in_sizes = _pool_params(node, x.shape)
+    arg, _ = _window_argmax(x, node)
+    strides_flat = [math.prod(k[j + 1:]) for j in range(nd)]
+    order = list(range(nd))[::-1] if node.attrs.get("storage_order", 0) else list(range(nd))
+    channels = int(x.shape[1])
+
+    def body(n, c, *sp):
+        a = arg[(n, c) + sp]
+        flat = tirx.Cast("int64", n * channels + c)
+        for j in order:
+            rk = tirx.floormod(tirx.floordiv(a, strides_flat[j]), k[j])
+            pos = sp[j] * s[j] - p[j] + rk * d[j]
+            flat = flat * in_sizes[j] + tirx.Cast("int64", pos)
+        return flat
+    return te.compute(tuple(node.outputs[0].shape), body, name="max_pool_indices")
