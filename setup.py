@@ -22,6 +22,7 @@ setup(
     },
     install_requires=[
         "numpy>=2.0,<3",
+        "ml_dtypes>=0.5",  # bfloat16, float8, int4 numpy types (graphc/dtypes.py)
         "onnx==1.23.*",
         "apache-tvm==0.27.*",
         "networkx>=3.2,<4",

@@ -44,6 +44,7 @@ def export_executable(exe, path, inputs, outputs):
     from safetensors.numpy import save_file
 
     import graphc
+    from graphc.dtypes import as_storage
     plan = exe.plan
     tmp = tempfile.mkdtemp(prefix="graphc-export-")
     try:
@@ -61,7 +62,8 @@ def export_executable(exe, path, inputs, outputs):
                      "variable_writes": plan.variable_writes}
         with open(files["plan.json"], "w") as f:
             json.dump(plan_json, f)
-        save_file({str(k): np.require(v, requirements="C") for k, v in plan.constants.items()},
+        # narrow types (bfloat16, float8, ...) are written as their bits; the executor reads them so
+        save_file({str(k): as_storage(np.require(v, requirements="C")) for k, v in plan.constants.items()},
                   files["weights.safetensors"])
         manifest = {
             "format": "graphc-artifact", "format_version": FORMAT_VERSION,

@@ -61,7 +61,8 @@ def lower_cast(node, x):
     src, dst = node.inputs[0].dtype, node.attrs["dtype"]
     if not (src.is_storage_only or dst.is_storage_only):
         return _native_cast(x, dst.name)
-    return te.compute(x.shape, lambda *i: _cast_value(x(*i), src, dst), name="cast")
+    saturate = node.attrs.get("saturate", False)
+    return te.compute(x.shape, lambda *i: _cast_value(x(*i), src, dst, saturate), name="cast")
 
 
 @lowering("bitcast")
@@ -93,16 +94,17 @@ def _i64(v):
     return tirx.const(v, "int64")
 
 
-def _cast_value(v, src, dst):
+def _cast_value(v, src, dst, saturate=False):
     """One element `v` (TVM storage of `src`) cast to `dst`'s storage."""
     if src.is_storage_only:  # decode into a wide type that holds every value exactly
         v = _decode_float(v, src.name) if src.is_floating else _decode_int(v, src)
         if not dst.is_storage_only:
-            return (v != tirx.const(0, v.dtype)) if dst.is_bool else v.astype(dst.name)
+            zero = tirx.const(0, "float32" if src.is_floating else "int32")
+            return (v != zero) if dst.is_bool else v.astype(dst.name)
     elif dst.is_storage_only and src.is_bool:
         v = v.astype("int32")
     if dst.is_floating:
-        return _encode_float(v.astype("float32"), dst.name).astype(dst.storage)
+        return _encode_float(v.astype("float32"), dst.name, saturate).astype(dst.storage)
     # ml_dtypes converts to narrow ints by truncating toward zero and keeping the low bits
     return (v.astype("int64") & _i64((1 << dst.bits) - 1)).astype(dst.storage)
 
@@ -137,8 +139,9 @@ def _decode_float(c, name):
     return out
 
 
-def _encode_float(v, name):
-    """The bits of float32 `v` rounded to nearest-even in a narrow float (int64)."""
+def _encode_float(v, name, saturate=False):
+    """The bits of float32 `v` rounded to nearest-even in a narrow float (int64); with `saturate`,
+    magnitudes beyond the largest finite value (inf included) become it."""
     E, M, bias, flavor = _FLOATS[name]
     bits = tirx.reinterpret("uint32", v).astype("int64")
     sign, a = bits >> _i64(31), bits & _i64(0x7FFFFFFF)
@@ -167,11 +170,11 @@ def _encode_float(v, name):
         over = nan = _i64(1 << top)
     else:  # float4: overflow saturates; NaN comes out as ml_dtypes makes it (a zero of the other sign)
         over, nan = signed(_i64(max_code)), (_i64(1) - sign) << _i64(top)
+    if saturate:
+        over = signed(_i64(max_code))
     out = tirx.Select(code > _i64(max_code), over, signed(code))
     if flavor == "fnuz":  # no negative zero
         out = tirx.Select(code == _i64(0), _i64(0), out)
-    if bias == 127:  # bfloat16 rounding carries into the exponent and reaches inf by itself
-        out = signed(code)
     return tirx.Select(is_nan, nan, out)
 
 

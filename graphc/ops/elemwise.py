@@ -388,7 +388,8 @@ def where(condition, x, y, name=None):
 cast_op = register_op(
     "cast", pattern=Pattern.ELEMWISE,
     infer=lambda n: TensorType(n.inputs[0].shape, n.attrs["dtype"]),
-    reference=lambda n, x: x.astype(n.attrs["dtype"].np),
+    reference=lambda n, x: _saturated(x, n.attrs["dtype"]).astype(n.attrs["dtype"].np) if n.attrs.get("saturate")
+    else x.astype(n.attrs["dtype"].np),
     examples=lambda rng: [Example([rand(rng, (3, 4), "float32", -5, 5)], {"dtype": dtypes.int32}),
                           Example([rand(rng, (6,), "int32")], {"dtype": dtypes.float32}),
                           Example([rand(rng, (2, 3))], {"dtype": dtypes.float64}),
@@ -403,7 +404,17 @@ cast_op = register_op(
                           Example([rand(rng, (4, 5), "float8_e5m2", -8, 8)], {"dtype": dtypes.bfloat16}),
                           Example([rand(rng, (4, 5), "int32", -20, 20)], {"dtype": dtypes.int4}),
                           Example([rand(rng, (4, 5), "int4", -8, 7)], {"dtype": dtypes.float16}),
-                          Example([rand(rng, (4, 5), "float32", -3, 3)], {"dtype": dtypes.uint2})])
+                          Example([rand(rng, (4, 5), "float32", -3, 3)], {"dtype": dtypes.uint2}),
+                          Example([np.array([np.inf, -np.inf, np.nan, 1e4, -500, 300], np.float32)],
+                                  {"dtype": dtypes.float8_e4m3fnuz, "saturate": True}),
+                          Example([np.array([np.inf, -np.inf, np.nan, 6e4, -500, 3], np.float16)],
+                                  {"dtype": dtypes.float8_e4m3fn, "saturate": True})])
+
+
+def _saturated(x, dtype):
+    import ml_dtypes
+    big = ml_dtypes.finfo(dtype.np).max
+    return np.clip(x, -big, big)  # inf to the largest finite value, NaN kept
 
 
 @cast_op.def_gradient
@@ -414,12 +425,15 @@ def _cast_grad(node, dys):
     return [None]
 
 
-def cast(x, dtype, name=None):
-    """x converted to `dtype` (floats to ints truncate toward zero)."""
+def cast(x, dtype, name=None, saturate=False):
+    """x converted to `dtype` (floats to ints truncate toward zero); `saturate` clips values beyond a
+    narrow float type's range (bfloat16, float8, ...), inf included, to its largest finite value."""
     x = convert_to_tensor(x)
     dtype = dtypes.as_dtype(dtype)
     if x.dtype == dtype:
         return x
+    if saturate and dtype.is_storage_only and dtype.is_floating:
+        return make("cast", [x], {"dtype": dtype, "saturate": True}, name)
     return make("cast", [x], {"dtype": dtype}, name)
 
 

@@ -12,15 +12,10 @@ _FLOAT8 = ("float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz")
 
 
 def cast_saturating(x, dtype, saturate=True):
-    """`x` cast to `dtype`; a float8 target with `saturate` clips out-of-range values (and inf) to its
-    largest finite value first, as ONNX's Cast and QuantizeLinear do (NaN stays NaN)."""
+    """`x` cast to `dtype`; a float8 target with `saturate` takes out-of-range values (and inf) to its
+    largest finite value, as ONNX's Cast and QuantizeLinear do (NaN stays NaN)."""
     dtype = dtypes.as_dtype(dtype)
-    if saturate and dtype.name in _FLOAT8 and x.dtype.is_floating:
-        import ml_dtypes
-        big = float(ml_dtypes.finfo(dtype.np).max)
-        hi, lo = gc.constant(np.asarray(big, x.dtype.np)), gc.constant(np.asarray(-big, x.dtype.np))
-        x = gc.where(gc.greater(x, hi), hi, gc.where(gc.less(x, lo), lo, x))
-    return gc.cast(x, dtype)
+    return gc.cast(x, dtype, saturate=bool(saturate) and dtype.name in _FLOAT8 and x.dtype.is_floating)
 
 
 @converter("Cast")
