@@ -129,8 +129,8 @@ def _mlp_batch(batch=128, seed=1):
     return _rng_feed((batch, MLP_SIZES[0]), seed), rng.integers(0, MLP_SIZES[-1], batch).astype(np.int32)
 
 
-def _train_graphc(params, x, labels):
-    import graphc.compat.v1 as tf
+def _train_tf1_script(tf, name, session, params, x, labels):
+    """The same TF1 training script for graphc.compat.v1 and TensorFlow's tf.compat.v1 (`tf`)."""
     g = tf.Graph()
     with g.as_default():
         px = tf.placeholder(tf.float32, [None, MLP_SIZES[0]])
@@ -143,10 +143,15 @@ def _train_graphc(params, x, labels):
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=pl, logits=h))
         train = tf.train.GradientDescentOptimizer(LEARNING_RATE).minimize(loss)
         init = tf.global_variables_initializer()
-    sess = tf.Session(graph=g)
+    sess = session(g)
     sess.run(init)
     feed = {px: x, pl: labels}
-    return Runner("graphc", lambda: [sess.run([train, loss], feed)[1]]), lambda: sess.run(variables)
+    return Runner(name, lambda: [sess.run([train, loss], feed)[1]]), lambda: sess.run(variables)
+
+
+def _train_graphc(params, x, labels):
+    import graphc.compat.v1 as tf
+    return _train_tf1_script(tf, "graphc", lambda g: tf.Session(graph=g), params, x, labels)
 
 
 def _tf_v1():
@@ -165,22 +170,7 @@ def _tf_session(tf, graph):
 
 def _train_tf(params, x, labels):
     tf = _tf_v1()
-    g = tf.Graph()
-    with g.as_default():
-        px = tf.placeholder(tf.float32, [None, MLP_SIZES[0]])
-        pl = tf.placeholder(tf.int32, [None])
-        variables = [tf.Variable(p) for p in params]
-        h = px
-        for i in range(0, len(variables), 2):
-            h = tf.matmul(h, variables[i]) + variables[i + 1]
-            h = tf.nn.relu(h) if i + 2 < len(variables) else h
-        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=pl, logits=h))
-        train = tf.train.GradientDescentOptimizer(LEARNING_RATE).minimize(loss)
-        init = tf.global_variables_initializer()
-    sess = _tf_session(tf, g)
-    sess.run(init)
-    feed = {px: x, pl: labels}
-    return Runner("tf1", lambda: [sess.run([train, loss], feed)[1]]), lambda: sess.run(variables)
+    return _train_tf1_script(tf, "tf1", lambda g: _tf_session(tf, g), params, x, labels)
 
 
 def _torch():
