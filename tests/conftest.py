@@ -41,3 +41,16 @@ def assert_close(got, want, dtype=None):
     else:
         tol = {2: 2e-3, 4: 1e-4, 8: 1e-9}[got.dtype.itemsize]
         np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
+def onnx_matches_onnxruntime(model, feeds, rtol=1e-5, atol=1e-5):
+    """Import `model` into graphc and compare its outputs on `feeds` ({input name: array}) with onnxruntime's."""
+    import onnxruntime as ort
+
+    from graphc.onnx import import_model
+    imp = import_model(model)
+    with graphc.Session(graph=imp.graph) as sess:
+        got = sess.run(list(imp.outputs.values()), {imp.inputs[k]: v for k, v in feeds.items()})
+    want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol)

@@ -1,14 +1,12 @@
 """pad (all modes) and the ONNX normalization/image converters against numpy and onnxruntime."""
 import numpy as np
-import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import graphc
 from graphc.errors import ShapeError
-from graphc.onnx import import_model
 
-from conftest import assert_close
+from conftest import assert_close, onnx_matches_onnxruntime
 
 
 @pytest.mark.parametrize("mode", ["constant", "reflect", "symmetric", "edge", "wrap"])
@@ -56,12 +54,7 @@ def _check_vs_ort(node, inputs, feeds, outputs, inits=(), opset=18):
     g = helper.make_graph([node], "t", inputs, outputs, initializer=list(inits))
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = 8
-    imp = import_model(model)
-    with graphc.Session(graph=imp.graph) as sess:
-        got = sess.run(list(imp.outputs.values()), {imp.inputs[k]: v for k, v in feeds.items()})
-    want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
-    for gv, wv in zip(got, want):
-        np.testing.assert_allclose(gv, wv, rtol=1e-4, atol=1e-5)
+    onnx_matches_onnxruntime(model, feeds, rtol=1e-4, atol=1e-5)
 
 
 def _vi(name, shape):

@@ -1,6 +1,5 @@
 """ONNX import: small models against onnxruntime, opset variants, and clear errors for malformed files."""
 import numpy as np
-import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
@@ -8,6 +7,8 @@ import graphc
 from graphc.onnx import OnnxImportError, import_model
 
 ort = pytest.importorskip("onnxruntime")
+
+from conftest import onnx_matches_onnxruntime  # noqa: E402
 
 
 def _model(nodes, inputs, outputs, inits=(), opset=13):
@@ -22,12 +23,7 @@ def _vi(name, shape, t=TensorProto.FLOAT):
 
 
 def _check_vs_ort(model, feeds):
-    imp = import_model(model)
-    with graphc.Session(graph=imp.graph) as sess:
-        got = sess.run(list(imp.outputs.values()), {imp.inputs[k]: v for k, v in feeds.items()})
-    want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
-    for g, w in zip(got, want):
-        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+    onnx_matches_onnxruntime(model, feeds)
 
 
 def test_mlp_with_initializers_and_unknown_batch():
