@@ -35,7 +35,9 @@ def test_registry_has_the_walking_skeleton_ops():
     assert required <= set(all_ops())
 
 
-@pytest.mark.parametrize("opt_level", [0, 3])
+# levels 0 (no passes) and 3 (the default) in `make test`; 1 and 2 in `make test-slow`
+@pytest.mark.parametrize("opt_level", [0, pytest.param(1, marks=pytest.mark.slow),
+                                       pytest.param(2, marks=pytest.mark.slow), 3])
 @pytest.mark.parametrize("name", KERNEL_OPS)
 def test_op_matches_reference(name, opt_level):
     op = get_op(name)
