@@ -33,7 +33,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import median_seconds  # noqa: E402
+from common import sample_seconds  # noqa: E402
 
 RTOL = 1e-3
 SETTLE_SECONDS = 0.3  # between runners: spinning worker threads of the last one go to sleep first
@@ -317,16 +317,27 @@ def prepare(workload):
     return ours, checked
 
 
-def time_runner(runner, repeat, warmup):
-    time.sleep(SETTLE_SECONDS)
-    return median_seconds(runner.run, repeat=repeat, warmup=warmup,
-                          clock=time.process_time if CPU_TIME else time.perf_counter)
+ROUNDS = 3         # graphc and its peers take turns, so a slow spell of the machine hits all of them
+MIN_SECONDS = 0.5  # per runner and round: millisecond workloads get hundreds of runs
+
+
+def time_runners(runners, repeat, warmup):
+    """{name: median seconds} of each runner's run(), timed in ROUNDS alternating turns."""
+    clock = time.process_time if CPU_TIME else time.perf_counter
+    samples = {name: [] for name, _ in runners}
+    for r in range(ROUNDS):
+        for name, runner in runners:
+            time.sleep(SETTLE_SECONDS)
+            samples[name] += sample_seconds(runner.run, repeat=max(1, repeat // ROUNDS),
+                                            warmup=warmup if r == 0 else 1, clock=clock,
+                                            min_seconds=MIN_SECONDS)
+    return {name: float(np.median(t)) for name, t in samples.items()}
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", default="", help="comma-separated workload keys (a..e); default all")
-    ap.add_argument("--repeat", type=int, default=30, help="timed runs per runner (median reported)")
+    ap.add_argument("--repeat", type=int, default=30, help="at least this many timed runs per runner, over 3 alternating rounds of at least 0.5 s each (median reported)")
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--cpu-time", action="store_true",
                     help="1 thread per runner, timed in process CPU time (for a machine shared with other jobs)")
@@ -342,11 +353,10 @@ def main(argv=None):
         except NotAvailable as e:
             rows.append((w, f"not available: {e}", []))
             continue
-        t_ours = time_runner(ours, args.repeat, args.warmup)
-        cols = []
-        for name, p in peers:
-            cols.append((name, p if isinstance(p, NotAvailable) else time_runner(p, args.repeat, args.warmup)))
-        rows.append((w, t_ours, cols))
+        timed = time_runners([("graphc", ours)] + [(n, p) for n, p in peers if not isinstance(p, NotAvailable)],
+                             args.repeat, args.warmup)
+        cols = [(name, p if isinstance(p, NotAvailable) else timed[name]) for name, p in peers]
+        rows.append((w, timed["graphc"], cols))
         del ours, peers
     print(format_table(rows))
     clock = "process CPU time" if CPU_TIME else "wall time (only comparable on an otherwise idle machine)"
