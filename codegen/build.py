@@ -61,7 +61,8 @@ def group_io(nodes, live):
     return inputs, outputs
 
 
-def _check_storage_only(node):
+def check_storage_only(node):
+    """A CompileError unless `node` only moves or casts the narrow types graphc holds as bits."""
     if node.op in BIT_OPS:
         return
     for t in list(node.inputs) + list(node.outputs):
@@ -82,7 +83,7 @@ def lower_group(name, nodes, live, target_kind, schedule=True):
         te_of[id(t)] = ph
         params.append(ph)
     for n in nodes:
-        _check_storage_only(n)
+        check_storage_only(n)
         args = []
         data = {id(t) for t in n.opdef.data_inputs(n)}
         for t in n.inputs:

@@ -173,7 +173,7 @@ def _variable_access(kernels, fetches):
 
 def compile_graph(graph, fetches, target="cpu", opt_level=3, side_effects=None):
     """Compile a specialized graph's fetches (and its stateful ops) into an Executable."""
-    from graphc.codegen.build import build_module, kernel_name, lower_group
+    from graphc.codegen.build import build_module, check_storage_only, kernel_name, lower_group
     from graphc.passes import optimize
     from graphc.passes.fusion import fuse_groups
 
@@ -187,6 +187,8 @@ def compile_graph(graph, fetches, target="cpu", opt_level=3, side_effects=None):
         kernels = [lower_group(kernel_name(i, g), g, live, target, schedule=False) for i, g in enumerate(groups)]
         return groups, kernels, (build_module(kernels, target) if kernels else None)
 
+    for n in graph.nodes:  # a dtype error is the user's to fix, not a codegen failure to fall back from
+        check_storage_only(n)
     try:
         groups, kernels, module = build(fuse_groups(graph, fetches, opt_level))
     except CompileError as e:
