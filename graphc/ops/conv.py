@@ -99,15 +99,21 @@ def _grouped(a, groups):
 
 
 # ---- conv ---------------------------------------------------------------------------------------
-def _conv_infer(node):
-    x, w = node.inputs
+def _weighted_window(node, weight_layout):
+    """(x, w, spatial rank, groups, (kernel, strides, dilations, pads)) of a conv-like node, after
+    checking dtypes and that the weight's rank matches the input's."""
+    x, w = node.inputs[:2]
     _check_float(x, w)
-    nd = _spatial_rank(x, "conv")
+    nd = _spatial_rank(x, node.op)
     if w.shape is None or len(w.shape) != nd + 2:
-        raise ShapeError(f"conv weight {w.name} must have rank {nd + 2} (C_out, C_in/groups, kernel...), "
+        raise ShapeError(f"{node.op} weight {w.name} must have rank {nd + 2} ({weight_layout}, kernel...), "
                          f"got {w.shape}")
     g = int(node.attrs.get("groups", 1))
-    k, s, d, p = spatial_attrs(node.attrs, nd, [1 if v is None else v for v in w.shape[2:]])
+    return x, w, nd, g, spatial_attrs(node.attrs, nd, [1 if v is None else v for v in w.shape[2:]])
+
+
+def _conv_infer(node):
+    x, w, nd, g, (k, s, d, p) = _weighted_window(node, "C_out, C_in/groups")
     cin, cout = x.shape[1], w.shape[0]
     if cin is not None and w.shape[1] is not None and cin != w.shape[1] * g:
         raise ShapeError(f"conv input {x.name} has {cin} channels; weight {w.name} {list(w.shape)} with groups={g} "
@@ -176,14 +182,7 @@ def _conv_grad(node, dys):
 
 # ---- conv_transpose -----------------------------------------------------------------------------
 def _conv_transpose_infer(node):
-    x, w = node.inputs[:2]
-    _check_float(x, w)
-    nd = _spatial_rank(x, "conv_transpose")
-    if w.shape is None or len(w.shape) != nd + 2:
-        raise ShapeError(f"conv_transpose weight {w.name} must have rank {nd + 2} (C_in, C_out/groups, "
-                         f"kernel...), got {w.shape}")
-    g = int(node.attrs.get("groups", 1))
-    k, s, d, p = spatial_attrs(node.attrs, nd, [1 if v is None else v for v in w.shape[2:]])
+    x, w, nd, g, (k, s, d, p) = _weighted_window(node, "C_in, C_out/groups")
     if x.shape[1] is not None and w.shape[0] is not None and x.shape[1] != w.shape[0]:
         raise ShapeError(f"conv_transpose input {x.name} has {x.shape[1]} channels; weight {w.name} "
                          f"{list(w.shape)} expects {w.shape[0]}")
@@ -256,7 +255,7 @@ def _conv_transpose_grad(node, dys):
 def _conv_weight_grad_infer(node):
     x, dy = node.inputs
     _check_float(x, dy)
-    nd = _spatial_rank(x, "conv_weight_grad")
+    _spatial_rank(x, "conv_weight_grad")  # the rank check
     g = int(node.attrs.get("groups", 1))
     k = list(node.attrs["kernel_shape"])
     cin = x.shape[1]

@@ -109,16 +109,23 @@ scatter_elements_op = register_op(
     grad_examples=lambda rng: _scatter_elements_examples(["add"], rng) + [_distinct_targets(rng)])
 
 
+def _scatter_grad(node, dy, gather, scatter_zeros):
+    """Gradients of a scatter (data, indices, updates): updates read dy back through `gather`; data gets dy,
+    less the elements an overwriting scatter replaced (`scatter_zeros(dy, zeros)` clears them)."""
+    from .creation import zeros_like
+    reduction = node.attrs["reduction"]
+    if reduction == "add":
+        return [dy, None, gather(dy)]
+    if reduction == "none":  # overwritten elements of data get no gradient
+        return [scatter_zeros(dy, zeros_like(node.inputs[2])), None, gather(dy)]
+    raise NotImplementedError(f"{node.op} with reduction {reduction!r} has no gradient")
+
+
 @scatter_elements_op.def_gradient
 def _scatter_elements_grad(node, dys):
-    from .creation import zeros_like
-    data, idx, upd = node.inputs
-    axis, reduction, dy = node.attrs["axis"], node.attrs["reduction"], dys[0]
-    if reduction == "add":
-        return [dy, None, gather_elements(dy, idx, axis)]
-    if reduction == "none":  # overwritten elements of data get no gradient
-        return [scatter_elements(dy, idx, zeros_like(upd), axis, "none"), None, gather_elements(dy, idx, axis)]
-    raise NotImplementedError(f"scatter_elements with reduction {reduction!r} has no gradient")
+    idx, axis = node.inputs[1], node.attrs["axis"]
+    return _scatter_grad(node, dys[0], lambda dy: gather_elements(dy, idx, axis),
+                         lambda dy, zeros: scatter_elements(dy, idx, zeros, axis, "none"))
 
 
 def gather_elements(x, indices, axis=0, name=None):
@@ -217,14 +224,9 @@ scatter_nd_op = register_op(
 
 @scatter_nd_op.def_gradient
 def _scatter_nd_grad(node, dys):
-    from .creation import zeros_like
-    data, idx, upd = node.inputs
-    reduction, dy = node.attrs["reduction"], dys[0]
-    if reduction == "add":
-        return [dy, None, gather_nd(dy, idx)]
-    if reduction == "none":
-        return [scatter_nd(dy, idx, zeros_like(upd), "none"), None, gather_nd(dy, idx)]
-    raise NotImplementedError(f"scatter_nd with reduction {reduction!r} has no gradient")
+    idx = node.inputs[1]
+    return _scatter_grad(node, dys[0], lambda dy: gather_nd(dy, idx),
+                         lambda dy, zeros: scatter_nd(dy, idx, zeros, "none"))
 
 
 def gather_nd(x, indices, batch_dims=0, name=None):
