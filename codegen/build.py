@@ -2,7 +2,6 @@
 import re
 from dataclasses import dataclass, field
 
-import numpy as np
 import tvm
 from tvm import te, tirx
 
@@ -72,9 +71,10 @@ def check_storage_only(node):
                                f"int32) first")
 
 
-def lower_group(name, nodes, live, target_kind, schedule=True):
-    """A Kernel whose PrimFunc computes the group's outputs from its inputs: scheduled for the target,
-    or (schedule=False) as TE made it, which build_module schedules unless its library is cached."""
+def lower_group(name, nodes, live):
+    """A Kernel whose PrimFunc computes the group's outputs from its inputs, as TE made it: build_module
+    schedules it for its target unless its library is cached. Nodes are checked by check_storage_only
+    (runtime/compiler.py does so for the whole graph first)."""
     inputs, outputs = group_io(nodes, live)
     te_of = {}
     params = []
@@ -83,7 +83,6 @@ def lower_group(name, nodes, live, target_kind, schedule=True):
         te_of[id(t)] = ph
         params.append(ph)
     for n in nodes:
-        check_storage_only(n)
         args = []
         data = {id(t) for t in n.opdef.data_inputs(n)}
         for t in n.inputs:
@@ -112,7 +111,7 @@ def lower_group(name, nodes, live, target_kind, schedule=True):
                            else src(*([0] * len(src.shape))), name=f"out{i}")
         outs.append(r)
     kernel = Kernel(name, nodes, inputs, outputs, te.create_prim_func(params + outs), scheduled=False)
-    return schedule_kernel(kernel, target_kind) if schedule else kernel
+    return kernel
 
 
 def schedule_kernel(kernel, target_kind):

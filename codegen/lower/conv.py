@@ -1,6 +1,6 @@
 """TE lowerings of graphc/ops/conv.py: convolutions as direct reductions over (input channels of the
 group, kernel offsets), pooling as window reductions with the padding tested in the index (no padded
-copy). The CPU schedule of a 2-D conv is codegen/schedule/cpu.py's "conv" rule."""
+copy). The CPU schedule of a 2-D conv is codegen/schedule/cpu.py's "conv_gemm" rule."""
 import math
 
 import tvm
@@ -17,13 +17,6 @@ WIDE_NR = 24  # columns per register tile: 3 AVX2 vectors, 12 accumulators with 
 def _clamp(v, hi):
     """`v` kept inside [0, hi): reads under a false if_then_else condition stay in bounds."""
     return tvm.te.max(tvm.te.min(v, hi - 1), 0)
-
-
-def _all(conds):
-    out = None
-    for c in conds:
-        out = c if out is None else tirx.And(out, c)
-    return tirx.const(True, "bool") if out is None else out
 
 
 def _padded(x, pads, nd, name):
@@ -90,7 +83,7 @@ def _conv2d_gemm(x, w, k, st, d, p, out_shape):
     def phase_plane(b, c, ph, i):
         row = (i // wq) * sh + ph // ph_w - p[0]
         col = (i % wq) * sw + ph % ph_w - p[1]
-        ok = _all([i < hq * wq, row >= 0, row < h, col >= 0, col < wd])
+        ok = tirx.all(i < hq * wq, row >= 0, row < h, col >= 0, col < wd)
         return tirx.if_then_else(ok, x[b, c, _clamp(row, h), _clamp(col, wd)], zero)
     xf = te.compute((n, c_in, ph_h * ph_w, length), phase_plane, name="conv_pad_pack",
                     attrs={"plane_width": wq})
@@ -126,7 +119,7 @@ def _transposed_sum(in_sizes, k, s, d, pb, value, dtype, extra_axes=()):
             conds.append(tirx.floordiv(ts[j], s[j]) < in_sizes[j])
         q = [_clamp(tirx.floordiv(ts[j], s[j]), in_sizes[j]) for j in range(nd)]
         v = value(rk, q)
-        return te.sum(tirx.if_then_else(_all(conds), v, tirx.const(0, dtype)), axis=list(extra_axes) + rk)
+        return te.sum(tirx.if_then_else(tirx.all(*conds), v, tirx.const(0, dtype)), axis=list(extra_axes) + rk)
     return at
 
 
@@ -176,7 +169,7 @@ def _pool_params(node, x_shape):
 def _window_reads(x, nd, k, s, d, p, in_sizes, n, c, sp, rk):
     """(value of x at the window element, whether it is inside x) for output position sp, offset rk."""
     pos = [sp[i] * s[i] - p[i] + rk[i] * d[i] for i in range(nd)]
-    inside = _all([tirx.And(pos[i] >= 0, pos[i] < in_sizes[i]) for i in range(nd)])
+    inside = tirx.all(*[tirx.And(pos[i] >= 0, pos[i] < in_sizes[i]) for i in range(nd)])
     return x[(n, c) + tuple(_clamp(pos[i], in_sizes[i]) for i in range(nd))], inside
 
 

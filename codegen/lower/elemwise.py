@@ -178,24 +178,27 @@ def _encode_float(v, name, saturate=False):
     return tirx.Select(is_nan, nan, out)
 
 
+def _broadcast_binary(node, a, b, fn):
+    shape = tuple(node.outputs[0].shape)
+    a_b, b_b = topi.broadcast_to(a, shape), topi.broadcast_to(b, shape)
+    return te.compute(shape, lambda *i: fn(a_b(*i), b_b(*i)), name=node.op)
+
+
 @lowering("left_shift", "right_shift")
 def lower_shift(node, a, b):
     """Shifts by amounts outside [0, bits) give 0 (or -1 for a negative value shifted right), as ONNX."""
     dtype = str(a.dtype)
     bits = tvm.runtime.DataType(dtype).bits
     zero = tirx.const(0, dtype)
-    shape = tuple(node.outputs[0].shape)
-    a_b, b_b = topi.broadcast_to(a, shape), topi.broadcast_to(b, shape)
 
-    def value(*i):
-        x, y = a_b(*i), b_b(*i)
+    def shift(x, y):
         out = tirx.any(y < zero, y >= tirx.const(bits, dtype))
         amount = tirx.if_then_else(out, zero, y)
         if node.op == "left_shift":
             return tirx.if_then_else(out, zero, x << amount)
         fill = tirx.if_then_else(x < zero, tirx.const(-1, dtype), zero) if dtype.startswith("int") else zero
         return tirx.if_then_else(out, fill, x >> amount)
-    return te.compute(shape, value, name=node.op)
+    return _broadcast_binary(node, a, b, shift)
 
 
 def _exp_pair(x, sign):
@@ -212,12 +215,6 @@ def lower_sinh(node, x):
 @lowering("cosh")
 def lower_cosh(node, x):
     return _exp_pair(x, 1.0)
-
-
-def _broadcast_binary(node, a, b, fn):
-    shape = tuple(node.outputs[0].shape)
-    a_b, b_b = topi.broadcast_to(a, shape), topi.broadcast_to(b, shape)
-    return te.compute(shape, lambda *i: fn(a_b(*i), b_b(*i)), name=node.op)
 
 
 @lowering("floor_mod")

@@ -6,6 +6,7 @@ from tvm import te, tirx
 from graphc.ops._base import normalize_axis
 
 from . import lowering
+from .reduce import PRODUCT
 
 
 def _wrap(idx, dim):
@@ -23,7 +24,7 @@ def _reducer(reduction, dtype):
     if reduction == "add":
         return te.sum, tirx.const(0, dtype)
     if reduction == "mul":
-        return te.comm_reducer(lambda a, b: a * b, lambda t: tirx.const(1, t), name="product"), tirx.const(1, dtype)
+        return PRODUCT, tirx.const(1, dtype)
     if reduction == "max":
         return te.max, tirx.min_value(dtype)
     return te.min, tirx.max_value(dtype)

@@ -9,6 +9,7 @@ from graphc.ops.packed import PANEL_WIDTH
 
 from ..target import vector_lanes
 from . import lowering
+from .reduce import acc_dtype
 
 NR = PANEL_WIDTH  # panel width: two AVX2 vectors (one AVX-512 vector) of float32
 MR = 4    # rows of the register block
@@ -25,10 +26,12 @@ def gemm_tiles(m):
     return MR, (m + MR - 1) // MR * MR
 
 
-def _acc_dtype(dtype):
-    """The accumulator dtype of a product of `dtype`: float16 sums in float32 (as numpy and BLAS do);
-    float16 accumulators lose about one bit per doubling of K."""
-    return "float32" if str(dtype) == "float16" else str(dtype)
+def _unpadded(c, dtype, out_shape):
+    """Product `c` (padded rows/columns, acc_dtype) cropped to `out_shape` and rounded once to `dtype`;
+    `c` itself when it already is both."""
+    if [int(d) for d in c.shape] == [int(d) for d in out_shape] and str(c.dtype) == str(dtype):
+        return c
+    return te.compute(out_shape, lambda *idx: c(*idx).astype(str(dtype)), name="matmul_unpad")
 
 
 def _batch_index(t_batch, out_batch, idx):
@@ -42,7 +45,7 @@ def _batch_index(t_batch, out_batch, idx):
 def lower_matmul(node, a, b):
     ta, tb = node.attrs.get("transpose_a", False), node.attrs.get("transpose_b", False)
     out_shape = tuple(node.outputs[0].shape)
-    batch, (m, n) = out_shape[:-2], out_shape[-2:]
+    m, n = out_shape[-2:]
     k_dim = int(a.shape[-2] if ta else a.shape[-1])
     zero = tirx.const(0, str(a.dtype))
     np_ = (n + NR - 1) // NR * NR
@@ -72,7 +75,7 @@ def lower_matmul_packed(node, a, packed_b):
 def _packed_gemm(a, packed_b, ta, out_shape):
     """C = A @ B over B in [..., N/NR, K, NR] panels: an MR x NR register-tiled GEMM block ("matmul"),
     with A padded to whole MR-row tiles and the padded result cropped when the shape needs it."""
-    batch, (m, n) = out_shape[:-2], out_shape[-2:]
+    batch, m = out_shape[:-2], out_shape[-2]
     k_dim = int(packed_b.shape[-2])
     zero = tirx.const(0, str(a.dtype))
     mr, mp = gemm_tiles(m)
@@ -88,7 +91,7 @@ def _packed_gemm(a, packed_b, ta, out_shape):
 
     k = te.reduce_axis((0, k_dim), name="k")
 
-    acc = _acc_dtype(a.dtype)
+    acc = acc_dtype(a.dtype)
 
     def product(*idx):
         i, j = idx[-2], idx[-1]
@@ -96,9 +99,7 @@ def _packed_gemm(a, packed_b, ta, out_shape):
         bv = packed_b[tuple(_batch_index(b_batch, batch, idx)) + (j // NR, k, j % NR)]
         return te.sum(av.astype(acc) * bv.astype(acc), axis=k)
     c = te.compute(batch + (mp, np_), product, name="matmul", attrs={"gemm_mr": mr, "gemm_nr": NR})
-    if (mp, np_) == (m, n) and acc == str(a.dtype):
-        return c
-    return te.compute(out_shape, lambda *idx: c(*idx).astype(str(a.dtype)), name="matmul_unpad")
+    return _unpadded(c, a.dtype, out_shape)
 
 
 def _unpacked_matmul(a, b, ta, out_shape, a_batch, b_batch, k_dim):
@@ -113,16 +114,14 @@ def _unpacked_matmul(a, b, ta, out_shape, a_batch, b_batch, k_dim):
     # independent chains and read B in longer contiguous runs
     nr = next((w for w in (64, 32, NR, 8, 4, 2) if n % w == 0 and mr * max(1, w // lanes) <= ACC_REGISTERS), 1)
     k = te.reduce_axis((0, k_dim), name="k")
-    acc = _acc_dtype(a.dtype)
+    acc = acc_dtype(a.dtype)
 
     def product(*idx):
         i, j = idx[-2], idx[-1]
         ai = tuple(_batch_index(a_batch, batch, idx)) + ((k, i) if ta else (i, k))
         return te.sum(a[ai].astype(acc) * b[tuple(_batch_index(b_batch, batch, idx)) + (k, j)].astype(acc), axis=k)
     c = te.compute(out_shape, product, name="matmul", attrs={"gemm_mr": mr, "gemm_nr": nr})
-    if acc == str(a.dtype):
-        return c
-    return te.compute(out_shape, lambda *idx: c(*idx).astype(str(a.dtype)), name="matmul_unpad")
+    return _unpadded(c, a.dtype, out_shape)
 
 
 def _permutations(n):

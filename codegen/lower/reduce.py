@@ -11,11 +11,18 @@ def _axes(node):
     return list(normalize_axes(node.attrs.get("axes"), len(node.inputs[0].shape)))
 
 
+def acc_dtype(dtype):
+    """The accumulator dtype of a sum of `dtype`: float16 sums in float32 (as numpy and BLAS do);
+    float16 partial sums drift by ulps, about one bit per doubling of the length."""
+    return "float32" if str(dtype) == "float16" else str(dtype)
+
+
 def float16_safe_sum(x, axis, keepdims):
-    """topi.sum, float16 accumulated in float32 (as numpy does): float16 partial sums drift by ulps."""
-    if str(x.dtype) != "float16":
+    """topi.sum, accumulated in acc_dtype (float32 for float16) and rounded back once."""
+    acc = acc_dtype(x.dtype)
+    if acc == str(x.dtype):
         return topi.sum(x, axis=axis, keepdims=keepdims)
-    return topi.cast(topi.sum(topi.cast(x, "float32"), axis=axis, keepdims=keepdims), "float16")
+    return topi.cast(topi.sum(topi.cast(x, acc), axis=axis, keepdims=keepdims), str(x.dtype))
 
 
 def _extremum(topi_fn, sign):
@@ -93,7 +100,7 @@ def lower_broadcast_like(node, x, like):
     return topi.broadcast_to(x, tuple(node.outputs[0].shape))
 
 
-_PRODUCT = te.comm_reducer(lambda a, b: a * b, lambda t: tirx.const(1, t), name="product")
+PRODUCT = te.comm_reducer(lambda a, b: a * b, lambda t: tirx.const(1, t), name="product")
 
 
 @lowering("cumsum", "cumprod")
@@ -102,7 +109,7 @@ def lower_cumulative(node, x):
     shape = tuple(node.inputs[0].shape)
     axis = normalize_axis(a["axis"], len(shape))
     n = shape[axis]
-    reducer = te.sum if node.op == "cumsum" else _PRODUCT
+    reducer = te.sum if node.op == "cumsum" else PRODUCT
     identity = tirx.const(0 if node.op == "cumsum" else 1, x.dtype)
     if n == 0:
         return topi.identity(x)

@@ -169,6 +169,17 @@ def _schedule_column_reduction(sch, block, n_spatial):
     return None
 
 
+def _register_tiles(sch, i, j, mr, nr):
+    """Rows split into MR-row register tiles, grouped up to GEMM_MC rows (a divisor: no tail), columns
+    into NR: the loops (row groups, tiles in a group, tile rows, column tiles, tile columns)."""
+    blocks = _extent(sch, i) // mr
+    io, ii = sch.split(i, [None, mr])
+    jo, ji = sch.split(j, [None, nr])
+    rows_per_chunk = max(d for d in range(1, min(GEMM_MC // mr, blocks) + 1) if blocks % d == 0)
+    ioo, ioi = sch.split(io, [None, rows_per_chunk])
+    return ioo, ioi, ii, jo, ji
+
+
 @rule("matmul")
 def schedule_gemm(sch, block):
     """Packed GEMM: an MR x NR register tile accumulated over all of K in registers (cache_write
@@ -178,11 +189,7 @@ def schedule_gemm(sch, block):
     loops = sch.get_loops(block)
     *batch, i, j, k = loops
     m_pad, n_pad, k_ext = _extent(sch, i), _extent(sch, j), _extent(sch, k)
-    io, ii = sch.split(i, [None, mr])
-    jo, ji = sch.split(j, [None, nr])
-    blocks = m_pad // mr
-    rows_per_chunk = max(d for d in range(1, min(GEMM_MC // mr, blocks) + 1) if blocks % d == 0)  # no tail
-    ioo, ioi = sch.split(io, [None, rows_per_chunk])
+    ioo, ioi, ii, jo, ji = _register_tiles(sch, i, j, mr, nr)
     sch.reorder(ioo, jo, ioi, k, ii, ji)
     acc = sch.cache_write(block, 0, "local")
     sch.reverse_compute_at(acc, ioi)
@@ -205,11 +212,7 @@ def schedule_conv_gemm(sch, block):
     nr = int(sch.get(block).annotations["gemm_nr"])
     b, i, j, *ks = sch.get_loops(block)
     m_pad, n_pad = _extent(sch, i), _extent(sch, j)
-    io, ii = sch.split(i, [None, mr])
-    jo, ji = sch.split(j, [None, nr])
-    blocks = m_pad // mr
-    rows_per_chunk = max(d for d in range(1, min(GEMM_MC // mr, blocks) + 1) if blocks % d == 0)
-    ioo, ioi = sch.split(io, [None, rows_per_chunk])
+    ioo, ioi, ii, jo, ji = _register_tiles(sch, i, j, mr, nr)
     lanes = vector_lanes(_dtype_bits(sch, block))
     jv = None
     if nr > lanes and nr % lanes == 0:  # whole vectors, unrolled (LLVM splits odd-width vectors badly)
@@ -240,11 +243,10 @@ def schedule_conv_planes(sch, block):
     index is affine (no per-element division), in parallel over channels."""
     width = int(sch.get(block).annotations["plane_width"])
     *outer, i = sch.get_loops(block)
-    _, col = sch.split(i, [None, width])
+    sch.split(i, [None, width])
     fused = sch.fuse(*outer)
     if num_threads() > 1 and (_extent(sch, fused) or 0) >= 2:
         sch.parallel(fused)
-    del col
 
 
 def _reads_buffer(sch, block, name):
