@@ -163,9 +163,18 @@ def _convert_node(ctx, node):
 
 
 # ---- import ---------------------------------------------------------------------------------
+def _text(value):
+    """STRING attributes (and lists of them) as str: onnx gives bytes."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, list) and value and isinstance(value[0], bytes):
+        return [v.decode() for v in value]
+    return value
+
+
 def _attrs(node):
     import onnx
-    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    return {a.name: _text(onnx.helper.get_attribute_value(a)) for a in node.attribute}
 
 
 def import_model(path_or_model, variables=False, bind=None):

@@ -52,11 +52,6 @@ def rank_of(x, node):
     return len(x.shape)
 
 
-def attr_str(value):
-    """A string attribute as str (onnx gives bytes)."""
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def const(value, like=None):
     """A constant of `value`, with the dtype of tensor `like` when given."""
     arr = np.asarray(value, dtype=None if like is None else like.dtype.np)

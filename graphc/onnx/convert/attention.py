@@ -212,8 +212,7 @@ def _linear_attention(ctx, node, ins, attrs):
     """The recurrent state update (linear / gated / delta / gated_delta), unrolled over the static sequence."""
     ins = list(ins) + [None] * (6 - len(ins))
     query, key, value, past, decay, beta = ins[:6]
-    rule = attrs.get("update_rule", b"gated_delta")
-    rule = rule.decode() if isinstance(rule, bytes) else rule
+    rule = attrs.get("update_rule", "gated_delta")
     if rule not in ("linear", "gated", "delta", "gated_delta"):
         raise OnnxImportError(f"update_rule {rule!r} is not one of linear, gated, delta, gated_delta")
     gating, delta = rule in ("gated", "gated_delta"), rule in ("delta", "gated_delta")

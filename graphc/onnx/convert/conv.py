@@ -15,8 +15,7 @@ def _spatial(x, node, what="spatial dims"):
 def _auto_pads(node, attrs, x, kernel, strides, dilations):
     """Explicit pads (begins, then ends) from `pads` or `auto_pad` (SAME_* needs static spatial dims)."""
     nd, dims = _spatial(x, node)
-    auto = attrs.get("auto_pad", b"NOTSET")
-    auto = auto.decode() if isinstance(auto, bytes) else auto
+    auto = attrs.get("auto_pad", "NOTSET")
     if auto in ("NOTSET", ""):
         return ints(attrs.get("pads", [0] * (2 * nd)))
     if auto == "VALID":
@@ -66,8 +65,7 @@ def _conv_transpose(ctx, node, ins, attrs):
     strides = ints(attrs.get("strides", [1] * nd))
     dilations = ints(attrs.get("dilations", [1] * nd))
     out_pad = ints(attrs.get("output_padding", [0] * nd))
-    auto = attrs.get("auto_pad", b"NOTSET")
-    auto = auto.decode() if isinstance(auto, bytes) else auto
+    auto = attrs.get("auto_pad", "NOTSET")
     out_shape = attrs.get("output_shape")
     if out_shape is not None or auto in ("SAME_UPPER", "SAME_LOWER"):
         if None in dims:

@@ -25,8 +25,7 @@ def pad_crop(x, pads, mode="constant", value=0):
 def _pad(ctx, node, ins, attrs):
     x = ins[0]
     rank = rank_of(x, node)
-    mode = attrs.get("mode", b"constant")
-    mode = mode.decode() if isinstance(mode, bytes) else mode
+    mode = attrs.get("mode", "constant")
     if ctx.opset < 11:
         flat, value = list(attrs.get("pads", attrs.get("paddings", []))), attrs.get("value", 0.0)
         axes = list(range(rank))
@@ -57,16 +56,11 @@ def _static_dims(x, node, first=1):
     return list(x.shape)
 
 
-def _mode(attrs, default):
-    m = attrs.get("mode", default)
-    return m.decode() if isinstance(m, bytes) else m
-
-
 @converter("DepthToSpace")
 def _depth_to_space(ctx, node, ins, attrs):
     x, b = ins[0], attrs["blocksize"]
     n, c, h, w = _static_dims(x, node)
-    if _mode(attrs, "DCR") == "DCR":  # depth is (row offset, column offset, channel)
+    if attrs.get("mode", "DCR") == "DCR":  # depth is (row offset, column offset, channel)
         y = gc.transpose(gc.reshape(x, [-1, b, b, c // (b * b), h, w]), [0, 3, 4, 1, 5, 2])
     else:  # CRD: depth is (channel, row offset, column offset)
         y = gc.transpose(gc.reshape(x, [-1, c // (b * b), b, b, h, w]), [0, 1, 4, 2, 5, 3])
@@ -78,7 +72,7 @@ def _space_to_depth(ctx, node, ins, attrs):
     x, b = ins[0], attrs["blocksize"]
     n, c, h, w = _static_dims(x, node)
     y = gc.reshape(x, [-1, c, h // b, b, w // b, b])
-    perm = [0, 3, 5, 1, 2, 4] if _mode(attrs, "DCR") == "DCR" else [0, 1, 3, 5, 2, 4]
+    perm = [0, 3, 5, 1, 2, 4] if attrs.get("mode", "DCR") == "DCR" else [0, 1, 3, 5, 2, 4]
     return gc.reshape(gc.transpose(y, perm), [-1, c * b * b, h // b, w // b])
 
 
@@ -224,14 +218,9 @@ def resize(x, scales, sizes, mode, attrs, roi=None, extrapolation_value=0.0):
     return out if out is not x else gc.identity(x)
 
 
-def _str_attrs(attrs):
-    return {k: v.decode() if isinstance(v, bytes) else v for k, v in attrs.items()}
-
-
 @converter("Resize")
 def _resize(ctx, node, ins, attrs):
     x = ins[0]
-    attrs = _str_attrs(attrs)
     shape = _static_dims(x, node, first=0)
     rank = len(shape)
     mode = attrs.get("mode", "nearest")
@@ -274,7 +263,7 @@ def _resize(ctx, node, ins, attrs):
 @converter("Upsample")
 def _upsample(ctx, node, ins, attrs):
     x = ins[0]
-    attrs = dict(_str_attrs(attrs), coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    attrs = dict(attrs, coordinate_transformation_mode="asymmetric", nearest_mode="floor")
     _static_dims(x, node, first=0)
     scales = attrs["scales"] if ctx.opset < 9 else np.asarray(ctx.static(ins[1], "Upsample scales"))
     mode = attrs.get("mode", "nearest")
@@ -313,7 +302,6 @@ def _cubic_weights(t, a=-0.75):
 @converter("GridSample")
 def _grid_sample(ctx, node, ins, attrs):
     x, grid = ins
-    attrs = _str_attrs(attrs)
     mode = {"bilinear": "linear", "bicubic": "cubic"}.get(attrs.get("mode", "linear"), attrs.get("mode", "linear"))
     padding, align = attrs.get("padding_mode", "zeros"), bool(attrs.get("align_corners", 0))
     xs = _static_dims(x, node, first=0)

@@ -4,7 +4,7 @@ import numpy as np
 import graphc as gc
 from graphc import dtypes
 
-from . import OnnxImportError, attr_str, converter, rank_of
+from . import OnnxImportError, converter, rank_of
 
 
 @converter("GatherElements")
@@ -14,7 +14,7 @@ def _gather_elements(ctx, node, ins, attrs):
 
 @converter("ScatterElements", "Scatter")
 def _scatter_elements(ctx, node, ins, attrs):
-    reduction = attr_str(attrs.get("reduction", "none"))
+    reduction = attrs.get("reduction", "none")
     return gc.scatter_elements(ins[0], ins[1], ins[2], axis=attrs.get("axis", 0), reduction=reduction)
 
 
@@ -25,7 +25,7 @@ def _gather_nd(ctx, node, ins, attrs):
 
 @converter("ScatterND")
 def _scatter_nd(ctx, node, ins, attrs):
-    return gc.scatter_nd(ins[0], ins[1], ins[2], reduction=attr_str(attrs.get("reduction", "none")))
+    return gc.scatter_nd(ins[0], ins[1], ins[2], reduction=attrs.get("reduction", "none"))
 
 
 @converter("TopK")
@@ -72,7 +72,7 @@ def _tensor_scatter(ctx, node, ins, attrs):
     seq_shape = [1] * rank
     seq_shape[axis] = update.shape[axis]
     idx = starts.reshape(shape) + np.arange(update.shape[axis]).reshape(seq_shape)
-    if attr_str(attrs.get("mode", "linear")) == "circular":
+    if attrs.get("mode", "linear") == "circular":
         idx %= past.shape[axis]
     idx = np.ascontiguousarray(np.broadcast_to(idx, update.shape))
     return gc.scatter_elements(past, gc.constant(idx), update, axis=axis)

@@ -3,7 +3,7 @@ import numpy as np
 
 import graphc as gc
 
-from . import OnnxImportError, attr_str, converter, rank_of
+from . import OnnxImportError, converter, rank_of
 
 
 def _parse(equation, operands, node):
@@ -97,7 +97,7 @@ def _einsum(ctx, node, ins, attrs):
     narrow = ins[0].dtype if ins[0].dtype.is_storage_only else None
     if narrow is not None:  # bfloat16 and the like: compute in float32, round back at the end
         ins = [gc.cast(x, gc.float32) for x in ins]
-    y = _einsum_of(attr_str(attrs["equation"]), ins, node)
+    y = _einsum_of(attrs["equation"], ins, node)
     return gc.cast(y, narrow) if narrow is not None else y
 
 

@@ -6,8 +6,7 @@ from . import OnnxImportError, const, converter, rank_of
 
 
 def _reduction(attrs):
-    r = attrs.get("reduction", b"mean")
-    r = r.decode() if isinstance(r, bytes) else r
+    r = attrs.get("reduction", "mean")
     if r not in ("none", "sum", "mean"):
         raise OnnxImportError(f"reduction {r!r} is not one of 'none', 'sum', 'mean'")
     return r

@@ -4,7 +4,7 @@ import numpy as np
 import graphc as gc
 from graphc import dtypes
 
-from . import CONVERTERS, attr_str, const, converter
+from . import CONVERTERS, const, converter
 
 
 def _simple(op_type, fn):
@@ -81,4 +81,4 @@ def _is_inf(ctx, node, ins, attrs):
 
 @converter("BitShift")
 def _bit_shift(ctx, node, ins, attrs):
-    return (gc.left_shift if attr_str(attrs["direction"]) == "LEFT" else gc.right_shift)(*ins)
+    return (gc.left_shift if attrs["direction"] == "LEFT" else gc.right_shift)(*ins)

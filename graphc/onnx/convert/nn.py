@@ -3,7 +3,7 @@ import numpy as np
 
 import graphc as gc
 
-from . import CONVERTERS, OnnxImportError, attr_str, const, converter, rank_of
+from . import CONVERTERS, OnnxImportError, const, converter, rank_of
 from .shape import slice_static
 
 
@@ -121,7 +121,7 @@ CONVERTERS["Shrink"] = _act(lambda x, c, a: gc.where(
 @converter("Gelu")
 def _gelu(ctx, node, ins, attrs):
     x = ins[0]
-    if attr_str(attrs.get("approximate", "none")) == "tanh":
+    if attrs.get("approximate", "none") == "tanh":
         inner = gc.multiply(const(np.sqrt(2 / np.pi), x),
                             gc.add(x, gc.multiply(const(0.044715, x), gc.multiply(x, gc.square(x)))))
         return gc.multiply(gc.multiply(const(0.5, x), x), gc.add(const(1, x), gc.tanh(inner)))
@@ -173,8 +173,7 @@ def _causal_conv_with_state(ctx, node, ins, attrs):
     if bias is not None:
         out = gc.add(out, gc.reshape(bias, [channels, 1]))
     out = gc.cast(out, x.dtype) if out.dtype != x.dtype else out
-    act = attrs.get("activation", b"none")
-    act = act.decode() if isinstance(act, bytes) else act
+    act = attrs.get("activation", "none")
     if act in ("silu", "swish"):
         wide = gc.cast(out, gc.float32) if out.dtype != gc.float32 else out
         out = gc.cast(gc.multiply(wide, gc.sigmoid(wide)), x.dtype)

@@ -17,7 +17,6 @@ _DEFAULT_ACTS = {"RNN": ["Tanh"], "GRU": ["Sigmoid", "Tanh"], "LSTM": ["Sigmoid"
 
 def _activation(ctx, node, name, alpha, beta):
     """The ONNX RNN activation `name` as a function of a tensor."""
-    name = name.decode() if isinstance(name, bytes) else name
     if name == "Affine":
         return lambda x: gc.add(gc.multiply(const(alpha, x), x), const(beta, x))
     if name == "ScaledTanh":
@@ -46,8 +45,7 @@ def _recurrent(ctx, node, ins, attrs):
     c0, peep = (ins[6], ins[7]) if kind == "LSTM" else (None, None)
     hidden = attrs["hidden_size"]
     gates = _GATES[kind]
-    direction = attrs.get("direction", b"forward")
-    direction = direction.decode() if isinstance(direction, bytes) else direction
+    direction = attrs.get("direction", "forward")
     dirs = ["forward", "reverse"] if direction == "bidirectional" else [direction]
     if attrs.get("layout", 0):
         x = gc.transpose(x, [1, 0, 2])

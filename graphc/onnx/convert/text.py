@@ -52,8 +52,7 @@ def _tfidf(ctx, node, ins, attrs):
             raise OnnxImportError("TfIdfVectorizer needs the batch size known at import time")
         columns.append(counts.get(col, zero))
     tf = gc.stack(columns, axis=-1)
-    mode = attrs.get("mode", b"TF")
-    mode = mode.decode() if isinstance(mode, bytes) else mode
+    mode = attrs.get("mode", "TF")
     weights = np.asarray(attrs.get("weights", np.ones(width)), np.float32)  # per output column, as onnx's reference
     if mode == "TF":
         return tf
