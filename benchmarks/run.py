@@ -21,7 +21,7 @@ import argparse
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 CPU_TIME = "--cpu-time" in sys.argv
 THREADS = 1 if CPU_TIME else 2
@@ -55,7 +55,6 @@ class Workload:
     key: str
     title: str
     build: object                   # () -> (graphc Runner, [peer Runner or (name, NotAvailable)])
-    peers: list = field(default_factory=list)
 
 
 # ---- runners ------------------------------------------------------------------------------------

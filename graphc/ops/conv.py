@@ -75,10 +75,6 @@ def _check_float(*ts):
         raise ShapeError(f"inputs {[t.name for t in ts]} have different dtypes")
 
 
-def _known(*dims):
-    return all(d is not None for d in dims)
-
-
 # ---- numpy helpers for the references -----------------------------------------------------------
 def _window(xp, kk, d, s, out):
     """The slice of padded `xp` that kernel offset `kk` reads for every output position."""
@@ -323,12 +319,11 @@ def _pool_infer(node):
     x = node.inputs[0]
     if node.op == "avg_pool" or x.dtype.is_bool:
         _check_float(x)   # max pooling also takes integers
-    nd = _spatial_rank(x, node.op)
+    _spatial_rank(x, node.op)  # the rank check
     out = pool_output_shape(node, x.shape)
     if any(o is not None and o < 1 for o in out):
         raise ShapeError(f"{node.op} of {x.name} {list(x.shape)} with kernel {node.attrs['kernel_shape']} gives an "
                          f"empty output {out}")
-    del nd
     return TensorType(tuple(x.shape[:2]) + tuple(out), x.dtype)
 
 
@@ -524,34 +519,30 @@ avg_pool_grad_op = register_op("avg_pool_grad", pattern=Pattern.OPAQUE, infer=_a
                                examples=lambda rng: _pool_grad_examples(rng, "avg_pool_grad"))
 
 
-def _pool_attrs_of(node):
-    return {k: v for k, v in node.attrs.items()}
-
-
 @max_pool_op.def_gradient
 def _max_pool_gradient(node, dys):
-    return [make("max_pool_grad", [node.inputs[0], dys[0]], _pool_attrs_of(node))]
+    return [make("max_pool_grad", [node.inputs[0], dys[0]], dict(node.attrs))]
 
 
 @max_pool_grad_op.def_gradient
 def _max_pool_grad_gradient(node, dys):
     # piecewise constant in x (the argmax moves only at ties); linear in dy
-    return [None, make("max_pool_gather", [node.inputs[0], dys[0]], _pool_attrs_of(node))]
+    return [None, make("max_pool_gather", [node.inputs[0], dys[0]], dict(node.attrs))]
 
 
 @max_pool_gather_op.def_gradient
 def _max_pool_gather_gradient(node, dys):
-    return [None, make("max_pool_grad", [node.inputs[0], dys[0]], _pool_attrs_of(node))]
+    return [None, make("max_pool_grad", [node.inputs[0], dys[0]], dict(node.attrs))]
 
 
 @avg_pool_op.def_gradient
 def _avg_pool_gradient(node, dys):
-    return [make("avg_pool_grad", [dys[0], node.inputs[0]], _pool_attrs_of(node))]
+    return [make("avg_pool_grad", [dys[0], node.inputs[0]], dict(node.attrs))]
 
 
 @avg_pool_grad_op.def_gradient
 def _avg_pool_grad_gradient(node, dys):
-    return [make("avg_pool", [dys[0]], _pool_attrs_of(node)), None]
+    return [make("avg_pool", [dys[0]], dict(node.attrs)), None]
 
 
 # ---- the API ------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import numpy as np
 from .. import dtypes
 from ..errors import ShapeError
 from ..registry import Example, Pattern, TensorType, register_op
-from ._base import binary_operands, broadcast_shape, convert_to_tensor, make, rand, same_type
+from ._base import binary_operands, broadcast_shape, convert_to_tensor, make, rand
 
 _SHAPES = [(3, 4), (2, 3, 5), (17,), ()]
 
