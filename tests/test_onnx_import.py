@@ -337,3 +337,11 @@ def test_tfidf_vectorizer_with_skips_and_weights_matches_reference(mode):
     m = _model([node], [_vi("x", [3, 9], TensorProto.INT64)], [_vi("y", [3, 8])], opset=9)
     x = np.random.default_rng(12).integers(2, 8, (3, 9)).astype(np.int64)
     _check_vs_reference(m, {"x": x})
+
+
+def test_a_second_converter_for_an_op_type_is_refused():
+    from graphc.onnx.convert import CONVERTERS, converter
+    with pytest.raises(ValueError, match="ONNX op Max has two converters"):
+        CONVERTERS["Max"] = CONVERTERS["Max"]
+    with pytest.raises(ValueError, match="ONNX op Relu has two converters"):
+        converter("Relu")(lambda ctx, node, ins, attrs: ins[0])

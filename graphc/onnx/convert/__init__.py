@@ -13,7 +13,18 @@ import graphc as gc
 from ..errors import OnnxImportError
 
 BIG = 2 ** 62  # ONNX slice ends use INT64_MAX / INT64_MIN for "to the end"
-CONVERTERS = {}
+
+
+class _Converters(dict):
+    """op type -> converter; registering an op type twice is an error, however it is registered."""
+
+    def __setitem__(self, op, fn):
+        if op in self:
+            raise ValueError(f"ONNX op {op} has two converters")
+        super().__setitem__(op, fn)
+
+
+CONVERTERS = _Converters()
 _FAMILIES = ("math", "tensor", "nn", "reduce", "shape", "control", "rnn", "signal", "text", "quant", "linalg", "indexing", "attention", "loss", "norm", "image", "conv")
 
 
@@ -21,8 +32,6 @@ def converter(*op_types):
     """Decorator registering `fn` as the converter of each ONNX op type in `op_types`."""
     def deco(fn):
         for op in op_types:
-            if op in CONVERTERS:
-                raise ValueError(f"ONNX op {op} has two converters")
             CONVERTERS[op] = fn
         return fn
     return deco
