@@ -111,12 +111,11 @@ class Context:
     def subgraph(self, graph, bindings):
         """The output tensors of ONNX GraphProto `graph` (a control-flow body) with its inputs bound to
         `bindings` (tensors, in input order); names of the enclosing scopes stay visible."""
-        import onnx
         outer = self.env
         self.env = dict(outer)
         try:
             for init in graph.initializer:
-                self.env[init.name] = gc.constant(onnx.numpy_helper.to_array(init))
+                self.env[init.name] = _initializer(init)
             for vi, t in zip(graph.input, bindings):
                 self.env[vi.name] = t
             self.convert_nodes(graph.node)
@@ -126,6 +125,18 @@ class Context:
             return [self.env[o.name] for o in graph.output]
         finally:
             self.env = outer
+
+
+def _initializer(init, variables=False):
+    """An initializer as a constant, or (`variables`, floating point) a trainable Variable's value."""
+    import onnx
+    value = onnx.numpy_helper.to_array(init)
+    try:
+        if variables and value.dtype.kind == "f":  # weights to fine-tune; integer ones stay static
+            return gc.Variable(value, name=init.name).value()
+        return gc.constant(value, name=init.name)
+    except (TypeError, ValueError) as e:
+        raise OnnxImportError(f"initializer {init.name!r}: {e}") from None
 
 
 def _convert_node(ctx, node):
@@ -185,7 +196,6 @@ def import_model(path_or_model, variables=False, bind=None):
     `bind` ({input name: array}) turns those graph inputs into constants, for models whose shape or
     axes inputs are fed (as ONNX node tests do); they are then absent from `inputs`."""
     bind = bind or {}
-    import onnx
     model = checked(load(path_or_model))
     opset = opset_of(model)
     g = gc.Graph()
@@ -193,14 +203,7 @@ def import_model(path_or_model, variables=False, bind=None):
     env, inputs = ctx.env, {}
     with g.as_default():
         for init in model.graph.initializer:
-            value = onnx.numpy_helper.to_array(init)
-            try:
-                if variables and value.dtype.kind == "f":  # weights to fine-tune; integer ones stay static
-                    env[init.name] = gc.Variable(value, name=init.name).value()
-                else:
-                    env[init.name] = gc.constant(value, name=init.name)
-            except (TypeError, ValueError) as e:
-                raise OnnxImportError(f"initializer {init.name!r}: {e}") from None
+            env[init.name] = _initializer(init, variables)
         for vi in model.graph.input:
             if vi.name in env:
                 continue
