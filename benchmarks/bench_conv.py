@@ -15,7 +15,6 @@ CPU_TIME = "--cpu-time" in sys.argv
 os.environ.setdefault("TVM_NUM_THREADS", "1" if CPU_TIME else "2")
 
 import numpy as np  # noqa: E402
-import onnx  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
@@ -23,6 +22,9 @@ import graphc as gc  # noqa: E402
 from graphc.models.onnx_zoo import resnet18  # noqa: E402
 from graphc.onnx import import_model  # noqa: E402
 from graphc.runtime.executor import aligned_empty  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import sample_seconds  # noqa: E402
 
 THREADS = 1 if CPU_TIME else 2
 # (C_in, H=W, C_out, kernel, stride) of every distinct conv in ResNet-18 at 224x224
@@ -70,46 +72,21 @@ def compare(label, model, flops, x):
     run, got, compile_s = graphc_runner(model, feed)
     np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3)
     if CPU_TIME:
-        g, o = cpu_seconds(run), cpu_seconds(lambda: sess.run(None, feed))
+        g, o = (min(sample_seconds(fn, repeat=15, warmup=1, clock=time.thread_time))
+                for fn in (run, lambda: sess.run(None, feed)))
         print(f"{label:>34} 1 thread, CPU time {flops / g / 1e9:7.1f} GFLOP/s {g * 1e3:8.2f} ms | ORT "
               f"{flops / o / 1e9:7.1f} GFLOP/s {o * 1e3:8.2f} ms | ORT/graphc time {o / g:5.2f} | compile "
               f"{compile_s:5.1f} s", flush=True)
         return g, o
     # the best run shows the kernel itself when other processes steal the cores
-    t_gc, t_ort = blocked_times([run, lambda: sess.run(None, feed)])
+    # one runner after the other: ORT's threads spin after each run and would steal TVM's cores if they alternated
+    t_gc, t_ort = (np.array(sample_seconds(fn, repeat=25, warmup=3)) for fn in (run, lambda: sess.run(None, feed)))
     for what, fn in (("median", np.median), ("best", np.min)):
         g, o = fn(t_gc), fn(t_ort)
         print(f"{label:>34} {what:>6} {flops / g / 1e9:7.1f} GFLOP/s {g * 1e3:8.2f} ms | ORT {flops / o / 1e9:7.1f} "
               f"GFLOP/s {o * 1e3:8.2f} ms | ORT/graphc time {o / g:5.2f}" +
               (f" | compile {compile_s:5.1f} s" if what == "best" else ""), flush=True)
     return t_gc, t_ort
-
-
-def cpu_seconds(fn, repeat=15):
-    """The least CPU time of this thread over `repeat` runs of fn() (after one warm-up run)."""
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.thread_time()
-        fn()
-        best = min(best, time.thread_time() - t)
-    return best
-
-
-def blocked_times(fns, repeat=25, warmup=3):
-    """Wall times of each fn over `repeat` runs after `warmup`, one fn after the other: ORT's threads
-    spin for a while after each run and would steal the cores from TVM's pool if runs alternated."""
-    out = []
-    for fn in fns:
-        for _ in range(warmup):
-            fn()
-        ts = []
-        for _ in range(repeat):
-            t = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - t)
-        out.append(np.array(ts))
-    return out
 
 
 def main():
