@@ -10,8 +10,8 @@ from graphc.errors import CompileError
 
 from . import cache
 from .lower import get_lowering
-from .schedule import schedule_for
-from .target import make_target
+from .schedule.rule import schedule
+from .target import get_target, lowering_for
 
 INLINE_CONSTANT_MAX = 1  # constants this small become immediates inside the kernel
 # Ops that only move or select elements, so they work on the bits of a storage-only dtype (bfloat16,
@@ -71,10 +71,15 @@ def check_storage_only(node):
                                f"int32) first")
 
 
-def lower_group(name, nodes, live):
-    """A Kernel whose PrimFunc computes the group's outputs from its inputs, as TE made it: build_module
-    schedules it for its target unless its library is cached. Nodes are checked by check_storage_only
+def lower_group(name, nodes, live, target="cpu"):
+    """A Kernel whose PrimFunc computes the group's outputs from its inputs, as TE made it for `target`:
+    build_module schedules it unless its library is cached. Nodes are checked by check_storage_only
     (runtime/compiler.py does so for the whole graph first)."""
+    with lowering_for(get_target(target)):
+        return _lower_group(name, nodes, live)
+
+
+def _lower_group(name, nodes, live):
     inputs, outputs = group_io(nodes, live)
     te_of = {}
     params = []
@@ -114,31 +119,30 @@ def lower_group(name, nodes, live):
     return kernel
 
 
-def schedule_kernel(kernel, target_kind):
-    """Schedule an unscheduled kernel's PrimFunc for the target (in place); returns the kernel."""
+def schedule_kernel(kernel, target):
+    """Schedule an unscheduled kernel's PrimFunc by the target's rules (in place); returns the kernel."""
     if not kernel.scheduled:
-        sch = tvm.s_tir.Schedule(kernel.func)
-        schedule_for(target_kind)(sch)
+        sch = schedule(kernel.func, get_target(target))
         kernel.func = sch.mod["main"].with_attr("global_symbol", kernel.name)
         kernel.scheduled = True
     return kernel
 
 
-def build_module(kernels, target_kind):
-    """Compile every kernel into one TVM module for the target; returns the runtime module. CPU
-    libraries come from the on-disk cache (codegen/cache.py) when an identical one was built before."""
-    target = make_target(target_kind)
+def build_module(kernels, target):
+    """Compile every kernel into one TVM module for the target; returns the runtime module. Libraries of
+    cacheable targets come from the on-disk cache (codegen/cache.py) when an identical one was built before."""
+    target = get_target(target)
     key = None
-    if target_kind == "cpu" and cache.cache_dir() is not None and not any(k.scheduled for k in kernels):
-        key = cache.module_key([(k.name, k.func) for k in kernels], target)
+    if target.cacheable and cache.cache_dir() is not None and not any(k.scheduled for k in kernels):
+        key = cache.module_key([(k.name, k.func) for k in kernels], target.tvm_target)
         module = cache.load(key, [k.name for k in kernels])
         if module is not None:
             return module
-    mod = tvm.IRModule({k.name: schedule_kernel(k, target_kind).func for k in kernels})
+    mod = tvm.IRModule({k.name: schedule_kernel(k, target).func for k in kernels})
     try:
-        module = tvm.compile(mod, target=target)
+        module = tvm.compile(mod, target=target.tvm_target)
     except Exception as e:
-        raise CompileError(f"TVM failed to build {len(kernels)} kernels for {target_kind}: {e}") from e
+        raise CompileError(f"TVM failed to build {len(kernels)} kernels for {target.kind}: {e}") from e
     if key is not None:
         cache.store(key, module)
     return module

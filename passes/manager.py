@@ -10,16 +10,15 @@ from dataclasses import dataclass
 from .cse import cse
 from .dce import dce
 from .fold import fold
-from .pack_weights import pack_weights
 from .simplify import simplify
 
-PIPELINES = {
+PIPELINES = {  # target-independent passes; a target's own passes (e.g. pack_weights) run after them from level 2
     0: [],
     1: [("dce", dce)],
-    2: [("simplify", simplify), ("fold", fold), ("cse", cse), ("dce", dce), ("pack_weights", pack_weights)],
-    3: [("simplify", simplify), ("fold", fold), ("cse", cse), ("simplify", simplify), ("dce", dce),
-        ("pack_weights", pack_weights)],
+    2: [("simplify", simplify), ("fold", fold), ("cse", cse), ("dce", dce)],
+    3: [("simplify", simplify), ("fold", fold), ("cse", cse), ("simplify", simplify), ("dce", dce)],
 }
+TARGET_PASSES_MIN_LEVEL = 2
 
 
 @dataclass
@@ -49,12 +48,15 @@ def dump_graph(graph, path_stem, groups=None):
     write_picture(graph, path_stem, groups)
 
 
-def optimize(graph, fetches, opt_level=3, dump_dir=None, records=None):
-    """Run the pipeline for `opt_level`; returns (graph, fetches). `records` collects PassRecords."""
+def optimize(graph, fetches, opt_level=3, dump_dir=None, records=None, target_passes=()):
+    """Run the pipeline for `opt_level`, then (from level 2) `target_passes` ((name, fn) pairs, a codegen
+    Target's .passes); returns (graph, fetches). `records` collects PassRecords."""
     dump_dir = dump_dir or os.environ.get("GRAPHC_DUMP")
     if dump_dir:
         os.makedirs(dump_dir, exist_ok=True)
-    for step, (name, fn) in enumerate(PIPELINES[min(max(opt_level, 0), 3)]):
+    level = min(max(opt_level, 0), 3)
+    pipeline = PIPELINES[level] + (list(target_passes) if level >= TARGET_PASSES_MIN_LEVEL else [])
+    for step, (name, fn) in enumerate(pipeline):
         if dump_dir:
             dump_graph(graph, os.path.join(dump_dir, f"{step:02d}_{name}_before"))
         before = len(graph.nodes)

@@ -12,8 +12,9 @@ def _packable(node):
     return b.node.op == "constant" and len(b.shape) == 2 and not b.dtype.is_bool
 
 
-def pack_weights(graph, fetches):
-    """Rewrite, in place, each matmul with a 2-D constant B; returns (graph, fetches)."""
+def pack_weights(graph, fetches, panel_width):
+    """Rewrite, in place, each matmul with a 2-D constant B into panels of `panel_width` columns (a CPU
+    target's GEMM panel); returns (graph, fetches)."""
     replaced = {}  # id of an old matmul output -> the matmul_packed output replacing it
     weights = set()  # ids of the constants the old matmuls read
     for node in [n for n in graph.nodes if _packable(n)]:
@@ -21,7 +22,7 @@ def pack_weights(graph, fetches):
         value = b.node.attrs["value"]
         if node.attrs.get("transpose_b"):
             value = value.T
-        const = graph.create_node("constant", (), {"value": _frozen(pack_panels(np.asarray(value)))},
+        const = graph.create_node("constant", (), {"value": _frozen(pack_panels(np.asarray(value), panel_width))},
                                   b.node.name + "_panels")
         packed = graph.create_node("matmul_packed", (a, const.outputs[0]),
                                    {"transpose_a": node.attrs.get("transpose_a", False), "n": int(value.shape[1])},

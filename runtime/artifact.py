@@ -123,13 +123,8 @@ def check_runnable(manifest, device=None):
     """Raise unless this machine can run an artifact with this manifest (on `device`, if given)."""
     target = manifest["target"]
     kind = target["kind"]
-    if device is not None and device.replace("/", "").split(":")[0] not in (kind, "gpu" if kind == "cuda" else kind):
-        raise DeviceError(f"the artifact was built for {kind!r}; it cannot run on device {device!r}")
-    if kind == "cuda":
-        import tvm
-        if not tvm.cuda(0).exist:
-            raise DeviceError("the artifact was built for 'cuda' but no CUDA GPU is present on this machine; "
-                              "compile it with --target cpu to run here")
+    from .device import check_device
+    check_device(kind, device)
     missing = sorted(set(target["host_features"]) - set(host_features()))
     if missing:
         raise DeviceError(f"the artifact's kernels were built for CPU {target['host_mcpu']!r}, and this CPU "

@@ -172,19 +172,22 @@ def _variable_access(kernels, fetches):
 
 
 def compile_graph(graph, fetches, target="cpu", opt_level=3, side_effects=None):
-    """Compile a specialized graph's fetches (and its stateful ops) into an Executable."""
+    """Compile a specialized graph's fetches (and its stateful ops) into an Executable for `target` (a
+    codegen Target, or 'cpu'/'cuda')."""
     from graphc.codegen.build import build_module, check_storage_only, kernel_name, lower_group
+    from graphc.codegen.target import get_target
     from graphc.passes import optimize
     from graphc.passes.fusion import fuse_groups
 
+    target = get_target(target)
     records = []
-    graph, fetches = optimize(graph, fetches, opt_level, records=records)
+    graph, fetches = optimize(graph, fetches, opt_level, records=records, target_passes=target.passes)
     side_effects = [n for n in graph.nodes if n.opdef.stateful and n.opdef.pattern != Pattern.SOURCE]
     def build(groups):
         live = _live_tensors(groups, list(fetches) + [t for n in side_effects for t in n.outputs])
         # nothing to compute: no output used (dead), or every used output is empty (a 0 extent breaks schedules)
         groups = [g for g in groups if any(id(t) in live and 0 not in t.shape for n in g for t in n.outputs)]
-        kernels = [lower_group(kernel_name(i, g), g, live) for i, g in enumerate(groups)]
+        kernels = [lower_group(kernel_name(i, g), g, live, target) for i, g in enumerate(groups)]
         return groups, kernels, (build_module(kernels, target) if kernels else None)
 
     for n in graph.nodes:  # a dtype error is the user's to fix, not a codegen failure to fall back from
@@ -198,7 +201,7 @@ def compile_graph(graph, fetches, target="cpu", opt_level=3, side_effects=None):
         # uses" in a vectorized attention kernel); one op per kernel still gives the right answer.
         warnings.warn(f"graphc: fused kernels failed to build, compiling one op per kernel: {e}")
         groups, kernels, module = build(fuse_groups(graph, fetches, opt_level=0))
-    plan = build_plan(graph, fetches, groups, kernels, target)
+    plan = build_plan(graph, fetches, groups, kernels, target.kind)
     if opt_level >= 1:
         _plan_arena(plan, kernels)
     exe = Executable(plan, module, kernels, graph, fetches)

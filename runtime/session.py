@@ -2,7 +2,7 @@
 import numpy as np
 
 from graphc import dtypes, session_registry
-from graphc.devices import target_of
+from graphc.devices import placement_target
 from graphc.errors import FailedPreconditionError, FeedError, FetchError, GraphError
 from graphc.graph import Node, Tensor, get_default_graph
 from graphc.registry import Pattern
@@ -155,7 +155,7 @@ class Session:
     def _target_for(self, nodes):
         if self.target:
             return self.target
-        return "cuda" if any(target_of(n.device) == "cuda" for n in nodes) else "cpu"
+        return placement_target(n.device for n in nodes)
 
     # ---- running ------------------------------------------------------------------------------
     def run(self, fetches, feed_dict=None, options=None, run_metadata=None):

@@ -1,6 +1,6 @@
 """TE lowerings of graphc/ops/conv.py: convolutions as direct reductions over (input channels of the
 group, kernel offsets), pooling as window reductions with the padding tested in the index (no padded
-copy). The CPU schedule of a 2-D conv is codegen/schedule/cpu.py's "conv_gemm" rule."""
+copy). The CPU schedule of a 2-D conv is codegen/schedule/cpu.py's CONV_GEMM block schedule."""
 import math
 
 import tvm
@@ -8,6 +8,7 @@ from tvm import te, tirx, topi
 
 from graphc.ops.conv import pool_output_shape, spatial_attrs
 
+from ..schedule import kinds
 from . import lowering
 from .linalg import NR as NARROW_NR, gemm_tiles
 
@@ -86,11 +87,12 @@ def _conv2d_gemm(x, w, k, st, d, p, out_shape):
         ok = tirx.all(i < hq * wq, row >= 0, row < h, col >= 0, col < wd)
         return tirx.if_then_else(ok, x[b, c, _clamp(row, h), _clamp(col, wd)], zero)
     xf = te.compute((n, c_in, ph_h * ph_w, length), phase_plane, name="conv_pad_pack",
-                    attrs={"plane_width": wq})
+                    attrs={kinds.KEY: kinds.CONV_PLANES, "plane_width": wq})
     mr, mp = gemm_tiles(c_out)
     if mp != c_out:
         w = te.compute((mp, c_in, kh, kw), lambda o, c, r, t: tirx.if_then_else(
-            o < c_out, w[_clamp(o, c_out), c, r, t], zero), name="conv_weight_pack")
+            o < c_out, w[_clamp(o, c_out), c, r, t], zero), name="conv_weight_pack",
+                    attrs={kinds.KEY: kinds.PACK})
     rc = te.reduce_axis((0, c_in), name="rc")
     rr = te.reduce_axis((0, kh), name="rr")
     rt = te.reduce_axis((0, kw), name="rt")
@@ -99,7 +101,8 @@ def _conv2d_gemm(x, w, k, st, d, p, out_shape):
         ph = ((rr * d[0]) % sh) * ph_w + (rt * d[1]) % sw
         off = ((rr * d[0]) // sh) * wq + (rt * d[1]) // sw
         return te.sum(w[o, rc, rr, rt] * xf[b, rc, ph, j + off], axis=[rc, rr, rt])
-    c = te.compute((n, mp, cols), product, name="conv_gemm", attrs={"gemm_mr": mr, "gemm_nr": nr})
+    c = te.compute((n, mp, cols), product, name="conv_gemm",
+                   attrs={kinds.KEY: kinds.CONV_GEMM, "gemm_mr": mr, "gemm_nr": nr})
     return te.compute(out_shape, lambda b, o, y, xx: c[b, o, y * wq + xx], name="conv")
 
 
