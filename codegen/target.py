@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import tvm
 from tvm.target import codegen as llvm_info
 
+from graphc.registry import Registry
 from graphc.runtime.host import host_cpu, host_mattr
 
 GEMM_PANEL_WIDTH = 16  # columns of a packed GEMM panel: two AVX2 vectors (one AVX-512 vector) of float32
@@ -155,7 +156,8 @@ def cuda_target(arch=None):
                   warp_size=int(tt.attrs["thread_warp_size"]))
 
 
-TARGET_KINDS = {"cpu": cpu_target, "cuda": cuda_target}
+TARGET_KINDS = Registry("target kind", "constructors")
+TARGET_KINDS.update({"cpu": cpu_target, "cuda": cuda_target})
 
 
 def get_target(spec="cpu", **options):

@@ -13,6 +13,35 @@ Example = namedtuple("Example", "inputs attrs")
 Example.__new__.__defaults__ = ({},)
 
 
+class Registry(dict):
+    """A table of named entries of one kind (ops, lowerings, schedule rules, ONNX converters, exporter
+    emitters) that refuses a second entry for a name, however it is registered."""
+
+    def __init__(self, key_kind, entries):
+        super().__init__()
+        self.key_kind, self.entries = key_kind, entries  # e.g. "ONNX op", "converters"
+
+    def __setitem__(self, name, value):
+        if name in self:
+            raise ValueError(f"{self.key_kind} {name} has two {self.entries}")
+        super().__setitem__(name, value)
+
+    def update(self, *args, **kwargs):
+        for name, value in dict(*args, **kwargs).items():
+            self[name] = value
+
+    def setdefault(self, name, value=None):
+        raise TypeError("Registry entries are set once, with registry[name] = value")
+
+    def register(self, *names):
+        """Decorator registering `fn` under each of `names`."""
+        def deco(fn):
+            for name in names:
+                self[name] = fn
+            return fn
+        return deco
+
+
 class Pattern:
     """Fusion patterns, in TVM's order of how freely an op fuses."""
     ELEMWISE = "elemwise"          # out[i] = f(in[i]) for every input
@@ -67,13 +96,11 @@ class OpDef:
         return f"<OpDef {self.name} ({self.pattern})>"
 
 
-_OPS = {}
+_OPS = Registry("op", "definitions")
 
 
 def register_op(name, **kwargs):
     """Define op `name`; see OpDef for the keywords."""
-    if name in _OPS:
-        raise ValueError(f"op {name!r} is registered twice")
     op = OpDef(name, **kwargs)
     _OPS[name] = op
     return op

@@ -20,3 +20,28 @@ def test_only_targets_and_the_device_layer_tell_cpu_from_cuda():
     found = [f"{path}:{i + 1}: {line.strip()}" for path, text in source_files() if path not in DEVICE_LAYER
              for i, line in enumerate(text.splitlines()) if compare.search(line)]
     assert not found, "compare target kinds only in codegen/target.py or the device layer:\n" + "\n".join(found)
+
+
+def test_every_registry_refuses_a_second_entry():
+    import pytest
+
+    from graphc.codegen.lower import get_lowering, lowering
+    from graphc.codegen.schedule.cpu import BLOCK_SCHEDULES
+    from graphc.codegen.schedule.kinds import GEMM
+    from graphc.codegen.target import TARGET_KINDS
+    from graphc.onnx.convert import CONVERTERS
+    from graphc.onnx.exporter import EMITTERS
+    from graphc.registry import get_op, register_op
+    get_lowering("add")  # loads every lowering family
+    with pytest.raises(ValueError, match="op add has two definitions"):
+        register_op("add", infer=None, reference=None, pattern=get_op("add").pattern)
+    with pytest.raises(ValueError, match="op add has two lowerings"):
+        lowering("add")(lambda node, a, b: a)
+    with pytest.raises(ValueError, match="block kind gemm has two CPU block schedules"):
+        BLOCK_SCHEDULES[GEMM] = BLOCK_SCHEDULES[GEMM]
+    with pytest.raises(ValueError, match="ONNX op Relu has two converters"):
+        CONVERTERS.update(Relu=CONVERTERS["Relu"])
+    with pytest.raises(ValueError, match="graphc op add has two ONNX emitters"):
+        EMITTERS["add"] = EMITTERS["add"]
+    with pytest.raises(ValueError, match="target kind cpu has two constructors"):
+        TARGET_KINDS["cpu"] = TARGET_KINDS["cpu"]

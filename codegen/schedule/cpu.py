@@ -4,6 +4,8 @@ import math
 
 import tvm
 
+from graphc.registry import Registry
+
 from . import inline_spatial, is_reduction, sblocks
 from .kinds import CONV_GEMM, CONV_PLANES, GEMM, LAYER_NORM, LAYER_NORM_STATS, kind_of
 from .rule import ScheduleRule
@@ -12,18 +14,13 @@ PARALLEL_MIN_ELEMENTS = 1 << 14  # below this, waking the thread pool costs more
 
 ROW_REDUCE_REGISTERS = 4  # independent vector accumulators per row: hides the add latency
 
-BLOCK_SCHEDULES = {}  # annotated kind (kinds.py) -> fn(sch, block, target): the heavy blocks' schedules
+# annotated kind (kinds.py) -> fn(sch, block, target): the heavy blocks' schedules
+BLOCK_SCHEDULES = Registry("block kind", "CPU block schedules")
 
 
 def block_schedule(*kinds):
     """Decorator: `fn(sch, block, target)` schedules the blocks annotated with one of `kinds` on CPU."""
-    def register(fn):
-        for k in kinds:
-            if k in BLOCK_SCHEDULES:
-                raise ValueError(f"two CPU block schedules for kind {k!r}")
-            BLOCK_SCHEDULES[k] = fn
-        return fn
-    return register
+    return BLOCK_SCHEDULES.register(*kinds)
 
 
 def _extent(sch, loop):
