@@ -14,11 +14,6 @@ from .schedule.rule import schedule
 from .target import get_target, lowering_for
 
 INLINE_CONSTANT_MAX = 1  # constants this small become immediates inside the kernel
-# Ops that only move or select elements, so they work on the bits of a storage-only dtype (bfloat16,
-# float8, int4, ...); cast interprets those bits, and every other op refuses them.
-BIT_OPS = {"cast", "bitcast", "reshape", "reshape_like", "transpose", "expand_dims", "squeeze", "concat", "concat_slice",
-           "split", "strided_slice", "gather", "gather_elements", "gather_nd", "broadcast_to", "tile", "identity",
-           "stop_gradient", "where", "shape", "size", "rank", "placeholder", "constant", "variable"}
 
 
 @dataclass
@@ -40,7 +35,7 @@ def kernel_name(index, nodes):
 
 def _inline_constant(tensor):
     node = tensor.node
-    if node.op == "constant" and node.attrs["value"].size <= INLINE_CONSTANT_MAX:
+    if node.opdef.constant and node.attrs["value"].size <= INLINE_CONSTANT_MAX:
         value = as_storage(node.attrs["value"]).reshape(-1)[0].item() if node.attrs["value"].size else 0
         dtype = tensor.dtype.storage
         return te.compute(tuple(tensor.shape), lambda *i: tirx.const(value, dtype), name="const")
@@ -62,7 +57,7 @@ def group_io(nodes, live):
 
 def check_storage_only(node):
     """A CompileError unless `node` only moves or casts the narrow types graphc holds as bits."""
-    if node.op in BIT_OPS:
+    if node.opdef.moves_bits:  # (cast interprets the bits; every other op that computes refuses them)
         return
     for t in list(node.inputs) + list(node.outputs):
         if t.dtype.is_storage_only:

@@ -58,7 +58,8 @@ class OpDef:
 
     def __init__(self, name, *, infer, reference, pattern, examples=None, gradient=None,
                  differentiable=True, stateful=False, grad_examples=None, writes_input=None,
-                 shape_only_inputs=()):
+                 overwrites_input=False, shape_only_inputs=(), moves_bits=False, noop_when_same_type=False,
+                 packed_form=None, feed=False, constant=False, variable=False):
         self.name = name
         self.infer = infer
         self.reference = reference
@@ -69,6 +70,15 @@ class OpDef:
         self.differentiable = differentiable
         self.stateful = stateful
         self.writes_input = writes_input  # output 0 is written into this input's buffer (assign ops)
+        self.overwrites_input = overwrites_input  # ... replacing all of it without reading it (assign)
+        # only moves or selects elements, so it works on the bits of a storage-only dtype (bfloat16, ...)
+        self.moves_bits = moves_bits
+        # does nothing when its output has its first input's shape and dtype (a bool, or fn(attrs))
+        self.noop_when_same_type = noop_when_same_type
+        self.packed_form = packed_form  # the op it becomes with its input 1 constant and packed (pack_weights)
+        self.feed = feed          # the graph's inputs (placeholder)
+        self.constant = constant  # a value fixed at graph build time (attrs["value"])
+        self.variable = variable  # a value held by the Session (attrs["var_name"])
         # inputs read only for their (static) shape, e.g. the `like` of zeros_like: no data flows
         # from them into the kernel; "rest" means every input but the first
         self.shape_only_inputs = shape_only_inputs
@@ -78,6 +88,14 @@ class OpDef:
         so = self.shape_only_inputs
         skip = set(range(1, len(node.inputs))) if so == "rest" else set(so)
         return [t for i, t in enumerate(node.inputs) if i not in skip]
+
+    def is_noop(self, node):
+        """Whether `node` returns its first input unchanged (a shape op to the same shape, ...)."""
+        fact = self.noop_when_same_type
+        if not fact or (callable(fact) and not fact(node.attrs)):
+            return False
+        x, out = node.inputs[0], node.outputs[0]
+        return tuple(x.shape) == tuple(out.shape) and x.dtype == out.dtype
 
     def infer_types(self, node):
         """The output TensorTypes of `node`, a list even for one output."""

@@ -11,6 +11,7 @@ from .cse import cse
 from .dce import dce
 from .fold import fold
 from .simplify import simplify
+from .verify import verification_on, verify
 
 PIPELINES = {  # target-independent passes; a target's own passes (e.g. pack_weights) run after them from level 2
     0: [],
@@ -62,6 +63,8 @@ def optimize(graph, fetches, opt_level=3, dump_dir=None, records=None, target_pa
         before = len(graph.nodes)
         t0 = time.perf_counter()
         graph, fetches = fn(graph, fetches)
+        if verification_on():
+            verify(graph, fetches, static=True, after=name)
         if records is not None:
             records.append(PassRecord(name, time.perf_counter() - t0, before, len(graph.nodes)))
         if dump_dir:

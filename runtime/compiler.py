@@ -126,11 +126,11 @@ def build_plan(graph, fetches, groups, kernels, target):
         if id(t) in ids:
             return ids[id(t)]
         node = t.node
-        if node.op == "placeholder":
+        if node.opdef.feed:
             kind, extra = FEED, {"feed_index": node.attrs["feed_index"]}
-        elif node.op == "constant":
+        elif node.opdef.constant:
             kind, extra = CONST, {}
-        elif node.opdef.pattern == Pattern.SOURCE and "var_name" in node.attrs:
+        elif node.opdef.variable:
             kind, extra = VARIABLE, {"var_name": node.attrs["var_name"]}
         else:
             kind, extra = TEMP, {}
@@ -140,7 +140,7 @@ def build_plan(graph, fetches, groups, kernels, target):
         return b.id
 
     for n in graph.nodes:  # every feed gets a buffer, fetched or not, so feeds keep their order
-        if n.op == "placeholder":
+        if n.opdef.feed:
             buffer_of(n.outputs[0])
     for k in kernels:  # an op that writes an input in place shares that input's buffer
         for n in k.nodes:
@@ -161,12 +161,12 @@ def _variable_access(kernels, fetches):
     for k in kernels:
         for n in k.nodes:
             for i, t in enumerate(n.inputs):
-                if t.node.op == "variable" and not (n.op == "assign" and i == 0):
+                if t.node.opdef.variable and not (n.opdef.overwrites_input and i == n.opdef.writes_input):
                     reads.add(t.node.attrs["var_name"])
-            if n.op == "assign":
-                writes.add(n.inputs[0].node.attrs["var_name"])
+            if n.opdef.overwrites_input:
+                writes.add(n.inputs[n.opdef.writes_input].node.attrs["var_name"])
     for t in fetches:
-        if t.node.op == "variable":
+        if t.node.opdef.variable:
             reads.add(t.node.attrs["var_name"])
     return sorted(reads), sorted(writes)
 

@@ -134,7 +134,7 @@ class Session:
                          "or a tensor name such as 'x:0'")
 
     def _resolve_feed_key(self, k):
-        if type(k) is Tensor and k.node.op == "placeholder" and k.node.graph is self.graph:  # the common case
+        if type(k) is Tensor and k.node.opdef.feed and k.node.graph is self.graph:  # the common case
             return k
         if isinstance(k, str):
             try:
@@ -147,7 +147,7 @@ class Session:
             raise FeedError(f"feed_dict key {k!r} is not a tensor; expected a placeholder or a tensor name")
         if k.graph is not self.graph:
             raise GraphError(f"feed {k.name} belongs to another graph than this session's")
-        if k.node.opdef.stateful and k.node.op != "variable":  # a fed variable reads as the fed value (TF1)
+        if k.node.opdef.stateful and not k.node.opdef.variable:  # a fed variable reads as the fed value (TF1)
             raise FeedError(f"tensor {k.name} cannot be fed: it is the output of the stateful op "
                             f"{k.node.op} '{k.node.name}'; feed a placeholder instead")
         return k
