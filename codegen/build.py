@@ -114,6 +114,11 @@ def _lower_group(name, nodes, live):
     return kernel
 
 
+def lower_kernels(groups, live, target):
+    """One unscheduled Kernel per group (k<index>_<ops>), lowered for `target`."""
+    return [lower_group(kernel_name(i, g), g, live, target) for i, g in enumerate(groups)]
+
+
 def schedule_kernel(kernel, target):
     """Schedule an unscheduled kernel's PrimFunc by the target's rules (in place); returns the kernel."""
     if not kernel.scheduled:
@@ -123,16 +128,25 @@ def schedule_kernel(kernel, target):
     return kernel
 
 
-def build_module(kernels, target):
-    """Compile every kernel into one TVM module for the target; returns the runtime module. Libraries of
-    cacheable targets come from the on-disk cache (codegen/cache.py) when an identical one was built before."""
+def schedule_kernels(kernels, target):
+    """Schedule every kernel for `target` (in place); returns them."""
+    return [schedule_kernel(k, target) for k in kernels]
+
+
+def cached_module(kernels, target):
+    """(cache key, the library cached under it or None) for unscheduled `kernels`; the key is None where
+    the target's libraries are not cached (codegen/cache.py)."""
     target = get_target(target)
-    key = None
-    if target.cacheable and cache.cache_dir() is not None and not any(k.scheduled for k in kernels):
-        key = cache.module_key([(k.name, k.func) for k in kernels], target.tvm_target)
-        module = cache.load(key, [k.name for k in kernels])
-        if module is not None:
-            return module
+    if not kernels or not target.cacheable or cache.cache_dir() is None or any(k.scheduled for k in kernels):
+        return None, None
+    key = cache.module_key([(k.name, k.func) for k in kernels], target.tvm_target)
+    return key, cache.load(key, [k.name for k in kernels])
+
+
+def build_module(kernels, target, key=None):
+    """Compile every kernel (scheduling any not yet scheduled) into one TVM module for the target; returns the
+    runtime module, also stored in the on-disk cache under `key` (from cached_module) when given."""
+    target = get_target(target)
     mod = tvm.IRModule({k.name: schedule_kernel(k, target).func for k in kernels})
     try:
         module = tvm.compile(mod, target=target.tvm_target)
@@ -141,4 +155,3 @@ def build_module(kernels, target):
     if key is not None:
         cache.store(key, module)
     return module
-

@@ -16,7 +16,7 @@ import tvm
 from tvm.target import codegen as llvm_info
 
 from graphc.registry import Registry
-from graphc.runtime.host import host_cpu, host_mattr
+from graphc.host import host_cpu, host_mattr
 
 GEMM_PANEL_WIDTH = 16  # columns of a packed GEMM panel: two AVX2 vectors (one AVX-512 vector) of float32
 

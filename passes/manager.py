@@ -1,4 +1,5 @@
-"""The pass pipeline: which passes run at each optimization level, with dumps and timing.
+"""The pass pipelines (which passes run at each optimization level: runtime/compiler.py's opt_options
+chooses) and the pass manager that runs one, with dumps, timing and verification.
 
 GRAPHC_DUMP=dir (or optimize(..., dump_dir=)) writes the graph before and after every pass as
 text, and as SVG when Graphviz's `dot` is installed (else its .dot source).
@@ -13,13 +14,12 @@ from .fold import fold
 from .simplify import simplify
 from .verify import verification_on, verify
 
-PIPELINES = {  # target-independent passes; a target's own passes (e.g. pack_weights) run after them from level 2
+PIPELINES = {  # target-independent passes; a target's own passes (e.g. pack_weights) run after them
     0: [],
     1: [("dce", dce)],
     2: [("simplify", simplify), ("fold", fold), ("cse", cse), ("dce", dce)],
     3: [("simplify", simplify), ("fold", fold), ("cse", cse), ("simplify", simplify), ("dce", dce)],
 }
-TARGET_PASSES_MIN_LEVEL = 2
 
 
 @dataclass
@@ -49,14 +49,14 @@ def dump_graph(graph, path_stem, groups=None):
     write_picture(graph, path_stem, groups)
 
 
-def optimize(graph, fetches, opt_level=3, dump_dir=None, records=None, target_passes=()):
-    """Run the pipeline for `opt_level`, then (from level 2) `target_passes` ((name, fn) pairs, a codegen
-    Target's .passes); returns (graph, fetches). `records` collects PassRecords."""
+def optimize(graph, fetches, pipeline, dump_dir=None, records=None):
+    """Run `pipeline` ((name, fn(graph, fetches) -> (graph, fetches)) pairs, or an opt level for PIPELINES[level])
+    on the graph; returns (graph, fetches). `records` collects PassRecords."""
     dump_dir = dump_dir or os.environ.get("GRAPHC_DUMP")
     if dump_dir:
         os.makedirs(dump_dir, exist_ok=True)
-    level = min(max(opt_level, 0), 3)
-    pipeline = PIPELINES[level] + (list(target_passes) if level >= TARGET_PASSES_MIN_LEVEL else [])
+    if isinstance(pipeline, int):
+        pipeline = PIPELINES[min(max(pipeline, 0), 3)]
     for step, (name, fn) in enumerate(pipeline):
         if dump_dir:
             dump_graph(graph, os.path.join(dump_dir, f"{step:02d}_{name}_before"))
