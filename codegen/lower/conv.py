@@ -31,6 +31,8 @@ GEMM_MIN_MACS = 1 << 16  # below this the direct loop nest is as fast and compil
 
 @lowering("conv")
 def lower_conv(node, x, w):
+    """N-d grouped, strided, dilated, padded conv in NC... layout: a 2-D float conv with enough work is the
+    float32 implicit-im2col GEMM (_conv2d_gemm, scheduled as CONV_GEMM); any other a direct reduction."""
     nd = len(x.shape) - 2
     groups = int(node.attrs.get("groups", 1))
     k, s, d, p = spatial_attrs(node.attrs, nd, [int(v) for v in w.shape[2:]])

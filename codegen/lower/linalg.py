@@ -42,6 +42,8 @@ def _batch_index(t_batch, out_batch, idx):
 
 @lowering("matmul")
 def lower_matmul(node, a, b):
+    """Batched a @ b (transposes as flags): B packed into NR-column panels for the register-tiled GEMM, or
+    read in place when A has under PACK_MIN_ROWS rows."""
     ta, tb = node.attrs.get("transpose_a", False), node.attrs.get("transpose_b", False)
     out_shape = tuple(node.outputs[0].shape)
     m, n = out_shape[-2:]

@@ -6,6 +6,8 @@ from graphc.errors import GraphcError
 from graphc.graph import Tensor, needed_nodes
 from graphc.registry import Registry
 
+from .names import SAME_OPS
+
 OPSET = 17
 
 
@@ -18,14 +20,10 @@ def _simple(onnx_op):
 
 
 EMITTERS = Registry("graphc op", "ONNX emitters")
-EMITTERS.update({op: _simple(o) for op, o in {
-    "add": "Add", "subtract": "Sub", "multiply": "Mul", "divide": "Div", "pow": "Pow", "maximum": "Max",
-    "minimum": "Min", "abs": "Abs", "negative": "Neg", "exp": "Exp", "log": "Log", "sqrt": "Sqrt",
-    "reciprocal": "Reciprocal", "sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "erf": "Erf",
-    "sin": "Sin", "cos": "Cos", "floor": "Floor", "ceil": "Ceil", "sign": "Sign", "identity": "Identity",
-    "equal": "Equal", "less": "Less", "greater": "Greater", "less_equal": "LessOrEqual",
-    "greater_equal": "GreaterOrEqual", "logical_and": "And", "logical_or": "Or", "logical_xor": "Xor",
-    "logical_not": "Not", "where": "Where"}.items()})
+EMITTERS.update({s.graphc_op: _simple(s.onnx_op) for s in SAME_OPS if s.since <= OPSET})  # shared with the importer
+# ops whose ONNX form the importer converts with more care (integer Div, variadic Max/Min, Pow's dtypes)
+EMITTERS.update({op: _simple(o) for op, o in {"divide": "Div", "pow": "Pow", "maximum": "Max",
+                                              "minimum": "Min"}.items()})
 
 
 def _emitter(*ops):

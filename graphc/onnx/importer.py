@@ -82,23 +82,34 @@ class Context:
         self.opset = opset
         self.graph = graph
         self.env = {}  # ONNX name -> graphc tensor, in the scope being converted
+        self._static = {}  # id(tensor) -> (tensor, its read-only value or None when it depends on a feed)
+
+    def _static_value(self, t):
+        """`t`'s value (read-only, evaluated once per tensor), or None when it depends on a fed input."""
+        hit = self._static.get(id(t))
+        if hit is None:
+            try:
+                value = gc.reference.evaluate(t)
+                if isinstance(value, np.ndarray):
+                    value.setflags(write=False)  # shared by every later query
+            except FeedError:
+                value = None
+            hit = self._static[id(t)] = (t, value)  # (holding t keeps its id from being reused)
+        return hit[1]
 
     def static(self, t, what):
         """The numpy value of tensor `t` if it does not depend on a fed input, else an error naming `what`."""
-        try:
-            return gc.reference.evaluate(t)
-        except FeedError:
+        value = self._static_value(t)
+        if value is None:
             fed = [n.name for n in needed_nodes([t.node], set()) if n.op == "placeholder"]
             raise StaticInputError(f"{what} must be known at import time (from initializers, Constant or "
                                    f"Shape of static dims), but {t.name} depends on model inputs {fed}",
-                                   inputs=fed) from None
+                                   inputs=fed)
+        return value
 
     def maybe_static(self, t):
         """The numpy value of `t` when it is static, else None."""
-        try:
-            return gc.reference.evaluate(t)
-        except FeedError:
-            return None
+        return self._static_value(t)
 
     def convert_nodes(self, nodes):
         """Convert ONNX `nodes` in order, adding their outputs to the current scope."""

@@ -1,5 +1,6 @@
 """Elementwise ops: unary math, binary arithmetic with numpy broadcasting, comparisons, where, cast."""
 import math
+from collections import namedtuple
 
 import numpy as np
 
@@ -31,6 +32,7 @@ def _numeric(node):
 
 # ---- unary ------------------------------------------------------------------------------------
 # name: (numpy reference, gradient(x, y, dy), example range, float only)
+Unary = namedtuple("Unary", "reference gradient example_range float_only")
 _UNARY = {
     "negative": (np.negative, lambda x, y, dy: [-dy], (-2, 2), False),
     "abs": (np.abs, lambda x, y, dy: [dy * sign(x)], (-2, 2), False),
@@ -82,12 +84,13 @@ def _unary_gradient(rule):
     return gradient
 
 
-for _name, (_ref, _grad, (_lo, _hi), _float) in _UNARY.items():
+for _name, _row in _UNARY.items():
+    _u = Unary(*_row)
     register_op(_name, pattern=Pattern.ELEMWISE,
-                infer=_float_only if _float else _numeric,
-                reference=(lambda f: lambda n, x: np.asarray(f(x)).astype(x.dtype))(_ref),
-                gradient=_unary_gradient(_grad),
-                examples=_unary_examples(_name, _lo, _hi))
+                infer=_float_only if _u.float_only else _numeric,
+                reference=(lambda f: lambda n, x: np.asarray(f(x)).astype(x.dtype))(_u.reference),
+                gradient=_unary_gradient(_u.gradient),
+                examples=_unary_examples(_name, *_u.example_range))
 
 
 def _unary_api(op):
@@ -196,6 +199,7 @@ def _int_div(a, b):
 
 
 # name: (reference, gradient(x, y, z, dy) -> [dx, dy], examples)
+Binary = namedtuple("Binary", "reference gradient examples")
 _BINARY = {
     "add": (np.add, lambda x, y, z, d: [d, d], _binary_examples()),
     "subtract": (np.subtract, lambda x, y, z, d: [d, -d], _binary_examples()),
@@ -222,11 +226,12 @@ def _binary_gradient(rule):
     return gradient
 
 
-for _name, (_ref, _grad, _ex) in _BINARY.items():
+for _name, _row in _BINARY.items():
+    _b = Binary(*_row)
     register_op(_name, pattern=Pattern.BROADCAST, infer=_broadcast_infer(numeric=True),
-                reference=(lambda f: lambda n, a, b: np.asarray(f(a, b)).astype(a.dtype))(_ref),
-                gradient=_binary_gradient(_grad) if _grad else None,
-                differentiable=_grad is not None, examples=_ex)
+                reference=(lambda f: lambda n, a, b: np.asarray(f(a, b)).astype(a.dtype))(_b.reference),
+                gradient=_binary_gradient(_b.gradient) if _b.gradient else None,
+                differentiable=_b.gradient is not None, examples=_b.examples)
 
 # comparisons and logic: bool results, no gradient
 _COMPARE = {"equal": np.equal, "not_equal": np.not_equal, "less": np.less, "less_equal": np.less_equal,

@@ -1,6 +1,8 @@
-"""ONNX op converters: `CONVERTERS[op_type] = fn(ctx, node, inputs, attrs) -> tensor or list of tensors`.
+"""ONNX op converters: `CONVERTERS[op_type](ctx, node, inputs, attrs) -> tensor or list of tensors`.
 
-One module per family of ONNX ops; each registers its converters with `@converter("OpType", ...)`.
+One module per family of ONNX ops; each registers its converters with `@converter("OpType", ..., since=N)`
+(the one way to register): an op whose meaning changed in opset N has one converter per version, and
+a model of opset M gets the one with the largest N <= M (as TVM's `_impl_vN`).
 `ctx` (importer.Context) gives the opset and the static (constant-folded) value of a tensor;
 `inputs` are graphc tensors (None for an omitted optional input), `attrs` the node's attributes.
 """
@@ -16,13 +18,55 @@ from ..errors import OnnxImportError
 BIG = 2 ** 62  # ONNX slice ends use INT64_MAX / INT64_MIN for "to the end"
 
 
-CONVERTERS = Registry("ONNX op", "converters")  # op type -> converter
+class Versions:
+    """An ONNX op's converters by the opset each starts at; called as a converter, it runs the one for
+    the model's opset (the largest start not above it)."""
+
+    def __init__(self, op_type):
+        self.op_type, self.by_since = op_type, {}
+
+    def add(self, since, fn):
+        """Register `fn` as the converter from opset `since` on."""
+        if since in self.by_since:
+            raise ValueError(f"ONNX op {self.op_type} has two converters from opset {since}")
+        self.by_since[since] = fn
+
+    def for_opset(self, opset):
+        """The converter for a model of `opset`."""
+        usable = [v for v in self.by_since if v <= opset]
+        if not usable:
+            raise OnnxImportError(f"ONNX op {self.op_type} is supported from opset {min(self.by_since)}; "
+                                  f"the model has opset {opset}")
+        return self.by_since[max(usable)]
+
+    def __call__(self, ctx, node, ins, attrs):
+        return self.for_opset(ctx.opset)(ctx, node, ins, attrs)
+
+
+class _Converters(Registry):
+    """op type -> Versions. `CONVERTERS[op] = fn` registers fn from opset 1, as converter(op) does."""
+
+    def __setitem__(self, op, fn):
+        if not isinstance(fn, Versions):
+            versions = Versions(op)
+            versions.add(1, fn)
+            fn = versions
+        super().__setitem__(op, fn)
+
+
+CONVERTERS = _Converters("ONNX op", "converters")
 _FAMILIES = ("math", "tensor", "nn", "reduce", "shape", "control", "rnn", "signal", "text", "quant", "linalg", "indexing", "attention", "loss", "norm", "image", "conv")
 
 
-def converter(*op_types):
-    """Decorator registering `fn` as the converter of each ONNX op type in `op_types`."""
-    return CONVERTERS.register(*op_types)
+def converter(*op_types, since=1):
+    """Decorator registering `fn` as the converter of each ONNX op type in `op_types` from opset `since`."""
+    def deco(fn):
+        for op in op_types:
+            if op not in CONVERTERS:
+                Registry.__setitem__(CONVERTERS, op, Versions(op))
+            CONVERTERS[op].add(since, fn)
+        return fn
+    return deco
 
 
 def load_all():

@@ -29,9 +29,16 @@ def _scatter_nd(ctx, node, ins, attrs):
 
 
 @converter("TopK")
-def _top_k(ctx, node, ins, attrs):
-    x = ins[0]
-    k = attrs["k"] if ctx.opset < 10 else int(np.asarray(ctx.static(ins[1], "TopK k")).reshape(-1)[0])
+def _top_k_v1(ctx, node, ins, attrs):
+    return _top_k(ins[0], attrs["k"], attrs)
+
+
+@converter("TopK", since=10)
+def _top_k_v10(ctx, node, ins, attrs):
+    return _top_k(ins[0], int(np.asarray(ctx.static(ins[1], "TopK k")).reshape(-1)[0]), attrs)
+
+
+def _top_k(x, k, attrs):
     # sorted=0 lets the order be any; graphc always returns it sorted
     return list(gc.top_k(x, k, axis=attrs.get("axis", -1), largest=bool(attrs.get("largest", 1)),
                          index_dtype=dtypes.int64))

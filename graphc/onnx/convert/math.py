@@ -4,6 +4,7 @@ import numpy as np
 import graphc as gc
 from graphc import dtypes
 
+from ..names import SAME_OPS
 from . import CONVERTERS, const, converter
 
 
@@ -11,17 +12,8 @@ def _simple(op_type, fn):
     CONVERTERS[op_type] = lambda ctx, node, ins, attrs: fn(*ins)
 
 
-for _op, _fn in {"Add": gc.add, "Sub": gc.subtract, "Mul": gc.multiply, "Abs": gc.abs, "Neg": gc.negative,
-                 "Exp": gc.exp, "Log": gc.log, "Sqrt": gc.sqrt, "Reciprocal": gc.reciprocal,
-                 "Sigmoid": gc.sigmoid, "Tanh": gc.tanh, "Relu": gc.relu, "Erf": gc.erf, "Sin": gc.sin,
-                 "Cos": gc.cos, "Floor": gc.floor, "Ceil": gc.ceil, "Round": gc.round, "Sign": gc.sign,
-                 "Equal": gc.equal, "Less": gc.less, "Greater": gc.greater, "LessOrEqual": gc.less_equal,
-                 "GreaterOrEqual": gc.greater_equal, "And": gc.logical_and, "Or": gc.logical_or,
-                 "Xor": gc.logical_xor, "Not": gc.logical_not, "Where": gc.where,
-                 "Identity": gc.identity, "Tan": gc.tan, "Asin": gc.asin, "Acos": gc.acos, "Atan": gc.atan,
-                 "BitwiseAnd": gc.bitwise_and, "BitwiseOr": gc.bitwise_or, "BitwiseXor": gc.bitwise_xor,
-                 "BitwiseNot": gc.bitwise_not, "IsNaN": gc.is_nan, "Sinh": gc.sinh, "Cosh": gc.cosh, "Asinh": gc.asinh, "Acosh": gc.acosh, "Atanh": gc.atanh}.items():
-    _simple(_op, _fn)
+for _same in SAME_OPS:  # (the exporter emits the same table the other way)
+    _simple(_same.onnx_op, getattr(gc, _same.graphc_op))
 
 
 @converter("Div")

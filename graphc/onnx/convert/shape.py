@@ -6,10 +6,9 @@ import graphc as gc
 from . import BIG, OnnxImportError, const, converter, ints, rank_of
 
 
-@converter("Reshape")
+@converter("Reshape", since=5)  # (before opset 5, below graphc's oldest, the shape was an attribute)
 def _reshape(ctx, node, ins, attrs):
-    x = ins[0]
-    shape = list(attrs["shape"]) if ctx.opset < 5 else ints(ctx.static(ins[1], "Reshape shape"))
+    x, shape = ins[0], ints(ctx.static(ins[1], "Reshape shape"))
     if not attrs.get("allowzero", 0):  # 0 copies the input's dim
         shape = [x.shape[i] if d == 0 and x.shape is not None and x.shape[i] is not None else d
                  for i, d in enumerate(shape)]

@@ -1,0 +1,71 @@
+"""ONNX converters by opset version, the name table shared with the exporter, memoized static values."""
+import numpy as np
+import pytest
+from onnx import TensorProto, helper
+
+import graphc as gc
+from graphc.onnx import import_model
+from graphc.onnx.convert import CONVERTERS, Versions
+from graphc.onnx.errors import OnnxImportError
+from graphc.onnx.exporter import EMITTERS, OPSET
+from graphc.onnx.importer import Context
+from graphc.onnx.names import SAME_OPS
+
+
+def test_the_largest_version_not_above_the_models_opset_is_picked():
+    v = Versions("Op")
+    v.add(1, "v1")
+    v.add(10, "v10")
+    assert [v.for_opset(n) for n in (1, 9, 10, 13)] == ["v1", "v1", "v10", "v10"]
+    with pytest.raises(ValueError, match="ONNX op Op has two converters from opset 10"):
+        v.add(10, "again")
+    late = Versions("Late")
+    late.add(18, "v18")
+    with pytest.raises(OnnxImportError, match="ONNX op Late is supported from opset 18; the model has opset 17"):
+        late.for_opset(17)
+
+
+def _top_k_model(opset):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 6])
+    outs = [helper.make_tensor_value_info(n, t, [2, 3]) for n, t in (("v", TensorProto.FLOAT), ("i", TensorProto.INT64))]
+    if opset < 10:  # k is an attribute before opset 10, an input from 10 on
+        nodes, inits = [helper.make_node("TopK", ["x"], ["v", "i"], k=3)], []
+    else:
+        nodes = [helper.make_node("TopK", ["x", "k"], ["v", "i"])]
+        inits = [helper.make_tensor("k", TensorProto.INT64, [1], [3])]
+    m = helper.make_model(helper.make_graph(nodes, "top_k", [x], outs, inits),
+                          opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 8
+    return m
+
+
+@pytest.mark.parametrize("opset", [9, 13])
+def test_top_k_reads_k_where_its_opset_puts_it(opset):
+    imp = import_model(_top_k_model(opset))
+    xv = np.random.default_rng(0).permutation(12).astype("float32").reshape(2, 6)
+    with gc.Session(graph=imp.graph) as sess:
+        values, indices = sess.run([imp.outputs["v"], imp.outputs["i"]], {imp.inputs["x"]: xv})
+    want = np.argsort(-xv, axis=1)[:, :3]
+    np.testing.assert_array_equal(indices, want)
+    np.testing.assert_array_equal(values, np.take_along_axis(xv, want, axis=1))
+
+
+def test_importer_and_exporter_share_one_name_table():
+    for same in SAME_OPS:
+        assert same.onnx_op in CONVERTERS
+        assert (same.graphc_op in EMITTERS) == (same.since <= OPSET), same
+
+
+def test_static_values_are_evaluated_once(monkeypatch):
+    calls = []
+    evaluate = gc.reference.evaluate
+    monkeypatch.setattr(gc.reference, "evaluate", lambda t: calls.append(t) or evaluate(t))
+    g = gc.Graph()
+    with g.as_default():
+        t = gc.constant(np.arange(4, dtype="int64")) + 1
+        fed = gc.placeholder(gc.float32, [2])
+    ctx = Context(13, g)
+    first = ctx.static(t, "test value")
+    assert ctx.static(t, "test value") is first and ctx.maybe_static(t) is first and len(calls) == 1
+    np.testing.assert_array_equal(first, [1, 2, 3, 4])
+    assert ctx.maybe_static(fed) is None and ctx.maybe_static(fed) is None and len(calls) == 2
