@@ -3,6 +3,7 @@ import re
 from dataclasses import dataclass, field
 
 import tvm
+import tvm_ffi
 from tvm import te, tirx
 
 from graphc.dtypes import as_storage
@@ -114,6 +115,21 @@ def lower_group(name, nodes, live):
     return kernel
 
 
+def share_identical_kernels(kernels):
+    """Point every kernel that computes what an earlier one computes (structurally equal unscheduled TIR:
+    same ops on the same shapes, as the steps of an unrolled recurrence are) at that kernel's function and
+    symbol, so each distinct kernel is scheduled and built once. Returns the kernels, updated in place."""
+    first = {}  # structural hash -> kernels with it (equal hashes are confirmed by structural_equal)
+    for k in kernels:
+        same = first.setdefault(tvm_ffi.structural_hash(k.func, map_free_vars=True), [])
+        rep = next((r for r in same if tvm_ffi.structural_equal(r.func, k.func, map_free_vars=True)), None)
+        if rep is None:
+            same.append(k)
+        else:
+            k.name, k.func, k.scheduled = rep.name, rep.func, rep.scheduled
+    return kernels
+
+
 def schedule_kernel(kernel, target_kind):
     """Schedule an unscheduled kernel's PrimFunc for the target (in place); returns the kernel."""
     if not kernel.scheduled:
@@ -125,9 +141,11 @@ def schedule_kernel(kernel, target_kind):
 
 
 def build_module(kernels, target_kind):
-    """Compile every kernel into one TVM module for the target; returns the runtime module. CPU
-    libraries come from the on-disk cache (codegen/cache.py) when an identical one was built before."""
+    """Compile every distinct kernel (by symbol: see share_identical_kernels) into one TVM module for the
+    target; returns the runtime module. CPU libraries come from the on-disk cache (codegen/cache.py) when an
+    identical one was built before."""
     target = make_target(target_kind)
+    kernels = list({k.name: k for k in kernels}.values())
     key = None
     if target_kind == "cpu" and cache.cache_dir() is not None and not any(k.scheduled for k in kernels):
         key = cache.module_key([(k.name, k.func) for k in kernels], target)

@@ -63,6 +63,29 @@ def _reenters(forward, find, target_root, joining_roots):
     return any(find(r) in joining_roots for r in reach)
 
 
+def _reachable(step, start, allowed):
+    """Nodes reachable from `start` through `step` (successors or predecessors) while `allowed(node)`."""
+    seen, stack = set(), [start]
+    while stack:
+        for m in step(stack.pop()):
+            if m not in seen and allowed(m):
+                seen.add(m)
+                stack.append(m)
+    return seen
+
+
+def _between(forward, i, p, ordered):
+    """The nodes on paths from i to p, both excluded. When every edge goes from a lower index to a higher
+    one (graph order is topological), such nodes lie in (i, p): searching only there keeps fusion linear
+    in the size of each candidate region rather than the whole graph (unrolled recurrences have thousands
+    of nodes)."""
+    if not ordered:
+        return (nx.descendants(forward, i) & nx.ancestors(forward, p)) - {i, p}
+    down = _reachable(forward.successors, i, lambda m: m < p)
+    up = _reachable(forward.predecessors, p, lambda m: m > i)
+    return down & up
+
+
 def fuse_groups(graph, fetches, opt_level=3):
     """Groups of kernel nodes in a valid execution order; one node per group below opt level 1."""
     nodes = kernel_nodes(graph)
@@ -75,6 +98,7 @@ def fuse_groups(graph, fetches, opt_level=3):
         for t in n.opdef.data_inputs(n):
             if id(t.node) in index:
                 forward.add_edge(index[id(t.node)], i)
+    ordered = all(a < b for a, b in forward.edges)
     ends_group = {index[id(t.node)] for t in fetches if id(t.node) in index}
     ends_group |= {i for i, n in enumerate(nodes) if n.opdef.stateful}
     reverse = nx.DiGraph()
@@ -100,7 +124,7 @@ def fuse_groups(graph, fetches, opt_level=3):
         p = ipdom.get(i, SINK)
         if p == SINK or i in ends_group or find(i) == find(p):
             continue
-        between = (nx.descendants(forward, i) & nx.ancestors(forward, p)) - {i, p}
+        between = _between(forward, i, p, ordered)
         if any(b in ends_group for b in between):
             continue
         path_ranks = [kind[find(b)] for b in between]

@@ -173,7 +173,8 @@ def _variable_access(kernels, fetches):
 
 def compile_graph(graph, fetches, target="cpu", opt_level=3, side_effects=None):
     """Compile a specialized graph's fetches (and its stateful ops) into an Executable."""
-    from graphc.codegen.build import build_module, check_storage_only, kernel_name, lower_group
+    from graphc.codegen.build import (build_module, check_storage_only, kernel_name, lower_group,
+                                      share_identical_kernels)
     from graphc.passes import optimize
     from graphc.passes.fusion import fuse_groups
 
@@ -184,7 +185,7 @@ def compile_graph(graph, fetches, target="cpu", opt_level=3, side_effects=None):
         live = _live_tensors(groups, list(fetches) + [t for n in side_effects for t in n.outputs])
         # nothing to compute: no output used (dead), or every used output is empty (a 0 extent breaks schedules)
         groups = [g for g in groups if any(id(t) in live and 0 not in t.shape for n in g for t in n.outputs)]
-        kernels = [lower_group(kernel_name(i, g), g, live) for i, g in enumerate(groups)]
+        kernels = share_identical_kernels([lower_group(kernel_name(i, g), g, live) for i, g in enumerate(groups)])
         return groups, kernels, (build_module(kernels, target) if kernels else None)
 
     for n in graph.nodes:  # a dtype error is the user's to fix, not a codegen failure to fall back from
