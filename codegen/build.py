@@ -157,7 +157,9 @@ def build_module(kernels, target_kind):
         module = tvm.compile(mod, target=target)
     except Exception as e:
         raise CompileError(f"TVM failed to build {len(kernels)} kernels for {target_kind}: {e}") from e
-    if key is not None:
-        cache.store(key, module)
+    if key is not None and cache.store(key, module) is not None:
+        # Run the stored library rather than the in-memory module: that one would JIT every kernel through
+        # LLVM's backend again on first use (as long as writing the library took).
+        return cache.load(key, [k.name for k in kernels]) or module
     return module
 
