@@ -9,7 +9,7 @@ from tvm import te, tirx, topi
 from graphc.ops.conv import pool_output_shape, spatial_attrs
 
 from . import lowering
-from .linalg import NR as NARROW_NR, gemm_tiles
+from .linalg import MR as NARROW_MR, NR as NARROW_NR, gemm_tiles
 
 WIDE_NR = 24  # columns per register tile: 3 AVX2 vectors, 12 accumulators with MR = 4 rows
 
@@ -35,7 +35,7 @@ def lower_conv(node, x, w):
     k, s, d, p = spatial_attrs(node.attrs, nd, [int(v) for v in w.shape[2:]])
     out_shape = tuple(node.outputs[0].shape)
     macs = math.prod(out_shape) * math.prod(int(v) for v in w.shape[1:])
-    if nd == 2 and groups == 1 and str(x.dtype) == "float32" and macs >= GEMM_MIN_MACS:
+    if _uses_conv_gemm(nd, groups, x.dtype, macs):
         return _conv2d_gemm(x, w, k, s, d, p, out_shape)
     cig, cog = int(w.shape[1]), int(w.shape[0]) // groups
     xp = _padded(x, p, nd, "conv_pad")
@@ -123,12 +123,81 @@ def _transposed_sum(in_sizes, k, s, d, pb, value, dtype, extra_axes=()):
     return at
 
 
+def _uses_conv_gemm(nd, groups, dtype, macs):
+    """Whether a 2-D conv-like product is big and plain enough for the conv GEMM micro-kernel."""
+    return nd == 2 and groups == 1 and str(dtype) == "float32" and macs >= GEMM_MIN_MACS
+
+
+def _conv_transpose_as_conv(x, w, k, s, d, p, out_shape):
+    """conv_transpose (a conv's input gradient) as the conv GEMM, or None when the pads do not allow it:
+    a stride-1 conv with the kernel flipped and its channel axes swapped, over the input with s - 1 zeros
+    between neighbours (stride > 1) and padded by d*(k-1) - p, so out[i] = sum_r x[(i + p - r*d) / s] w[r]."""
+    n, c, h, wd = (int(v) for v in x.shape)
+    c_out, (kh, kw) = int(w.shape[1]), k
+    dilated = [(h - 1) * s[0] + 1, (wd - 1) * s[1] + 1]
+    begin = [d[i] * (k[i] - 1) - p[i] for i in range(2)]
+    end = [int(out_shape[2 + i]) - dilated[i] - begin[i] + d[i] * (k[i] - 1) for i in range(2)]
+    if min(begin + end) < 0:
+        return None
+    if tuple(s) != (1, 1):
+        zero = tirx.const(0, x.dtype)
+        src = x
+        x = te.compute((n, c) + tuple(dilated), lambda b, ch, i, j: tirx.if_then_else(
+            tirx.all(i % s[0] == 0, j % s[1] == 0), src[b, ch, i // s[0], j // s[1]], zero),
+            name="conv_transpose_dilate")
+    flipped = te.compute((c_out, c, kh, kw), lambda o, ci, r, t: w[ci, o, kh - 1 - r, kw - 1 - t],
+                         name="conv_transpose_flip")
+    return _conv2d_gemm(x, flipped, k, (1, 1), d, begin + end, out_shape)
+
+
+def _weight_grad_tiles(rows):
+    """(rows per register tile, padded rows) for the weight-gradient GEMM's kh*kw rows: a tile height
+    of 3 to 6 that divides them (5 for 5x5 kernels, 3 for 3x3) avoids padding, else 4."""
+    mr = next((m for m in (5, 4, 6, 3) if rows % m == 0), NARROW_MR) if rows >= 3 else rows
+    return mr, -(-rows // mr) * mr
+
+
+def _conv2d_weight_grad_gemm(x, dy, k, s, d, p, out_shape):
+    """The 2-D conv weight gradient as the conv GEMM: for each input channel c, the (kh*kw) x C_out
+    block dW[:, c] = sum over (batch, output rows, output columns) of x's im2col row times dy, with dy
+    repacked pixel-major (its C_out contiguous, in NR-wide vectors) and x padded once, so the
+    micro-kernel's reads are a broadcast and vector loads without bounds tests."""
+    n, c_in, h, wd = (int(v) for v in x.shape)
+    _, c_out, oh, ow = (int(v) for v in dy.shape)
+    kh, kw = k
+    zero = tirx.const(0, x.dtype)
+    hp, wp = h + p[0] + p[2], wd + p[1] + p[3]
+    xp = te.compute((n, c_in, hp, wp), lambda b, c, i, j: tirx.if_then_else(
+        tirx.all(i >= p[0], i < h + p[0], j >= p[1], j < wd + p[1]),
+        x[b, c, _clamp(i - p[0], h), _clamp(j - p[1], wd)], zero), name="conv_wgrad_x_pack")
+    nr = NARROW_NR
+    cols = -(-c_out // nr) * nr
+    dyt = te.compute((n, oh, ow, cols), lambda b, y, xx, o: tirx.if_then_else(
+        o < c_out, dy[b, _clamp(o, c_out), y, xx], zero), name="conv_wgrad_dy_pack")
+    mr, rows = _weight_grad_tiles(kh * kw)
+    rn = te.reduce_axis((0, n), name="rn")
+    ry = te.reduce_axis((0, oh), name="ry")
+    rx = te.reduce_axis((0, ow), name="rx")
+
+    def product(c, i, o):
+        i = tvm.te.min(i, kh * kw - 1)  # padded rows repeat the last one; they are cropped
+        r, t = i // kw, i % kw
+        return te.sum(xp[rn, c, ry * s[0] + r * d[0], rx * s[1] + t * d[1]] * dyt[rn, ry, rx, o],
+                      axis=[rn, ry, rx])
+    g = te.compute((c_in, rows, cols), product, name="conv_gemm", attrs={"gemm_mr": mr, "gemm_nr": nr})
+    return te.compute(out_shape, lambda o, c, r, t: g[c, r * kw + t, o], name="conv_weight_grad")
+
+
 @lowering("conv_transpose")
 def lower_conv_transpose(node, x, w, like=None):
     nd = len(x.shape) - 2
     groups = int(node.attrs.get("groups", 1))
     k, s, d, p = spatial_attrs(node.attrs, nd, [int(v) for v in w.shape[2:]])
     out_shape = tuple(node.outputs[0].shape)
+    if _uses_conv_gemm(nd, groups, x.dtype, math.prod(out_shape) * math.prod(int(v) for v in w.shape[:1] + w.shape[2:])):
+        gemm = _conv_transpose_as_conv(x, w, k, s, d, p, out_shape)
+        if gemm is not None:
+            return gemm
     cig, cog = int(w.shape[0]) // groups, int(w.shape[1])
     in_sizes = [int(v) for v in x.shape[2:]]
     rc = te.reduce_axis((0, cig), name="rc")
@@ -147,6 +216,8 @@ def lower_conv_weight_grad(node, x, dy):
     groups = int(node.attrs.get("groups", 1))
     k, s, d, p = spatial_attrs(node.attrs, nd)
     out_shape = tuple(node.outputs[0].shape)
+    if _uses_conv_gemm(nd, groups, x.dtype, math.prod(out_shape) * math.prod(int(v) for v in dy.shape[:1] + dy.shape[2:])):
+        return _conv2d_weight_grad_gemm(x, dy, k, s, d, p, out_shape)
     cig, cog = int(x.shape[1]) // groups, int(dy.shape[1]) // groups
     xp = _padded(x, p, nd, "conv_pad")
     rn = te.reduce_axis((0, int(x.shape[0])), name="rn")
