@@ -9,7 +9,8 @@ from tvm import te, tirx, topi
 from graphc.ops.conv import pool_output_shape, spatial_attrs
 
 from . import lowering
-from .linalg import MR as NARROW_MR, NR as NARROW_NR, gemm_tiles
+from ..target import vector_lanes
+from .linalg import NR as NARROW_NR, gemm_tiles
 
 WIDE_NR = 24  # columns per register tile: 3 AVX2 vectors, 12 accumulators with MR = 4 rows
 
@@ -150,18 +151,24 @@ def _conv_transpose_as_conv(x, w, k, s, d, p, out_shape):
     return _conv2d_gemm(x, flipped, k, (1, 1), d, begin + end, out_shape)
 
 
-def _weight_grad_tiles(rows):
-    """(rows per register tile, padded rows) for the weight-gradient GEMM's kh*kw rows: a tile height
-    of 3 to 6 that divides them (5 for 5x5 kernels, 3 for 3x3) avoids padding, else 4."""
-    mr = next((m for m in (5, 4, 6, 3) if rows % m == 0), NARROW_MR) if rows >= 3 else rows
-    return mr, -(-rows // mr) * mr
+WGRAD_MAX_KW = 8  # kernel columns the weight-gradient micro-kernel unrolls (one accumulator row each)
+
+
+def _weight_grad_columns(kw, c_out):
+    """Output channels per weight-gradient register tile: whole vectors, as many as the vector registers
+    hold for kw accumulator rows (4 registers kept for the broadcast input and the dy loads)."""
+    lanes = vector_lanes(32)
+    registers = 32 if lanes >= 16 else 16  # AVX-512 has 32 vector registers, AVX2 16
+    vectors = max(1, min(4, (registers - 4) // kw, -(-c_out // lanes)))
+    return vectors * lanes
 
 
 def _conv2d_weight_grad_gemm(x, dy, k, s, d, p, out_shape):
-    """The 2-D conv weight gradient as the conv GEMM: for each input channel c, the (kh*kw) x C_out
-    block dW[:, c] = sum over (batch, output rows, output columns) of x's im2col row times dy, with dy
-    repacked pixel-major (its C_out contiguous, in NR-wide vectors) and x padded once, so the
-    micro-kernel's reads are a broadcast and vector loads without bounds tests."""
+    """The 2-D conv weight gradient as a GEMM: for each input channel c and kernel offset (r, t), the
+    C_out-long row dW[:, c, r, t] = sum over (batch, output rows, output columns) of x at the offset times
+    dy's pixel, with dy repacked pixel-major (C_out contiguous, in NR-wide panels) and x padded once, so
+    the micro-kernel ("conv_wgrad_gemm" rule: the kw offsets of a kernel row times NR channels in
+    registers) reads one broadcast and NR/lanes vectors per step, without bounds tests."""
     n, c_in, h, wd = (int(v) for v in x.shape)
     _, c_out, oh, ow = (int(v) for v in dy.shape)
     kh, kw = k
@@ -170,22 +177,19 @@ def _conv2d_weight_grad_gemm(x, dy, k, s, d, p, out_shape):
     xp = te.compute((n, c_in, hp, wp), lambda b, c, i, j: tirx.if_then_else(
         tirx.all(i >= p[0], i < h + p[0], j >= p[1], j < wd + p[1]),
         x[b, c, _clamp(i - p[0], h), _clamp(j - p[1], wd)], zero), name="conv_wgrad_x_pack")
-    nr = NARROW_NR
+    nr = _weight_grad_columns(kw, c_out)
     cols = -(-c_out // nr) * nr
     dyt = te.compute((n, oh, ow, cols), lambda b, y, xx, o: tirx.if_then_else(
         o < c_out, dy[b, _clamp(o, c_out), y, xx], zero), name="conv_wgrad_dy_pack")
-    mr, rows = _weight_grad_tiles(kh * kw)
     rn = te.reduce_axis((0, n), name="rn")
     ry = te.reduce_axis((0, oh), name="ry")
     rx = te.reduce_axis((0, ow), name="rx")
 
-    def product(c, i, o):
-        i = tvm.te.min(i, kh * kw - 1)  # padded rows repeat the last one; they are cropped
-        r, t = i // kw, i % kw
+    def product(c, r, t, o):
         return te.sum(xp[rn, c, ry * s[0] + r * d[0], rx * s[1] + t * d[1]] * dyt[rn, ry, rx, o],
                       axis=[rn, ry, rx])
-    g = te.compute((c_in, rows, cols), product, name="conv_gemm", attrs={"gemm_mr": mr, "gemm_nr": nr})
-    return te.compute(out_shape, lambda o, c, r, t: g[c, r * kw + t, o], name="conv_weight_grad")
+    g = te.compute((c_in, kh, kw, cols), product, name="conv_wgrad_gemm", attrs={"gemm_nr": nr})
+    return te.compute(out_shape, lambda o, c, r, t: g[c, r, t, o], name="conv_weight_grad")
 
 
 @lowering("conv_transpose")
@@ -216,7 +220,8 @@ def lower_conv_weight_grad(node, x, dy):
     groups = int(node.attrs.get("groups", 1))
     k, s, d, p = spatial_attrs(node.attrs, nd)
     out_shape = tuple(node.outputs[0].shape)
-    if _uses_conv_gemm(nd, groups, x.dtype, math.prod(out_shape) * math.prod(int(v) for v in dy.shape[:1] + dy.shape[2:])):
+    if _uses_conv_gemm(nd, groups, x.dtype, math.prod(out_shape) * math.prod(int(v) for v in dy.shape[:1] + dy.shape[2:])) \
+            and k[-1] <= WGRAD_MAX_KW:
         return _conv2d_weight_grad_gemm(x, dy, k, s, d, p, out_shape)
     cig, cog = int(x.shape[1]) // groups, int(dy.shape[1]) // groups
     xp = _padded(x, p, nd, "conv_pad")

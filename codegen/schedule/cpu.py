@@ -237,6 +237,34 @@ def schedule_conv_gemm(sch, block):
     sch.decompose_reduction(block, ks[0])
 
 
+@rule("conv_wgrad_gemm")
+def schedule_conv_weight_grad_gemm(sch, block):
+    """The conv weight-gradient GEMM (codegen/lower/conv.py): one parallel work item per (input channel,
+    NR output channels) keeps its kh x kw x NR result in a small local block; per image and kernel row,
+    the kw x NR register tile accumulates over the output pixels, reading dy's NR channels of a pixel
+    (L1-resident: one image's slice) once for all kw offsets."""
+    nr = int(sch.get(block).annotations["gemm_nr"])
+    c, r, t, j, rn, ry, rx = sch.get_loops(block)
+    jo, ji = sch.split(j, [None, nr])
+    lanes = vector_lanes(_dtype_bits(sch, block))
+    jv = None
+    if nr > lanes and nr % lanes == 0:
+        jv, ji = sch.split(ji, [None, lanes])
+    sch.reorder(c, jo, rn, r, ry, rx, t, *([jv] if jv is not None else []), ji)
+    acc = sch.cache_write(block, 0, "local")
+    sch.reverse_compute_at(acc, jo)
+    last = sch.get_loops(acc)[-1]
+    sch.vectorize(sch.split(last, [None, lanes])[1] if nr % lanes == 0 and nr > lanes else last)
+    if jv is not None:
+        sch.unroll(jv)
+    sch.vectorize(ji)
+    sch.unroll(t)
+    outer = sch.fuse(c, jo)
+    if num_threads() > 1 and (_extent(sch, outer) or 0) >= 2:
+        sch.parallel(outer)
+    sch.decompose_reduction(block, rn)
+
+
 @rule("conv_pad_pack")
 def schedule_conv_planes(sch, block):
     """The conv GEMM's padded input planes: loop over (row, column) of each plane, so the source
