@@ -44,3 +44,22 @@ def test_conv_gradients_match_reference(x_shape, w_shape, strides, dilations, pa
     assert set(used) == {"_conv_transpose_as_conv", "_conv2d_weight_grad_gemm"}  # the GEMM paths ran
     for gv, wv in zip(got, want):
         assert_close(gv, wv)
+
+
+@pytest.mark.parametrize("x_shape,kernel,pads", [((2, 3, 8, 8), (2, 2), (0, 0, 0, 0)),
+                                                 ((2, 3, 7, 9), (2, 2), (0, 0, 1, 1)),   # 'SAME' on odd sizes
+                                                 ((2, 2, 9, 9), (3, 3), (1, 1, 1, 1))])
+def test_tiled_max_pool_gradient_matches_reference(x_shape, kernel, pads, rng):
+    """Pooling windows that tile the input (stride = kernel) take max_pool_grad's one-window path."""
+    x_val = rng.standard_normal(x_shape).astype("float32")
+    x_val[0, 0, :2, :2] = 1.5  # a tie: the gradient goes to the first maximum only
+    g = gc.Graph()
+    with g.as_default():
+        x = gc.placeholder(gc.float32, x_shape)
+        y = gc.max_pool(x, kernel_shape=list(kernel), strides=list(kernel), pads=list(pads))
+        weights = gc.constant(rng.standard_normal(tuple(y.shape)).astype("float32"))
+        (dx,) = gc.gradients(gc.reduce_sum(y * weights), [x])
+        want = reference.evaluate([dx], {x: x_val})
+        with gc.Session(graph=g) as sess:
+            got = sess.run([dx], {x: x_val})
+    assert_close(got[0], want[0])

@@ -329,6 +329,17 @@ def lower_max_pool_grad(node, x, dy):
     nd, k, s, d, p, in_sizes = _pool_params(node, x.shape)
     arg, _ = _window_argmax(x, node)
     out_sizes = [int(v) for v in dy.shape[2:]]
+    zero = tirx.const(0, dy.dtype)
+    if all(k[j] == s[j] and d[j] == 1 for j in range(nd)):
+        # Windows that tile the input (TF1's 2x2/2 pooling): each element lies in at most one window,
+        # at offset (i + p) % s of window (i + p) // s, so no sum over the windows that might hold it.
+        def tiled(n, c, *i):
+            q = [tirx.floordiv(i[j] + p[j], s[j]) for j in range(nd)]
+            rk = [tirx.floormod(i[j] + p[j], s[j]) for j in range(nd)]
+            at = (n, c) + tuple(_clamp(q[j], out_sizes[j]) for j in range(nd))
+            ok = tirx.all(*[q[j] < out_sizes[j] for j in range(nd)], arg[at] == tirx.Cast("int32", _flat(rk, k)))
+            return tirx.if_then_else(ok, dy[at], zero)
+        return te.compute(tuple(x.shape), tiled, name="max_pool_grad")
 
     def body(n, c, *i):
         return _transposed_sum(out_sizes, k, s, d, p[:nd], lambda rk, q: tirx.if_then_else(
