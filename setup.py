@@ -7,7 +7,7 @@ setup(
     description="Static-graph machine-learning compiler on TVM",
     python_requires=">=3.10",
     packages=[
-        "graphc", "graphc.ops", "graphc.compat", "graphc.onnx",
+        "graphc", "graphc.ops", "graphc.compat", "graphc.onnx", "graphc.analysis",
         "graphc.passes",
         "graphc.codegen", "graphc.codegen.lower", "graphc.codegen.schedule",
         "graphc.runtime",

@@ -11,15 +11,10 @@ from graphc.errors import CompileError
 
 from . import cache
 from .lower import get_lowering
-from .schedule import schedule_for
-from .target import make_target
+from .schedule.rule import schedule
+from .target import get_target, lowering_for
 
 INLINE_CONSTANT_MAX = 1  # constants this small become immediates inside the kernel
-# Ops that only move or select elements, so they work on the bits of a storage-only dtype (bfloat16,
-# float8, int4, ...); cast interprets those bits, and every other op refuses them.
-BIT_OPS = {"cast", "bitcast", "reshape", "reshape_like", "transpose", "expand_dims", "squeeze", "concat", "concat_slice",
-           "split", "strided_slice", "gather", "gather_elements", "gather_nd", "broadcast_to", "tile", "identity",
-           "stop_gradient", "where", "shape", "size", "rank", "placeholder", "constant", "variable"}
 
 
 @dataclass
@@ -41,7 +36,7 @@ def kernel_name(index, nodes):
 
 def _inline_constant(tensor):
     node = tensor.node
-    if node.op == "constant" and node.attrs["value"].size <= INLINE_CONSTANT_MAX:
+    if node.opdef.constant and node.attrs["value"].size <= INLINE_CONSTANT_MAX:
         value = as_storage(node.attrs["value"]).reshape(-1)[0].item() if node.attrs["value"].size else 0
         dtype = tensor.dtype.storage
         return te.compute(tuple(tensor.shape), lambda *i: tirx.const(value, dtype), name="const")
@@ -63,7 +58,7 @@ def group_io(nodes, live):
 
 def check_storage_only(node):
     """A CompileError unless `node` only moves or casts the narrow types graphc holds as bits."""
-    if node.op in BIT_OPS:
+    if node.opdef.moves_bits:  # (cast interprets the bits; every other op that computes refuses them)
         return
     for t in list(node.inputs) + list(node.outputs):
         if t.dtype.is_storage_only:
@@ -72,10 +67,15 @@ def check_storage_only(node):
                                f"int32) first")
 
 
-def lower_group(name, nodes, live):
-    """A Kernel whose PrimFunc computes the group's outputs from its inputs, as TE made it: build_module
-    schedules it for its target unless its library is cached. Nodes are checked by check_storage_only
+def lower_group(name, nodes, live, target="cpu"):
+    """A Kernel whose PrimFunc computes the group's outputs from its inputs, as TE made it for `target`:
+    build_module schedules it unless its library is cached. Nodes are checked by check_storage_only
     (runtime/compiler.py does so for the whole graph first)."""
+    with lowering_for(get_target(target)):
+        return _lower_group(name, nodes, live)
+
+
+def _lower_group(name, nodes, live):
     inputs, outputs = group_io(nodes, live)
     te_of = {}
     params = []
@@ -130,36 +130,53 @@ def share_identical_kernels(kernels):
     return kernels
 
 
-def schedule_kernel(kernel, target_kind):
-    """Schedule an unscheduled kernel's PrimFunc for the target (in place); returns the kernel."""
+def distinct(kernels):
+    """One kernel per symbol (kernels sharing a function: see share_identical_kernels)."""
+    return list({k.name: k for k in kernels}.values())
+
+
+def lower_kernels(groups, live, target):
+    """One unscheduled Kernel per group (k<index>_<ops>), lowered for `target`; identical ones share a function."""
+    return share_identical_kernels([lower_group(kernel_name(i, g), g, live, target) for i, g in enumerate(groups)])
+
+
+def schedule_kernel(kernel, target):
+    """Schedule an unscheduled kernel's PrimFunc by the target's rules (in place); returns the kernel."""
     if not kernel.scheduled:
-        sch = tvm.s_tir.Schedule(kernel.func)
-        schedule_for(target_kind)(sch)
+        sch = schedule(kernel.func, get_target(target))
         kernel.func = sch.mod["main"].with_attr("global_symbol", kernel.name)
         kernel.scheduled = True
     return kernel
 
 
-def build_module(kernels, target_kind):
-    """Compile every distinct kernel (by symbol: see share_identical_kernels) into one TVM module for the
-    target; returns the runtime module. CPU libraries come from the on-disk cache (codegen/cache.py) when an
-    identical one was built before."""
-    target = make_target(target_kind)
-    kernels = list({k.name: k for k in kernels}.values())
-    key = None
-    if target_kind == "cpu" and cache.cache_dir() is not None and not any(k.scheduled for k in kernels):
-        key = cache.module_key([(k.name, k.func) for k in kernels], target)
-        module = cache.load(key, [k.name for k in kernels])
-        if module is not None:
-            return module
-    mod = tvm.IRModule({k.name: schedule_kernel(k, target_kind).func for k in kernels})
+def schedule_kernels(kernels, target):
+    """Schedule every distinct kernel for `target` (in place); returns them."""
+    return [schedule_kernel(k, target) for k in distinct(kernels)]
+
+
+def cached_module(kernels, target):
+    """(cache key, the library cached under it or None) for unscheduled `kernels`; the key is None where
+    the target's libraries are not cached (codegen/cache.py)."""
+    target = get_target(target)
+    kernels = distinct(kernels)
+    if not kernels or not target.cacheable or cache.cache_dir() is None or any(k.scheduled for k in kernels):
+        return None, None
+    key = cache.module_key([(k.name, k.func) for k in kernels], target.tvm_target)
+    return key, cache.load(key, [k.name for k in kernels])
+
+
+def build_module(kernels, target, key=None):
+    """Compile every distinct kernel (scheduling any not yet scheduled) into one TVM module for the target;
+    returns the runtime module, also stored in the on-disk cache under `key` (from cached_module) when given."""
+    target = get_target(target)
+    kernels = distinct(kernels)
+    mod = tvm.IRModule({k.name: schedule_kernel(k, target).func for k in kernels})
     try:
-        module = tvm.compile(mod, target=target)
+        module = tvm.compile(mod, target=target.tvm_target)
     except Exception as e:
-        raise CompileError(f"TVM failed to build {len(kernels)} kernels for {target_kind}: {e}") from e
+        raise CompileError(f"TVM failed to build {len(kernels)} kernels for {target.kind}: {e}") from e
     if key is not None and cache.store(key, module) is not None:
         # Run the stored library rather than the in-memory module: that one would JIT every kernel through
         # LLVM's backend again on first use (as long as writing the library took).
         return cache.load(key, [k.name for k in kernels]) or module
     return module
-

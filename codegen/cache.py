@@ -17,7 +17,8 @@ import os
 import tempfile
 import warnings
 
-from graphc.runtime.artifact import sha256_file
+from graphc.files import sha256_file
+from graphc.version import __version__
 
 SUFFIX = ".so"
 DIGEST_SUFFIX = ".sha256"
@@ -62,9 +63,8 @@ def module_key(named_funcs, target):
     """The cache key of a library of kernels: [(symbol, unscheduled PrimFunc)] for `target` (a tvm Target)."""
     import tvm
 
-    import graphc
     h = hashlib.sha256()
-    for part in (str(target), tvm.__version__, graphc.__version__, _code_fingerprint()):
+    for part in (str(target), tvm.__version__, __version__, _code_fingerprint()):
         h.update(part.encode())
         h.update(b"\0")
     for name, func in named_funcs:

@@ -1,42 +1,192 @@
-"""TVM targets for graphc's 'cpu' and 'cuda', detected from this machine's CPU."""
+"""Targets: everything graphc knows about one kind of hardware, in one object.
+
+A `Target` holds the TVM target, the numbers schedules size their tiles by (vector width and
+register count on a CPU; SMs, warp size, shared memory on a GPU), whether kernels use host memory
+or can be cached on disk, its ordered schedule rules (codegen/schedule/<kind>.py) and its graph
+passes. This module and the device layer (runtime/device.py) are the only places that tell "cpu"
+from "cuda": adding a target means one constructor here plus its rules.
+"""
+import contextlib
+import contextvars
 import functools
 import os
+from dataclasses import dataclass, field
 
 import tvm
 from tvm.target import codegen as llvm_info
 
-from graphc.runtime.host import host_cpu, host_mattr
+from graphc.registry import Registry
+from graphc.host import host_cpu, host_mattr
+
+GEMM_PANEL_WIDTH = 16  # columns of a packed GEMM panel: two AVX2 vectors (one AVX-512 vector) of float32
+
+
+@dataclass(frozen=True, eq=False)
+class Target:
+    """One kind of hardware graphc compiles for (see the module docstring)."""
+    kind: str                    # "cpu" | "cuda": read only by the device layer
+    tvm_target: tvm.target.Target = field(repr=False)
+    rules: tuple = field(default=(), repr=False)   # ScheduleRules, tried in order; the fallback last
+    passes: tuple = field(default=(), repr=False)  # (name, fn(graph, fetches)) target-specific graph passes
+    host_memory: bool = True     # kernels read and write host (numpy) memory
+    cacheable: bool = True       # kernel libraries may be cached on disk (codegen/cache.py)
+    num_threads: int = 1         # CPU threads kernels run on (the host's, for a GPU target)
+    # CPU
+    mcpu: str = ""
+    vector_bits: int = 128       # 512 AVX-512, 256 AVX2, 128 SSE/NEON
+    vector_registers: int = 16   # 32 with AVX-512
+    l1_bytes: int | None = None
+    l2_bytes: int | None = None
+    l3_bytes: int | None = None
+    # GPU
+    arch: str = ""               # e.g. "sm_90"
+    sm_count: int | None = None
+    max_shared_memory_per_block: int | None = None
+    max_threads_per_block: int | None = None
+    warp_size: int | None = None
+
+    def vector_lanes(self, dtype_bits):
+        """How many elements of `dtype_bits` one vector register holds."""
+        return max(1, self.vector_bits // dtype_bits)
+
+    def has_feature(self, feature):
+        """Whether this target's LLVM CPU (the host CPU of a GPU target) has a feature such as 'avx2'."""
+        llvm = self.tvm_target.host or self.tvm_target
+        try:
+            return bool(llvm_info.llvm_cpu_has_features(feature, llvm))
+        except Exception:  # older LLVM builds lack the query; assume a baseline x86-64
+            return False
+
+    def __str__(self):
+        return str(self.tvm_target)
 
 
 def num_threads():
-    """Threads the kernels run on: TVM_NUM_THREADS, else every core."""
+    """Threads the kernels run on: TVM_NUM_THREADS, else every core (read once, as get_target is cached)."""
+    return _num_threads()
+
+
+@functools.lru_cache(maxsize=None)
+def _num_threads():
     return int(os.environ.get("TVM_NUM_THREADS", 0)) or os.cpu_count() or 1
 
 
-@functools.lru_cache(maxsize=None)
-def make_target(kind):
-    """The tvm Target for 'cpu' or 'cuda' (CUDA kernels get an LLVM host for this CPU)."""
-    host = {"kind": "llvm", "mcpu": host_cpu(), "num-cores": num_threads()}
-    if host_mattr():  # features the CPU has but the OS leaves disabled (SIGILL if used)
-        host["mattr"] = list(host_mattr())
-    if kind == "cpu":
-        return tvm.target.Target(host)
-    if kind == "cuda":
-        arch = os.environ.get("GRAPHC_CUDA_ARCH", "sm_90")
-        return tvm.target.Target({"kind": "cuda", "arch": arch}, host=host)
-    raise ValueError(f"unknown target {kind!r}; expected 'cpu' or 'cuda'")
+def _llvm(mcpu=None, mattr=None):
+    """The LLVM target for `mcpu` (this machine's CPU, less the features its OS hides, by default)."""
+    host = {"kind": "llvm", "mcpu": mcpu or host_cpu(), "num-cores": num_threads()}
+    mattr = host_mattr() if mcpu is None and mattr is None else tuple(mattr or ())
+    if mattr:  # e.g. features the CPU has but the OS leaves disabled (SIGILL if used)
+        host["mattr"] = list(mattr)
+    return tvm.target.Target(host)
 
 
-def vector_lanes(dtype_bits):
-    """How many elements of `dtype_bits` one vector register of this CPU holds."""
-    width = 512 if host_supports("avx512f") else 256 if host_supports("avx2") else 128
-    return max(1, width // dtype_bits)
-
-
-@functools.lru_cache(maxsize=None)
-def host_supports(feature):
-    """Whether this machine's CPU has an LLVM feature such as 'avx2' or 'avx512f'."""
+def _host_caches():
+    """(L1 data, L2, L3) bytes of this machine's CPU from Linux sysfs; None where unknown."""
+    sizes = {}
+    root = "/sys/devices/system/cpu/cpu0/cache"
     try:
-        return bool(llvm_info.llvm_cpu_has_features(feature, make_target("cpu")))
-    except Exception:  # older LLVM builds lack the query; assume a baseline x86-64
-        return False
+        for entry in sorted(e for e in os.listdir(root) if e.startswith("index")):
+            def read(name):
+                with open(os.path.join(root, entry, name)) as f:
+                    return f.read().strip()
+            if read("type") in ("Data", "Unified"):
+                size = read("size")
+                unit = {"K": 1 << 10, "M": 1 << 20}.get(size[-1], 1)
+                sizes[int(read("level"))] = int(size.rstrip("KM")) * unit
+    except (OSError, ValueError):
+        pass
+    return sizes.get(1), sizes.get(2), sizes.get(3)
+
+
+def _cpu_rules():
+    from .schedule.cpu import CPU_RULES
+    return CPU_RULES
+
+
+def _cpu_passes():
+    from graphc.passes.pack_weights import pack_weights
+    return (("pack_weights", functools.partial(pack_weights, panel_width=GEMM_PANEL_WIDTH)),)
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_target(mcpu=None, mattr=None):
+    """A CPU target: this machine's CPU by default, or LLVM CPU `mcpu` (e.g. 'skylake-avx512', 'haswell')
+    with `mattr` (e.g. ('-avx512f',)) to generate code for another machine."""
+    llvm = _llvm(mcpu, tuple(mattr) if mattr is not None else None)
+
+    def has(feature):
+        try:
+            return bool(llvm_info.llvm_cpu_has_features(feature, llvm))
+        except Exception:  # older LLVM builds lack the query; assume a baseline x86-64
+            return False
+    avx512 = has("avx512f")
+    caches = _host_caches() if mcpu is None else (None, None, None)
+    return Target("cpu", llvm, rules=_cpu_rules(), passes=_cpu_passes(), host_memory=True, cacheable=True,
+                  num_threads=num_threads(), mcpu=str(llvm.attrs["mcpu"]),
+                  vector_bits=512 if avx512 else 256 if has("avx2") else 128,
+                  vector_registers=32 if avx512 else 16,
+                  l1_bytes=caches[0], l2_bytes=caches[1], l3_bytes=caches[2])
+
+
+_SM_COUNTS = {"sm_90": 132, "sm_89": 128, "sm_86": 84, "sm_80": 108, "sm_75": 68, "sm_70": 80}
+
+
+def _cuda_rules():
+    from .schedule.cuda import CUDA_RULES
+    return CUDA_RULES
+
+
+@functools.lru_cache(maxsize=None)
+def cuda_target(arch=None):
+    """An NVIDIA GPU target for `arch` (GRAPHC_CUDA_ARCH, else 'sm_90'); the host code is for this CPU.
+    SM count and shared memory come from the GPU when one is present, else from the architecture."""
+    arch = arch or os.environ.get("GRAPHC_CUDA_ARCH", "sm_90")
+    tt = tvm.target.Target({"kind": "cuda", "arch": arch}, host=_llvm())
+    sm_count, shared = _SM_COUNTS.get(arch), 48 << 10  # 48 KiB: a block's static shared memory limit
+    try:
+        dev = tvm.cuda(0)
+        if dev.exist:
+            sm_count, shared = dev.multi_processor_count, dev.max_shared_memory_per_block
+    except Exception:  # a TVM build without the CUDA runtime: keep the architecture's numbers
+        pass
+    return Target("cuda", tt, rules=_cuda_rules(), passes=(), host_memory=False, cacheable=False,
+                  num_threads=num_threads(), mcpu=host_cpu(), arch=arch, sm_count=sm_count,
+                  max_shared_memory_per_block=shared,
+                  max_threads_per_block=int(tt.attrs["max_num_threads"]),
+                  warp_size=int(tt.attrs["thread_warp_size"]))
+
+
+TARGET_KINDS = Registry("target kind", "constructors")
+TARGET_KINDS.update({"cpu": cpu_target, "cuda": cuda_target})
+
+
+def get_target(spec="cpu", **options):
+    """The Target for `spec`: a Target (returned as is), 'cpu' or 'cuda'; `options` go to its constructor
+    (cpu: mcpu=, mattr=; cuda: arch=). Targets are cached: the same spec gives the same object."""
+    if isinstance(spec, Target):
+        return spec
+    try:
+        make = TARGET_KINDS[spec]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown target {spec!r}; expected one of {sorted(TARGET_KINDS)} or a Target") from None
+    if "mattr" in options and options["mattr"] is not None:
+        options["mattr"] = tuple(options["mattr"])
+    return make(**options)
+
+
+_current = contextvars.ContextVar("graphc_target", default=None)
+
+
+@contextlib.contextmanager
+def lowering_for(target):
+    """Within the block, current_target() is `target` (lowerings size register blocks by it)."""
+    token = _current.set(target)
+    try:
+        yield target
+    finally:
+        _current.reset(token)
+
+
+def current_target():
+    """The Target being lowered for (lowering_for), else this machine's CPU."""
+    return _current.get() or cpu_target()

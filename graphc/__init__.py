@@ -15,7 +15,7 @@ from .variables import (Variable, global_variables, global_variables_initializer
 from .initializers import set_random_seed
 from . import initializers, losses, train  # noqa: F401
 
-__version__ = "0.1.0"
+from .version import __version__  # noqa: F401
 
 
 def viz(obj, path):
@@ -25,8 +25,8 @@ def viz(obj, path):
 
 
 def gradients(ys, xs, grad_ys=None, stop_gradients=None, name="gradients"):
-    """Symbolic d(sum of ys)/dx for each x in xs (None where ys do not depend on x); see passes/autodiff."""
-    from graphc.passes.autodiff import gradients as _gradients
+    """Symbolic d(sum of ys)/dx for each x in xs (None where ys do not depend on x); see graphc/autodiff.py."""
+    from graphc.autodiff import gradients as _gradients
     return _gradients(ys, xs, grad_ys, stop_gradients, name)
 
 

@@ -19,3 +19,8 @@ def canonical_device(spec):
 def target_of(device):
     """The codegen target ('cpu' or 'cuda') of a canonical device name ('' means cpu)."""
     return "cuda" if device.startswith("/gpu") else "cpu"
+
+
+def placement_target(devices):
+    """The codegen target of nodes placed on `devices` (canonical names): 'cuda' if any is a GPU."""
+    return "cuda" if any(target_of(d) == "cuda" for d in devices) else "cpu"

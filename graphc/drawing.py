@@ -51,7 +51,7 @@ def viz(obj, path):
         else:
             tensors = [obj] if isinstance(obj, Tensor) else list(obj)
             graph = tensors[0].graph
-        from graphc.passes.fusion import fuse_groups
+        from graphc.analysis.fusion import fuse_groups
         groups = fuse_groups(graph, [t for n in graph.nodes for t in n.outputs if not any(
             t in m.inputs for m in graph.nodes)])
     if not shutil.which("dot"):

@@ -114,9 +114,16 @@ class Tensor:
     __hash__ = object.__hash__
 
 
+_OPERATOR_API = []  # graphc.ops, which registers itself (set_operator_api): the graph never imports the ops
+
+
+def set_operator_api(module):
+    """Make `module`'s add, multiply, ... the ops that Tensor operators (+, *, [], ...) build."""
+    _OPERATOR_API[:] = [module]
+
+
 def _api():
-    from . import ops
-    return ops
+    return _OPERATOR_API[0]
 
 
 class Node:
@@ -164,12 +171,14 @@ class Graph:
         self._device_stack = [""]
         self._scope_stack = [""]
         self._control_stack = []
-        self.version = 0  # bumped on every change, so caches keyed on a graph can tell
+        self.finalized = False  # finalize(): no node may be added
 
     # ---- construction -------------------------------------------------------------------------
     def create_node(self, op, inputs=(), attrs=None, name=None, control_inputs=()):
         """Add a node running `op` on `inputs` (after `control_inputs`); returns it with its outputs inferred."""
         from .registry import get_op
+        if self.finalized:
+            raise GraphError(f"cannot add {op} '{name or op}': the graph is finalized (read-only)")
         opdef = get_op(op)
         attrs = dict(attrs or {})
         for t in inputs:
@@ -184,7 +193,6 @@ class Graph:
         node.outputs = tuple(Tensor(node, i, t.shape, t.dtype) for i, t in enumerate(types))
         self.nodes.append(node)
         self._by_name[node.name] = node
-        self.version += 1
         return node
 
     def unique_name(self, base):
@@ -270,7 +278,8 @@ class Graph:
             self._control_stack.pop()
 
     def finalize(self):
-        pass
+        """Make the graph read-only (as TF1's): adding a node afterwards is a GraphError."""
+        self.finalized = True
 
 
 def needed_nodes(fetch_nodes, fed):

@@ -13,6 +13,35 @@ Example = namedtuple("Example", "inputs attrs")
 Example.__new__.__defaults__ = ({},)
 
 
+class Registry(dict):
+    """A table of named entries of one kind (ops, lowerings, schedule rules, ONNX converters, exporter
+    emitters) that refuses a second entry for a name, however it is registered."""
+
+    def __init__(self, key_kind, entries):
+        super().__init__()
+        self.key_kind, self.entries = key_kind, entries  # e.g. "ONNX op", "converters"
+
+    def __setitem__(self, name, value):
+        if name in self:
+            raise ValueError(f"{self.key_kind} {name} has two {self.entries}")
+        super().__setitem__(name, value)
+
+    def update(self, *args, **kwargs):
+        for name, value in dict(*args, **kwargs).items():
+            self[name] = value
+
+    def setdefault(self, name, value=None):
+        raise TypeError("Registry entries are set once, with registry[name] = value")
+
+    def register(self, *names):
+        """Decorator registering `fn` under each of `names`."""
+        def deco(fn):
+            for name in names:
+                self[name] = fn
+            return fn
+        return deco
+
+
 class Pattern:
     """Fusion patterns, in TVM's order of how freely an op fuses."""
     ELEMWISE = "elemwise"          # out[i] = f(in[i]) for every input
@@ -29,7 +58,8 @@ class OpDef:
 
     def __init__(self, name, *, infer, reference, pattern, examples=None, gradient=None,
                  differentiable=True, stateful=False, grad_examples=None, writes_input=None,
-                 shape_only_inputs=()):
+                 overwrites_input=False, shape_only_inputs=(), moves_bits=False, noop_when_same_type=False,
+                 packed_form=None, feed=False, constant=False, variable=False):
         self.name = name
         self.infer = infer
         self.reference = reference
@@ -40,6 +70,15 @@ class OpDef:
         self.differentiable = differentiable
         self.stateful = stateful
         self.writes_input = writes_input  # output 0 is written into this input's buffer (assign ops)
+        self.overwrites_input = overwrites_input  # ... replacing all of it without reading it (assign)
+        # only moves or selects elements, so it works on the bits of a storage-only dtype (bfloat16, ...)
+        self.moves_bits = moves_bits
+        # does nothing when its output has its first input's shape and dtype (a bool, or fn(attrs))
+        self.noop_when_same_type = noop_when_same_type
+        self.packed_form = packed_form  # the op it becomes with its input 1 constant and packed (pack_weights)
+        self.feed = feed          # the graph's inputs (placeholder)
+        self.constant = constant  # a value fixed at graph build time (attrs["value"])
+        self.variable = variable  # a value held by the Session (attrs["var_name"])
         # inputs read only for their (static) shape, e.g. the `like` of zeros_like: no data flows
         # from them into the kernel; "rest" means every input but the first
         self.shape_only_inputs = shape_only_inputs
@@ -49,6 +88,14 @@ class OpDef:
         so = self.shape_only_inputs
         skip = set(range(1, len(node.inputs))) if so == "rest" else set(so)
         return [t for i, t in enumerate(node.inputs) if i not in skip]
+
+    def is_noop(self, node):
+        """Whether `node` returns its first input unchanged (a shape op to the same shape, ...)."""
+        fact = self.noop_when_same_type
+        if not fact or (callable(fact) and not fact(node.attrs)):
+            return False
+        x, out = node.inputs[0], node.outputs[0]
+        return tuple(x.shape) == tuple(out.shape) and x.dtype == out.dtype
 
     def infer_types(self, node):
         """The output TensorTypes of `node`, a list even for one output."""
@@ -67,13 +114,11 @@ class OpDef:
         return f"<OpDef {self.name} ({self.pattern})>"
 
 
-_OPS = {}
+_OPS = Registry("op", "definitions")
 
 
 def register_op(name, **kwargs):
     """Define op `name`; see OpDef for the keywords."""
-    if name in _OPS:
-        raise ValueError(f"op {name!r} is registered twice")
     op = OpDef(name, **kwargs)
     _OPS[name] = op
     return op

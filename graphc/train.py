@@ -33,7 +33,7 @@ class Optimizer:
 
     def compute_gradients(self, loss, var_list=None, **unused):
         """[(gradient, variable)] for the trainable variables (or var_list); gradient None if unused."""
-        from . import gradients
+        from .autodiff import gradients
         var_list = list(var_list) if var_list is not None else trainable_variables(loss.graph)
         if not var_list:
             raise ValueError("no variables to optimize: create tf.Variable(...)s or pass var_list")

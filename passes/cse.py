@@ -23,7 +23,7 @@ def cse(graph, fetches):
     def rule(node, inputs, g):
         if is_kept(node) or node.control_inputs:
             return None
-        if node.op == "constant" and node.attrs["value"].nbytes > CONSTANT_BYTES_MAX:
+        if node.opdef.constant and node.attrs["value"].nbytes > CONSTANT_BYTES_MAX:
             return None
         key = (node.op, tuple(id(t) for t in inputs), _attr_key(node.attrs))
         if key not in seen:

@@ -15,11 +15,11 @@ def fold(graph, fetches):
         if node.opdef.stateful or node.opdef.pattern == Pattern.SOURCE or node.control_inputs:
             return None
         data = {id(t) for t in node.opdef.data_inputs(node)}
-        if not all(ti.node.op == "constant" for t, ti in zip(node.inputs, inputs) if id(t) in data):
+        if not all(ti.node.opdef.constant for t, ti in zip(node.inputs, inputs) if id(t) in data):
             return None
         if sum(int(np.prod(t.shape)) for t in node.outputs) > FOLD_ELEMENTS_MAX:
             return None
-        values = [ti.node.attrs["value"] if ti.node.op == "constant" else np.zeros(t.shape, t.dtype.np)
+        values = [ti.node.attrs["value"] if ti.node.opdef.constant else np.zeros(t.shape, t.dtype.np)
                   for t, ti in zip(node.inputs, inputs)]  # shape-only inputs: any array of the shape
         out = node.opdef.reference(node, *values)
         outs = out if isinstance(out, (list, tuple)) else [out]

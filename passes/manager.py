@@ -1,4 +1,5 @@
-"""The pass pipeline: which passes run at each optimization level, with dumps and timing.
+"""The pass pipelines (which passes run at each optimization level: runtime/compiler.py's opt_options
+chooses) and the pass manager that runs one, with dumps, timing and verification.
 
 GRAPHC_DUMP=dir (or optimize(..., dump_dir=)) writes the graph before and after every pass as
 text, and as SVG when Graphviz's `dot` is installed (else its .dot source).
@@ -10,15 +11,14 @@ from dataclasses import dataclass
 from .cse import cse
 from .dce import dce
 from .fold import fold
-from .pack_weights import pack_weights
 from .simplify import simplify
+from .verify import verification_on, verify
 
-PIPELINES = {
+PIPELINES = {  # target-independent passes; a target's own passes (e.g. pack_weights) run after them
     0: [],
     1: [("dce", dce)],
-    2: [("simplify", simplify), ("fold", fold), ("cse", cse), ("dce", dce), ("pack_weights", pack_weights)],
-    3: [("simplify", simplify), ("fold", fold), ("cse", cse), ("simplify", simplify), ("dce", dce),
-        ("pack_weights", pack_weights)],
+    2: [("simplify", simplify), ("fold", fold), ("cse", cse), ("dce", dce)],
+    3: [("simplify", simplify), ("fold", fold), ("cse", cse), ("simplify", simplify), ("dce", dce)],
 }
 
 
@@ -49,17 +49,22 @@ def dump_graph(graph, path_stem, groups=None):
     write_picture(graph, path_stem, groups)
 
 
-def optimize(graph, fetches, opt_level=3, dump_dir=None, records=None):
-    """Run the pipeline for `opt_level`; returns (graph, fetches). `records` collects PassRecords."""
+def optimize(graph, fetches, pipeline, dump_dir=None, records=None):
+    """Run `pipeline` ((name, fn(graph, fetches) -> (graph, fetches)) pairs, or an opt level for PIPELINES[level])
+    on the graph; returns (graph, fetches). `records` collects PassRecords."""
     dump_dir = dump_dir or os.environ.get("GRAPHC_DUMP")
     if dump_dir:
         os.makedirs(dump_dir, exist_ok=True)
-    for step, (name, fn) in enumerate(PIPELINES[min(max(opt_level, 0), 3)]):
+    if isinstance(pipeline, int):
+        pipeline = PIPELINES[min(max(pipeline, 0), 3)]
+    for step, (name, fn) in enumerate(pipeline):
         if dump_dir:
             dump_graph(graph, os.path.join(dump_dir, f"{step:02d}_{name}_before"))
         before = len(graph.nodes)
         t0 = time.perf_counter()
         graph, fetches = fn(graph, fetches)
+        if verification_on():
+            verify(graph, fetches, static=True, after=name)
         if records is not None:
             records.append(PassRecord(name, time.perf_counter() - t0, before, len(graph.nodes)))
         if dump_dir:

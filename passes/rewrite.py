@@ -28,4 +28,4 @@ def rebuild(graph, fetches, rule=None, nodes=None):
 
 def is_kept(node):
     """Nodes no pass may remove or merge: feeds (their order is the run signature) and state."""
-    return node.op == "placeholder" or node.opdef.stateful
+    return node.opdef.feed or node.opdef.stateful

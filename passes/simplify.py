@@ -7,17 +7,12 @@ from graphc.ops import matmul, transpose
 
 from .rewrite import rebuild
 
-# ops that only change the shape (or nothing): removable when the shape does not change
-SHAPE_ONLY_OPS = {"reshape", "reshape_like", "sum_to", "broadcast_like", "broadcast_to", "expand_dims",
-                  "squeeze", "identity", "stop_gradient", "cast", "unreduce"}
-
-
 def _same_type(a, b):
     return tuple(a.shape) == tuple(b.shape) and a.dtype == b.dtype
 
 
 def _constant_equal_to(t, value):
-    return t.node.op == "constant" and np.all(t.node.attrs["value"] == value)
+    return t.node.opdef.constant and np.all(t.node.attrs["value"] == value)
 
 
 def _swaps_last_two(perm):
@@ -29,8 +24,7 @@ def simplify(graph, fetches):
     """The graph with identities and cancelling pairs removed."""
     def rule(node, inputs, g):
         op, out = node.op, node.outputs[0] if node.outputs else None
-        if op in SHAPE_ONLY_OPS and not (op == "unreduce" and node.attrs.get("mean")) \
-                and _same_type(inputs[0], out):
+        if node.opdef.is_noop(node):  # (a shape op to the same shape, ...: OpDef.noop_when_same_type)
             return [inputs[0]]
         if op in ("multiply", "add", "subtract"):
             unit = 1 if op == "multiply" else 0

@@ -50,7 +50,7 @@ def specialize(fetches, feeds, extra_nodes=()):
         mapping[id(t)] = ph.outputs[0]
     node_map = {}
     for n in nodes:
-        if n.op == "placeholder":
+        if n.opdef.feed:
             if all(id(t) in fed for t in n.outputs):
                 continue
             shape = "unknown" if n.attrs["shape"] is None else [("?" if d is None else d) for d in n.attrs["shape"]]

@@ -5,7 +5,6 @@ buffers, arena layout), weights.safetensors (constants by buffer id) and manifes
 versions, target with its CPU features, input/output signatures, sha256 of every other member).
 Loading needs only this module, the executor and TVM's runtime: never graphc.passes or graphc.codegen.
 """
-import hashlib
 import json
 import os
 import shutil
@@ -18,7 +17,10 @@ import numpy as np
 
 from graphc.errors import DeviceError, FeedError, GraphcError
 
-from .host import host_cpu, host_features
+from graphc.files import sha256_file
+from graphc.host import host_cpu, host_features
+from graphc.version import __version__
+
 from .plan import Buffer, Call, Plan
 
 FORMAT_VERSION = 1
@@ -29,21 +31,11 @@ class ArtifactError(GraphcError, ValueError):
     """An artifact file is corrupted, truncated, too new, or built for hardware this machine lacks."""
 
 
-def sha256_file(path):
-    """The SHA-256 hex digest of the file at `path`, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def export_executable(exe, path, inputs, outputs):
     """Write `exe` (a compiled Executable) to the artifact file `path`; inputs/outputs: [(name, shape, dtype)]."""
     import tvm
     from safetensors.numpy import save_file
 
-    import graphc
     from graphc.dtypes import as_storage
     plan = exe.plan
     tmp = tempfile.mkdtemp(prefix="graphc-export-")
@@ -67,7 +59,7 @@ def export_executable(exe, path, inputs, outputs):
                   files["weights.safetensors"])
         manifest = {
             "format": "graphc-artifact", "format_version": FORMAT_VERSION,
-            "graphc_version": graphc.__version__, "tvm_version": tvm.__version__,
+            "graphc_version": __version__, "tvm_version": tvm.__version__,
             "target": {"kind": plan.target, "host_mcpu": host_cpu(), "host_features": list(host_features())},
             "inputs": [{"name": n, "shape": list(s), "dtype": str(d)} for n, s, d in inputs],
             "outputs": [{"name": n, "shape": list(s), "dtype": str(d)} for n, s, d in outputs],
@@ -123,13 +115,8 @@ def check_runnable(manifest, device=None):
     """Raise unless this machine can run an artifact with this manifest (on `device`, if given)."""
     target = manifest["target"]
     kind = target["kind"]
-    if device is not None and device.replace("/", "").split(":")[0] not in (kind, "gpu" if kind == "cuda" else kind):
-        raise DeviceError(f"the artifact was built for {kind!r}; it cannot run on device {device!r}")
-    if kind == "cuda":
-        import tvm
-        if not tvm.cuda(0).exist:
-            raise DeviceError("the artifact was built for 'cuda' but no CUDA GPU is present on this machine; "
-                              "compile it with --target cpu to run here")
+    from .device import check_device
+    check_device(kind, device)
     missing = sorted(set(target["host_features"]) - set(host_features()))
     if missing:
         raise DeviceError(f"the artifact's kernels were built for CPU {target['host_mcpu']!r}, and this CPU "

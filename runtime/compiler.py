@@ -1,8 +1,13 @@
-"""The compile path: specialize -> passes -> fusion groups -> TVM kernels -> Plan -> Executable.
+"""The compile driver: specialize -> optimize -> fuse -> lower -> schedule -> build -> plan -> arena ->
+Executable (compile_fetches), each stage timed in Executable.stage_records and, with GRAPHC_DUMP=dir,
+dumped like a pass. The opt_level is interpreted here only (opt_options).
 
 Imported by Session when it compiles; loading an artifact never imports this module.
 """
+import os
+import time
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -17,15 +22,17 @@ from .plan import CONST, FEED, TEMP, VARIABLE, Buffer, Call, Plan
 class Executable:
     """A compiled (fetches, feeds) signature: its plan, its TVM module and, once run, an executor."""
 
-    def __init__(self, plan, module, kernels=None, graph=None, fetches=None):
+    def __init__(self, plan, module, kernels=None, graph=None, fetches=None, groups=(), pass_records=(),
+                 stage_records=(), feed_tensors=(), output_names=()):
         self.plan = plan
         self.module = module
         self.kernels_info = kernels or []
         self.graph = graph          # the optimized, specialized graph (for inspection)
         self.fetches = fetches
         self._executor = None
-        self.groups, self.pass_records, self.feed_tensors = [], [], []
-        self.output_names = []
+        self.groups, self.pass_records, self.stage_records = list(groups), list(pass_records), list(stage_records)
+        self.feed_tensors = list(feed_tensors)  # the fed placeholders, in feed order
+        self.output_names = list(output_names)
 
     @property
     def executor(self):
@@ -36,7 +43,7 @@ class Executable:
     def run(self, feeds, variables=None):
         """Run once with `feeds` (arrays in feed order, or a feed_dict); returns the fetched arrays."""
         if isinstance(feeds, dict):
-            from .session import check_feed
+            from .feeds import check_feed
             by_name = {getattr(k, "name", k): v for k, v in feeds.items()}
             feeds = [check_feed(t, by_name[t.name] if t.name in by_name else by_name[t.name.split(":")[0]])
                      for t in self.feed_tensors]
@@ -74,7 +81,7 @@ class Executable:
         """Mean seconds per kernel over `repeat` runs: {kernel name: seconds}. `feeds` is a
         feed_dict (as given to Session.run) or a list of arrays in feed order."""
         if isinstance(feeds, dict):
-            from .session import check_feed
+            from .feeds import check_feed
             feeds = [check_feed(t, feeds[t]) for t in self.feed_tensors]
         return self.executor.profile(feeds, repeat, variables)
 
@@ -84,7 +91,6 @@ def compile(fetches, feeds, target="cpu", opt_level=3, session=None, output_name
     example array or (shape, dtype)}) into an Executable; variables read take their current values
     in `session` as constants (a trained model's weights)."""
     from graphc import dtypes
-    from graphc.passes.specialize import specialize
     if isinstance(fetches, dict):
         output_names, fetches = output_names or list(fetches), list(fetches.values())
     single = not isinstance(fetches, (list, tuple))
@@ -93,13 +99,9 @@ def compile(fetches, feeds, target="cpu", opt_level=3, session=None, output_name
     for t, v in feeds.items():
         shape, dtype = v if isinstance(v, tuple) else (np.shape(v), np.asarray(v).dtype)
         specs[t] = (tuple(int(d) for d in shape), dtypes.as_dtype(dtype))
-    g, mapping, _ = specialize(fetches, specs, [])
-    exe = compile_graph(g, [mapping[id(t)] for t in fetches], target, opt_level)
-    exe.feed_tensors = list(feeds)
-    exe.output_names = output_names or [t.name.split(":")[0] if t.name.endswith(":0") else t.name for t in fetches]
-    if exe.plan.variable_reads:
-        _freeze_variables(exe.plan, session)
-    return exe
+    names = output_names or [t.name.split(":")[0] if t.name.endswith(":0") else t.name for t in fetches]
+    return compile_fetches(fetches, specs, target=target, opt_level=opt_level, output_names=names,
+                           freeze=True, session=session)
 
 
 def _freeze_variables(plan, session):
@@ -126,11 +128,11 @@ def build_plan(graph, fetches, groups, kernels, target):
         if id(t) in ids:
             return ids[id(t)]
         node = t.node
-        if node.op == "placeholder":
+        if node.opdef.feed:
             kind, extra = FEED, {"feed_index": node.attrs["feed_index"]}
-        elif node.op == "constant":
+        elif node.opdef.constant:
             kind, extra = CONST, {}
-        elif node.opdef.pattern == Pattern.SOURCE and "var_name" in node.attrs:
+        elif node.opdef.variable:
             kind, extra = VARIABLE, {"var_name": node.attrs["var_name"]}
         else:
             kind, extra = TEMP, {}
@@ -140,7 +142,7 @@ def build_plan(graph, fetches, groups, kernels, target):
         return b.id
 
     for n in graph.nodes:  # every feed gets a buffer, fetched or not, so feeds keep their order
-        if n.op == "placeholder":
+        if n.opdef.feed:
             buffer_of(n.outputs[0])
     for k in kernels:  # an op that writes an input in place shares that input's buffer
         for n in k.nodes:
@@ -161,55 +163,146 @@ def _variable_access(kernels, fetches):
     for k in kernels:
         for n in k.nodes:
             for i, t in enumerate(n.inputs):
-                if t.node.op == "variable" and not (n.op == "assign" and i == 0):
+                if t.node.opdef.variable and not (n.opdef.overwrites_input and i == n.opdef.writes_input):
                     reads.add(t.node.attrs["var_name"])
-            if n.op == "assign":
-                writes.add(n.inputs[0].node.attrs["var_name"])
+            if n.opdef.overwrites_input:
+                writes.add(n.inputs[n.opdef.writes_input].node.attrs["var_name"])
     for t in fetches:
-        if t.node.op == "variable":
+        if t.node.opdef.variable:
             reads.add(t.node.attrs["var_name"])
     return sorted(reads), sorted(writes)
 
 
-def compile_graph(graph, fetches, target="cpu", opt_level=3, side_effects=None):
-    """Compile a specialized graph's fetches (and its stateful ops) into an Executable."""
-    from graphc.codegen.build import (build_module, check_storage_only, kernel_name, lower_group,
-                                      share_identical_kernels)
+@dataclass(frozen=True)
+class OptOptions:
+    """What an opt_level turns on (decided by opt_options, and nowhere else)."""
+    passes: list   # (name, fn) graph passes, the target's own last
+    fuse: bool     # group ops into kernels (else one op per kernel)
+    arena: bool    # place intermediates in one arena, reusing dead buffers
+
+
+def opt_options(opt_level, target):
+    """0: one op per kernel, nothing else; 1: dce, fusion, arena; 2-3: the full pass pipeline and the
+    target's passes (passes/manager.py's PIPELINES)."""
+    from graphc.passes.manager import PIPELINES
+    level = min(max(int(opt_level), 0), 3)
+    return OptOptions(passes=PIPELINES[level] + (list(target.passes) if level >= 2 else []),
+                      fuse=level >= 1, arena=level >= 1)
+
+
+@dataclass
+class StageRecord:
+    """One stage of the compile driver: its name and wall time."""
+    name: str
+    seconds: float
+
+
+class _Stages:
+    """Runs the driver's stages in order, timing each and, with GRAPHC_DUMP=dir, writing what it made."""
+
+    def __init__(self):
+        self.records = []
+        self.dump_dir = os.environ.get("GRAPHC_DUMP")
+
+    def run(self, name, fn, *args, dump=None, **kwargs):
+        t0 = time.perf_counter()
+        result = fn(*args, **kwargs)
+        self.records.append(StageRecord(name, time.perf_counter() - t0))
+        if self.dump_dir and dump is not None:
+            os.makedirs(self.dump_dir, exist_ok=True)
+            with open(os.path.join(self.dump_dir, f"stage{len(self.records):02d}_{name}.txt"), "w") as f:
+                f.write(dump(result))
+        return result
+
+
+def compile_fetches(fetches, feed_specs, ops=(), target="cpu", opt_level=3, output_names=(), freeze=False,
+                    session=None):
+    """The compile driver: `fetches` (tensors) and `ops` of a graph, for feeds {placeholder: (shape, dtype)},
+    into an Executable for `target` (a codegen Target or 'cpu'/'cuda'); `freeze`: the variables read
+    become constants holding their values in `session` (compile())."""
+    from graphc.passes.manager import graph_text
+    from graphc.passes.specialize import specialize
+    from graphc.passes.verify import verification_on, verify
+    stages = _Stages()
+    graph, mapping, _ = stages.run("specialize", specialize, fetches, feed_specs, list(ops),
+                                   dump=lambda r: graph_text(r[0]))
+    spec_fetches = [mapping[id(t)] for t in fetches]
+    if verification_on():
+        verify(graph, spec_fetches, static=True, after="specialize")
+    return compile_graph(graph, spec_fetches, target, opt_level, feed_tensors=list(feed_specs),
+                         output_names=output_names, freeze=freeze, session=session, stages=stages)
+
+
+def compile_graph(graph, fetches, target="cpu", opt_level=3, feed_tensors=(), output_names=(), freeze=False,
+                  session=None, stages=None):
+    """The compile driver from a specialized graph: optimize -> fuse -> lower -> schedule -> build -> plan
+    -> arena, then the Executable (see compile_fetches)."""
+    from graphc.codegen.build import build_module, cached_module, check_storage_only, lower_kernels, \
+        schedule_kernels
+    from graphc.codegen.target import get_target
     from graphc.passes import optimize
-    from graphc.passes.fusion import fuse_groups
+    from graphc.analysis.fusion import fuse_groups
+    from graphc.passes.manager import graph_text
 
-    records = []
-    graph, fetches = optimize(graph, fetches, opt_level, records=records)
+    target = get_target(target)
+    options = opt_options(opt_level, target)
+    stages = stages or _Stages()
+    pass_records = []
+    graph, fetches = stages.run("optimize", optimize, graph, fetches, options.passes, records=pass_records,
+                                dump=lambda r: graph_text(r[0]))
     side_effects = [n for n in graph.nodes if n.opdef.stateful and n.opdef.pattern != Pattern.SOURCE]
-    def build(groups):
-        live = _live_tensors(groups, list(fetches) + [t for n in side_effects for t in n.outputs])
-        # nothing to compute: no output used (dead), or every used output is empty (a 0 extent breaks schedules)
-        groups = [g for g in groups if any(id(t) in live and 0 not in t.shape for n in g for t in n.outputs)]
-        kernels = share_identical_kernels([lower_group(kernel_name(i, g), g, live) for i, g in enumerate(groups)])
-        return groups, kernels, (build_module(kernels, target) if kernels else None)
-
     for n in graph.nodes:  # a dtype error is the user's to fix, not a codegen failure to fall back from
         check_storage_only(n)
+    live_roots = list(fetches) + [t for n in side_effects for t in n.outputs]
+
+    def kernels_of(fuse):
+        groups = stages.run("fuse", fuse_groups, graph, fetches, fuse, dump=_groups_text)
+        live = _live_tensors(groups, live_roots)
+        # nothing to compute: no output used (dead), or every used output is empty (a 0 extent breaks schedules)
+        groups = [g for g in groups if any(id(t) in live and 0 not in t.shape for n in g for t in n.outputs)]
+        kernels = stages.run("lower", lower_kernels, groups, live, target, dump=_kernels_text)
+        key, module = cached_module(kernels, target)
+        if module is None:
+            stages.run("schedule", schedule_kernels, kernels, target, dump=_kernels_text)
+            module = stages.run("build", build_module, kernels, target, key) if kernels else None
+        return groups, kernels, module
+
     try:
-        groups, kernels, module = build(fuse_groups(graph, fetches, opt_level))
+        groups, kernels, module = kernels_of(options.fuse)
     except CompileError as e:
-        if opt_level < 1:
+        if not options.fuse:
             raise
         # A fused kernel can hit a TVM/LLVM codegen bug (seen: "Instruction does not dominate all
         # uses" in a vectorized attention kernel); one op per kernel still gives the right answer.
         warnings.warn(f"graphc: fused kernels failed to build, compiling one op per kernel: {e}")
-        groups, kernels, module = build(fuse_groups(graph, fetches, opt_level=0))
-    plan = build_plan(graph, fetches, groups, kernels, target)
-    if opt_level >= 1:
-        _plan_arena(plan, kernels)
-    exe = Executable(plan, module, kernels, graph, fetches)
-    exe.groups, exe.pass_records = groups, records
-    return exe
+        groups, kernels, module = kernels_of(False)
+    plan = stages.run("plan", build_plan, graph, fetches, groups, kernels, target.kind, dump=_plan_text)
+    if options.arena:
+        stages.run("arena", _plan_arena, plan, kernels, dump=lambda _: _plan_text(plan))
+    if freeze and plan.variable_reads:
+        _freeze_variables(plan, session)
+    return Executable(plan, module, kernels, graph, fetches, groups=groups, pass_records=pass_records,
+                      stage_records=stages.records, feed_tensors=feed_tensors, output_names=output_names)
+
+
+def _groups_text(groups):
+    return "".join(f"group {i}: {', '.join(f'{n.op} {n.name}' for n in g)}\n" for i, g in enumerate(groups))
+
+
+def _kernels_text(kernels):
+    return "".join(f"# {k.name}\n{k.func.script()}\n" for k in kernels)
+
+
+def _plan_text(plan):
+    lines = [f"target {plan.target}, arena {plan.arena_bytes} bytes"]
+    lines += [f"buffer {b.id} {b.kind} {list(b.shape)} {b.dtype} {b.name} offset {b.offset}" for b in plan.buffers]
+    lines += [f"call {c.kernel}({', '.join(map(str, c.args))})" for c in plan.calls]
+    return "\n".join(lines) + "\n"
 
 
 def _plan_arena(plan, kernels):
-    """Place the plan's unfetched intermediates in one arena (passes/memory.py)."""
-    from graphc.passes.memory import plan_memory
+    """Place the plan's unfetched intermediates in one arena (graphc/analysis/memory.py)."""
+    from graphc.analysis.memory import plan_memory
     fetched = set(plan.fetches)
     temps = {b.id: b.nbytes for b in plan.buffers if b.kind == TEMP and b.id not in fetched}
     calls = [(c.args[:c.num_inputs], c.args[c.num_inputs:]) for c in plan.calls]

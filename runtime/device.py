@@ -1,4 +1,6 @@
-"""TVM devices for graphc targets, with a clear error where the hardware is missing."""
+"""The device layer: TVM devices for graphc's target kinds, with a clear error where the hardware is
+missing. With codegen/target.py (and graphc/devices.py for device names), the only code that tells
+'cpu' from 'cuda'."""
 import tvm
 
 from graphc.errors import DeviceError
@@ -16,3 +18,17 @@ def tvm_device(target):
                               "place the graph on '/cpu:0' or run it on a machine with an NVIDIA GPU")
         return dev
     raise DeviceError(f"unknown target {target!r}; expected 'cpu' or 'cuda'")
+
+
+def host_memory(target):
+    """Whether kernels built for `target` ('cpu' or 'cuda') work in host (numpy) memory."""
+    return target == "cpu"
+
+
+def check_device(target, device=None):
+    """Raise a DeviceError unless kernels built for `target` can run here (on `device`, e.g. '/gpu:0')."""
+    if device is not None and device.replace("/", "").split(":")[0] not in (target, "gpu" if target == "cuda" else target):
+        raise DeviceError(f"the artifact was built for {target!r}; it cannot run on device {device!r}")
+    if target == "cuda" and not tvm.cuda(0).exist:
+        raise DeviceError("the artifact was built for 'cuda' but no CUDA GPU is present on this machine; "
+                          "compile it with --target cpu to run here")

@@ -13,7 +13,7 @@ import tvm
 from graphc.dtypes import as_storage, from_storage, storage_name
 from graphc.errors import FailedPreconditionError
 
-from .device import tvm_device
+from .device import host_memory, tvm_device
 from .plan import CONST, FEED, TEMP, VARIABLE
 
 ALIGN = 64  # tvm.runtime.from_dlpack refuses data not aligned to 64 bytes
@@ -54,7 +54,7 @@ class Executor:
     def __init__(self, plan, module):
         self.plan = plan
         self.device = tvm_device(plan.target)
-        self.on_cpu = plan.target == "cpu"
+        self.on_cpu = host_memory(plan.target)
         self.funcs = [module[c.kernel] for c in plan.calls]
         self.calls = [tuple(c.args) for c in plan.calls]
         self.buffers = [None] * len(plan.buffers)

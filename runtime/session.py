@@ -2,78 +2,11 @@
 import numpy as np
 
 from graphc import dtypes, session_registry
-from graphc.devices import target_of
+from graphc.devices import placement_target
 from graphc.errors import FailedPreconditionError, FeedError, FetchError, GraphError
 from graphc.graph import Node, Tensor, get_default_graph
-from graphc.registry import Pattern
 
-
-# ---- fetch structures -------------------------------------------------------------------------
-def flatten_fetches(fetches):
-    """The leaves of a nested list/tuple/dict/namedtuple of fetches, in order."""
-    if isinstance(fetches, dict):
-        return [leaf for k in fetches for leaf in flatten_fetches(fetches[k])]
-    if isinstance(fetches, (list, tuple)):
-        return [leaf for f in fetches for leaf in flatten_fetches(f)]
-    return [fetches]
-
-
-def pack_results(fetches, values):
-    """`values` (flat, in leaf order) rebuilt into the structure of `fetches`."""
-    return _pack(fetches, iter(values))
-
-
-def _pack(f, it):
-    # (a module-level function: a recursive closure would be a reference cycle keeping the fetched
-    # arrays alive until the garbage collector runs, so the executor could not reuse their memory)
-    if isinstance(f, dict):
-        return type(f)((k, _pack(v, it)) for k, v in f.items())
-    if isinstance(f, tuple) and hasattr(f, "_fields"):
-        return type(f)(*[_pack(v, it) for v in f])
-    if isinstance(f, (list, tuple)):
-        return type(f)(_pack(v, it) for v in f)
-    return next(it)
-
-
-# ---- feeds --------------------------------------------------------------------------------------
-def _convertible(src, dst):
-    """Feed dtype conversions graphc does silently (as TF1 does): no loss of kind."""
-    if src == dst:
-        return True
-    if dst.kind == "f":
-        return src.kind in "fiub"
-    if dst.kind in "iu":
-        return src.kind in "iub"
-    return False
-
-
-def check_feed(tensor, value):
-    """`value` as an array of the tensor's dtype, or a FeedError naming the tensor and what it expected."""
-    want = tensor.dtype.np
-    if type(value) is np.ndarray and value.dtype == want and tensor.shape is not None:  # the common case
-        shape = tensor.shape
-        if len(shape) == value.ndim and all(d is None or d == a for d, a in zip(shape, value.shape)):
-            return value
-    try:
-        arr = value if isinstance(value, np.ndarray) else np.asarray(value)
-    except Exception as e:
-        raise FeedError(f"cannot feed {type(value).__name__} to {tensor.name}: {e}") from None
-    if arr.dtype == object or not _convertible(arr.dtype, want):
-        raise FeedError(f"cannot feed a value of dtype {arr.dtype} to tensor {tensor.name}, "
-                        f"which has dtype {tensor.dtype.name}")
-    if arr.dtype.kind in "iu" and want.kind in "iu" and arr.size and arr.dtype != want:
-        info = np.iinfo(want)
-        if arr.min() < info.min or arr.max() > info.max:
-            raise FeedError(f"values fed to {tensor.name} do not fit its dtype {tensor.dtype.name}")
-    if arr.dtype != want:
-        arr = arr.astype(want)
-    shape = tensor.shape
-    if shape is not None and (len(shape) != arr.ndim or
-                              any(d is not None and d != a for d, a in zip(shape, arr.shape))):
-        want_shape = [("?" if d is None else d) for d in shape]
-        raise FeedError(f"cannot feed a value of shape {list(arr.shape)} to tensor {tensor.name}, "
-                        f"which has shape {want_shape}")
-    return arr
+from .feeds import check_feed, flatten_fetches, pack_results  # noqa: F401  (also graphc.runtime.session's API)
 
 
 class Session:
@@ -134,7 +67,7 @@ class Session:
                          "or a tensor name such as 'x:0'")
 
     def _resolve_feed_key(self, k):
-        if type(k) is Tensor and k.node.op == "placeholder" and k.node.graph is self.graph:  # the common case
+        if type(k) is Tensor and k.node.opdef.feed and k.node.graph is self.graph:  # the common case
             return k
         if isinstance(k, str):
             try:
@@ -147,7 +80,7 @@ class Session:
             raise FeedError(f"feed_dict key {k!r} is not a tensor; expected a placeholder or a tensor name")
         if k.graph is not self.graph:
             raise GraphError(f"feed {k.name} belongs to another graph than this session's")
-        if k.node.opdef.stateful and k.node.op != "variable":  # a fed variable reads as the fed value (TF1)
+        if k.node.opdef.stateful and not k.node.opdef.variable:  # a fed variable reads as the fed value (TF1)
             raise FeedError(f"tensor {k.name} cannot be fed: it is the output of the stateful op "
                             f"{k.node.op} '{k.node.name}'; feed a placeholder instead")
         return k
@@ -155,7 +88,7 @@ class Session:
     def _target_for(self, nodes):
         if self.target:
             return self.target
-        return "cuda" if any(target_of(n.device) == "cuda" for n in nodes) else "cpu"
+        return placement_target(n.device for n in nodes)
 
     # ---- running ------------------------------------------------------------------------------
     def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
@@ -234,18 +167,11 @@ class Session:
 
     def _compile(self, tensors, ops, feeds):
         from graphc.graph import needed_nodes
-        from graphc.passes.specialize import specialize
 
-        from .compiler import compile_graph
-        fed_ids = {id(t) for t in feeds}
-        nodes = needed_nodes([t.node for t in tensors] + ops, fed_ids)
-        target = self._target_for(nodes)
+        from .compiler import compile_fetches
+        nodes = needed_nodes([t.node for t in tensors] + ops, {id(t) for t in feeds})
         feed_specs = {t: (a.shape, dtypes.as_dtype(a.dtype)) for t, a in feeds.items()}
-        g, mapping, _ = specialize(tensors, feed_specs, ops)
-        spec_fetches = [mapping[id(t)] for t in tensors]
-        exe = compile_graph(g, spec_fetches, target, self.opt_level)
-        exe.feed_tensors = list(feeds)  # the feed order, for Executable.profile(feed_dict)
-        return exe
+        return compile_fetches(tensors, feed_specs, ops, self._target_for(nodes), self.opt_level)
 
 
 class _DefaultSession:

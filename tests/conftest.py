@@ -13,6 +13,8 @@ import graphc
 # a fresh folder, removed at exit.
 os.environ["GRAPHC_CACHE_DIR"] = tempfile.mkdtemp(prefix="graphc-test-cache-")
 atexit.register(shutil.rmtree, os.environ["GRAPHC_CACHE_DIR"], True)
+# Every pass's result is checked by passes/verify.py throughout the suite.
+os.environ["GRAPHC_VERIFY"] = "1"
 
 
 @pytest.fixture(autouse=True)

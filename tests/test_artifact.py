@@ -152,7 +152,7 @@ def test_manifest_missing_fields_is_refused(mlp_artifact, tmp_path):
 
 
 def test_cpu_features_this_machine_lacks_are_refused(mlp_artifact, tmp_path):
-    from graphc.runtime.host import host_features
+    from graphc.host import host_features
     have = set(host_features())
     lacking = next(f for f in ("avx512f", "avx512bw", "amx-tile") if f not in have)
     bad = _edit_manifest(mlp_artifact[0], tmp_path / "avx512.gca",

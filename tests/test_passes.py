@@ -10,8 +10,8 @@ import graphc.compat.v1 as tf
 from graphc.passes.cse import cse
 from graphc.passes.dce import dce
 from graphc.passes.fold import fold
-from graphc.passes.fusion import fuse_groups
-from graphc.passes.memory import plan_memory
+from graphc.analysis.fusion import fuse_groups
+from graphc.analysis.memory import plan_memory
 from graphc.passes.simplify import simplify
 from graphc.passes.specialize import specialize
 

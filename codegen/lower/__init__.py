@@ -5,19 +5,15 @@ returns TE computes (topi compute definitions are welcome); it never schedules.
 """
 import importlib
 
-LOWERINGS = {}
+from graphc.registry import Registry
+
+LOWERINGS = Registry("op", "lowerings")
 _FAMILIES = ("elemwise", "reduce", "linalg", "nn", "creation", "shape", "control", "state", "indexing", "conv")
 
 
 def lowering(*names):
     """Decorator registering `fn` as the lowering of each op in `names`."""
-    def register(fn):
-        for name in names:
-            if name in LOWERINGS:
-                raise ValueError(f"op {name!r} has two lowerings")
-            LOWERINGS[name] = fn
-        return fn
-    return register
+    return LOWERINGS.register(*names)
 
 
 def get_lowering(name):

@@ -1,6 +1,6 @@
 """TE lowerings of graphc/ops/conv.py: convolutions as direct reductions over (input channels of the
 group, kernel offsets), pooling as window reductions with the padding tested in the index (no padded
-copy). The CPU schedule of a 2-D conv is codegen/schedule/cpu.py's "conv_gemm" rule."""
+copy). The CPU schedule of a 2-D conv is codegen/schedule/cpu.py's CONV_GEMM block schedule."""
 import math
 
 import tvm
@@ -8,8 +8,9 @@ from tvm import te, tirx, topi
 
 from graphc.ops.conv import pool_output_shape, spatial_attrs
 
+from ..schedule import kinds
 from . import lowering
-from ..target import vector_lanes
+from ..target import current_target
 from .linalg import NR as NARROW_NR, gemm_tiles
 
 WIDE_NR = 24  # columns per register tile: 3 AVX2 vectors, 12 accumulators with MR = 4 rows
@@ -87,11 +88,12 @@ def _conv2d_gemm(x, w, k, st, d, p, out_shape):
         ok = tirx.all(i < hq * wq, row >= 0, row < h, col >= 0, col < wd)
         return tirx.if_then_else(ok, x[b, c, _clamp(row, h), _clamp(col, wd)], zero)
     xf = te.compute((n, c_in, ph_h * ph_w, length), phase_plane, name="conv_pad_pack",
-                    attrs={"plane_width": wq})
+                    attrs={kinds.KEY: kinds.CONV_PLANES, "plane_width": wq})
     mr, mp = gemm_tiles(c_out)
     if mp != c_out:
         w = te.compute((mp, c_in, kh, kw), lambda o, c, r, t: tirx.if_then_else(
-            o < c_out, w[_clamp(o, c_out), c, r, t], zero), name="conv_weight_pack")
+            o < c_out, w[_clamp(o, c_out), c, r, t], zero), name="conv_weight_pack",
+                    attrs={kinds.KEY: kinds.PACK})
     rc = te.reduce_axis((0, c_in), name="rc")
     rr = te.reduce_axis((0, kh), name="rr")
     rt = te.reduce_axis((0, kw), name="rt")
@@ -100,7 +102,8 @@ def _conv2d_gemm(x, w, k, st, d, p, out_shape):
         ph = ((rr * d[0]) % sh) * ph_w + (rt * d[1]) % sw
         off = ((rr * d[0]) // sh) * wq + (rt * d[1]) // sw
         return te.sum(w[o, rc, rr, rt] * xf[b, rc, ph, j + off], axis=[rc, rr, rt])
-    c = te.compute((n, mp, cols), product, name="conv_gemm", attrs={"gemm_mr": mr, "gemm_nr": nr})
+    c = te.compute((n, mp, cols), product, name="conv_gemm",
+                   attrs={kinds.KEY: kinds.CONV_GEMM, "gemm_mr": mr, "gemm_nr": nr})
     return te.compute(out_shape, lambda b, o, y, xx: c[b, o, y * wq + xx], name="conv")
 
 
@@ -157,9 +160,9 @@ WGRAD_MAX_KW = 8  # kernel columns the weight-gradient micro-kernel unrolls (one
 def _weight_grad_columns(kw, c_out):
     """Output channels per weight-gradient register tile: whole vectors, as many as the vector registers
     hold for kw accumulator rows (4 registers kept for the broadcast input and the dy loads)."""
-    lanes = vector_lanes(32)
-    registers = 32 if lanes >= 16 else 16  # AVX-512 has 32 vector registers, AVX2 16
-    vectors = max(1, min(4, (registers - 4) // kw, -(-c_out // lanes)))
+    target = current_target()
+    lanes = target.vector_lanes(32)
+    vectors = max(1, min(4, (target.vector_registers - 4) // kw, -(-c_out // lanes)))
     return vectors * lanes
 
 
@@ -176,11 +179,13 @@ def _conv2d_weight_grad_gemm(x, dy, k, s, d, p, out_shape):
     hp, wp = h + p[0] + p[2], wd + p[1] + p[3]
     xp = te.compute((n, c_in, hp, wp), lambda b, c, i, j: tirx.if_then_else(
         tirx.all(i >= p[0], i < h + p[0], j >= p[1], j < wd + p[1]),
-        x[b, c, _clamp(i - p[0], h), _clamp(j - p[1], wd)], zero), name="conv_wgrad_x_pack")
+        x[b, c, _clamp(i - p[0], h), _clamp(j - p[1], wd)], zero), name="conv_wgrad_x_pack",
+        attrs={kinds.KEY: kinds.PACK})
     nr = _weight_grad_columns(kw, c_out)
     cols = -(-c_out // nr) * nr
     dyt = te.compute((n, oh, ow, cols), lambda b, y, xx, o: tirx.if_then_else(
-        o < c_out, dy[b, _clamp(o, c_out), y, xx], zero), name="conv_wgrad_dy_pack")
+        o < c_out, dy[b, _clamp(o, c_out), y, xx], zero), name="conv_wgrad_dy_pack",
+        attrs={kinds.KEY: kinds.PACK})
     rn = te.reduce_axis((0, n), name="rn")
     ry = te.reduce_axis((0, oh), name="ry")
     rx = te.reduce_axis((0, ow), name="rx")
@@ -188,7 +193,8 @@ def _conv2d_weight_grad_gemm(x, dy, k, s, d, p, out_shape):
     def product(c, r, t, o):
         return te.sum(xp[rn, c, ry * s[0] + r * d[0], rx * s[1] + t * d[1]] * dyt[rn, ry, rx, o],
                       axis=[rn, ry, rx])
-    g = te.compute((c_in, kh, kw, cols), product, name="conv_wgrad_gemm", attrs={"gemm_nr": nr})
+    g = te.compute((c_in, kh, kw, cols), product, name="conv_wgrad_gemm",
+                   attrs={kinds.KEY: kinds.CONV_WGRAD_GEMM, "gemm_nr": nr})
     return te.compute(out_shape, lambda o, c, r, t: g[c, r, t, o], name="conv_weight_grad")
 
 

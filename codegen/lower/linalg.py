@@ -1,17 +1,16 @@
 """TE lowering of matmul as a packed GEMM: B is copied into zero-padded panels of NR columns
 ([..., N/NR, K, NR], contiguous per panel) so the micro-kernel streams it with vector loads; A is
 padded to a multiple of MR rows only when M needs it. The CPU schedule is codegen/schedule/cpu.py's
-"matmul" rule."""
+GEMM block schedule."""
 import tvm
 from tvm import te, tirx
 
-from graphc.ops.packed import PANEL_WIDTH
-
-from ..target import vector_lanes
+from ..schedule import kinds
+from ..target import GEMM_PANEL_WIDTH, current_target
 from . import lowering
 from .reduce import acc_dtype
 
-NR = PANEL_WIDTH  # panel width: two AVX2 vectors (one AVX-512 vector) of float32
+NR = GEMM_PANEL_WIDTH  # panel width: two AVX2 vectors (one AVX-512 vector) of float32
 MR = 4    # rows of the register block
 ACC_REGISTERS = 12  # of the 16 vector registers, those the few-row kernel may hold accumulators in
 PACK_MIN_ROWS = 16  # below this, B is read once or twice: packing it costs more than it saves
@@ -61,7 +60,8 @@ def lower_matmul(node, a, b):
         bidx, (jo, k, ji) = idx[:-3], idx[-3:]
         j = jo * NR + ji
         return b_at(bidx, k, j) if n % NR == 0 else tirx.if_then_else(j < n, b_at(bidx, k, j), zero)
-    packed_b = te.compute(b_batch + (np_ // NR, k_dim, NR), pack_b, name="matmul_packB")
+    packed_b = te.compute(b_batch + (np_ // NR, k_dim, NR), pack_b, name="matmul_packB",
+                          attrs={kinds.KEY: kinds.PACK})
     return _packed_gemm(a, packed_b, ta, out_shape)
 
 
@@ -86,7 +86,8 @@ def _packed_gemm(a, packed_b, ta, out_shape):
         return a[tuple(bidx) + ((k, i) if ta else (i, k))]
     if mp != m:
         padded_a = te.compute(a_batch + (mp, k_dim), lambda *idx: tirx.if_then_else(
-            idx[-2] < m, a_at(idx[:-2], idx[-2], idx[-1]), zero), name="matmul_packA")
+            idx[-2] < m, a_at(idx[:-2], idx[-2], idx[-1]), zero), name="matmul_packA",
+            attrs={kinds.KEY: kinds.PACK})
         a_at = lambda bidx, i, k: padded_a[tuple(bidx) + (i, k)]  # noqa: E731
 
     k = te.reduce_axis((0, k_dim), name="k")
@@ -98,7 +99,8 @@ def _packed_gemm(a, packed_b, ta, out_shape):
         av = a_at(_batch_index(a_batch, batch, idx), i, k)
         bv = packed_b[tuple(_batch_index(b_batch, batch, idx)) + (j // NR, k, j % NR)]
         return te.sum(av.astype(acc) * bv.astype(acc), axis=k)
-    c = te.compute(batch + (mp, np_), product, name="matmul", attrs={"gemm_mr": mr, "gemm_nr": NR})
+    c = te.compute(batch + (mp, np_), product, name="matmul",
+                   attrs={kinds.KEY: kinds.GEMM, "gemm_mr": mr, "gemm_nr": NR})
     return _unpadded(c, a.dtype, out_shape)
 
 
@@ -109,7 +111,7 @@ def _unpacked_matmul(a, b, ta, out_shape, a_batch, b_batch, k_dim):
     # rows per register block: a divisor of M, else all of them (M < PACK_MIN_ROWS): splitting M
     # into unit row blocks gave wrong results for M = 5 or 7 (seen with TVM 0.27)
     mr = next((r for r in (MR, 3, 2) if m % r == 0), m)
-    lanes = vector_lanes(tvm.runtime.DataType(str(a.dtype)).bits)
+    lanes = current_target().vector_lanes(tvm.runtime.DataType(str(a.dtype)).bits)
     # as many columns as the accumulator registers allow: wider rows of B per k give the FMAs
     # independent chains and read B in longer contiguous runs
     nr = next((w for w in (64, 32, NR, 8, 4, 2) if n % w == 0 and mr * max(1, w // lanes) <= ACC_REGISTERS), 1)
@@ -120,7 +122,8 @@ def _unpacked_matmul(a, b, ta, out_shape, a_batch, b_batch, k_dim):
         i, j = idx[-2], idx[-1]
         ai = tuple(_batch_index(a_batch, batch, idx)) + ((k, i) if ta else (i, k))
         return te.sum(a[ai].astype(acc) * b[tuple(_batch_index(b_batch, batch, idx)) + (k, j)].astype(acc), axis=k)
-    c = te.compute(out_shape, product, name="matmul", attrs={"gemm_mr": mr, "gemm_nr": nr})
+    c = te.compute(out_shape, product, name="matmul",
+                   attrs={kinds.KEY: kinds.GEMM, "gemm_mr": mr, "gemm_nr": nr})
     return _unpadded(c, a.dtype, out_shape)
 
 

@@ -3,6 +3,7 @@ from tvm import te, tirx, topi
 
 from graphc.ops._base import normalize_axis
 
+from ..schedule import kinds
 from . import lowering
 from .reduce import float16_safe_sum
 
@@ -43,7 +44,8 @@ def lower_layer_norm(node, x, gamma, beta):
 
     def row_sum(f, name):
         ks = [te.reduce_axis((0, x.shape[a]), name=f"k{a}") for a in range(begin, rank)]
-        return te.compute(stat_shape, lambda *i: te.sum(f(*(list(i[:begin]) + ks)), axis=ks), name=name)
+        return te.compute(stat_shape, lambda *i: te.sum(f(*(list(i[:begin]) + ks)), axis=ks), name=name,
+                          attrs={kinds.KEY: kinds.LAYER_NORM_STATS})
 
     def at(t, i):  # a keepdims statistic at the row of index i
         return t(*[0 if d >= begin else v for d, v in enumerate(i)])
@@ -55,7 +57,8 @@ def lower_layer_norm(node, x, gamma, beta):
     var = row_sum(lambda *i: _square(x(*i) - at(total, i) * inv_n), "ln_sqsum")
     eps = tirx.const(node.attrs["epsilon"], dt)
     return te.compute(x.shape, lambda *i: (x(*i) - at(total, i) * inv_n) * te.rsqrt(at(var, i) * inv_n + eps)
-                      * param(gamma, i) + param(beta, i), name="layer_norm", attrs={"ln_rows": begin})
+                      * param(gamma, i) + param(beta, i), name="layer_norm",
+                      attrs={kinds.KEY: kinds.LAYER_NORM, "ln_rows": begin})
 
 
 def _square(v):

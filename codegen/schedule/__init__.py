@@ -1,6 +1,9 @@
-"""Schedules: turn a kernel's default loop nests into fast ones for a target."""
+"""Schedules: turn a kernel's default loop nests into fast ones for a target. Each target's rules are
+in codegen/schedule/<kind>.py (the contract: rule.py; what lowerings tell the rules: kinds.py)."""
 import tvm
 from tvm.s_tir.schedule import ScheduleError
+
+from .kinds import LAYOUT_COPIES, kind_of
 
 
 def sblocks(sch):
@@ -13,9 +16,9 @@ def is_reduction(sch, block):
     return any(iv.iter_type == tvm.tirx.IterVar.CommReduce for iv in sch.get(block).iter_vars)
 
 
-def is_layout_copy(name):
+def is_layout_copy(sch, block):
     """Blocks that repack data for a kernel's inner loop (e.g. GEMM panels): kept, never inlined."""
-    return "_pack" in name
+    return kind_of(sch, block) in LAYOUT_COPIES
 
 
 def inline_spatial(sch):
@@ -23,18 +26,10 @@ def inline_spatial(sch):
     outputs = {sch.get(b).name_hint for b in sch.get_output_blocks(sch.get_sblock("root"))}
     for block in reversed(sblocks(sch)):
         name = sch.get(block).name_hint
-        if name in outputs or is_reduction(sch, block) or is_layout_copy(name):
+        if name in outputs or is_reduction(sch, block) or is_layout_copy(sch, block):
             continue
         try:
             sch.compute_inline(block)
         except ScheduleError:
             pass  # e.g. a block read by a reduction in a way TIR cannot inline; it stays a loop nest
 
-
-def schedule_for(target_kind):
-    """The scheduling function for 'cpu' or 'cuda'."""
-    if target_kind == "cuda":
-        from .cuda import schedule_cuda
-        return schedule_cuda
-    from .cpu import schedule_cpu
-    return schedule_cpu

@@ -1,25 +1,26 @@
-"""CPU schedules: vectorized, parallel loop nests; op-specific rules for the heavy kernels."""
+"""CPU schedules: vectorized, parallel loop nests; block schedules by annotated kind for the heavy kernels.
+Vector widths and thread counts come from the Target, so the same rules serve AVX2 and AVX-512."""
 import math
 
 import tvm
 
-from ..target import num_threads, vector_lanes
+from graphc.registry import Registry
+
 from . import inline_spatial, is_reduction, sblocks
+from .kinds import CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, GEMM, LAYER_NORM, LAYER_NORM_STATS, kind_of
+from .rule import ScheduleRule
 
 PARALLEL_MIN_ELEMENTS = 1 << 14  # below this, waking the thread pool costs more than it saves
 
 ROW_REDUCE_REGISTERS = 4  # independent vector accumulators per row: hides the add latency
 
-RULES = {}  # block name -> fn(sch, block): op-specific schedules (matmul, ...)
+# annotated kind (kinds.py) -> fn(sch, block, target): the heavy blocks' schedules
+BLOCK_SCHEDULES = Registry("block kind", "CPU block schedules")
 
 
-def rule(*names):
-    """Decorator: `fn(sch, block)` schedules blocks called `names` on CPU."""
-    def register(fn):
-        for n in names:
-            RULES[n] = fn
-        return fn
-    return register
+def block_schedule(*kinds):
+    """Decorator: `fn(sch, block, target)` schedules the blocks annotated with one of `kinds` on CPU."""
+    return BLOCK_SCHEDULES.register(*kinds)
 
 
 def _extent(sch, loop):
@@ -32,7 +33,7 @@ def _dtype_bits(sch, block):
     return tvm.runtime.DataType(writes[0].source.dtype).bits if writes else 32
 
 
-def schedule_injective(sch, block):
+def schedule_injective(sch, block, target):
     """Fuse all loops, vectorize the innermost lanes, split the rest across threads when large."""
     loops = sch.get_loops(block)
     if not loops:
@@ -42,7 +43,7 @@ def schedule_injective(sch, block):
     total = _extent(sch, fused)
     if total is None:
         return
-    lanes = vector_lanes(max(8, _dtype_bits(sch, block)))
+    lanes = target.vector_lanes(max(8, _dtype_bits(sch, block)))
     # A vector must not straddle rows of the innermost axis at uneven points: its indices then stop
     # being affine (gathers), and an epilogue read that way from a GEMM result computed in the same
     # kernel made LLVM reject TVM's IR ("Instruction does not dominate all uses"; rows of 6 with 4
@@ -78,10 +79,10 @@ def _contiguous_var(sch, block):
     return None
 
 
-def _widest_lanes(sch, block, extent, registers=1):
+def _widest_lanes(sch, block, extent, target, registers=1):
     """The widest run of up to `registers` vectors (of the block's dtype) that divides `extent` in at
     least 2 steps."""
-    lanes = vector_lanes(_dtype_bits(sch, block)) * registers
+    lanes = target.vector_lanes(_dtype_bits(sch, block)) * registers
     while lanes > 1 and (extent % lanes or extent < 2 * lanes):
         lanes //= 2
     return lanes
@@ -92,7 +93,7 @@ def _is_float_block(sch, block):
     return bool(writes) and str(writes[0].source.dtype).startswith("float")
 
 
-def schedule_reduction(sch, block):
+def schedule_reduction(sch, block, target):
     """Reductions: parallel over the spatial loops, vectorized along whichever loop reads memory
     contiguously. Along the reduced axis (row sums) the loop is rfactored into vector-wide partial
     results; along a kept axis (column sums) that axis becomes the innermost, vectorized loop."""
@@ -100,18 +101,18 @@ def schedule_reduction(sch, block):
     loops = sch.get_loops(block)
     n_spatial = sum(1 for iv in biter if iv.iter_type != tvm.tirx.IterVar.CommReduce)
     if len(loops) != len(biter) or any(iv.iter_type == tvm.tirx.IterVar.CommReduce for iv in biter[:n_spatial]):
-        return _parallel_spatial(sch, block)  # unusual nest (e.g. already transformed): keep it simple
+        return _parallel_spatial(sch, block, target)  # unusual nest (e.g. already transformed): keep it simple
     contiguous = _contiguous_var(sch, block)
     if contiguous is None or len(sch.get(block).writes) != 1:
-        return _parallel_spatial(sch, block)
+        return _parallel_spatial(sch, block, target)
     if contiguous.same_as(biter[-1]) and contiguous.iter_type == tvm.tirx.IterVar.CommReduce:
-        return _schedule_row_reduction(sch, block, n_spatial)
+        return _schedule_row_reduction(sch, block, n_spatial, target)
     if n_spatial and contiguous.same_as(biter[n_spatial - 1]):
-        return _schedule_column_reduction(sch, block, n_spatial)
-    return _parallel_spatial(sch, block)
+        return _schedule_column_reduction(sch, block, n_spatial, target)
+    return _parallel_spatial(sch, block, target)
 
 
-def _parallel_spatial(sch, block, n_spatial=None):
+def _parallel_spatial(sch, block, target, n_spatial=None):
     """Fuse the first `n_spatial` (default: all spatial) loops and run them in parallel when the work
     is large enough; returns the fused loop, or None when there are none."""
     loops = sch.get_loops(block)
@@ -123,23 +124,23 @@ def _parallel_spatial(sch, block, n_spatial=None):
     fused = sch.fuse(*spatial) if len(spatial) > 1 else spatial[0]
     ext = _extent(sch, fused) or 0
     work = ext * math.prod(_extent(sch, l) or 1 for l in loops[n_spatial:])
-    if ext >= 2 and work >= PARALLEL_MIN_ELEMENTS and num_threads() > 1:
+    if ext >= 2 and work >= PARALLEL_MIN_ELEMENTS and target.num_threads > 1:
         sch.parallel(fused)
     return fused
 
 
-def _schedule_row_reduction(sch, block, n_spatial):
+def _schedule_row_reduction(sch, block, n_spatial, target):
     """Reduce the contiguous last axis in vector-wide partial sums (rfactor), then the lanes."""
     loops = sch.get_loops(block)
     k = loops[-1]
     k_ext = _extent(sch, k)
-    lanes = _widest_lanes(sch, block, k_ext, ROW_REDUCE_REGISTERS) if k_ext and _is_float_block(sch, block) else 1
+    lanes = _widest_lanes(sch, block, k_ext, target, ROW_REDUCE_REGISTERS) if k_ext and _is_float_block(sch, block) else 1
     if lanes == 1 or any(not sch.get_loops(b) for b in sblocks(sch)):
         # (TVM's rfactor fails an internal check when a loopless block, e.g. a 0-d result, sits beside it)
-        return _parallel_spatial(sch, block)
+        return _parallel_spatial(sch, block, target)
     _, ki = sch.split(k, [None, lanes])
     rf = sch.rfactor(ki, factor_axis=0)
-    outer = _parallel_spatial(sch, rf, n_spatial)
+    outer = _parallel_spatial(sch, rf, target, n_spatial)
     sch.vectorize(sch.get_loops(rf)[-1])
     sch.decompose_reduction(rf, sch.get_loops(rf)[0 if outer is None else 1])
     if outer is not None:
@@ -148,21 +149,21 @@ def _schedule_row_reduction(sch, block, n_spatial):
     return None
 
 
-def _schedule_column_reduction(sch, block, n_spatial):
+def _schedule_column_reduction(sch, block, n_spatial, target):
     """The reduced axes are strided: loop over them outside a vectorized run of the contiguous kept axis."""
     loops = sch.get_loops(block)
     spatial, reduce = loops[:n_spatial], loops[n_spatial:]
     inner = spatial[-1]
     ext = _extent(sch, inner) or 1
-    lanes = vector_lanes(_dtype_bits(sch, block))
+    lanes = target.vector_lanes(_dtype_bits(sch, block))
     chunk = next((c for c in (lanes * 8, lanes * 4, lanes * 2, lanes) if ext % c == 0 and ext >= c), None)
     if chunk is None:
-        return _parallel_spatial(sch, block)
+        return _parallel_spatial(sch, block, target)
     io, ii = sch.split(inner, [None, chunk])
     sch.reorder(*reduce, ii)
     outer = sch.fuse(*spatial[:-1], io) if n_spatial > 1 else io
     work = (_extent(sch, outer) or 1) * chunk * math.prod(_extent(sch, l) or 1 for l in reduce)
-    if (_extent(sch, outer) or 0) >= 2 and work >= PARALLEL_MIN_ELEMENTS and num_threads() > 1:
+    if (_extent(sch, outer) or 0) >= 2 and work >= PARALLEL_MIN_ELEMENTS and target.num_threads > 1:
         sch.parallel(outer)
     sch.vectorize(ii)
     sch.decompose_reduction(block, reduce[0])
@@ -180,8 +181,8 @@ def _register_tiles(sch, i, j, mr, nr):
     return ioo, ioi, ii, jo, ji
 
 
-@rule("matmul")
-def schedule_gemm(sch, block):
+@block_schedule(GEMM)
+def schedule_gemm(sch, block, target):
     """Packed GEMM: an MR x NR register tile accumulated over all of K in registers (cache_write
     to local), NR vectorized, MR unrolled; blocks of GEMM_MC rows x one B panel in the parallel loop."""
     mr = int(sch.get(block).annotations["gemm_mr"])
@@ -199,13 +200,13 @@ def schedule_gemm(sch, block):
     sch.unroll(ii)
     work = math.prod(_extent(sch, l) for l in batch) * m_pad * n_pad * k_ext
     outer = sch.fuse(*batch, ioo, jo)
-    if num_threads() > 1 and work >= GEMM_PARALLEL_MIN_MACS:
+    if target.num_threads > 1 and work >= GEMM_PARALLEL_MIN_MACS:
         sch.parallel(outer)
     sch.decompose_reduction(block, k)
 
 
-@rule("conv_gemm")
-def schedule_conv_gemm(sch, block):
+@block_schedule(CONV_GEMM)
+def schedule_conv_gemm(sch, block, target):
     """The implicit-im2col conv GEMM (codegen/lower/conv.py): the matmul register tile, with the
     reduction over (input channel, kernel row, kernel column) loops whose innermost is unrolled."""
     mr = int(sch.get(block).annotations["gemm_mr"])
@@ -213,7 +214,7 @@ def schedule_conv_gemm(sch, block):
     b, i, j, *ks = sch.get_loops(block)
     m_pad, n_pad = _extent(sch, i), _extent(sch, j)
     ioo, ioi, ii, jo, ji = _register_tiles(sch, i, j, mr, nr)
-    lanes = vector_lanes(_dtype_bits(sch, block))
+    lanes = target.vector_lanes(_dtype_bits(sch, block))
     jv = None
     if nr > lanes and nr % lanes == 0:  # whole vectors, unrolled (LLVM splits odd-width vectors badly)
         jv, ji = sch.split(ji, [None, lanes])
@@ -232,13 +233,13 @@ def schedule_conv_gemm(sch, block):
         sch.unroll(ks[-1])
     work = _extent(sch, b) * m_pad * n_pad * math.prod(_extent(sch, l) for l in ks)
     outer = sch.fuse(b, ioo, jo)
-    if num_threads() > 1 and work >= GEMM_PARALLEL_MIN_MACS:
+    if target.num_threads > 1 and work >= GEMM_PARALLEL_MIN_MACS:
         sch.parallel(outer)
     sch.decompose_reduction(block, ks[0])
 
 
-@rule("conv_wgrad_gemm")
-def schedule_conv_weight_grad_gemm(sch, block):
+@block_schedule(CONV_WGRAD_GEMM)
+def schedule_conv_weight_grad_gemm(sch, block, target):
     """The conv weight-gradient GEMM (codegen/lower/conv.py): one parallel work item per (input channel,
     NR output channels) keeps its kh x kw x NR result in a small local block; per image and kernel row,
     the kw x NR register tile accumulates over the output pixels, reading dy's NR channels of a pixel
@@ -246,7 +247,7 @@ def schedule_conv_weight_grad_gemm(sch, block):
     nr = int(sch.get(block).annotations["gemm_nr"])
     c, r, t, j, rn, ry, rx = sch.get_loops(block)
     jo, ji = sch.split(j, [None, nr])
-    lanes = vector_lanes(_dtype_bits(sch, block))
+    lanes = target.vector_lanes(_dtype_bits(sch, block))
     jv = None
     if nr > lanes and nr % lanes == 0:
         jv, ji = sch.split(ji, [None, lanes])
@@ -260,83 +261,85 @@ def schedule_conv_weight_grad_gemm(sch, block):
     sch.vectorize(ji)
     sch.unroll(t)
     outer = sch.fuse(c, jo)
-    if num_threads() > 1 and (_extent(sch, outer) or 0) >= 2:
+    if target.num_threads > 1 and (_extent(sch, outer) or 0) >= 2:
         sch.parallel(outer)
     sch.decompose_reduction(block, rn)
 
 
-@rule("conv_pad_pack")
-def schedule_conv_planes(sch, block):
+@block_schedule(CONV_PLANES)
+def schedule_conv_planes(sch, block, target):
     """The conv GEMM's padded input planes: loop over (row, column) of each plane, so the source
     index is affine (no per-element division), in parallel over channels."""
     width = int(sch.get(block).annotations["plane_width"])
     *outer, i = sch.get_loops(block)
     sch.split(i, [None, width])
     fused = sch.fuse(*outer)
-    if num_threads() > 1 and (_extent(sch, fused) or 0) >= 2:
+    if target.num_threads > 1 and (_extent(sch, fused) or 0) >= 2:
         sch.parallel(fused)
 
 
-def _reads_buffer(sch, block, name):
-    return any(r.source.name == name for r in sch.get(block).reads)
+def _reads_kind(sch, block, kind):
+    """Whether a block that `block` reads is annotated `kind`."""
+    return any(kind_of(sch, p) == kind for p in sch.get_producers(block))
 
 
-def schedule_conv_epilogue(sch, block):
+def schedule_conv_epilogue(sch, block, target):
     """The block that crops the conv GEMM's wide rows into the output (with any fused epilogue): the
     row loop innermost and vectorized when whole vectors fit it, the rest fused and parallel. (The
     default fuses every loop, which turns the cropped read into a per-lane gather.)"""
     *outer, last = sch.get_loops(block)
     ext = _extent(sch, last) or 0
-    lanes = vector_lanes(_dtype_bits(sch, block))
+    lanes = target.vector_lanes(_dtype_bits(sch, block))
     if ext % lanes == 0 and ext >= lanes:
         sch.vectorize(sch.split(last, [None, lanes])[1])
     if outer:
         fused = sch.fuse(*outer) if len(outer) > 1 else outer[0]
-        if num_threads() > 1 and (_extent(sch, fused) or 0) >= 2 and (_extent(sch, fused) or 0) * ext >= \
+        if target.num_threads > 1 and (_extent(sch, fused) or 0) >= 2 and (_extent(sch, fused) or 0) * ext >= \
                 PARALLEL_MIN_ELEMENTS:
             sch.parallel(fused)
 
 
-@rule("ln_sum", "ln_sqsum")
-def _scheduled_with_layer_norm(sch, block):
+@block_schedule(LAYER_NORM_STATS)
+def _scheduled_with_layer_norm(sch, block, target):
     """Layer-norm statistics are placed per row by the "layer_norm" rule (blocks run in order, so
     these come first: leave them)."""
 
 
-@rule("layer_norm")
-def schedule_layer_norm(sch, block):
+@block_schedule(LAYER_NORM)
+def schedule_layer_norm(sch, block, target):
     """One parallel loop over rows; in each row the sum, the centered sum of squares (vector-wide
     partial sums) and the vectorized normalization, so a row stays in cache and one barrier remains."""
     rows = int(sch.get(block).annotations["ln_rows"])
     loops = sch.get_loops(block)
-    stats = [b for b in sblocks(sch) if sch.get(b).name_hint in ("ln_sum", "ln_sqsum")]
+    stats = [b for b in sblocks(sch) if kind_of(sch, b) == LAYER_NORM_STATS]
     if rows == 0 or len(stats) != 2:
         for b in stats:
-            schedule_reduction(sch, b)
-        return schedule_injective(sch, block)
+            schedule_reduction(sch, b, target)
+        return schedule_injective(sch, block, target)
     row = sch.fuse(*loops[:rows]) if rows > 1 else loops[0]
     inner = sch.fuse(*loops[rows:]) if len(loops) - rows > 1 else loops[rows]
     ext = _extent(sch, inner) or 1
-    lanes = _widest_lanes(sch, block, ext)
+    lanes = _widest_lanes(sch, block, ext, target)
     if lanes > 1:
         sch.vectorize(sch.split(inner, [None, lanes])[1])
-    placed = []  # in reverse program order: each block's consumers are placed before it
+    placed, partials = [], []  # placed: in reverse program order (each block's consumers placed before it)
     for b in stats:
         n_spatial = sum(1 for iv in sch.get(b).iter_vars if iv.iter_type != tvm.tirx.IterVar.CommReduce)
         red = sch.get_loops(b)[n_spatial:]
-        width = _widest_lanes(sch, b, _extent(sch, red[0]) or 1, ROW_REDUCE_REGISTERS) \
+        width = _widest_lanes(sch, b, _extent(sch, red[0]) or 1, target, ROW_REDUCE_REGISTERS) \
             if len(red) == 1 and _is_float_block(sch, b) else 1
         rf = None
         if width > 1:  # vector-wide partial sums, then their total
             rf = sch.rfactor(sch.split(red[0], [None, width])[1], factor_axis=0)
+            partials.append(rf)
         placed = [b] + ([rf] if rf is not None else []) + placed
     for b in placed:
         sch.compute_at(b, row)
     work = (_extent(sch, row) or 1) * ext
-    if (_extent(sch, row) or 0) >= 2 and work >= PARALLEL_MIN_ELEMENTS and num_threads() > 1:
+    if (_extent(sch, row) or 0) >= 2 and work >= PARALLEL_MIN_ELEMENTS and target.num_threads > 1:
         sch.parallel(row)  # (before decompose_reduction, which TVM's parallel check rejects)
     for b in placed:
-        if sch.get(b).name_hint.endswith("_rf"):
+        if any(b.same_as(rf) for rf in partials):
             lanes_loop, *_, k_outer = sch.get_loops(b)[1:]
             sch.reorder(k_outer, lanes_loop)
             sch.vectorize(lanes_loop)
@@ -359,20 +362,35 @@ def _init_empty_reduction(sch, block):
         sch.decompose_reduction(block, loops[n_spatial])
 
 
-def schedule_cpu(sch):
-    """Schedule every block of a kernel for this CPU."""
-    inline_spatial(sch)
-    for block in sblocks(sch):
-        name = sch.get(block).name_hint
-        if any(_extent(sch, loop) == 0 for loop in sch.get_loops(block)):
-            _init_empty_reduction(sch, block)
-            continue  # nothing to speed up, and splitting a loop of extent 0 divides by zero
-        if name in RULES:
-            RULES[name](sch, block)
-        elif is_reduction(sch, block):
-            schedule_reduction(sch, block)
-        elif _reads_buffer(sch, block, "conv_gemm"):
-            schedule_conv_epilogue(sch, block)
-        else:
-            schedule_injective(sch, block)
-    return sch
+def schedule_block(sch, block, kind, after_conv_gemm, target):
+    """Schedule one block: by the schedule for its annotated `kind`, else as a reduction, a conv GEMM's
+    epilogue (`after_conv_gemm`: it reads one) or an injective loop nest."""
+    if any(_extent(sch, loop) == 0 for loop in sch.get_loops(block)):
+        _init_empty_reduction(sch, block)
+        return  # nothing to speed up, and splitting a loop of extent 0 divides by zero
+    if kind in BLOCK_SCHEDULES:
+        BLOCK_SCHEDULES[kind](sch, block, target)
+    elif is_reduction(sch, block):
+        schedule_reduction(sch, block, target)
+    elif after_conv_gemm:
+        schedule_conv_epilogue(sch, block, target)
+    else:
+        schedule_injective(sch, block, target)
+
+
+class BlockwiseRule(ScheduleRule):
+    """Any kernel (the CPU fallback): spatial blocks inlined into their consumers, then every remaining
+    block scheduled by schedule_block, in program order."""
+    name = "cpu_blockwise"
+
+    def apply(self, func, target):
+        sch = tvm.s_tir.Schedule(func)
+        inline_spatial(sch)
+        # each block's kind (and its producers') read before any block is transformed
+        plan = [(block, kind_of(sch, block), _reads_kind(sch, block, CONV_GEMM)) for block in sblocks(sch)]
+        for block, kind, after_conv_gemm in plan:
+            schedule_block(sch, block, kind, after_conv_gemm, target)
+        return sch
+
+
+CPU_RULES = (BlockwiseRule(),)  # a Target's rules, in order; the fallback last

@@ -4,6 +4,7 @@ import numpy as np
 
 from graphc.errors import GraphcError
 from graphc.graph import Tensor, needed_nodes
+from graphc.registry import Registry
 
 OPSET = 17
 
@@ -16,22 +17,19 @@ def _simple(onnx_op):
     return lambda b, node, ins, outs: b.node(onnx_op, ins, outs)
 
 
-EMITTERS = {op: _simple(o) for op, o in {
+EMITTERS = Registry("graphc op", "ONNX emitters")
+EMITTERS.update({op: _simple(o) for op, o in {
     "add": "Add", "subtract": "Sub", "multiply": "Mul", "divide": "Div", "pow": "Pow", "maximum": "Max",
     "minimum": "Min", "abs": "Abs", "negative": "Neg", "exp": "Exp", "log": "Log", "sqrt": "Sqrt",
     "reciprocal": "Reciprocal", "sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "erf": "Erf",
     "sin": "Sin", "cos": "Cos", "floor": "Floor", "ceil": "Ceil", "sign": "Sign", "identity": "Identity",
     "equal": "Equal", "less": "Less", "greater": "Greater", "less_equal": "LessOrEqual",
     "greater_equal": "GreaterOrEqual", "logical_and": "And", "logical_or": "Or", "logical_xor": "Xor",
-    "logical_not": "Not", "where": "Where"}.items()}
+    "logical_not": "Not", "where": "Where"}.items()})
 
 
 def _emitter(*ops):
-    def deco(fn):
-        for op in ops:
-            EMITTERS[op] = fn
-        return fn
-    return deco
+    return EMITTERS.register(*ops)
 
 
 @_emitter("matmul")

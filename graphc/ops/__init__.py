@@ -1,4 +1,6 @@
 """The op families; importing this package registers every op."""
+import sys
+
 from . import control, conv, creation, elemwise, indexing, linalg, nn, reduce, shape  # noqa: F401  (registration)
 from ._base import convert_to_tensor
 from .control import identity, stop_gradient
@@ -20,3 +22,7 @@ from .shape import (broadcast_to, concat, expand_dims, gather, getitem, one_hot,
                     pad, slice, split, squeeze, stack, strided_slice, tile, transpose, unstack)
 from .shape import rank, size
 from . import packed  # noqa: F401  (registers matmul_packed, made by passes/pack_weights.py)
+
+from ..graph import set_operator_api  # noqa: E402
+
+set_operator_api(sys.modules[__name__])  # Tensor operators (+, *, [], ...) build these ops

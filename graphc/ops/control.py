@@ -7,10 +7,10 @@ def _examples(rng):
     return [Example([rand(rng, (3, 4))]), Example([rand(rng, (5,), "int32")]), Example([rand(rng, ())])]
 
 
-identity_op = register_op("identity", pattern=Pattern.ELEMWISE, infer=same_type,
+identity_op = register_op("identity", moves_bits=True, noop_when_same_type=True, pattern=Pattern.ELEMWISE, infer=same_type,
                           reference=lambda n, x: x.copy(), examples=_examples,
                           gradient=lambda n, dys: [dys[0]])
-stop_gradient_op = register_op("stop_gradient", pattern=Pattern.ELEMWISE, infer=same_type,
+stop_gradient_op = register_op("stop_gradient", moves_bits=True, noop_when_same_type=True, pattern=Pattern.ELEMWISE, infer=same_type,
                                reference=lambda n, x: x.copy(), examples=_examples, differentiable=False)
 
 

@@ -13,12 +13,12 @@ def _no_reference(node):
 
 
 placeholder_op = register_op(
-    "placeholder", pattern=Pattern.SOURCE, differentiable=False,
+    "placeholder", moves_bits=True, feed=True, pattern=Pattern.SOURCE, differentiable=False,
     infer=lambda n: TensorType(n.attrs["shape"], n.attrs["dtype"]),  # shape None: any rank
     reference=_no_reference)
 
 constant_op = register_op(
-    "constant", pattern=Pattern.SOURCE, differentiable=False,
+    "constant", moves_bits=True, constant=True, pattern=Pattern.SOURCE, differentiable=False,
     infer=lambda n: TensorType(n.attrs["value"].shape, n.attrs["value"].dtype),
     reference=lambda n: n.attrs["value"])
 

@@ -363,7 +363,7 @@ def _where_infer(node):
 
 
 where_op = register_op(
-    "where", pattern=Pattern.BROADCAST, infer=_where_infer,
+    "where", moves_bits=True, pattern=Pattern.BROADCAST, infer=_where_infer,
     reference=lambda n, c, a, b: np.where(c, a, b),
     examples=lambda rng: [Example([rand(rng, (3, 4), "bool"), rand(rng, (3, 4)), rand(rng, (3, 4))]),
                           Example([rand(rng, (3, 1), "bool"), rand(rng, (4,)), rand(rng, (2, 1, 1))]),
@@ -386,7 +386,7 @@ def where(condition, x, y, name=None):
 
 # ---- cast -------------------------------------------------------------------------------------
 cast_op = register_op(
-    "cast", pattern=Pattern.ELEMWISE,
+    "cast", moves_bits=True, noop_when_same_type=True, pattern=Pattern.ELEMWISE,
     infer=lambda n: TensorType(n.inputs[0].shape, n.attrs["dtype"]),
     reference=lambda n, x: _saturated(x, n.attrs["dtype"]).astype(n.attrs["dtype"].np) if n.attrs.get("saturate")
     else x.astype(n.attrs["dtype"].np),
@@ -447,7 +447,7 @@ def _bitcast_infer(node):
 
 
 register_op(
-    "bitcast", pattern=Pattern.ELEMWISE, infer=_bitcast_infer, differentiable=False,
+    "bitcast", moves_bits=True, pattern=Pattern.ELEMWISE, infer=_bitcast_infer, differentiable=False,
     reference=lambda n, x: np.ascontiguousarray(x).view(n.attrs["dtype"].np),
     examples=lambda rng: [Example([rand(rng, (3, 4), "float32")], {"dtype": dtypes.int32}),
                           Example([rand(rng, (5,), "int8", -100, 100)], {"dtype": dtypes.uint8}),

@@ -54,7 +54,7 @@ def _elements_examples(rng):
 
 
 gather_elements_op = register_op(
-    "gather_elements", pattern=Pattern.INJECTIVE, infer=_gather_elements_infer, reference=_gather_elements_ref,
+    "gather_elements", moves_bits=True, pattern=Pattern.INJECTIVE, infer=_gather_elements_infer, reference=_gather_elements_ref,
     examples=_elements_examples)
 
 
@@ -163,7 +163,7 @@ def _gather_nd_ref(node, x, idx):
 
 
 gather_nd_op = register_op(
-    "gather_nd", pattern=Pattern.INJECTIVE, infer=_gather_nd_infer, reference=_gather_nd_ref,
+    "gather_nd", moves_bits=True, pattern=Pattern.INJECTIVE, infer=_gather_nd_infer, reference=_gather_nd_ref,
     examples=lambda rng: [Example([rand(rng, (3, 4)), rng.integers(-3, 3, (5, 2)).astype("int64")], {"batch_dims": 0}),
                           Example([rand(rng, (3, 4, 2)), rng.integers(0, 3, (2, 2, 1)).astype("int32")], {"batch_dims": 0}),
                           Example([rand(rng, (2, 3, 4)), rng.integers(0, 3, (2, 2, 1)).astype("int64")], {"batch_dims": 1})],

@@ -42,7 +42,7 @@ def _reference(node, a, b):
 
 
 matmul_op = register_op(
-    "matmul", pattern=Pattern.OUT_ELEMWISE_FUSABLE, infer=_infer, reference=_reference,
+    "matmul", packed_form="matmul_packed", pattern=Pattern.OUT_ELEMWISE_FUSABLE, infer=_infer, reference=_reference,
     examples=lambda rng: [
         Example([rand(rng, (4, 5)), rand(rng, (5, 3))]),
         Example([rand(rng, (33, 17)), rand(rng, (17, 40))]),

@@ -1,16 +1,17 @@
 """matmul_packed: a @ B where B was packed ahead of time into zero-padded column panels
-[ceil(N/PANEL_WIDTH), K, PANEL_WIDTH] (the layout the CPU GEMM micro-kernel streams). The pass
-passes/pack_weights.py makes it from a matmul whose B is a constant, so packing costs nothing per run."""
+[ceil(N/width), K, width] (the layout a CPU GEMM micro-kernel streams; the target chooses the width).
+The pass passes/pack_weights.py makes it from a matmul whose B is a constant, so packing costs nothing
+per run."""
 import numpy as np
 
 from ..errors import ShapeError
 from ..registry import Example, Pattern, TensorType, register_op
 from ._base import rand
 
-PANEL_WIDTH = 16  # columns per panel: two AVX2 vectors of float32
+EXAMPLE_PANEL_WIDTH = 16  # the registry tests' panels (the CPU target's width)
 
 
-def pack_panels(b, width=PANEL_WIDTH):
+def pack_panels(b, width):
     """numpy: a (K, N) matrix as zero-padded panels of `width` columns, shape (ceil(N/width), K, width)."""
     k, n = b.shape
     panels = -(-n // width)
@@ -53,7 +54,7 @@ def _reference(node, a, packed):
 
 def _examples(rng):
     def case(a, b, **attrs):
-        return Example([a, pack_panels(b)], {"n": b.shape[1], **attrs})
+        return Example([a, pack_panels(b, EXAMPLE_PANEL_WIDTH)], {"n": b.shape[1], **attrs})
     return [case(rand(rng, (4, 5)), rand(rng, (5, 3))),
             case(rand(rng, (33, 17)), rand(rng, (17, 40))),
             case(rand(rng, (1, 20)), rand(rng, (20, 32))),

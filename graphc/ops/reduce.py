@@ -166,7 +166,7 @@ def unreduce_reference(node, dy, x):
 
 
 unreduce_op = register_op(
-    "unreduce", pattern=Pattern.INJECTIVE, shape_only_inputs=(1,),
+    "unreduce", noop_when_same_type=lambda attrs: not attrs.get("mean"), pattern=Pattern.INJECTIVE, shape_only_inputs=(1,),
     infer=lambda n: TensorType(n.inputs[1].shape, n.inputs[0].dtype),
     reference=unreduce_reference,
     examples=lambda rng: [Example([rand(rng, (3,)), rand(rng, (3, 4))], {"axes": (1,), "keepdims": False, "mean": False}),
@@ -194,7 +194,7 @@ def sum_to_reference(node, dy, like):
 
 
 sum_to_op = register_op(
-    "sum_to", pattern=Pattern.REDUCE, shape_only_inputs=(1,),
+    "sum_to", noop_when_same_type=True, pattern=Pattern.REDUCE, shape_only_inputs=(1,),
     infer=lambda n: TensorType(n.inputs[1].shape, n.inputs[0].dtype),
     reference=sum_to_reference,
     examples=lambda rng: [Example([rand(rng, (3, 4)), rand(rng, (4,))]),
@@ -217,7 +217,7 @@ def sum_to(dy, x):
 
 
 broadcast_like_op = register_op(
-    "broadcast_like", pattern=Pattern.BROADCAST, shape_only_inputs=(1,),
+    "broadcast_like", noop_when_same_type=True, pattern=Pattern.BROADCAST, shape_only_inputs=(1,),
     infer=lambda n: TensorType(broadcast_shape(n.inputs[0].shape, n.inputs[1].shape), n.inputs[0].dtype),
     reference=lambda n, x, like: np.require(np.broadcast_to(x, np.broadcast_shapes(x.shape, like.shape)), requirements="C"),
     examples=lambda rng: [Example([rand(rng, (4,)), rand(rng, (3, 4))]),

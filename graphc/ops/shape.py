@@ -32,7 +32,7 @@ def resolve_reshape(in_shape, shape):
 
 
 reshape_op = register_op(
-    "reshape", pattern=Pattern.INJECTIVE,
+    "reshape", moves_bits=True, noop_when_same_type=True, pattern=Pattern.INJECTIVE,
     infer=lambda n: TensorType(resolve_reshape(n.inputs[0].shape, n.attrs["shape"]), n.inputs[0].dtype),
     reference=lambda n, x: x.reshape(resolve_reshape(x.shape, n.attrs["shape"])),
     examples=lambda rng: [Example([rand(rng, (3, 4))], {"shape": (4, 3)}),
@@ -52,7 +52,7 @@ def reshape(tensor, shape, name=None):
 
 
 reshape_like_op = register_op(
-    "reshape_like", pattern=Pattern.INJECTIVE, shape_only_inputs=(1,),
+    "reshape_like", moves_bits=True, noop_when_same_type=True, pattern=Pattern.INJECTIVE, shape_only_inputs=(1,),
     infer=lambda n: TensorType(n.inputs[1].shape, n.inputs[0].dtype),
     reference=lambda n, x, like: x.reshape(like.shape),
     examples=lambda rng: [Example([rand(rng, (3, 4)), rand(rng, (2, 6))])])
@@ -82,7 +82,7 @@ def _transpose_infer(node):
 
 
 transpose_op = register_op(
-    "transpose", pattern=Pattern.INJECTIVE, infer=_transpose_infer,
+    "transpose", moves_bits=True, pattern=Pattern.INJECTIVE, infer=_transpose_infer,
     reference=lambda n, x: np.require(np.transpose(x, n.attrs["perm"]), requirements="C"),
     examples=lambda rng: [Example([rand(rng, (3, 4))], {"perm": (1, 0)}),
                           Example([rand(rng, (2, 3, 4))], {"perm": (2, 0, 1)}),
@@ -118,7 +118,7 @@ def _expand_dims_infer(node):
 
 
 expand_dims_op = register_op(
-    "expand_dims", pattern=Pattern.INJECTIVE, infer=_expand_dims_infer,
+    "expand_dims", moves_bits=True, noop_when_same_type=True, pattern=Pattern.INJECTIVE, infer=_expand_dims_infer,
     reference=lambda n, x: np.expand_dims(x, normalize_axis(n.attrs["axis"], x.ndim + 1)),
     gradient=lambda n, dys: [reshape_like(dys[0], n.inputs[0])],
     examples=lambda rng: [Example([rand(rng, (3, 4))], {"axis": 0}), Example([rand(rng, (3, 4))], {"axis": -1}),
@@ -151,7 +151,7 @@ def _squeeze_infer(node):
 
 
 squeeze_op = register_op(
-    "squeeze", pattern=Pattern.INJECTIVE, infer=_squeeze_infer,
+    "squeeze", moves_bits=True, noop_when_same_type=True, pattern=Pattern.INJECTIVE, infer=_squeeze_infer,
     reference=lambda n, x: x.reshape([d for i, d in enumerate(x.shape) if i not in squeezed_axes(x.shape, n.attrs.get("axes"))]),
     gradient=lambda n, dys: [reshape_like(dys[0], n.inputs[0])],
     examples=lambda rng: [Example([rand(rng, (3, 1, 4, 1))], {"axes": None}),
@@ -194,7 +194,7 @@ def _concat_infer(node):
 
 
 concat_op = register_op(
-    "concat", pattern=Pattern.INJECTIVE, infer=_concat_infer,
+    "concat", moves_bits=True, pattern=Pattern.INJECTIVE, infer=_concat_infer,
     reference=lambda n, *xs: np.concatenate(xs, axis=normalize_axis(n.attrs["axis"], xs[0].ndim)),
     examples=lambda rng: [Example([rand(rng, (2, 3)), rand(rng, (4, 3))], {"axis": 0}),
                           Example([rand(rng, (2, 3)), rand(rng, (2, 1)), rand(rng, (2, 5))], {"axis": -1}),
@@ -220,7 +220,7 @@ def _concat_slice_ref(node, dy, *xs):
 
 
 concat_slice_op = register_op(
-    "concat_slice", pattern=Pattern.INJECTIVE, shape_only_inputs="rest",
+    "concat_slice", moves_bits=True, pattern=Pattern.INJECTIVE, shape_only_inputs="rest",
     infer=lambda n: TensorType(n.inputs[1 + n.attrs["index"]].shape, n.inputs[0].dtype),
     reference=_concat_slice_ref,
     examples=lambda rng: [Example([rand(rng, (6, 3)), rand(rng, (2, 3)), rand(rng, (4, 3))], {"axis": 0, "index": 1}),
@@ -288,7 +288,7 @@ def _split_ref(node, x):
 
 
 split_op = register_op(
-    "split", pattern=Pattern.INJECTIVE, infer=_split_infer, reference=_split_ref,
+    "split", moves_bits=True, pattern=Pattern.INJECTIVE, infer=_split_infer, reference=_split_ref,
     examples=lambda rng: [Example([rand(rng, (6, 4))], {"axis": 0, "num": 3}),
                           Example([rand(rng, (2, 7))], {"axis": -1, "sizes": (2, 4, 1)}),
                           Example([rand(rng, (4, 2), "int32")], {"axis": 0, "num": 2})])
@@ -361,7 +361,7 @@ def _slice_key(slices):
 
 
 strided_slice_op = register_op(
-    "strided_slice", pattern=Pattern.INJECTIVE, infer=_strided_slice_infer,
+    "strided_slice", moves_bits=True, pattern=Pattern.INJECTIVE, infer=_strided_slice_infer,
     reference=lambda n, x: np.require(x[_slice_key(n.attrs["slices"])], requirements="C"),
     examples=lambda rng: [Example([rand(rng, (5, 6))], {"slices": ((1, 4, 1), (None, None, 2))}),
                           Example([rand(rng, (7,))], {"slices": ((None, None, -2),)}),
@@ -469,7 +469,7 @@ def _gather_ref(node, params, indices):
 
 
 gather_op = register_op(
-    "gather", pattern=Pattern.INJECTIVE, infer=_gather_infer, reference=_gather_ref,
+    "gather", moves_bits=True, pattern=Pattern.INJECTIVE, infer=_gather_infer, reference=_gather_ref,
     examples=lambda rng: [Example([rand(rng, (5, 3)), rng.integers(0, 5, (4,)).astype("int32")], {"axis": 0}),
                           Example([rand(rng, (2, 6, 3)), rng.integers(-6, 6, (2, 2)).astype("int64")], {"axis": 1}),
                           Example([rand(rng, (4,), "int32"), np.array(2, "int32")], {"axis": 0})])
@@ -557,7 +557,7 @@ def _broadcast_to_infer(node):
 
 
 broadcast_to_op = register_op(
-    "broadcast_to", pattern=Pattern.BROADCAST, infer=_broadcast_to_infer,
+    "broadcast_to", moves_bits=True, noop_when_same_type=True, pattern=Pattern.BROADCAST, infer=_broadcast_to_infer,
     reference=lambda n, x: np.require(np.broadcast_to(x, n.attrs["shape"]), requirements="C"),
     gradient=lambda n, dys: [_sum_to(dys[0], n.inputs[0])],
     examples=lambda rng: [Example([rand(rng, (3, 1))], {"shape": (2, 3, 4)}),
@@ -585,7 +585,7 @@ def _tile_infer(node):
 
 
 tile_op = register_op(
-    "tile", pattern=Pattern.INJECTIVE, infer=_tile_infer,
+    "tile", moves_bits=True, pattern=Pattern.INJECTIVE, infer=_tile_infer,
     reference=lambda n, x: np.tile(x, n.attrs["multiples"]),
     gradient=lambda n, dys: [make("tile_grad", [dys[0], n.inputs[0]], {"multiples": n.attrs["multiples"]})],
     examples=lambda rng: [Example([rand(rng, (2, 3))], {"multiples": (2, 1)}),
@@ -615,7 +615,7 @@ def tile(input, multiples, name=None):
 
 # ---- shape --------------------------------------------------------------------------------------
 shape_op = register_op(
-    "shape", pattern=Pattern.INJECTIVE, shape_only_inputs=(0,), differentiable=False,
+    "shape", moves_bits=True, pattern=Pattern.INJECTIVE, shape_only_inputs=(0,), differentiable=False,
     infer=lambda n: TensorType((None if n.inputs[0].shape is None else len(n.inputs[0].shape),), n.attrs["dtype"]),
     reference=lambda n, x: np.array(x.shape, n.attrs["dtype"].np),
     examples=lambda rng: [Example([rand(rng, (3, 4))], {"dtype": dtypes.int32}),
@@ -632,10 +632,10 @@ def _scalar_int_examples(rng):
             Example([rand(rng, (2, 1, 5), "int32")], {"dtype": dtypes.int64})]
 
 
-register_op("size", pattern=Pattern.INJECTIVE, shape_only_inputs=(0,), differentiable=False,
+register_op("size", moves_bits=True, pattern=Pattern.INJECTIVE, shape_only_inputs=(0,), differentiable=False,
             infer=lambda n: TensorType((), n.attrs["dtype"]),
             reference=lambda n, x: np.array(x.size, n.attrs["dtype"].np), examples=_scalar_int_examples)
-register_op("rank", pattern=Pattern.INJECTIVE, shape_only_inputs=(0,), differentiable=False,
+register_op("rank", moves_bits=True, pattern=Pattern.INJECTIVE, shape_only_inputs=(0,), differentiable=False,
             infer=lambda n: TensorType((), n.attrs["dtype"]),
             reference=lambda n, x: np.array(x.ndim, n.attrs["dtype"].np), examples=_scalar_int_examples)
 

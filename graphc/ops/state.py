@@ -12,7 +12,7 @@ def _no_value(node, *args):
 
 
 variable_op = register_op(
-    "variable", pattern=Pattern.SOURCE, stateful=True, differentiable=False, reference=_no_value,
+    "variable", moves_bits=True, variable=True, pattern=Pattern.SOURCE, stateful=True, differentiable=False, reference=_no_value,
     infer=lambda n: TensorType(n.attrs["shape"], n.attrs["dtype"]))
 
 
@@ -32,7 +32,7 @@ def _assign_infer(node):
 
 for _name in ("assign", "assign_add", "assign_sub"):
     register_op(_name, pattern=Pattern.OPAQUE, stateful=True, differentiable=False, writes_input=0,
-                infer=_assign_infer, reference=_no_value)
+                overwrites_input=_name == "assign", infer=_assign_infer, reference=_no_value)
 
 group_op = register_op("group", pattern=Pattern.SOURCE, differentiable=False, reference=lambda n: [],
                        infer=lambda n: [])

@@ -10,31 +10,19 @@ import numpy as np
 
 import graphc as gc
 
+from ...registry import Registry
 from ..errors import OnnxImportError
 
 BIG = 2 ** 62  # ONNX slice ends use INT64_MAX / INT64_MIN for "to the end"
 
 
-class _Converters(dict):
-    """op type -> converter; registering an op type twice is an error, however it is registered."""
-
-    def __setitem__(self, op, fn):
-        if op in self:
-            raise ValueError(f"ONNX op {op} has two converters")
-        super().__setitem__(op, fn)
-
-
-CONVERTERS = _Converters()
+CONVERTERS = Registry("ONNX op", "converters")  # op type -> converter
 _FAMILIES = ("math", "tensor", "nn", "reduce", "shape", "control", "rnn", "signal", "text", "quant", "linalg", "indexing", "attention", "loss", "norm", "image", "conv")
 
 
 def converter(*op_types):
     """Decorator registering `fn` as the converter of each ONNX op type in `op_types`."""
-    def deco(fn):
-        for op in op_types:
-            CONVERTERS[op] = fn
-        return fn
-    return deco
+    return CONVERTERS.register(*op_types)
 
 
 def load_all():

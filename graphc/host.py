@@ -2,7 +2,7 @@
 
 LLVM names the CPU from cpuid (e.g. 'znver4'), but a hypervisor may leave AVX-512 state disabled, so
 code using every feature of that CPU dies with SIGILL. The kernels (codegen) and the artifact check
-(runtime) both take the host's features from here.
+(runtime) both take the host's features from here, below both.
 """
 import functools
 

@@ -14,8 +14,9 @@ import networkx as nx
 
 from graphc.registry import Pattern
 
-RANK = {Pattern.ELEMWISE: 0, Pattern.BROADCAST: 1, Pattern.INJECTIVE: 2, Pattern.REDUCE: 3,
-        Pattern.OUT_ELEMWISE_FUSABLE: 4, Pattern.OPAQUE: 8}
+# How freely an op fuses (TVM's OpPatternKind order): lower numbers join more kinds of groups
+FUSION_ORDER = {Pattern.ELEMWISE: 0, Pattern.BROADCAST: 1, Pattern.INJECTIVE: 2, Pattern.REDUCE: 3,
+                Pattern.OUT_ELEMWISE_FUSABLE: 4, Pattern.OPAQUE: 8}
 SINK = -1
 
 
@@ -24,10 +25,11 @@ def kernel_nodes(graph):
     return [n for n in graph.nodes if n.opdef.pattern != Pattern.SOURCE]
 
 
-def _rank(node):
+def _fusion_order(node):
+    """The node's FUSION_ORDER; an update of state in place fuses as an elementwise op."""
     if node.opdef.writes_input is not None:
-        return RANK[Pattern.ELEMWISE]  # an in-place update: elementwise in (variable, value)
-    return 8 if node.opdef.stateful else RANK[node.opdef.pattern]
+        return FUSION_ORDER[Pattern.ELEMWISE]  # an in-place update: elementwise in (variable, value)
+    return 8 if node.opdef.stateful else FUSION_ORDER[node.opdef.pattern]
 
 
 def _reads_target(members, writer):
@@ -36,19 +38,19 @@ def _reads_target(members, writer):
     return any(t is target for m in members for t in m.opdef.data_inputs(m))
 
 
-def _can_fuse(group_kind, path_ranks, target_rank):
-    if group_kind <= RANK[Pattern.INJECTIVE]:
-        return max(path_ranks, default=0) <= RANK[Pattern.INJECTIVE] and target_rank <= RANK[Pattern.REDUCE]
-    if group_kind in (RANK[Pattern.OUT_ELEMWISE_FUSABLE], RANK[Pattern.REDUCE]):
-        return max(path_ranks + [target_rank]) <= RANK[Pattern.BROADCAST]
+def _can_fuse(group_kind, path_orders, target_order):
+    if group_kind <= FUSION_ORDER[Pattern.INJECTIVE]:
+        return max(path_orders, default=0) <= FUSION_ORDER[Pattern.INJECTIVE] and target_order <= FUSION_ORDER[Pattern.REDUCE]
+    if group_kind in (FUSION_ORDER[Pattern.OUT_ELEMWISE_FUSABLE], FUSION_ORDER[Pattern.REDUCE]):
+        return max(path_orders + [target_order]) <= FUSION_ORDER[Pattern.BROADCAST]
     return False
 
 
-def _joins_epilogue(group_kind, path_ranks, target_group_kind, target_rank):
+def _joins_epilogue(group_kind, path_orders, target_group_kind, target_order):
     """An elementwise/broadcast group feeding the epilogue (not the matmul itself) of a matmul group:
     e.g. the residual `exp(-h)` in `relu(h @ w) + exp(-h)` is computed inside the epilogue."""
-    return (target_group_kind == RANK[Pattern.OUT_ELEMWISE_FUSABLE] and target_rank <= RANK[Pattern.BROADCAST]
-            and max(path_ranks + [group_kind]) <= RANK[Pattern.BROADCAST])
+    return (target_group_kind == FUSION_ORDER[Pattern.OUT_ELEMWISE_FUSABLE] and target_order <= FUSION_ORDER[Pattern.BROADCAST]
+            and max(path_orders + [group_kind]) <= FUSION_ORDER[Pattern.BROADCAST])
 
 
 def _reenters(forward, find, target_root, joining_roots):
@@ -86,10 +88,10 @@ def _between(forward, i, p, ordered):
     return down & up
 
 
-def fuse_groups(graph, fetches, opt_level=3):
-    """Groups of kernel nodes in a valid execution order; one node per group below opt level 1."""
+def fuse_groups(graph, fetches, fuse=True):
+    """Groups of kernel nodes in a valid execution order; one node per group when `fuse` is False."""
     nodes = kernel_nodes(graph)
-    if opt_level < 1 or len(nodes) < 2:
+    if not fuse or len(nodes) < 2:
         return [[n] for n in nodes]
     index = {id(n): i for i, n in enumerate(nodes)}
     forward = nx.DiGraph()
@@ -112,7 +114,7 @@ def fuse_groups(graph, fetches, opt_level=3):
     ipdom = nx.immediate_dominators(reverse, SINK)
 
     leader = list(range(len(nodes)))
-    kind = [_rank(n) for n in nodes]
+    kind = [_fusion_order(n) for n in nodes]
 
     def find(i):
         while leader[i] != i:
@@ -127,9 +129,9 @@ def fuse_groups(graph, fetches, opt_level=3):
         between = _between(forward, i, p, ordered)
         if any(b in ends_group for b in between):
             continue
-        path_ranks = [kind[find(b)] for b in between]
-        if not _can_fuse(kind[find(i)], path_ranks, kind[find(p)]) and not (
-                _joins_epilogue(kind[find(i)], path_ranks, kind[find(p)], _rank(nodes[p])) and
+        path_orders = [kind[find(b)] for b in between]
+        if not _can_fuse(kind[find(i)], path_orders, kind[find(p)]) and not (
+                _joins_epilogue(kind[find(i)], path_orders, kind[find(p)], _fusion_order(nodes[p])) and
                 not _reenters(forward, find, find(p), {find(i)} | {find(b) for b in between})):
             continue
         if nodes[p].opdef.writes_input is not None:

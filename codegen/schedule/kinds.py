@@ -1,0 +1,21 @@
+"""What a lowering produced, as it tells the schedule rules: the value of the one block annotation
+`KEY` (te.compute(..., attrs={KEY: GEMM, ...}) reaches the TIR block's annotations). Rules look at
+these, never at block names."""
+
+KEY = "schedule"
+
+GEMM = "gemm"                          # C[..., M, N] += A * B over K, register-tiled (attrs gemm_mr, gemm_nr)
+CONV_GEMM = "conv_gemm"                # the implicit-im2col conv product (attrs gemm_mr, gemm_nr)
+CONV_WGRAD_GEMM = "conv_wgrad_gemm"    # a conv's weight gradient as per-channel GEMMs (attr gemm_nr)
+CONV_PLANES = "conv_planes"            # a conv's padded input copied into flat planes (attr plane_width)
+PACK = "pack"                          # a layout copy for a kernel's inner loop (GEMM panels): never inlined
+LAYER_NORM = "layer_norm"              # the normalized output of layer_norm (attr ln_rows)
+LAYER_NORM_STATS = "layer_norm_stats"  # layer_norm's per-row sums, placed by the LAYER_NORM rule
+
+LAYOUT_COPIES = frozenset({PACK, CONV_PLANES})  # blocks kept as loop nests of their own
+
+
+def kind_of(sch, block):
+    """The block's annotated kind, or None."""
+    value = sch.get(block).annotations.get(KEY)
+    return None if value is None else str(value)

@@ -1,0 +1,73 @@
+"""Feeds and fetch structures: checking fed values against placeholders, flattening nested fetches and
+packing results back into their structure (used by Session and Executable)."""
+import numpy as np
+
+from graphc.errors import FeedError
+
+
+# ---- fetch structures -------------------------------------------------------------------------
+def flatten_fetches(fetches):
+    """The leaves of a nested list/tuple/dict/namedtuple of fetches, in order."""
+    if isinstance(fetches, dict):
+        return [leaf for k in fetches for leaf in flatten_fetches(fetches[k])]
+    if isinstance(fetches, (list, tuple)):
+        return [leaf for f in fetches for leaf in flatten_fetches(f)]
+    return [fetches]
+
+
+def pack_results(fetches, values):
+    """`values` (flat, in leaf order) rebuilt into the structure of `fetches`."""
+    return _pack(fetches, iter(values))
+
+
+def _pack(f, it):
+    # (a module-level function: a recursive closure would be a reference cycle keeping the fetched
+    # arrays alive until the garbage collector runs, so the executor could not reuse their memory)
+    if isinstance(f, dict):
+        return type(f)((k, _pack(v, it)) for k, v in f.items())
+    if isinstance(f, tuple) and hasattr(f, "_fields"):
+        return type(f)(*[_pack(v, it) for v in f])
+    if isinstance(f, (list, tuple)):
+        return type(f)(_pack(v, it) for v in f)
+    return next(it)
+
+
+# ---- feeds --------------------------------------------------------------------------------------
+def _convertible(src, dst):
+    """Feed dtype conversions graphc does silently (as TF1 does): no loss of kind."""
+    if src == dst:
+        return True
+    if dst.kind == "f":
+        return src.kind in "fiub"
+    if dst.kind in "iu":
+        return src.kind in "iub"
+    return False
+
+
+def check_feed(tensor, value):
+    """`value` as an array of the tensor's dtype, or a FeedError naming the tensor and what it expected."""
+    want = tensor.dtype.np
+    if type(value) is np.ndarray and value.dtype == want and tensor.shape is not None:  # the common case
+        shape = tensor.shape
+        if len(shape) == value.ndim and all(d is None or d == a for d, a in zip(shape, value.shape)):
+            return value
+    try:
+        arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+    except Exception as e:
+        raise FeedError(f"cannot feed {type(value).__name__} to {tensor.name}: {e}") from None
+    if arr.dtype == object or not _convertible(arr.dtype, want):
+        raise FeedError(f"cannot feed a value of dtype {arr.dtype} to tensor {tensor.name}, "
+                        f"which has dtype {tensor.dtype.name}")
+    if arr.dtype.kind in "iu" and want.kind in "iu" and arr.size and arr.dtype != want:
+        info = np.iinfo(want)
+        if arr.min() < info.min or arr.max() > info.max:
+            raise FeedError(f"values fed to {tensor.name} do not fit its dtype {tensor.dtype.name}")
+    if arr.dtype != want:
+        arr = arr.astype(want)
+    shape = tensor.shape
+    if shape is not None and (len(shape) != arr.ndim or
+                              any(d is not None and d != a for d, a in zip(shape, arr.shape))):
+        want_shape = [("?" if d is None else d) for d in shape]
+        raise FeedError(f"cannot feed a value of shape {list(arr.shape)} to tensor {tensor.name}, "
+                        f"which has shape {want_shape}")
+    return arr
