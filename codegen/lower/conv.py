@@ -11,9 +11,7 @@ from graphc.ops.conv import pool_output_shape, spatial_attrs
 from ..schedule import kinds
 from . import lowering
 from ..target import current_target
-from .linalg import NR as NARROW_NR, gemm_tiles
-
-WIDE_NR = 24  # columns per register tile: 3 AVX2 vectors, 12 accumulators with MR = 4 rows
+from .linalg import MR, gemm_tiles
 
 
 def _clamp(v, hi):
@@ -53,10 +51,15 @@ def lower_conv(node, x, w):
 
 
 def _tile_columns(wide):
-    """Register-tile width for `wide` output columns: 24 (more accumulators hide the FMA latency)
-    unless padding to it costs over 5% more columns than padding to 16."""
-    pad = {nr: -(-wide // nr) * nr for nr in (WIDE_NR, NARROW_NR)}
-    return WIDE_NR if pad[WIDE_NR] <= 1.05 * pad[NARROW_NR] else NARROW_NR
+    """Register-tile width for `wide` output columns, in whole float32 vectors of the target: as many as
+    the accumulator registers hold for MR rows (3 AVX2 vectors = 24 columns, 4 AVX-512 vectors = 64: more
+    accumulators hide the FMA latency), unless padding to it costs over 5% more columns than 2 vectors."""
+    target = current_target()
+    lanes = target.vector_lanes(32)
+    wide_nr = lanes * max(2, min(4, target.accumulator_registers // MR))
+    narrow_nr = lanes * 2
+    pad = {nr: -(-wide // nr) * nr for nr in (wide_nr, narrow_nr)}
+    return wide_nr if pad[wide_nr] <= 1.05 * pad[narrow_nr] else narrow_nr
 
 
 def _conv2d_gemm(x, w, k, st, d, p, out_shape):
@@ -162,7 +165,7 @@ def _weight_grad_columns(kw, c_out):
     hold for kw accumulator rows (4 registers kept for the broadcast input and the dy loads)."""
     target = current_target()
     lanes = target.vector_lanes(32)
-    vectors = max(1, min(4, (target.vector_registers - 4) // kw, -(-c_out // lanes)))
+    vectors = max(1, min(4, target.accumulator_registers // kw, -(-c_out // lanes)))
     return vectors * lanes
 
 
