@@ -212,6 +212,58 @@ def _train_build():
     return (ours, state), peers
 
 
+# ---- (f) conv-net training step ---------------------------------------------------------------------
+CONVNET_BATCH = 128
+
+
+def _convnet_params(seed=0):
+    """Weights of the classic TF1 MNIST conv net: 5x5 conv 1->32, pool, 5x5 conv 32->64, pool, dense 1024, 10."""
+    rng = np.random.default_rng(seed)
+    shapes = [(5, 5, 1, 32), (32,), (5, 5, 32, 64), (64,), (7 * 7 * 64, 1024), (1024,), (1024, 10), (10,)]
+    return [(rng.standard_normal(s) * (0.1 if len(s) > 1 else 0.01)).astype(np.float32) for s in shapes]
+
+
+def _convnet_batch(batch=CONVNET_BATCH, seed=1):
+    rng = np.random.default_rng(seed)
+    return _rng_feed((batch, 28, 28, 1), seed), rng.integers(0, 10, batch).astype(np.int32)
+
+
+def _train_convnet_script(tf, name, session, params, x, labels):
+    """The same TF1 conv-net training script for graphc.compat.v1 and TensorFlow's tf.compat.v1 (`tf`)."""
+    g = tf.Graph()
+    with g.as_default():
+        px = tf.placeholder(tf.float32, [None, 28, 28, 1])
+        pl = tf.placeholder(tf.int32, [None])
+        w1, b1, w2, b2, w3, b3, w4, b4 = [tf.Variable(p) for p in params]
+        h = tf.nn.relu(tf.nn.conv2d(px, w1, strides=[1, 1, 1, 1], padding="SAME") + b1)
+        h = tf.nn.max_pool(h, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="SAME")
+        h = tf.nn.relu(tf.nn.conv2d(h, w2, strides=[1, 1, 1, 1], padding="SAME") + b2)
+        h = tf.nn.max_pool(h, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="SAME")
+        h = tf.nn.relu(tf.matmul(tf.reshape(h, [-1, 7 * 7 * 64]), w3) + b3)
+        logits = tf.matmul(h, w4) + b4
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=pl, logits=logits))
+        train = tf.train.GradientDescentOptimizer(LEARNING_RATE).minimize(loss)
+        init = tf.global_variables_initializer()
+        variables = [w1, b1, w2, b2, w3, b3, w4, b4]
+    sess = session(g)
+    sess.run(init)
+    feed = {px: x, pl: labels}
+    return Runner(name, lambda: [sess.run([train, loss], feed)[1]]), lambda: sess.run(variables)
+
+
+def _convnet_build():
+    import graphc.compat.v1 as gtf
+    params, (x, labels) = _convnet_params(), _convnet_batch()
+    ours = _train_convnet_script(gtf, "graphc", lambda g: gtf.Session(graph=g), params, x, labels)
+    peers = []
+    try:
+        tf = _tf_v1()
+        peers.append(_train_convnet_script(tf, "tf1", lambda g: _tf_session(tf, g), params, x, labels))
+    except NotAvailable as e:
+        peers.append(("tf1", e))
+    return ours, peers
+
+
 # ---- (e) the TF1 snippet --------------------------------------------------------------------------
 SNIPPET_SHAPE = (3000, 4000)
 
@@ -279,6 +331,7 @@ def workloads():
                                                                lambda: {"x": _rng_feed((1, 128, 256))})),
         Workload("d", "MLP training step b128", _train_build),
         Workload("e", "TF1 snippet 3000x4000", _snippet_build),
+        Workload("f", "conv-net training step b128", _convnet_build),
     ]
 
 

@@ -3,6 +3,7 @@ import re
 from dataclasses import dataclass, field
 
 import tvm
+import tvm_ffi
 from tvm import te, tirx
 
 from graphc.dtypes import as_storage
@@ -114,9 +115,29 @@ def _lower_group(name, nodes, live):
     return kernel
 
 
+def share_identical_kernels(kernels):
+    """Point every kernel that computes what an earlier one computes (structurally equal unscheduled TIR:
+    same ops on the same shapes, as the steps of an unrolled recurrence are) at that kernel's function and
+    symbol, so each distinct kernel is scheduled and built once. Returns the kernels, updated in place."""
+    first = {}  # structural hash -> kernels with it (equal hashes are confirmed by structural_equal)
+    for k in kernels:
+        same = first.setdefault(tvm_ffi.structural_hash(k.func, map_free_vars=True), [])
+        rep = next((r for r in same if tvm_ffi.structural_equal(r.func, k.func, map_free_vars=True)), None)
+        if rep is None:
+            same.append(k)
+        else:
+            k.name, k.func, k.scheduled = rep.name, rep.func, rep.scheduled
+    return kernels
+
+
+def distinct(kernels):
+    """One kernel per symbol (kernels sharing a function: see share_identical_kernels)."""
+    return list({k.name: k for k in kernels}.values())
+
+
 def lower_kernels(groups, live, target):
-    """One unscheduled Kernel per group (k<index>_<ops>), lowered for `target`."""
-    return [lower_group(kernel_name(i, g), g, live, target) for i, g in enumerate(groups)]
+    """One unscheduled Kernel per group (k<index>_<ops>), lowered for `target`; identical ones share a function."""
+    return share_identical_kernels([lower_group(kernel_name(i, g), g, live, target) for i, g in enumerate(groups)])
 
 
 def schedule_kernel(kernel, target):
@@ -129,14 +150,15 @@ def schedule_kernel(kernel, target):
 
 
 def schedule_kernels(kernels, target):
-    """Schedule every kernel for `target` (in place); returns them."""
-    return [schedule_kernel(k, target) for k in kernels]
+    """Schedule every distinct kernel for `target` (in place); returns them."""
+    return [schedule_kernel(k, target) for k in distinct(kernels)]
 
 
 def cached_module(kernels, target):
     """(cache key, the library cached under it or None) for unscheduled `kernels`; the key is None where
     the target's libraries are not cached (codegen/cache.py)."""
     target = get_target(target)
+    kernels = distinct(kernels)
     if not kernels or not target.cacheable or cache.cache_dir() is None or any(k.scheduled for k in kernels):
         return None, None
     key = cache.module_key([(k.name, k.func) for k in kernels], target.tvm_target)
@@ -144,14 +166,17 @@ def cached_module(kernels, target):
 
 
 def build_module(kernels, target, key=None):
-    """Compile every kernel (scheduling any not yet scheduled) into one TVM module for the target; returns the
-    runtime module, also stored in the on-disk cache under `key` (from cached_module) when given."""
+    """Compile every distinct kernel (scheduling any not yet scheduled) into one TVM module for the target;
+    returns the runtime module, also stored in the on-disk cache under `key` (from cached_module) when given."""
     target = get_target(target)
+    kernels = distinct(kernels)
     mod = tvm.IRModule({k.name: schedule_kernel(k, target).func for k in kernels})
     try:
         module = tvm.compile(mod, target=target.tvm_target)
     except Exception as e:
         raise CompileError(f"TVM failed to build {len(kernels)} kernels for {target.kind}: {e}") from e
-    if key is not None:
-        cache.store(key, module)
+    if key is not None and cache.store(key, module) is not None:
+        # Run the stored library rather than the in-memory module: that one would JIT every kernel through
+        # LLVM's backend again on first use (as long as writing the library took).
+        return cache.load(key, [k.name for k in kernels]) or module
     return module

@@ -18,7 +18,7 @@ from tvm.target import codegen as llvm_info
 from graphc.registry import Registry
 from graphc.host import host_cpu, host_mattr
 
-GEMM_PANEL_WIDTH = 16  # columns of a packed GEMM panel: two AVX2 vectors (one AVX-512 vector) of float32
+GEMM_PANEL_VECTORS = 2  # a packed GEMM panel is two vectors of float32 wide (16 columns AVX2, 32 AVX-512)
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,6 +48,17 @@ class Target:
     def vector_lanes(self, dtype_bits):
         """How many elements of `dtype_bits` one vector register holds."""
         return max(1, self.vector_bits // dtype_bits)
+
+    @property
+    def gemm_panel_width(self):
+        """Columns of a packed GEMM panel (the register tile's width): whole float32 vectors."""
+        return GEMM_PANEL_VECTORS * self.vector_lanes(32)
+
+    @property
+    def accumulator_registers(self):
+        """Vector registers a micro-kernel may hold accumulators in: all but 4 (for the broadcast A values
+        and the B vectors being loaded)."""
+        return self.vector_registers - 4
 
     def has_feature(self, feature):
         """Whether this target's LLVM CPU (the host CPU of a GPU target) has a feature such as 'avx2'."""
@@ -103,9 +114,9 @@ def _cpu_rules():
     return CPU_RULES
 
 
-def _cpu_passes():
+def _cpu_passes(vector_bits):
     from graphc.passes.pack_weights import pack_weights
-    return (("pack_weights", functools.partial(pack_weights, panel_width=GEMM_PANEL_WIDTH)),)
+    return (("pack_weights", functools.partial(pack_weights, panel_width=GEMM_PANEL_VECTORS * vector_bits // 32)),)
 
 
 @functools.lru_cache(maxsize=None)
@@ -121,9 +132,9 @@ def cpu_target(mcpu=None, mattr=None):
             return False
     avx512 = has("avx512f")
     caches = _host_caches() if mcpu is None else (None, None, None)
-    return Target("cpu", llvm, rules=_cpu_rules(), passes=_cpu_passes(), host_memory=True, cacheable=True,
-                  num_threads=num_threads(), mcpu=str(llvm.attrs["mcpu"]),
-                  vector_bits=512 if avx512 else 256 if has("avx2") else 128,
+    vector_bits = 512 if avx512 else 256 if has("avx2") else 128
+    return Target("cpu", llvm, rules=_cpu_rules(), passes=_cpu_passes(vector_bits), host_memory=True, cacheable=True,
+                  num_threads=num_threads(), mcpu=str(llvm.attrs["mcpu"]), vector_bits=vector_bits,
                   vector_registers=32 if avx512 else 16,
                   l1_bytes=caches[0], l2_bytes=caches[1], l3_bytes=caches[2])
 

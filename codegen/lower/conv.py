@@ -10,9 +10,8 @@ from graphc.ops.conv import pool_output_shape, spatial_attrs
 
 from ..schedule import kinds
 from . import lowering
-from .linalg import NR as NARROW_NR, gemm_tiles
-
-WIDE_NR = 24  # columns per register tile: 3 AVX2 vectors, 12 accumulators with MR = 4 rows
+from ..target import current_target
+from .linalg import MR, gemm_tiles
 
 
 def _clamp(v, hi):
@@ -38,7 +37,7 @@ def lower_conv(node, x, w):
     k, s, d, p = spatial_attrs(node.attrs, nd, [int(v) for v in w.shape[2:]])
     out_shape = tuple(node.outputs[0].shape)
     macs = math.prod(out_shape) * math.prod(int(v) for v in w.shape[1:])
-    if nd == 2 and groups == 1 and str(x.dtype) == "float32" and macs >= GEMM_MIN_MACS:
+    if _uses_conv_gemm(nd, groups, x.dtype, macs):
         return _conv2d_gemm(x, w, k, s, d, p, out_shape)
     cig, cog = int(w.shape[1]), int(w.shape[0]) // groups
     xp = _padded(x, p, nd, "conv_pad")
@@ -54,10 +53,15 @@ def lower_conv(node, x, w):
 
 
 def _tile_columns(wide):
-    """Register-tile width for `wide` output columns: 24 (more accumulators hide the FMA latency)
-    unless padding to it costs over 5% more columns than padding to 16."""
-    pad = {nr: -(-wide // nr) * nr for nr in (WIDE_NR, NARROW_NR)}
-    return WIDE_NR if pad[WIDE_NR] <= 1.05 * pad[NARROW_NR] else NARROW_NR
+    """Register-tile width for `wide` output columns, in whole float32 vectors of the target: as many as
+    the accumulator registers hold for MR rows (3 AVX2 vectors = 24 columns, 4 AVX-512 vectors = 64: more
+    accumulators hide the FMA latency), unless padding to it costs over 5% more columns than 2 vectors."""
+    target = current_target()
+    lanes = target.vector_lanes(32)
+    wide_nr = lanes * max(2, min(4, target.accumulator_registers // MR))
+    narrow_nr = lanes * 2
+    pad = {nr: -(-wide // nr) * nr for nr in (wide_nr, narrow_nr)}
+    return wide_nr if pad[wide_nr] <= 1.05 * pad[narrow_nr] else narrow_nr
 
 
 def _conv2d_gemm(x, w, k, st, d, p, out_shape):
@@ -128,12 +132,87 @@ def _transposed_sum(in_sizes, k, s, d, pb, value, dtype, extra_axes=()):
     return at
 
 
+def _uses_conv_gemm(nd, groups, dtype, macs):
+    """Whether a 2-D conv-like product is big and plain enough for the conv GEMM micro-kernel."""
+    return nd == 2 and groups == 1 and str(dtype) == "float32" and macs >= GEMM_MIN_MACS
+
+
+def _conv_transpose_as_conv(x, w, k, s, d, p, out_shape):
+    """conv_transpose (a conv's input gradient) as the conv GEMM, or None when the pads do not allow it:
+    a stride-1 conv with the kernel flipped and its channel axes swapped, over the input with s - 1 zeros
+    between neighbours (stride > 1) and padded by d*(k-1) - p, so out[i] = sum_r x[(i + p - r*d) / s] w[r]."""
+    n, c, h, wd = (int(v) for v in x.shape)
+    c_out, (kh, kw) = int(w.shape[1]), k
+    dilated = [(h - 1) * s[0] + 1, (wd - 1) * s[1] + 1]
+    begin = [d[i] * (k[i] - 1) - p[i] for i in range(2)]
+    end = [int(out_shape[2 + i]) - dilated[i] - begin[i] + d[i] * (k[i] - 1) for i in range(2)]
+    if min(begin + end) < 0:
+        return None
+    if tuple(s) != (1, 1):
+        zero = tirx.const(0, x.dtype)
+        src = x
+        x = te.compute((n, c) + tuple(dilated), lambda b, ch, i, j: tirx.if_then_else(
+            tirx.all(i % s[0] == 0, j % s[1] == 0), src[b, ch, i // s[0], j // s[1]], zero),
+            name="conv_transpose_dilate")
+    flipped = te.compute((c_out, c, kh, kw), lambda o, ci, r, t: w[ci, o, kh - 1 - r, kw - 1 - t],
+                         name="conv_transpose_flip")
+    return _conv2d_gemm(x, flipped, k, (1, 1), d, begin + end, out_shape)
+
+
+WGRAD_MAX_KW = 8  # kernel columns the weight-gradient micro-kernel unrolls (one accumulator row each)
+
+
+def _weight_grad_columns(kw, c_out):
+    """Output channels per weight-gradient register tile: whole vectors, as many as the vector registers
+    hold for kw accumulator rows (4 registers kept for the broadcast input and the dy loads)."""
+    target = current_target()
+    lanes = target.vector_lanes(32)
+    vectors = max(1, min(4, target.accumulator_registers // kw, -(-c_out // lanes)))
+    return vectors * lanes
+
+
+def _conv2d_weight_grad_gemm(x, dy, k, s, d, p, out_shape):
+    """The 2-D conv weight gradient as a GEMM: for each input channel c and kernel offset (r, t), the
+    C_out-long row dW[:, c, r, t] = sum over (batch, output rows, output columns) of x at the offset times
+    dy's pixel, with dy repacked pixel-major (C_out contiguous, in NR-wide panels) and x padded once, so
+    the micro-kernel ("conv_wgrad_gemm" rule: the kw offsets of a kernel row times NR channels in
+    registers) reads one broadcast and NR/lanes vectors per step, without bounds tests."""
+    n, c_in, h, wd = (int(v) for v in x.shape)
+    _, c_out, oh, ow = (int(v) for v in dy.shape)
+    kh, kw = k
+    zero = tirx.const(0, x.dtype)
+    hp, wp = h + p[0] + p[2], wd + p[1] + p[3]
+    xp = te.compute((n, c_in, hp, wp), lambda b, c, i, j: tirx.if_then_else(
+        tirx.all(i >= p[0], i < h + p[0], j >= p[1], j < wd + p[1]),
+        x[b, c, _clamp(i - p[0], h), _clamp(j - p[1], wd)], zero), name="conv_wgrad_x_pack",
+        attrs={kinds.KEY: kinds.PACK})
+    nr = _weight_grad_columns(kw, c_out)
+    cols = -(-c_out // nr) * nr
+    dyt = te.compute((n, oh, ow, cols), lambda b, y, xx, o: tirx.if_then_else(
+        o < c_out, dy[b, _clamp(o, c_out), y, xx], zero), name="conv_wgrad_dy_pack",
+        attrs={kinds.KEY: kinds.PACK})
+    rn = te.reduce_axis((0, n), name="rn")
+    ry = te.reduce_axis((0, oh), name="ry")
+    rx = te.reduce_axis((0, ow), name="rx")
+
+    def product(c, r, t, o):
+        return te.sum(xp[rn, c, ry * s[0] + r * d[0], rx * s[1] + t * d[1]] * dyt[rn, ry, rx, o],
+                      axis=[rn, ry, rx])
+    g = te.compute((c_in, kh, kw, cols), product, name="conv_wgrad_gemm",
+                   attrs={kinds.KEY: kinds.CONV_WGRAD_GEMM, "gemm_nr": nr})
+    return te.compute(out_shape, lambda o, c, r, t: g[c, r, t, o], name="conv_weight_grad")
+
+
 @lowering("conv_transpose")
 def lower_conv_transpose(node, x, w, like=None):
     nd = len(x.shape) - 2
     groups = int(node.attrs.get("groups", 1))
     k, s, d, p = spatial_attrs(node.attrs, nd, [int(v) for v in w.shape[2:]])
     out_shape = tuple(node.outputs[0].shape)
+    if _uses_conv_gemm(nd, groups, x.dtype, math.prod(out_shape) * math.prod(int(v) for v in w.shape[:1] + w.shape[2:])):
+        gemm = _conv_transpose_as_conv(x, w, k, s, d, p, out_shape)
+        if gemm is not None:
+            return gemm
     cig, cog = int(w.shape[0]) // groups, int(w.shape[1])
     in_sizes = [int(v) for v in x.shape[2:]]
     rc = te.reduce_axis((0, cig), name="rc")
@@ -152,6 +231,9 @@ def lower_conv_weight_grad(node, x, dy):
     groups = int(node.attrs.get("groups", 1))
     k, s, d, p = spatial_attrs(node.attrs, nd)
     out_shape = tuple(node.outputs[0].shape)
+    if _uses_conv_gemm(nd, groups, x.dtype, math.prod(out_shape) * math.prod(int(v) for v in dy.shape[:1] + dy.shape[2:])) \
+            and k[-1] <= WGRAD_MAX_KW:
+        return _conv2d_weight_grad_gemm(x, dy, k, s, d, p, out_shape)
     cig, cog = int(x.shape[1]) // groups, int(dy.shape[1]) // groups
     xp = _padded(x, p, nd, "conv_pad")
     rn = te.reduce_axis((0, int(x.shape[0])), name="rn")
@@ -258,6 +340,17 @@ def lower_max_pool_grad(node, x, dy):
     nd, k, s, d, p, in_sizes = _pool_params(node, x.shape)
     arg, _ = _window_argmax(x, node)
     out_sizes = [int(v) for v in dy.shape[2:]]
+    zero = tirx.const(0, dy.dtype)
+    if all(k[j] == s[j] and d[j] == 1 for j in range(nd)):
+        # Windows that tile the input (TF1's 2x2/2 pooling): each element lies in at most one window,
+        # at offset (i + p) % s of window (i + p) // s, so no sum over the windows that might hold it.
+        def tiled(n, c, *i):
+            q = [tirx.floordiv(i[j] + p[j], s[j]) for j in range(nd)]
+            rk = [tirx.floormod(i[j] + p[j], s[j]) for j in range(nd)]
+            at = (n, c) + tuple(_clamp(q[j], out_sizes[j]) for j in range(nd))
+            ok = tirx.all(*[q[j] < out_sizes[j] for j in range(nd)], arg[at] == tirx.Cast("int32", _flat(rk, k)))
+            return tirx.if_then_else(ok, dy[at], zero)
+        return te.compute(tuple(x.shape), tiled, name="max_pool_grad")
 
     def body(n, c, *i):
         return _transposed_sum(out_sizes, k, s, d, p[:nd], lambda rk, q: tirx.if_then_else(

@@ -6,13 +6,11 @@ import tvm
 from tvm import te, tirx
 
 from ..schedule import kinds
-from ..target import GEMM_PANEL_WIDTH, current_target
+from ..target import current_target
 from . import lowering
 from .reduce import acc_dtype
 
-NR = GEMM_PANEL_WIDTH  # panel width: two AVX2 vectors (one AVX-512 vector) of float32
 MR = 4    # rows of the register block
-ACC_REGISTERS = 12  # of the 16 vector registers, those the few-row kernel may hold accumulators in
 PACK_MIN_ROWS = 16  # below this, B is read once or twice: packing it costs more than it saves
 
 
@@ -49,7 +47,8 @@ def lower_matmul(node, a, b):
     m, n = out_shape[-2:]
     k_dim = int(a.shape[-2] if ta else a.shape[-1])
     zero = tirx.const(0, str(a.dtype))
-    np_ = (n + NR - 1) // NR * NR
+    nr = current_target().gemm_panel_width
+    np_ = (n + nr - 1) // nr * nr
     a_batch, b_batch = tuple(a.shape[:-2]), tuple(b.shape[:-2])
 
     def b_at(bidx, k, j):
@@ -60,17 +59,16 @@ def lower_matmul(node, a, b):
 
     def pack_b(*idx):
         bidx, (jo, k, ji) = idx[:-3], idx[-3:]
-        j = jo * NR + ji
-        return b_at(bidx, k, j) if n % NR == 0 else tirx.if_then_else(j < n, b_at(bidx, k, j), zero)
-    packed_b = te.compute(b_batch + (np_ // NR, k_dim, NR), pack_b, name="matmul_packB",
+        j = jo * nr + ji
+        return b_at(bidx, k, j) if n % nr == 0 else tirx.if_then_else(j < n, b_at(bidx, k, j), zero)
+    packed_b = te.compute(b_batch + (np_ // nr, k_dim, nr), pack_b, name="matmul_packB",
                           attrs={kinds.KEY: kinds.PACK})
     return _packed_gemm(a, packed_b, ta, out_shape)
 
 
 @lowering("matmul_packed")
 def lower_matmul_packed(node, a, packed_b):
-    if int(packed_b.shape[-1]) != NR:
-        raise ValueError(f"panels of {packed_b.shape[-1]} columns; the GEMM kernel expects {NR}")
+    """matmul of B packed at compile time (passes/pack_weights.py) in the target's panels; other widths work too."""
     return _packed_gemm(a, packed_b, node.attrs.get("transpose_a", False), tuple(node.outputs[0].shape))
 
 
@@ -81,7 +79,8 @@ def _packed_gemm(a, packed_b, ta, out_shape):
     k_dim = int(packed_b.shape[-2])
     zero = tirx.const(0, str(a.dtype))
     mr, mp = gemm_tiles(m)
-    np_ = int(packed_b.shape[-3]) * NR
+    nr = int(packed_b.shape[-1])
+    np_ = int(packed_b.shape[-3]) * nr
     a_batch, b_batch = tuple(a.shape[:-2]), tuple(packed_b.shape[:-3])
 
     def a_at(bidx, i, k):
@@ -99,10 +98,10 @@ def _packed_gemm(a, packed_b, ta, out_shape):
     def product(*idx):
         i, j = idx[-2], idx[-1]
         av = a_at(_batch_index(a_batch, batch, idx), i, k)
-        bv = packed_b[tuple(_batch_index(b_batch, batch, idx)) + (j // NR, k, j % NR)]
+        bv = packed_b[tuple(_batch_index(b_batch, batch, idx)) + (j // nr, k, j % nr)]
         return te.sum(av.astype(acc) * bv.astype(acc), axis=k)
     c = te.compute(batch + (mp, np_), product, name="matmul",
-                   attrs={kinds.KEY: kinds.GEMM, "gemm_mr": mr, "gemm_nr": NR})
+                   attrs={kinds.KEY: kinds.GEMM, "gemm_mr": mr, "gemm_nr": nr})
     return _unpadded(c, a.dtype, out_shape)
 
 
@@ -113,10 +112,12 @@ def _unpacked_matmul(a, b, ta, out_shape, a_batch, b_batch, k_dim):
     # rows per register block: a divisor of M, else all of them (M < PACK_MIN_ROWS): splitting M
     # into unit row blocks gave wrong results for M = 5 or 7 (seen with TVM 0.27)
     mr = next((r for r in (MR, 3, 2) if m % r == 0), m)
-    lanes = current_target().vector_lanes(tvm.runtime.DataType(str(a.dtype)).bits)
+    target = current_target()
+    lanes = target.vector_lanes(tvm.runtime.DataType(str(a.dtype)).bits)
     # as many columns as the accumulator registers allow: wider rows of B per k give the FMAs
     # independent chains and read B in longer contiguous runs
-    nr = next((w for w in (64, 32, NR, 8, 4, 2) if n % w == 0 and mr * max(1, w // lanes) <= ACC_REGISTERS), 1)
+    nr = next((w for w in (128, 64, 32, 16, 8, 4, 2) if n % w == 0 and
+               mr * max(1, w // lanes) <= target.accumulator_registers), 1)
     k = te.reduce_axis((0, k_dim), name="k")
     acc = acc_dtype(a.dtype)
 

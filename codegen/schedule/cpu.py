@@ -7,7 +7,7 @@ import tvm
 from graphc.registry import Registry
 
 from . import inline_spatial, is_reduction, sblocks
-from .kinds import CONV_GEMM, CONV_PLANES, GEMM, LAYER_NORM, LAYER_NORM_STATS, kind_of
+from .kinds import CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, GEMM, LAYER_NORM, LAYER_NORM_STATS, kind_of
 from .rule import ScheduleRule
 
 PARALLEL_MIN_ELEMENTS = 1 << 14  # below this, waking the thread pool costs more than it saves
@@ -236,6 +236,34 @@ def schedule_conv_gemm(sch, block, target):
     if target.num_threads > 1 and work >= GEMM_PARALLEL_MIN_MACS:
         sch.parallel(outer)
     sch.decompose_reduction(block, ks[0])
+
+
+@block_schedule(CONV_WGRAD_GEMM)
+def schedule_conv_weight_grad_gemm(sch, block, target):
+    """The conv weight-gradient GEMM (codegen/lower/conv.py): one parallel work item per (input channel,
+    NR output channels) keeps its kh x kw x NR result in a small local block; per image and kernel row,
+    the kw x NR register tile accumulates over the output pixels, reading dy's NR channels of a pixel
+    (L1-resident: one image's slice) once for all kw offsets."""
+    nr = int(sch.get(block).annotations["gemm_nr"])
+    c, r, t, j, rn, ry, rx = sch.get_loops(block)
+    jo, ji = sch.split(j, [None, nr])
+    lanes = target.vector_lanes(_dtype_bits(sch, block))
+    jv = None
+    if nr > lanes and nr % lanes == 0:
+        jv, ji = sch.split(ji, [None, lanes])
+    sch.reorder(c, jo, rn, r, ry, rx, t, *([jv] if jv is not None else []), ji)
+    acc = sch.cache_write(block, 0, "local")
+    sch.reverse_compute_at(acc, jo)
+    last = sch.get_loops(acc)[-1]
+    sch.vectorize(sch.split(last, [None, lanes])[1] if nr % lanes == 0 and nr > lanes else last)
+    if jv is not None:
+        sch.unroll(jv)
+    sch.vectorize(ji)
+    sch.unroll(t)
+    outer = sch.fuse(c, jo)
+    if target.num_threads > 1 and (_extent(sch, outer) or 0) >= 2:
+        sch.parallel(outer)
+    sch.decompose_reduction(block, rn)
 
 
 @block_schedule(CONV_PLANES)

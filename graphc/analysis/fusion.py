@@ -65,6 +65,29 @@ def _reenters(forward, find, target_root, joining_roots):
     return any(find(r) in joining_roots for r in reach)
 
 
+def _reachable(step, start, allowed):
+    """Nodes reachable from `start` through `step` (successors or predecessors) while `allowed(node)`."""
+    seen, stack = set(), [start]
+    while stack:
+        for m in step(stack.pop()):
+            if m not in seen and allowed(m):
+                seen.add(m)
+                stack.append(m)
+    return seen
+
+
+def _between(forward, i, p, ordered):
+    """The nodes on paths from i to p, both excluded. When every edge goes from a lower index to a higher
+    one (graph order is topological), such nodes lie in (i, p): searching only there keeps fusion linear
+    in the size of each candidate region rather than the whole graph (unrolled recurrences have thousands
+    of nodes)."""
+    if not ordered:
+        return (nx.descendants(forward, i) & nx.ancestors(forward, p)) - {i, p}
+    down = _reachable(forward.successors, i, lambda m: m < p)
+    up = _reachable(forward.predecessors, p, lambda m: m > i)
+    return down & up
+
+
 def fuse_groups(graph, fetches, fuse=True):
     """Groups of kernel nodes in a valid execution order; one node per group when `fuse` is False."""
     nodes = kernel_nodes(graph)
@@ -77,6 +100,7 @@ def fuse_groups(graph, fetches, fuse=True):
         for t in n.opdef.data_inputs(n):
             if id(t.node) in index:
                 forward.add_edge(index[id(t.node)], i)
+    ordered = all(a < b for a, b in forward.edges)
     ends_group = {index[id(t.node)] for t in fetches if id(t.node) in index}
     ends_group |= {i for i, n in enumerate(nodes) if n.opdef.stateful}
     reverse = nx.DiGraph()
@@ -102,7 +126,7 @@ def fuse_groups(graph, fetches, fuse=True):
         p = ipdom.get(i, SINK)
         if p == SINK or i in ends_group or find(i) == find(p):
             continue
-        between = (nx.descendants(forward, i) & nx.ancestors(forward, p)) - {i, p}
+        between = _between(forward, i, p, ordered)
         if any(b in ends_group for b in between):
             continue
         path_orders = [kind[find(b)] for b in between]

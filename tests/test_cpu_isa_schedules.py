@@ -1,0 +1,54 @@
+"""Register tiles come from the target's vector width and register count: cross-compiled for an AVX-512
+CPU (Zen 4) the GEMM and conv micro-kernels run on full zmm vectors, for an AVX2 CPU (Haswell) on full ymm
+vectors. Two views: the LLVM IR's vector multiply-adds are exactly one register wide (a 24-float tile on
+AVX-512 shows as v24f32, which LLVM pads to two zmm, half of one wasted) or a whole number of them, and the assembly's FMAs use only
+that register class, none narrower (partial-vector or scalar tails). LLVM cross-compiles, so this runs on
+any x86 machine; the kernels are read, never run."""
+import re
+
+import numpy as np
+import pytest
+
+import graphc as gc
+from graphc.codegen.target import cpu_target
+
+ISAS = [("znver4", 512, "zmm"), ("haswell", 256, "ymm")]
+
+
+def _fma_kinds(asm):
+    """{(register class, ps/ss/pd/sd)} of every FMA instruction in `asm`."""
+    kinds = set()
+    for line in re.findall(r"\bvfn?m(?:add|sub)\w*\s+[^\n]*", asm):
+        suffix = re.match(r"vfn?m(?:add|sub)\w*?(p[sd]|s[sd])\b", line).group(1)
+        kinds |= {(reg, suffix) for reg in re.findall(r"%([xyz]mm)\d+", line)}
+    return kinds
+
+
+def _kernels():
+    """(name, fetch, feeds) of float32 products that take the register-tiled micro-kernels."""
+    g = gc.Graph()
+    with g.as_default():
+        a, b = gc.placeholder(gc.float32, [64, 256]), gc.placeholder(gc.float32, [256, 256])
+        x, w = gc.placeholder(gc.float32, [2, 32, 28, 28]), gc.placeholder(gc.float32, [64, 32, 3, 3])
+        y = gc.conv(x, w, pads=[1, 1, 1, 1])
+        dy = gc.constant(np.ones(tuple(y.shape), "float32"))
+        dx, dw = gc.gradients(gc.reduce_sum(y * dy), [x, w])
+        conv_feeds = {x: ((2, 32, 28, 28), "float32"), w: ((64, 32, 3, 3), "float32")}
+        return [("gemm", gc.matmul(a, b), {a: ((64, 256), "float32"), b: ((256, 256), "float32")}),
+                ("conv", y, conv_feeds), ("conv input gradient", dx, conv_feeds),
+                ("conv weight gradient", dw, conv_feeds)]
+
+
+@pytest.mark.parametrize("mcpu,bits,register", ISAS)
+def test_micro_kernels_use_full_vectors(mcpu, bits, register, monkeypatch):
+    monkeypatch.setenv("GRAPHC_CACHE", "0")  # the built module, whose assembly can be read
+    target = cpu_target(mcpu=mcpu)
+    assert target.vector_bits == bits
+    for name, fetch, feeds in _kernels():
+        exe = gc.compile(fetch, feeds, target=target)
+        widths = set(re.findall(r"fmuladd\.v(\d+)f32", exe.module.mod.inspect_source("ll")))
+        assert widths and all(int(w) % (bits // 32) == 0 for w in widths), \
+            f"{name} for {mcpu}: vector FMAs of {sorted(widths)} floats, want whole {bits // 32}-float vectors"
+        kinds = _fma_kinds(exe.module.mod.inspect_source("asm"))
+        assert kinds, f"{name} for {mcpu}: no FMA instructions"
+        assert kinds == {(register, "ps")}, f"{name} for {mcpu}: FMAs on {sorted(kinds)}, want only {register}"
