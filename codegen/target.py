@@ -6,11 +6,7 @@ import tvm
 from tvm.target import codegen as llvm_info
 
 from graphc.runtime.host import host_cpu, host_mattr
-
-
-def num_threads():
-    """Threads the kernels run on: TVM_NUM_THREADS, else every core."""
-    return int(os.environ.get("TVM_NUM_THREADS", 0)) or os.cpu_count() or 1
+from graphc.runtime.host import num_threads  # noqa: F401  (one source of truth, shared with the runtime)
 
 
 @functools.lru_cache(maxsize=None)

@@ -11,6 +11,7 @@ from graphc.errors import CompileError
 from graphc.registry import Pattern
 
 from .executor import Executor
+from .host import release_freed_memory
 from .plan import CONST, FEED, TEMP, VARIABLE, Buffer, Call, Plan
 
 
@@ -24,13 +25,14 @@ class Executable:
         self.graph = graph          # the optimized, specialized graph (for inspection)
         self.fetches = fetches
         self._executor = None
+        self.num_threads = None     # threads its kernels run on; None: the process default
         self.groups, self.pass_records, self.feed_tensors = [], [], []
         self.output_names = []
 
     @property
     def executor(self):
         if self._executor is None:
-            self._executor = Executor(self.plan, self.module)
+            self._executor = Executor(self.plan, self.module, self.num_threads)
         return self._executor
 
     def run(self, feeds, variables=None):
@@ -203,6 +205,7 @@ def compile_graph(graph, fetches, target="cpu", opt_level=3, side_effects=None):
         _plan_arena(plan, kernels)
     exe = Executable(plan, module, kernels, graph, fetches)
     exe.groups, exe.pass_records = groups, records
+    release_freed_memory()
     return exe
 
 

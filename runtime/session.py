@@ -1,4 +1,6 @@
 """Session: runs fetches of a graph with a feed_dict, compiling each signature once (TF1 semantics)."""
+from collections import OrderedDict
+
 import numpy as np
 
 from graphc import dtypes, session_registry
@@ -77,15 +79,25 @@ def check_feed(tensor, value):
 
 
 class Session:
-    """Runs graph fetches on one device; compiled signatures and variable values live here."""
+    """Runs graph fetches on one device; compiled signatures and variable values live here.
 
-    def __init__(self, target=None, graph=None, config=None, opt_level=3):
+    The compiled signatures kept are the `cache_size` (default CACHE_SIZE) most recently used: a
+    signature pushed out is compiled again when next run. `num_threads` caps the threads its kernels
+    run on (default: TVM_NUM_THREADS, else every core the process may use)."""
+
+    CACHE_SIZE = 64
+
+    def __init__(self, target=None, graph=None, config=None, opt_level=3, cache_size=None, num_threads=None):
         self.graph = graph or get_default_graph()
         self.target = target
         self.opt_level = opt_level
         self.variables = {}       # variable name -> tvm tensor on the session's device
         self.initialized = set()  # variables that hold a value
-        self._cache = {}
+        self.cache_size = self.CACHE_SIZE if cache_size is None else int(cache_size)
+        if self.cache_size < 1:
+            raise ValueError(f"cache_size must be at least 1, got {cache_size}")
+        self.num_threads = num_threads
+        self._cache = OrderedDict()  # signature -> Executable, least recently used first
         self.compile_count = 0    # signatures compiled so far (tests read this)
         self._closed = False
         self._entered = []
@@ -108,11 +120,13 @@ class Session:
         return _DefaultSession(self)
 
     def close(self):
-        """Free compiled kernels and variable storage."""
+        """Free compiled kernels and variable storage, and hand the freed memory back to the OS."""
+        from .host import release_freed_memory
         self._cache.clear()
         self.variables.clear()
         self.initialized.clear()
         self._closed = True
+        release_freed_memory()
 
     # ---- resolution ---------------------------------------------------------------------------
     def _resolve_fetch(self, f):
@@ -230,6 +244,10 @@ class Session:
             exe = self._compile(tensors, ops, feeds)
             self._cache[key] = exe  # only a complete executable enters the cache
             self.compile_count += 1
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
         return exe, fetch_index
 
     def _compile(self, tensors, ops, feeds):
@@ -245,6 +263,7 @@ class Session:
         spec_fetches = [mapping[id(t)] for t in tensors]
         exe = compile_graph(g, spec_fetches, target, self.opt_level)
         exe.feed_tensors = list(feeds)  # the feed order, for Executable.profile(feed_dict)
+        exe.num_threads = self.num_threads
         return exe
 
 
