@@ -44,13 +44,14 @@ class Executable:
                      for t in self.feed_tensors]
         return self.executor.run(feeds, variables)
 
-    def export(self, path):
-        """Write this executable to a deployable artifact file (see runtime/artifact.py)."""
+    def export(self, path, sign_key=None):
+        """Write this executable to a deployable artifact file (see runtime/artifact.py), signed with
+        `sign_key` (an Ed25519 private key or its PEM file) if given."""
         from .artifact import export_executable
         inputs = [(t.name.split(":")[0], tuple(b.shape), b.dtype) for t, b in zip(self.feed_tensors, self.plan.feeds)]
         outputs = [(n, tuple(b.shape), b.dtype) for n, b in
                    zip(self.output_names, (self.plan.buffers[i] for i in self.plan.fetches))]
-        return export_executable(self, path, inputs, outputs)
+        return export_executable(self, path, inputs, outputs, sign_key)
 
     @property
     def num_kernels(self):
