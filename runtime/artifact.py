@@ -22,7 +22,7 @@ import numpy as np
 from graphc.errors import DeviceError, FeedError, GraphcError
 
 from . import tvm_runtime
-from .host import cpu_name, missing_features
+from .host import checked_num_threads, cpu_name, missing_features
 from .plan import CONST, FEED, TEMP, Buffer, Call, Plan
 
 FORMAT_VERSION = 2  # 2: member sizes and the manifest's own digest
@@ -463,6 +463,7 @@ def load(path, device=None, num_threads=None, trusted_keys=None):
     """Load artifact `path` after verifying its manifest, every member's size and hash, its plan and this
     machine's hardware (and, with `trusted_keys`, its signature); `num_threads` caps its kernels' threads."""
     path = os.fspath(path)
+    checked_num_threads(num_threads)
     manifest = read_manifest(path, trusted_keys)
     check_runnable(manifest, device)
     tmp = tempfile.mkdtemp(prefix="graphc-load-")

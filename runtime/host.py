@@ -76,6 +76,13 @@ def host_features():
     return tuple(llvm_features(host_cpu(), host_mattr()))
 
 
+def checked_num_threads(n):
+    """`n` if it is a valid thread count or None (the default), else a ValueError saying what is expected."""
+    if n is not None and (type(n) is not int or n < 1):
+        raise ValueError(f"num_threads must be a positive int (or None for every core), got {n!r}")
+    return n
+
+
 def missing_features(features):
     """Those of LLVM CPU `features` (an artifact's) this machine lacks, from /proc/cpuinfo where it can be
     read (no LLVM, so loading an artifact needs no compiler), else from LLVM's view of this CPU."""

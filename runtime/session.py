@@ -9,6 +9,8 @@ from graphc.errors import FailedPreconditionError, FeedError, FetchError, GraphE
 from graphc.graph import Node, Tensor, get_default_graph
 from graphc.registry import Pattern
 
+from .host import checked_num_threads
+
 
 # ---- fetch structures -------------------------------------------------------------------------
 def flatten_fetches(fetches):
@@ -96,7 +98,7 @@ class Session:
         self.cache_size = self.CACHE_SIZE if cache_size is None else int(cache_size)
         if self.cache_size < 1:
             raise ValueError(f"cache_size must be at least 1, got {cache_size}")
-        self.num_threads = num_threads
+        self.num_threads = checked_num_threads(num_threads)
         self._cache = OrderedDict()  # signature -> Executable, least recently used first
         self.compile_count = 0    # signatures compiled so far (tests read this)
         self._closed = False
