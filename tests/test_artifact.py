@@ -149,12 +149,11 @@ def _rewrite_all(path, out, changes):
         members = {n: src.read(n) for n in src.namelist()}
     for name, change in changes.items():
         members[name] = change(members.get(name))
-    m = json.loads(members["manifest.json"])
-    for name in m.get("sha256", {}):
-        if name in members:
+    if "manifest.json" not in changes:  # else the manifest is exactly what the change made
+        m = json.loads(members["manifest.json"])
+        for name in m["sha256"]:
             m["sha256"][name] = hashlib.sha256(members[name]).hexdigest()
-            m.setdefault("sizes", {})[name] = len(members[name])
-    if "manifest.json" not in changes:
+            m["sizes"][name] = len(members[name])
         members["manifest.json"] = json.dumps(m).encode()
     members["manifest.sha256"] = hashlib.sha256(members["manifest.json"]).hexdigest().encode()
     with zipfile.ZipFile(out, "w") as dst:
