@@ -49,8 +49,10 @@ class Executable:
         `sign_key` (an Ed25519 private key or its PEM file) if given."""
         from .artifact import export_executable
         inputs = [(t.name.split(":")[0], tuple(b.shape), b.dtype) for t, b in zip(self.feed_tensors, self.plan.feeds)]
-        outputs = [(n, tuple(b.shape), b.dtype) for n, b in
-                   zip(self.output_names, (self.plan.buffers[i] for i in self.plan.fetches))]
+        fetched = [self.plan.buffers[i] for i in self.plan.fetches]
+        names = self.output_names if len(self.output_names) == len(fetched) else \
+            [f"output_{k}" for k in range(len(fetched))]  # compiled by a Session: its fetches are unnamed
+        outputs = [(n, tuple(b.shape), b.dtype) for n, b in zip(names, fetched)]
         return export_executable(self, path, inputs, outputs, sign_key)
 
     @property
