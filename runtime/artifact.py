@@ -349,8 +349,9 @@ def _plan_from_json(path, p, manifest, weights):
         raise bad("has buffers, calls or fetches that are not lists")
     buffers = []
     for i, b in enumerate(p["buffers"]):
-        if not (isinstance(b, dict) and b.get("id") == i and b.get("kind") in (FEED, CONST, TEMP)
-                and _is_shape(b.get("shape")) and b.get("dtype") in ALL and isinstance(b.get("name"), str)
+        if not (isinstance(b, dict) and type(b.get("id")) is int and b["id"] == i
+                and b.get("kind") in (FEED, CONST, TEMP) and _is_shape(b.get("shape"))
+                and b.get("dtype") in ALL and isinstance(b.get("name"), str)
                 and type(b.get("feed_index", -1)) is int and type(b.get("offset", -1)) is int
                 and set(b) <= {"id", "shape", "dtype", "kind", "name", "feed_index", "var_name", "offset"}):
             raise bad(f"has a malformed buffer at index {i}")

@@ -76,7 +76,8 @@ class Executor:
                 else:
                     self.buffers[b.id] = rt.empty(b.shape, storage_name(b.dtype), self.device)
             elif b.kind == CONST:
-                self.buffers[b.id] = rt.tensor(as_storage(np.require(plan.constants[b.id], requirements="C")), self.device)
+                self.buffers[b.id] = rt.tensor(as_storage(np.require(plan.constants[b.id], requirements="C")),
+                                               self.device)
             elif b.kind == FEED:  # where a feed cannot be shared, it is copied here
                 self.staging[b.id] = self._staging_buffer(b)
         self.feed_ids = [b.id for b in plan.feeds]

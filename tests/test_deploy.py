@@ -148,3 +148,21 @@ def test_cli_run_threads_and_signatures(mlp_gca, tmp_path, capsys):
     assert main(["info", str(path), "--trusted-key", str(tmp_path / "k.pem.pub")]) == 1
     with pytest.raises(ArtifactError, match="not signed"):
         read_manifest(str(path), trusted_keys=str(tmp_path / "k.pem.pub"))
+
+
+def test_compiled_sessions_run_on_every_core_by_default(tmp_path):
+    script = textwrap.dedent("""
+        import os, numpy as np, graphc as gc
+        from graphc.codegen.target import num_threads
+        from graphc.runtime import tvm_runtime
+        x = gc.placeholder(gc.float32, (None, 4))
+        with gc.Session() as sess:
+            out = sess.run(x * 2.0, {x: np.ones((2, 4), np.float32)})
+        assert (out == 2).all()
+        print(tvm_runtime.num_threads(), num_threads(), len(os.sched_getaffinity(0)))
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "TVM_NUM_THREADS"}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    runtime_threads, compiler_threads, cores = map(int, proc.stdout.split())
+    assert runtime_threads == compiler_threads == cores
