@@ -204,7 +204,7 @@ def _read_member(path, z, name, limit):
     try:
         with z.open(info) as f:
             data = f.read(limit + 1)
-    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError) as e:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as e:
         raise ArtifactError(f"artifact {path!r} is corrupted: member {name} is unreadable ({e})") from None
     if len(data) > limit:
         raise ArtifactError(f"artifact {path!r} is corrupted: member {name} is larger than its zip entry says")
@@ -320,7 +320,7 @@ def _extract(path, z, member, dest, manifest):
                 h.update(chunk)
                 dst.write(chunk)
                 n += len(chunk)
-    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, NotImplementedError) as e:
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, NotImplementedError, RuntimeError) as e:
         raise ArtifactError(f"artifact {path!r} is corrupted: member {member} is unreadable ({e})") from None
     if n != size or h.hexdigest() != manifest["sha256"][member]:
         raise ArtifactError(f"artifact {path!r} is corrupted: member {member} does not match its sha256 "

@@ -289,3 +289,12 @@ def test_signed_artifact_changed_after_signing_is_refused(signed, keys, tmp_path
         assert z.read("manifest.sha256") == hashlib.sha256(m).hexdigest().encode()
     with pytest.raises(ArtifactError, match="not signed by any of the trusted keys"):
         gc.runtime.load(bad, trusted_keys=[keys[0] + ".pub"])
+
+
+def test_encrypted_member_is_refused(artifact, tmp_path):
+    data = bytearray(artifact[0].read_bytes())
+    at = data.index(b"PK\x01\x02")  # the first central directory entry: mark its member encrypted
+    data[at + 8] |= 0x1
+    (tmp_path / "enc.gca").write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match="corrupted"):
+        gc.runtime.load(tmp_path / "enc.gca")
