@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.graphc-installed
-export TVM_NUM_THREADS ?= 2
 
 .PHONY: install demo test test-slow test-all bench clean
 

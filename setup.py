@@ -1,25 +1,20 @@
 """graphc: a static-graph ML compiler (graph -> passes -> TVM kernels -> runtime)."""
-from setuptools import setup
+from setuptools import find_packages, setup
+
+# Each top-level folder is a subpackage of graphc (passes/ is graphc.passes, ...): find every package
+# below each folder, so that a new subpackage can never be left out of the wheel.
+FOLDERS = {"graphc": "graphc", "graphc.passes": "passes", "graphc.codegen": "codegen",
+           "graphc.runtime": "runtime", "graphc.models": "models"}
+PACKAGES = [pkg for ns, folder in FOLDERS.items()
+            for pkg in [ns] + [f"{ns}.{sub}" for sub in find_packages(folder)]]
 
 setup(
     name="graphc",
     version="0.1.0",
     description="Static-graph machine-learning compiler on TVM",
     python_requires=">=3.10",
-    packages=[
-        "graphc", "graphc.ops", "graphc.compat", "graphc.onnx", "graphc.analysis",
-        "graphc.passes",
-        "graphc.codegen", "graphc.codegen.lower", "graphc.codegen.schedule",
-        "graphc.runtime",
-        "graphc.models",
-    ],
-    package_dir={
-        "graphc": "graphc",
-        "graphc.passes": "passes",
-        "graphc.codegen": "codegen",
-        "graphc.runtime": "runtime",
-        "graphc.models": "models",
-    },
+    packages=PACKAGES,
+    package_dir=FOLDERS,
     install_requires=[
         "numpy>=2.0,<3",
         "ml_dtypes>=0.5",  # bfloat16, float8, int4 numpy types (graphc/dtypes.py)
@@ -32,7 +27,10 @@ setup(
         "psutil>=5.9",
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-xdist>=3.5", "scikit-learn>=1.4", "onnxruntime==1.31.*"],
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "scikit-learn>=1.4", "onnxruntime==1.31.*",
+                 "cryptography>=42"],
+        # signed artifacts (graphc compile --sign, graphc.runtime.load(..., trusted_keys=...))
+        "sign": ["cryptography>=42"],
         "bench": ["onnxruntime==1.31.*", "tensorflow-cpu", "torch==2.13.0"],
     },
     entry_points={"console_scripts": ["graphc=graphc.cli:main"]},

@@ -18,6 +18,7 @@ import tempfile
 import warnings
 
 from graphc.files import sha256_file
+from graphc import tvm_runtime
 from graphc.version import __version__
 
 SUFFIX = ".so"
@@ -86,13 +87,12 @@ def load(key, symbols):
     path = entry_path(key)
     if path is None or not os.path.exists(path + DIGEST_SUFFIX):
         return None
-    import tvm
     try:
         with open(path + DIGEST_SUFFIX) as f:
             want = f.read().strip()
         if sha256_file(path) != want:
             raise ValueError("its contents do not match their SHA-256 (damaged or half-written)")
-        module = tvm.runtime.load_module(path)
+        module = tvm_runtime.load_module(path)  # unloaded with its last user (tvm's would stay forever)
         for s in symbols:
             module[s]
     except Exception as e:  # truncated, corrupted, or built by something else: rebuild it

@@ -17,6 +17,7 @@ from tvm.target import codegen as llvm_info
 
 from graphc.registry import Registry
 from graphc.host import host_cpu, host_mattr
+from graphc.host import num_threads  # noqa: F401  (one source of truth, shared with the runtime)
 
 GEMM_PANEL_VECTORS = 2  # a packed GEMM panel is two vectors of float32 wide (16 columns AVX2, 32 AVX-512)
 
@@ -72,14 +73,6 @@ class Target:
         return str(self.tvm_target)
 
 
-def num_threads():
-    """Threads the kernels run on: TVM_NUM_THREADS, else every core (read once, as get_target is cached)."""
-    return _num_threads()
-
-
-@functools.lru_cache(maxsize=None)
-def _num_threads():
-    return int(os.environ.get("TVM_NUM_THREADS", 0)) or os.cpu_count() or 1
 
 
 def _llvm(mcpu=None, mattr=None):

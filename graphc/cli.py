@@ -71,10 +71,18 @@ def cmd_compile(args):
         exe = _compile_onnx(args.model, args.target, args.opt_level, _parse_shapes(args.input_shape))
         bar.update(1)
         bar.set_description("export")
-        exe.export(args.output)
+        exe.export(args.output, sign_key=args.sign)
         bar.update(1)
     print(f"wrote {args.output} ({os.path.getsize(args.output)} bytes, {exe.num_kernels} kernels, "
-          f"target {args.target})")
+          f"target {args.target}{', signed' if args.sign else ''})")
+
+
+def cmd_keygen(args):
+    """graphc keygen: a new Ed25519 key pair for signing artifacts."""
+    from graphc.runtime.artifact import generate_key
+    generate_key(args.key)
+    print(f"wrote {args.key} (private: keep it secret; sign with `graphc compile --sign {args.key}`) and "
+          f"{args.key}.pub (public: give it to `graphc run --trusted-key`)")
 
 
 def _load_inputs(runner, items):
@@ -97,7 +105,7 @@ def _load_inputs(runner, items):
 def cmd_run(args):
     """graphc run: run an artifact on .npy inputs."""
     from graphc.runtime import load
-    runner = load(args.artifact)
+    runner = load(args.artifact, num_threads=args.threads, trusted_keys=args.trusted_key)
     outputs = runner.run(_load_inputs(runner, args.input))
     if args.output:
         np.savez(args.output, **outputs)
@@ -111,7 +119,7 @@ def cmd_run(args):
 def cmd_info(args):
     """graphc info: print an artifact's manifest."""
     from graphc.runtime.artifact import read_manifest
-    m = read_manifest(args.artifact)
+    m = read_manifest(args.artifact, trusted_keys=args.trusted_key)
     t = m["target"]
     print(f"graphc artifact, format version {m['format_version']} (graphc {m['graphc_version']}, "
           f"TVM {m['tvm_version']})")
@@ -163,10 +171,10 @@ def cmd_bench(args):
         with tempfile.TemporaryDirectory(prefix="graphc-bench-") as tmp:  # time what deploys: the artifact
             path = os.path.join(tmp, "model.gca")
             exe.export(path)
-            runner = load(path)
+            runner = load(path, num_threads=args.threads)
     else:
         from graphc.runtime import load
-        runner = load(model)
+        runner = load(model, num_threads=args.threads, trusted_keys=args.trusted_key)
     feeds = _random_inputs(runner.inputs, np.random.default_rng(0))
     graphc_s = _median_seconds(lambda: runner.run(feeds), args.repeat, "graphc")
     print(f"graphc: median {graphc_s * 1e3:.3f} ms over {args.repeat} runs")
@@ -206,6 +214,13 @@ def cmd_viz(args):
     print(f"wrote {args.output}")
 
 
+def _runtime_options(p):
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="threads the kernels run on (default: TVM_NUM_THREADS, else every core)")
+    p.add_argument("--trusted-key", action="append", metavar="PUBKEY",
+                   help="refuse the artifact unless this Ed25519 public key (PEM) signed it (repeatable)")
+
+
 def build_parser():
     """The argparse parser of the `graphc` command and its subcommands."""
     p = argparse.ArgumentParser(prog="graphc", description="graphc: compile ONNX models to deployable artifacts "
@@ -220,16 +235,24 @@ def build_parser():
     c.add_argument("--opt-level", type=int, default=3, choices=range(4), metavar="N", help="0..3 (default 3)")
     c.add_argument("--input-shape", action="append", metavar="NAME=D0,D1,...",
                    help="fix an input's shape (repeatable)")
+    c.add_argument("--sign", metavar="KEYFILE", help="sign the artifact with this Ed25519 private key (PEM)")
     c.set_defaults(func=cmd_compile)
+
+    k = sub.add_parser("keygen", help="write a new Ed25519 key pair for signing artifacts")
+    k.add_argument("key", help="the private key file to write (the public key goes to KEY.pub)")
+    k.set_defaults(func=cmd_keygen)
 
     r = sub.add_parser("run", help="run an artifact on .npy/.npz inputs")
     r.add_argument("artifact")
     r.add_argument("--input", action="append", metavar="NAME=FILE.npy", help="an input (repeatable)")
     r.add_argument("--output", help="write outputs to this .npz (else print a summary)")
+    _runtime_options(r)
     r.set_defaults(func=cmd_run)
 
     i = sub.add_parser("info", help="print an artifact's manifest")
     i.add_argument("artifact")
+    i.add_argument("--trusted-key", action="append", metavar="PUBKEY",
+                   help="refuse the artifact unless this Ed25519 public key (PEM) signed it (repeatable)")
     i.set_defaults(func=cmd_info)
 
     b = sub.add_parser("bench", help="median latency of a model or artifact")
@@ -240,6 +263,7 @@ def build_parser():
     b.add_argument("--target", choices=["cpu", "cuda"], default="cpu")
     b.add_argument("--opt-level", type=int, default=3, choices=range(4), metavar="N")
     b.add_argument("--input-shape", action="append", metavar="NAME=D0,D1,...")
+    _runtime_options(b)
     b.set_defaults(func=cmd_bench)
 
     v = sub.add_parser("viz", help="draw an ONNX model's graph as SVG")

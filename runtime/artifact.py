@@ -1,10 +1,14 @@
 """Deployable artifacts (.gca): one zip holding the kernel library, the plan, the weights and a manifest.
 
 Members: kernels.so (TVM export_library; CUDA device code is embedded in it), plan.json (kernel calls,
-buffers, arena layout), weights.safetensors (constants by buffer id) and manifest.json (format version,
-versions, target with its CPU features, input/output signatures, sha256 of every other member).
-Loading needs only this module, the executor and TVM's runtime: never graphc.passes or graphc.codegen.
+buffers, arena layout), weights.safetensors (constants by buffer id), manifest.json (format version,
+versions, target with its CPU features, input/output signatures, size and sha256 of every other member),
+manifest.sha256 (the manifest's own digest) and, when signed, manifest.sig (an Ed25519 signature of
+the manifest, which covers every member through its hashes).
+Loading needs only this module, the executor and TVM's runtime library (runtime/tvm_runtime.py): never
+graphc.passes, graphc.codegen nor the `tvm` package. Everything is checked before any native code runs.
 """
+import hashlib
 import json
 import os
 import shutil
@@ -17,27 +21,34 @@ import numpy as np
 
 from graphc.errors import DeviceError, FeedError, GraphcError
 
+from graphc import tvm_runtime
 from graphc.files import sha256_file
-from graphc.host import host_cpu, host_features
+from graphc.host import checked_num_threads, cpu_name, missing_features
 from graphc.version import __version__
 
-from .plan import Buffer, Call, Plan
+from .plan import CONST, FEED, TEMP, Buffer, Call, Plan
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: member sizes and the manifest's own digest
 MEMBERS = ("kernels.so", "plan.json", "weights.safetensors")
+MANIFEST, MANIFEST_DIGEST, SIGNATURE = "manifest.json", "manifest.sha256", "manifest.sig"
+MAX_MANIFEST_BYTES = 16 << 20  # the manifest and the plan are small JSON: refuse to inflate more than this
+MAX_PLAN_BYTES = 256 << 20
 
 
 class ArtifactError(GraphcError, ValueError):
     """An artifact file is corrupted, truncated, too new, or built for hardware this machine lacks."""
 
 
-def export_executable(exe, path, inputs, outputs):
-    """Write `exe` (a compiled Executable) to the artifact file `path`; inputs/outputs: [(name, shape, dtype)]."""
+def export_executable(exe, path, inputs, outputs, sign_key=None):
+    """Write `exe` (a compiled Executable) to the artifact file `path`; inputs/outputs: [(name, shape, dtype)].
+    With `sign_key` (an Ed25519 private key, or the path of its PEM file) the manifest is signed."""
     import tvm
     from safetensors.numpy import save_file
 
     from graphc.dtypes import as_storage
     plan = exe.plan
+    signer = _private_key(sign_key) if sign_key is not None else None
+    from graphc.host import host_cpu, host_features
     tmp = tempfile.mkdtemp(prefix="graphc-export-")
     try:
         files = {m: os.path.join(tmp, m) for m in MEMBERS}
@@ -64,13 +75,18 @@ def export_executable(exe, path, inputs, outputs):
             "inputs": [{"name": n, "shape": list(s), "dtype": str(d)} for n, s, d in inputs],
             "outputs": [{"name": n, "shape": list(s), "dtype": str(d)} for n, s, d in outputs],
             "sha256": {m: sha256_file(p) for m, p in files.items()},
+            "sizes": {m: os.path.getsize(p) for m, p in files.items()},
         }
+        manifest_bytes = json.dumps(manifest, indent=1).encode()
         # write next to the destination, then rename: a reader never sees a half-written file
         fd, partial = tempfile.mkstemp(prefix=".partial-", suffix=".gca", dir=os.path.dirname(os.path.abspath(path)))
         os.close(fd)
         try:
             with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as z:
-                z.writestr("manifest.json", json.dumps(manifest, indent=1))
+                z.writestr(MANIFEST, manifest_bytes)
+                z.writestr(MANIFEST_DIGEST, hashlib.sha256(manifest_bytes).hexdigest())
+                if signer is not None:
+                    z.writestr(SIGNATURE, signer.sign(manifest_bytes))
                 for m, p in files.items():
                     z.write(p, m)
             umask = os.umask(0)
@@ -85,29 +101,181 @@ def export_executable(exe, path, inputs, outputs):
     return path
 
 
-def read_manifest(path):
-    """The manifest of artifact `path`, after checking the file is a readable graphc artifact."""
+# ---- signing (optional: the `cryptography` package, extra `sign`) ---------------------------------
+def _crypto():
+    try:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+    except ImportError:
+        raise ArtifactError("signing artifacts needs the `cryptography` package: pip install 'graphc[sign]'") from None
+    return serialization, ed25519
+
+
+def _read_key_bytes(key):
+    if isinstance(key, (str, os.PathLike)):
+        try:
+            with open(key, "rb") as f:
+                return f.read()
+        except OSError as e:
+            raise ArtifactError(f"cannot read key file {os.fspath(key)!r}: {e.strerror}") from None
+    return key
+
+
+def _private_key(key):
+    """An Ed25519 private key from a key object, PEM bytes or a PEM file path."""
+    serialization, ed25519 = _crypto()
+    key = _read_key_bytes(key)
+    if isinstance(key, bytes):
+        try:
+            key = serialization.load_pem_private_key(key, password=None)
+        except (ValueError, TypeError) as e:
+            raise ArtifactError(f"the signing key is not an unencrypted PEM private key ({e})") from None
+    if not isinstance(key, ed25519.Ed25519PrivateKey):
+        raise ArtifactError(f"artifacts are signed with Ed25519 keys; got {type(key).__name__}")
+    return key
+
+
+def _public_key(key):
+    """An Ed25519 public key from a key object (public or private), PEM bytes or a PEM file path."""
+    serialization, ed25519 = _crypto()
+    key = _read_key_bytes(key)
+    if isinstance(key, bytes):
+        try:
+            key = serialization.load_pem_public_key(key)
+        except (ValueError, TypeError):
+            key = _private_key(key)
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        key = key.public_key()
+    if not isinstance(key, ed25519.Ed25519PublicKey):
+        raise ArtifactError(f"trusted keys must be Ed25519 public keys; got {type(key).__name__}")
+    return key
+
+
+def generate_key(path):
+    """Write a new Ed25519 private key to `path` (PEM, mode 600) and its public key to `path`.pub."""
+    serialization, ed25519 = _crypto()
+    key = ed25519.Ed25519PrivateKey.generate()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    with open(path + ".pub", "wb") as f:
+        f.write(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                              serialization.PublicFormat.SubjectPublicKeyInfo))
+    return path
+
+
+def _check_signature(path, z, manifest_bytes, trusted_keys):
+    from cryptography.exceptions import InvalidSignature
+    keys = [_public_key(k) for k in ([trusted_keys] if isinstance(trusted_keys, (str, bytes, os.PathLike))
+                                     or not hasattr(trusted_keys, "__iter__") else trusted_keys)]
+    if not keys:
+        raise ArtifactError("trusted_keys is empty: give at least one Ed25519 public key")
+    if SIGNATURE not in z.namelist():
+        raise ArtifactError(f"artifact {path!r} is not signed, and trusted keys were given: refusing it")
+    signature = _read_member(path, z, SIGNATURE, 1024)
+    for key in keys:
+        try:
+            key.verify(signature, manifest_bytes)
+            return
+        except InvalidSignature:
+            pass
+    raise ArtifactError(f"artifact {path!r} is not signed by any of the trusted keys (or was changed after "
+                        "signing): refusing it")
+
+
+# ---- reading and checking --------------------------------------------------------------------------
+def _read_member(path, z, name, limit):
+    """Member `name`'s bytes, refusing (before inflating) one larger than `limit` bytes."""
+    try:
+        info = z.getinfo(name)
+    except KeyError:
+        raise ArtifactError(f"artifact {path!r} lacks its member {name}") from None
+    if info.file_size > limit:
+        raise ArtifactError(f"artifact {path!r} is corrupted: member {name} is {info.file_size} bytes, "
+                            f"more than the {limit} it may have")
+    try:
+        with z.open(info) as f:
+            data = f.read(limit + 1)
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as e:
+        raise ArtifactError(f"artifact {path!r} is corrupted: member {name} is unreadable ({e})") from None
+    if len(data) > limit:
+        raise ArtifactError(f"artifact {path!r} is corrupted: member {name} is larger than its zip entry says")
+    return data
+
+
+def _is_shape(v):
+    return isinstance(v, list) and all(type(d) is int and d >= 0 for d in v)
+
+
+def _check_manifest(path, m):
+    """Raise ArtifactError unless manifest `m` has every field, each of the right type."""
+    from graphc.dtypes import ALL
+
+    from .device import TARGET_KINDS
+    bad = ArtifactError(f"artifact {path!r} is corrupted: its manifest is malformed")
+    target = m["target"]
+    if not (isinstance(target, dict) and target.get("kind") in TARGET_KINDS
+            and isinstance(target.get("host_mcpu"), str) and isinstance(target.get("host_features"), list)
+            and all(isinstance(f, str) for f in target["host_features"])):
+        raise ArtifactError(f"artifact {path!r} is corrupted: its manifest's target {target!r} is malformed")
+    for kind in ("inputs", "outputs"):
+        sigs = m[kind]
+        if not isinstance(sigs, list) or not all(
+                isinstance(s, dict) and isinstance(s.get("name"), str) and _is_shape(s.get("shape"))
+                and s.get("dtype") in ALL for s in sigs):
+            raise ArtifactError(f"artifact {path!r} is corrupted: its manifest's {kind} are malformed")
+        if len({s["name"] for s in sigs}) != len(sigs):
+            raise ArtifactError(f"artifact {path!r} is corrupted: its manifest repeats an {kind[:-1]} name")
+    for field in ("sha256", "sizes"):
+        if not isinstance(m[field], dict) or set(m[field]) != set(MEMBERS):
+            raise ArtifactError(f"artifact {path!r} is corrupted: its manifest's {field} must list exactly "
+                                f"{', '.join(MEMBERS)}")
+    if not all(isinstance(v, str) and len(v) == 64 for v in m["sha256"].values()) or \
+            not all(type(v) is int and v >= 0 for v in m["sizes"].values()):
+        raise bad
+
+
+def read_manifest(path, trusted_keys=None):
+    """The manifest of artifact `path`, after checking the file is a readable graphc artifact (and, with
+    `trusted_keys`, that one of them signed it)."""
     if not os.path.isfile(path):
         raise ArtifactError(f"artifact {path!r} does not exist")
     if not zipfile.is_zipfile(path):
         raise ArtifactError(f"{path!r} is not a graphc artifact: not a zip file (corrupted or truncated?)")
     try:
         with zipfile.ZipFile(path) as z:
-            manifest = json.loads(z.read("manifest.json"))
-    except KeyError:
-        raise ArtifactError(f"{path!r} is not a graphc artifact: it has no manifest.json") from None
-    except (zipfile.BadZipFile, zlib.error, ValueError, OSError) as e:
+            if MANIFEST not in z.namelist():
+                raise ArtifactError(f"{path!r} is not a graphc artifact: it has no manifest.json")
+            data = _read_member(path, z, MANIFEST, MAX_MANIFEST_BYTES)
+            try:
+                manifest = json.loads(data)
+            except (ValueError, RecursionError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+                raise ArtifactError(f"artifact {path!r} is corrupted: cannot read its manifest ({e})") from None
+            if not isinstance(manifest, dict):
+                raise ArtifactError(f"artifact {path!r} is corrupted: its manifest is not a JSON object")
+            if manifest.get("format") != "graphc-artifact":
+                raise ArtifactError(f"{path!r} is not a graphc artifact (manifest format {manifest.get('format')!r})")
+            version = manifest.get("format_version")
+            if type(version) is not int or version > FORMAT_VERSION:
+                raise ArtifactError(f"artifact {path!r} has format version {version!r}; this graphc reads versions "
+                                    f"up to {FORMAT_VERSION}: upgrade graphc to load it")
+            if version < FORMAT_VERSION:
+                raise ArtifactError(f"artifact {path!r} has format version {version}, from before artifacts "
+                                    f"carried member sizes and a manifest digest: export it again")
+            digest = _read_member(path, z, MANIFEST_DIGEST, 64)
+            if digest != hashlib.sha256(data).hexdigest().encode():
+                raise ArtifactError(f"artifact {path!r} is corrupted: manifest.json does not match its sha256 in "
+                                    f"{MANIFEST_DIGEST}")
+            if trusted_keys is not None:
+                _check_signature(path, z, data, trusted_keys)
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as e:
         raise ArtifactError(f"artifact {path!r} is corrupted: cannot read its manifest ({e})") from None
-    if manifest.get("format") != "graphc-artifact":
-        raise ArtifactError(f"{path!r} is not a graphc artifact (manifest format {manifest.get('format')!r})")
-    version = manifest.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ArtifactError(f"artifact {path!r} has format version {version!r}; this graphc reads versions "
-                            f"up to {FORMAT_VERSION}: upgrade graphc to load it")
-    missing = [k for k in ("graphc_version", "tvm_version", "target", "inputs", "outputs", "sha256")
+    missing = [k for k in ("graphc_version", "tvm_version", "target", "inputs", "outputs", "sha256", "sizes")
                if k not in manifest]
     if missing:
         raise ArtifactError(f"artifact {path!r} is corrupted: its manifest lacks {', '.join(missing)}")
+    _check_manifest(path, manifest)
     return manifest
 
 
@@ -117,22 +285,140 @@ def check_runnable(manifest, device=None):
     kind = target["kind"]
     from .device import check_device
     check_device(kind, device)
-    missing = sorted(set(target["host_features"]) - set(host_features()))
+    missing = missing_features(target["host_features"])
     if missing:
         raise DeviceError(f"the artifact's kernels were built for CPU {target['host_mcpu']!r}, and this CPU "
-                          f"({host_cpu()!r}) lacks its features {', '.join(missing)}: recompile it on this machine")
+                          f"({cpu_name()!r}) lacks its features {', '.join(missing)}: recompile it on this machine")
+
+
+def _extract(path, z, member, dest, manifest):
+    """Copy `member` to file `dest`, refusing it (before inflating) when its size differs from the
+    manifest's and when its bytes do not match the manifest's sha256."""
+    size = manifest["sizes"][member]
+    try:
+        info = z.getinfo(member)
+    except KeyError:
+        raise ArtifactError(f"artifact {path!r} lacks its member {member}") from None
+    if info.file_size != size:
+        raise ArtifactError(f"artifact {path!r} is corrupted: member {member} is {info.file_size} bytes, its "
+                            f"manifest says {size}")
+    h, n = hashlib.sha256(), 0
+    try:
+        with z.open(info) as src, open(dest, "wb") as dst:
+            while n <= size:
+                chunk = src.read(min(1 << 20, size + 1 - n))
+                if not chunk:
+                    break
+                h.update(chunk)
+                dst.write(chunk)
+                n += len(chunk)
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, NotImplementedError, RuntimeError) as e:
+        raise ArtifactError(f"artifact {path!r} is corrupted: member {member} is unreadable ({e})") from None
+    if n != size or h.hexdigest() != manifest["sha256"][member]:
+        raise ArtifactError(f"artifact {path!r} is corrupted: member {member} does not match its sha256 "
+                            "in the manifest")
+
+
+def _plan_from_json(path, p, manifest, weights):
+    """The Plan in plan.json `p`, after checking it against itself, the manifest and the weights."""
+    from graphc.dtypes import ALL, storage_name
+
+    def bad(why):
+        return ArtifactError(f"artifact {path!r} is corrupted: its plan {why}")
+
+    if not isinstance(p, dict):
+        raise bad("is not a JSON object")
+    missing = [k for k in ("target", "buffers", "calls", "fetches", "arena_bytes") if k not in p]
+    if missing:
+        raise bad(f"lacks {', '.join(missing)}")
+    if p["target"] != manifest["target"]["kind"]:
+        raise bad(f"targets {p['target']!r} but the manifest says {manifest['target']['kind']!r}")
+    if p.get("variable_reads") or p.get("variable_writes"):
+        raise ArtifactError(f"artifact {path!r} reads or writes variables "
+                            f"{(p.get('variable_reads') or []) + (p.get('variable_writes') or [])}: export "
+                            "with their values frozen as constants")
+    if not isinstance(p["buffers"], list) or not isinstance(p["calls"], list) or not isinstance(p["fetches"], list):
+        raise bad("has buffers, calls or fetches that are not lists")
+    buffers = []
+    for i, b in enumerate(p["buffers"]):
+        if not (isinstance(b, dict) and type(b.get("id")) is int and b["id"] == i
+                and b.get("kind") in (FEED, CONST, TEMP) and _is_shape(b.get("shape"))
+                and b.get("dtype") in ALL and isinstance(b.get("name"), str)
+                and type(b.get("feed_index", -1)) is int and type(b.get("offset", -1)) is int
+                and set(b) <= {"id", "shape", "dtype", "kind", "name", "feed_index", "var_name", "offset"}):
+            raise bad(f"has a malformed buffer at index {i}")
+        buffers.append(Buffer(**{**b, "shape": tuple(b["shape"])}))
+    n = len(buffers)
+    arena = p["arena_bytes"]
+    temps = [b for b in buffers if b.kind == TEMP]
+    if type(arena) is not int or arena < 0 or arena > sum(b.nbytes + 64 for b in temps):
+        raise bad(f"has arena_bytes {arena!r}, more than all its temporaries take")
+    for b in temps:
+        if b.offset >= 0 and b.offset + b.nbytes > arena:
+            raise bad(f"places buffer {b.id} ({b.nbytes} bytes) at arena offset {b.offset}, past its end {arena}")
+    feeds = sorted((b for b in buffers if b.kind == FEED), key=lambda b: b.feed_index)
+    want = [(s["name"], tuple(s["shape"]), s["dtype"]) for s in manifest["inputs"]]
+    if [b.feed_index for b in feeds] != list(range(len(want))) or \
+            [(b.shape, b.dtype) for b in feeds] != [(s, d) for _, s, d in want]:
+        raise bad(f"has feeds {[(b.shape, b.dtype) for b in feeds]} that differ from the manifest's inputs {want}")
+    fetches = p["fetches"]
+    outs = [(tuple(s["shape"]), s["dtype"]) for s in manifest["outputs"]]
+    if not all(type(f) is int and 0 <= f < n for f in fetches) or \
+            [(buffers[f].shape, buffers[f].dtype) for f in fetches] != outs:
+        raise bad(f"has fetches {fetches} that differ from the manifest's outputs {outs}")
+    calls, written = [], set()
+    for k, c in enumerate(p["calls"]):
+        if not (isinstance(c, dict) and isinstance(c.get("kernel"), str) and isinstance(c.get("args"), list)
+                and all(type(a) is int and 0 <= a < n for a in c["args"]) and type(c.get("num_inputs")) is int
+                and 0 <= c["num_inputs"] <= len(c["args"]) and set(c) <= {"kernel", "args", "num_inputs"}):
+            raise bad(f"has a malformed call at index {k}")
+        ins, outs_ = c["args"][:c["num_inputs"]], c["args"][c["num_inputs"]:]
+        unset = [a for a in ins if buffers[a].kind == TEMP and a not in written]
+        if unset:
+            raise bad(f"call {k} ({c['kernel']}) reads temporaries {unset} before any call writes them")
+        if any(buffers[a].kind != TEMP for a in outs_):
+            raise bad(f"call {k} ({c['kernel']}) writes a feed or a constant")
+        written.update(outs_)
+        calls.append(Call(**c))
+    unset = [f for f in fetches if buffers[f].kind == TEMP and f not in written]
+    if unset:
+        raise bad(f"fetches temporaries {unset} that no call writes")
+    consts = {b.id: b for b in buffers if b.kind == CONST}
+    if set(weights) != {str(i) for i in consts}:
+        raise ArtifactError(f"artifact {path!r} is corrupted: its weights do not match the plan's constants")
+    constants = {}
+    for i, b in consts.items():
+        w = weights[str(i)]
+        if w.shape != b.shape or w.dtype.name != storage_name(b.dtype):
+            raise ArtifactError(f"artifact {path!r} is corrupted: weight {i} is {w.dtype}{list(w.shape)}, the "
+                                f"plan's constant is {b.dtype}{list(b.shape)}")
+        constants[i] = w
+    return Plan(p["target"], buffers, calls, fetches, constants, arena, [], [])
 
 
 class Runner:
-    """A loaded artifact: `run(feeds)` with feeds as {name: array} or a list in input order."""
+    """A loaded artifact: `run(feeds)` with feeds as {name: array} or a list in input order.
 
-    def __init__(self, manifest, plan, module):
+    Its kernel library stays loaded until the Runner is freed or closed (`close()`, or `with`)."""
+
+    def __init__(self, manifest, plan, module, num_threads=None):
         from .executor import Executor
         self.manifest = manifest
         self.inputs = [(i["name"], tuple(i["shape"]), i["dtype"]) for i in manifest["inputs"]]
         self.outputs = [(o["name"], tuple(o["shape"]), o["dtype"]) for o in manifest["outputs"]]
         self.module = module  # keeps the kernel library loaded
-        self.executor = Executor(plan, module)
+        self.executor = Executor(plan, module, num_threads)
+
+    def close(self):
+        """Unload the kernel library and free the buffers (the Runner cannot run after this)."""
+        self.executor = self.module = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
 
     def _feed_list(self, feeds):
         names = [n for n, _, _ in self.inputs]
@@ -158,44 +444,62 @@ class Runner:
 
     def run(self, feeds):
         """Outputs for `feeds`: a dict by output name when feeds is a dict, else a list."""
+        if self.executor is None:
+            raise GraphcError("this loaded artifact was closed: load it again to run it")
         values = self.executor.run(self._feed_list(feeds))
         if isinstance(feeds, dict):
             return {name: v for (name, _, _), v in zip(self.outputs, values)}
         return values
 
 
-def load(path, device=None):
-    """Load artifact `path` after verifying its manifest, member hashes and this machine's hardware."""
-    import tvm
-    from safetensors.numpy import load_file
-
-    manifest = read_manifest(path)
+def load(path, device=None, num_threads=None, trusted_keys=None):
+    """Load artifact `path` after verifying its manifest, every member's size and hash, its plan and this
+    machine's hardware (and, with `trusted_keys`, its signature); `num_threads` caps its kernels' threads."""
+    path = os.fspath(path)
+    checked_num_threads(num_threads)
+    manifest = read_manifest(path, trusted_keys)
+    check_runnable(manifest, device)
     tmp = tempfile.mkdtemp(prefix="graphc-load-")
     try:
-        with zipfile.ZipFile(path) as z:
-            for m in MEMBERS:  # fixed names only: nothing in the zip chooses where files go
-                try:
-                    with z.open(m) as src, open(os.path.join(tmp, m), "wb") as dst:
-                        shutil.copyfileobj(src, dst)
-                except KeyError:
-                    raise ArtifactError(f"artifact {path!r} lacks its member {m}") from None
-                except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as e:
-                    raise ArtifactError(f"artifact {path!r} is corrupted: member {m} is unreadable ({e})") from None
-                if sha256_file(os.path.join(tmp, m)) != manifest["sha256"].get(m):
-                    raise ArtifactError(f"artifact {path!r} is corrupted: member {m} does not match its sha256 "
-                                        "in the manifest")
-        check_runnable(manifest, device)
-        with open(os.path.join(tmp, "plan.json")) as f:
-            p = json.load(f)
-        weights = load_file(os.path.join(tmp, "weights.safetensors"))
-        buffers = [Buffer(**{**b, "shape": tuple(b["shape"])}) for b in p["buffers"]]
-        plan = Plan(p["target"], buffers, [Call(**c) for c in p["calls"]], p["fetches"],
-                    {int(k): v for k, v in weights.items()}, p["arena_bytes"], p["variable_reads"],
-                    p["variable_writes"])
-        if plan.variable_reads:
-            raise ArtifactError(f"artifact {path!r} reads variables {plan.variable_reads}: export with their "
-                                "values frozen as constants")
-        module = tvm.runtime.load_module(os.path.join(tmp, "kernels.so"))  # dlopen: the file may go after
-        return Runner(manifest, plan, module)
+        files = {m: os.path.join(tmp, m) for m in MEMBERS}  # fixed names: nothing in the zip chooses where
+        try:
+            with zipfile.ZipFile(path) as z:
+                extra = sorted(set(z.namelist()) - set(MEMBERS) - {MANIFEST, MANIFEST_DIGEST, SIGNATURE})
+                if extra:
+                    raise ArtifactError(f"artifact {path!r} is corrupted: it holds members {extra} besides its own")
+                if manifest["sizes"]["plan.json"] > MAX_PLAN_BYTES:
+                    raise ArtifactError(f"artifact {path!r} is corrupted: its plan.json is larger than "
+                                        f"{MAX_PLAN_BYTES} bytes")
+                for m in MEMBERS:
+                    _extract(path, z, m, files[m], manifest)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as e:
+            raise ArtifactError(f"artifact {path!r} is corrupted: {e}") from None
+        except OSError as e:
+            raise ArtifactError(f"cannot extract artifact {path!r}: {e}") from None
+        try:
+            return _load_members(path, manifest, files, num_threads)
+        except GraphcError:
+            raise
+        except Exception as e:  # safetensors, TVM or anything else a crafted member provokes
+            raise ArtifactError(f"artifact {path!r} is corrupted: {type(e).__name__}: {e}") from None
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)  # the loaded library stays mapped until it is unloaded
+
+
+def _load_members(path, manifest, files, num_threads):
+    from safetensors.numpy import load_file
+    with open(files["plan.json"], "rb") as f:
+        try:
+            p = json.loads(f.read())
+        except (ValueError, RecursionError) as e:
+            raise ArtifactError(f"artifact {path!r} is corrupted: cannot read its plan ({e})") from None
+    try:
+        weights = load_file(files["weights.safetensors"])
+    except Exception as e:  # SafetensorError and friends
+        raise ArtifactError(f"artifact {path!r} is corrupted: cannot read its weights ({e})") from None
+    plan = _plan_from_json(path, p, manifest, weights)
+    module = tvm_runtime.load_module(files["kernels.so"])  # dlopen: the file may go after
+    absent = sorted({c.kernel for c in plan.calls if not module.implements_function(c.kernel)})
+    if absent:
+        raise ArtifactError(f"artifact {path!r} is corrupted: its kernel library lacks kernels {absent}")
+    return Runner(manifest, plan, module, num_threads)

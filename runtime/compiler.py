@@ -16,6 +16,7 @@ from graphc.errors import CompileError
 from graphc.registry import Pattern
 
 from .executor import Executor
+from graphc.host import release_freed_memory
 from .plan import CONST, FEED, TEMP, VARIABLE, Buffer, Call, Plan
 
 
@@ -33,11 +34,12 @@ class Executable:
         self.groups, self.pass_records, self.stage_records = list(groups), list(pass_records), list(stage_records)
         self.feed_tensors = list(feed_tensors)  # the fed placeholders, in feed order
         self.output_names = list(output_names)
+        self.num_threads = None     # threads its kernels run on; None: the process default
 
     @property
     def executor(self):
         if self._executor is None:
-            self._executor = Executor(self.plan, self.module)
+            self._executor = Executor(self.plan, self.module, self.num_threads)
         return self._executor
 
     def run(self, feeds, variables=None):
@@ -49,13 +51,16 @@ class Executable:
                      for t in self.feed_tensors]
         return self.executor.run(feeds, variables)
 
-    def export(self, path):
-        """Write this executable to a deployable artifact file (see runtime/artifact.py)."""
+    def export(self, path, sign_key=None):
+        """Write this executable to a deployable artifact file (see runtime/artifact.py), signed with
+        `sign_key` (an Ed25519 private key or its PEM file) if given."""
         from .artifact import export_executable
         inputs = [(t.name.split(":")[0], tuple(b.shape), b.dtype) for t, b in zip(self.feed_tensors, self.plan.feeds)]
-        outputs = [(n, tuple(b.shape), b.dtype) for n, b in
-                   zip(self.output_names, (self.plan.buffers[i] for i in self.plan.fetches))]
-        return export_executable(self, path, inputs, outputs)
+        fetched = [self.plan.buffers[i] for i in self.plan.fetches]
+        names = self.output_names if len(self.output_names) == len(fetched) else \
+            [f"output_{k}" for k in range(len(fetched))]  # compiled by a Session: its fetches are unnamed
+        outputs = [(n, tuple(b.shape), b.dtype) for n, b in zip(names, fetched)]
+        return export_executable(self, path, inputs, outputs, sign_key)
 
     @property
     def num_kernels(self):
@@ -281,8 +286,10 @@ def compile_graph(graph, fetches, target="cpu", opt_level=3, feed_tensors=(), ou
         stages.run("arena", _plan_arena, plan, kernels, dump=lambda _: _plan_text(plan))
     if freeze and plan.variable_reads:
         _freeze_variables(plan, session)
-    return Executable(plan, module, kernels, graph, fetches, groups=groups, pass_records=pass_records,
-                      stage_records=stages.records, feed_tensors=feed_tensors, output_names=output_names)
+    exe = Executable(plan, module, kernels, graph, fetches, groups=groups, pass_records=pass_records,
+                     stage_records=stages.records, feed_tensors=feed_tensors, output_names=output_names)
+    release_freed_memory()  # compiling leaves hundreds of MB freed but held by the allocator
+    return exe
 
 
 def _groups_text(groups):

@@ -8,15 +8,15 @@ import math
 import sys
 
 import numpy as np
-import tvm
 
 from graphc.dtypes import as_storage, from_storage, storage_name
 from graphc.errors import FailedPreconditionError
 
+from graphc import tvm_runtime as rt
 from .device import host_memory, tvm_device
 from .plan import CONST, FEED, TEMP, VARIABLE
 
-ALIGN = 64  # tvm.runtime.from_dlpack refuses data not aligned to 64 bytes
+ALIGN = 64  # TVM's from_dlpack refuses data not aligned to 64 bytes
 
 
 def _address(arr):
@@ -51,8 +51,9 @@ def _held_elsewhere(slot):
 class Executor:
     """Holds a plan's kernels and preallocated buffers; `run` executes it once."""
 
-    def __init__(self, plan, module):
+    def __init__(self, plan, module, num_threads=None):
         self.plan = plan
+        self.num_threads = num_threads  # None: the process default (runtime/host.py num_threads)
         self.device = tvm_device(plan.target)
         self.on_cpu = host_memory(plan.target)
         self.funcs = [module[c.kernel] for c in plan.calls]
@@ -71,12 +72,12 @@ class Executor:
             if b.kind == TEMP and b.id not in fresh_ids:
                 if b.offset >= 0 and self.arena is not None:
                     view = self.arena[b.offset:b.offset + b.nbytes].view(storage_name(b.dtype)).reshape(tuple(b.shape))
-                    self.buffers[b.id] = tvm.runtime.from_dlpack(view)
+                    self.buffers[b.id] = rt.from_dlpack(view)
                 else:
-                    self.buffers[b.id] = tvm.runtime.empty(tuple(b.shape), storage_name(b.dtype), self.device)
+                    self.buffers[b.id] = rt.empty(b.shape, storage_name(b.dtype), self.device)
             elif b.kind == CONST:
-                self.buffers[b.id] = tvm.runtime.tensor(as_storage(np.require(plan.constants[b.id], requirements="C")),
-                                                        self.device)
+                self.buffers[b.id] = rt.tensor(as_storage(np.require(plan.constants[b.id], requirements="C")),
+                                               self.device)
             elif b.kind == FEED:  # where a feed cannot be shared, it is copied here
                 self.staging[b.id] = self._staging_buffer(b)
         self.feed_ids = [b.id for b in plan.feeds]
@@ -91,27 +92,28 @@ class Executor:
     def _staging_buffer(self, b):
         if self.on_cpu and math.prod(b.shape) > 0:
             host = aligned_empty(tuple(b.shape), b.dtype)
-            return host, tvm.runtime.from_dlpack(as_storage(host))
-        return None, tvm.runtime.empty(tuple(b.shape), storage_name(b.dtype), self.device)
+            return host, rt.from_dlpack(as_storage(host))
+        return None, rt.empty(b.shape, storage_name(b.dtype), self.device)
 
     def _bind_feed(self, k, bid, arr):
         last, view = self.last_feed[k]
         if arr is last:
             return view
         if self.on_cpu and shareable(arr):
-            view = tvm.runtime.from_dlpack(as_storage(arr))
+            view = rt.from_dlpack(as_storage(arr))
             self.last_feed[k] = (arr, view)
             return view
         host, dev = self.staging[bid]
         if host is not None:
             np.copyto(host, arr)
         elif arr.size:
-            dev.copyfrom(as_storage(np.require(arr, requirements="C")))  # keeps 0-d arrays 0-d
+            rt.copy_from(dev, as_storage(arr))
         return dev
 
     def run(self, feeds, variables=None):
         """Execute with `feeds` (arrays in feed order); returns the fetched arrays."""
         bufs, outputs = self._bind(feeds, variables)
+        rt.use_threads(self.num_threads)
         for f, args in zip(self.funcs, self.calls):
             f(*[bufs[i] for i in args])
         return [outputs[i] if i in outputs else self._copy_out(bufs[i], i) for i in self.plan.fetches]
@@ -120,6 +122,7 @@ class Executor:
         """Mean seconds of each kernel call over `repeat` runs, by kernel name."""
         import time
         bufs, _ = self._bind(feeds, variables)
+        rt.use_threads(self.num_threads)
         totals = [0.0] * len(self.funcs)
         for _ in range(repeat):
             for k, (f, args) in enumerate(zip(self.funcs, self.calls)):
@@ -146,7 +149,7 @@ class Executor:
             slot = self.recycled[k]
             if slot is None or _held_elsewhere(slot):
                 out = aligned_empty(shape, dtype)
-                slot = self.recycled[k] = [out, tvm.runtime.from_dlpack(as_storage(out)), None]
+                slot = self.recycled[k] = [out, rt.from_dlpack(as_storage(out)), None]
                 del out
                 slot[2] = _refcounts(slot[0])
             outputs[bid] = slot[0]
@@ -157,4 +160,4 @@ class Executor:
         dtype = self.plan.buffers[bid].dtype
         if self.on_cpu and buf.numel() > 0:
             return from_storage(np.from_dlpack(buf).copy(), dtype)
-        return from_storage(buf.numpy(), dtype)
+        return from_storage(rt.to_numpy(buf), dtype)

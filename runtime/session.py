@@ -1,4 +1,6 @@
 """Session: runs fetches of a graph with a feed_dict, compiling each signature once (TF1 semantics)."""
+from collections import OrderedDict
+
 import numpy as np
 
 from graphc import dtypes, session_registry
@@ -7,18 +9,29 @@ from graphc.errors import FailedPreconditionError, FeedError, FetchError, GraphE
 from graphc.graph import Node, Tensor, get_default_graph
 
 from .feeds import check_feed, flatten_fetches, pack_results  # noqa: F401  (also graphc.runtime.session's API)
+from graphc.host import checked_num_threads
 
 
 class Session:
-    """Runs graph fetches on one device; compiled signatures and variable values live here."""
+    """Runs graph fetches on one device; compiled signatures and variable values live here.
 
-    def __init__(self, target=None, graph=None, config=None, opt_level=3):
+    The compiled signatures kept are the `cache_size` (default CACHE_SIZE) most recently used: a
+    signature pushed out is compiled again when next run. `num_threads` caps the threads its kernels
+    run on (default: TVM_NUM_THREADS, else every core the process may use)."""
+
+    CACHE_SIZE = 64
+
+    def __init__(self, target=None, graph=None, config=None, opt_level=3, cache_size=None, num_threads=None):
         self.graph = graph or get_default_graph()
         self.target = target
         self.opt_level = opt_level
         self.variables = {}       # variable name -> tvm tensor on the session's device
         self.initialized = set()  # variables that hold a value
-        self._cache = {}
+        self.cache_size = self.CACHE_SIZE if cache_size is None else int(cache_size)
+        if self.cache_size < 1:
+            raise ValueError(f"cache_size must be at least 1, got {cache_size}")
+        self.num_threads = checked_num_threads(num_threads)
+        self._cache = OrderedDict()  # signature -> Executable, least recently used first
         self.compile_count = 0    # signatures compiled so far (tests read this)
         self._closed = False
         self._entered = []
@@ -41,11 +54,13 @@ class Session:
         return _DefaultSession(self)
 
     def close(self):
-        """Free compiled kernels and variable storage."""
+        """Free compiled kernels and variable storage, and hand the freed memory back to the OS."""
+        from graphc.host import release_freed_memory
         self._cache.clear()
         self.variables.clear()
         self.initialized.clear()
         self._closed = True
+        release_freed_memory()
 
     # ---- resolution ---------------------------------------------------------------------------
     def _resolve_fetch(self, f):
@@ -163,6 +178,10 @@ class Session:
             exe = self._compile(tensors, ops, feeds)
             self._cache[key] = exe  # only a complete executable enters the cache
             self.compile_count += 1
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
         return exe, fetch_index
 
     def _compile(self, tensors, ops, feeds):
@@ -171,7 +190,9 @@ class Session:
         from .compiler import compile_fetches
         nodes = needed_nodes([t.node for t in tensors] + ops, {id(t) for t in feeds})
         feed_specs = {t: (a.shape, dtypes.as_dtype(a.dtype)) for t, a in feeds.items()}
-        return compile_fetches(tensors, feed_specs, ops, self._target_for(nodes), self.opt_level)
+        exe = compile_fetches(tensors, feed_specs, ops, self._target_for(nodes), self.opt_level)
+        exe.num_threads = self.num_threads
+        return exe
 
 
 class _DefaultSession:

@@ -5,7 +5,7 @@ import re
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGES = {"graphc": "graphc", "graphc.passes": "passes", "graphc.codegen": "codegen", "graphc.runtime": "runtime",
             "graphc.models": "models"}
-DEVICE_LAYER = {"codegen/target.py", "runtime/device.py", "graphc/devices.py"}
+DEVICE_LAYER = {"codegen/target.py", "runtime/device.py", "graphc/devices.py", "graphc/tvm_runtime.py"}
 
 
 def source_files():

@@ -87,10 +87,11 @@ def test_loaded_runner_signature_and_list_feeds(mlp_artifact):
 def test_export_writes_one_zip_with_verified_members(mlp_artifact):
     path = mlp_artifact[0]
     with zipfile.ZipFile(path) as z:
-        assert sorted(z.namelist()) == ["kernels.so", "manifest.json", "plan.json", "weights.safetensors"]
+        assert sorted(z.namelist()) == ["kernels.so", "manifest.json", "manifest.sha256", "plan.json",
+                                        "weights.safetensors"]
         manifest = json.loads(z.read("manifest.json"))
         plan = json.loads(z.read("plan.json"))
-    assert manifest["format_version"] == 1 and manifest["target"]["kind"] == "cpu"
+    assert manifest["format_version"] == 2 and manifest["target"]["kind"] == "cpu"
     assert set(manifest["sha256"]) == {"kernels.so", "plan.json", "weights.safetensors"}
     assert plan["calls"] and all(c["kernel"] for c in plan["calls"])
     assert not [f for f in os.listdir(path.parent) if f.startswith(".partial-")]  # no half-written files
@@ -132,11 +133,33 @@ def test_flipped_bytes_in_the_file_and_truncation_are_refused(mlp_artifact, tmp_
 
 
 def _edit_manifest(path, out, edit):
+    """Copy artifact `path` to `out` with its manifest changed by `edit` and the manifest digest recomputed."""
     def change(data):
         m = json.loads(data)
         edit(m)
         return json.dumps(m).encode()
-    return _rewrite(path, out, "manifest.json", change)
+    return _rewrite_all(path, out, {"manifest.json": change})
+
+
+def _rewrite_all(path, out, changes):
+    """Copy artifact `path` to `out` with members changed by {name: change}; the manifest's hashes and
+    sizes and its digest are recomputed, as a tamperer would."""
+    import hashlib
+    with zipfile.ZipFile(path) as src:
+        members = {n: src.read(n) for n in src.namelist()}
+    for name, change in changes.items():
+        members[name] = change(members.get(name))
+    if "manifest.json" not in changes:  # else the manifest is exactly what the change made
+        m = json.loads(members["manifest.json"])
+        for name in m["sha256"]:
+            m["sha256"][name] = hashlib.sha256(members[name]).hexdigest()
+            m["sizes"][name] = len(members[name])
+        members["manifest.json"] = json.dumps(m).encode()
+    members["manifest.sha256"] = hashlib.sha256(members["manifest.json"]).hexdigest().encode()
+    with zipfile.ZipFile(out, "w") as dst:
+        for name, data in members.items():
+            dst.writestr(name, data)
+    return str(out)
 
 
 def test_newer_format_version_is_refused(mlp_artifact, tmp_path):
