@@ -10,7 +10,7 @@ from graphc.errors import CompileError
 
 from graphc.registry import Pattern
 
-from .executor import Executor
+from .executor import ExecutorPool
 from .plan import CONST, FEED, TEMP, VARIABLE, Buffer, Call, Plan
 
 
@@ -23,15 +23,16 @@ class Executable:
         self.kernels_info = kernels or []
         self.graph = graph          # the optimized, specialized graph (for inspection)
         self.fetches = fetches
-        self._executor = None
+        self.executors = ExecutorPool(plan, module)  # one executor per concurrent run
         self.groups, self.pass_records, self.feed_tensors = [], [], []
         self.output_names = []
 
     @property
     def executor(self):
-        if self._executor is None:
-            self._executor = Executor(self.plan, self.module)
-        return self._executor
+        """An executor of this plan for inspection and profiling (runs go through the pool)."""
+        executor = self.executors.acquire()
+        self.executors.release(executor)
+        return executor
 
     def run(self, feeds, variables=None):
         """Run once with `feeds` (arrays in feed order, or a feed_dict); returns the fetched arrays."""
@@ -40,7 +41,7 @@ class Executable:
             by_name = {getattr(k, "name", k): v for k, v in feeds.items()}
             feeds = [check_feed(t, by_name[t.name] if t.name in by_name else by_name[t.name.split(":")[0]])
                      for t in self.feed_tensors]
-        return self.executor.run(feeds, variables)
+        return self.executors.run(feeds, variables)
 
     def export(self, path):
         """Write this executable to a deployable artifact file (see runtime/artifact.py)."""
@@ -76,7 +77,11 @@ class Executable:
         if isinstance(feeds, dict):
             from .session import check_feed
             feeds = [check_feed(t, feeds[t]) for t in self.feed_tensors]
-        return self.executor.profile(feeds, repeat, variables)
+        executor = self.executors.acquire()
+        try:
+            return executor.profile(feeds, repeat, variables)
+        finally:
+            self.executors.release(executor)
 
 
 def compile(fetches, feeds, target="cpu", opt_level=3, session=None, output_names=None):

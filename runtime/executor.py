@@ -6,6 +6,7 @@ own copies (Tensor.numpy, copyfrom) cost ~20 us each even for tiny arrays, so th
 """
 import math
 import sys
+import threading
 
 import numpy as np
 import tvm
@@ -158,3 +159,33 @@ class Executor:
         if self.on_cpu and buf.numel() > 0:
             return from_storage(np.from_dlpack(buf).copy(), dtype)
         return from_storage(buf.numpy(), dtype)
+
+
+class ExecutorPool:
+    """Executors of one plan, one per concurrent run: an Executor's buffers, arena and recycled outputs
+    are per-run state, so threads running the same plan each take an idle executor (or build one)."""
+
+    def __init__(self, plan, module):
+        self.plan, self.module = plan, module
+        self._idle = []
+        self._lock = threading.Lock()
+
+    def acquire(self):
+        """An executor no other thread is using (give it back with `release`)."""
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return Executor(self.plan, self.module)
+
+    def release(self, executor):
+        """Return `executor` to the pool after a run."""
+        with self._lock:
+            self._idle.append(executor)
+
+    def run(self, feeds, variables=None):
+        """Execute once on an idle executor; safe to call from any number of threads."""
+        executor = self.acquire()
+        try:
+            return executor.run(feeds, variables)
+        finally:
+            self.release(executor)
