@@ -48,7 +48,23 @@ def lower_reciprocal(node, x):
 
 @lowering("divide")
 def lower_divide(node, a, b):
-    return topi.floor_divide(a, b) if node.outputs[0].dtype.is_integer else topi.divide(a, b)
+    if node.outputs[0].dtype.is_integer:
+        return _broadcast_binary(node, a, b, lambda x, y: _int_division(x, y, tirx.floordiv))
+    return topi.divide(a, b)
+
+
+def _int_division(x, y, fn):
+    """fn(x, y) (floordiv or floormod) with numpy's results where the hardware traps (SIGFPE):
+    x // 0 and x % 0 are 0, INT_MIN // -1 wraps to INT_MIN and INT_MIN % -1 is 0. A divisor of -1
+    is computed as a negation (TVM's simplifier drops an `x == INT_MIN` test)."""
+    dtype = str(x.ty)
+    zero, one = tirx.const(0, dtype), tirx.const(1, dtype)
+    if not dtype.startswith("int"):
+        return tirx.Select(y == zero, zero, fn(x, tirx.Select(y == zero, one, y)))
+    minus_one = tirx.const(-1, dtype)
+    special = tirx.Or(y == zero, y == minus_one)
+    by_minus_one = zero - x if fn is tirx.floordiv else zero  # wraps for INT_MIN, as numpy
+    return tirx.Select(y == zero, zero, tirx.Select(y == minus_one, by_minus_one, fn(x, tirx.Select(special, one, y))))
 
 
 @lowering("where")
@@ -220,7 +236,7 @@ def lower_cosh(node, x):
 @lowering("floor_mod")
 def lower_floor_mod(node, a, b):
     if not str(a.dtype).startswith("float"):
-        return topi.floor_mod(a, b)
+        return _broadcast_binary(node, a, b, lambda x, y: _int_division(x, y, tirx.floormod))
 
     zero = tirx.const(0, str(a.dtype))
 
