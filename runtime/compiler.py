@@ -123,8 +123,9 @@ def _freeze_variables(plan, session):
     plan.variable_reads = []
 
 
-def build_plan(graph, fetches, groups, kernels, target):
-    """Number every buffer the kernels and fetches touch, and list the kernel calls in order."""
+def build_plan(graph, fetches, groups, kernels, target, checks=()):
+    """Number every buffer the kernels and fetches touch, and list the kernel calls in order;
+    `checks` are index_check tensors and what they check (passes/index_checks.py)."""
     buffers, ids = [], {}
 
     def buffer_of(t):
@@ -157,7 +158,9 @@ def build_plan(graph, fetches, groups, kernels, target):
     constants = {b.id: graph.get_tensor_by_name(b.name).node.attrs["value"]
                  for b in buffers if b.kind == CONST}
     reads, writes = _variable_access(kernels, fetches)
-    return Plan(target, buffers, calls, fetch_ids, constants, variable_reads=reads, variable_writes=writes)
+    index_checks = [[ids[id(t)], what, list(t.node.attrs["dims"])] for t, what in checks if id(t) in ids]
+    return Plan(target, buffers, calls, fetch_ids, constants, variable_reads=reads, variable_writes=writes,
+                index_checks=index_checks)
 
 
 def _variable_access(kernels, fetches):
@@ -181,12 +184,15 @@ def compile_graph(graph, fetches, target="cpu", opt_level=3, side_effects=None):
     from graphc.codegen.build import build_module, check_storage_only, kernel_name, lower_group
     from graphc.passes import optimize
     from graphc.passes.fusion import fuse_groups
+    from graphc.passes.index_checks import add_index_checks
 
     records = []
     graph, fetches = optimize(graph, fetches, opt_level, records=records)
+    graph, fetches, checks = add_index_checks(graph, fetches)
     side_effects = [n for n in graph.nodes if n.opdef.stateful and n.opdef.pattern != Pattern.SOURCE]
     def build(groups):
-        live = _live_tensors(groups, list(fetches) + [t for n in side_effects for t in n.outputs])
+        live = _live_tensors(groups, list(fetches) + [t for n in side_effects for t in n.outputs] +
+                             [t for t, _ in checks])
         # nothing to compute: no output used (dead), or every used output is empty (a 0 extent breaks schedules)
         groups = [g for g in groups if any(id(t) in live and 0 not in t.shape for n in g for t in n.outputs)]
         kernels = [lower_group(kernel_name(i, g), g, live) for i, g in enumerate(groups)]
@@ -203,7 +209,7 @@ def compile_graph(graph, fetches, target="cpu", opt_level=3, side_effects=None):
         # uses" in a vectorized attention kernel); one op per kernel still gives the right answer.
         warnings.warn(f"graphc: fused kernels failed to build, compiling one op per kernel: {e}")
         groups, kernels, module = build(fuse_groups(graph, fetches, opt_level=0))
-    plan = build_plan(graph, fetches, groups, kernels, target)
+    plan = build_plan(graph, fetches, groups, kernels, target, checks)
     if opt_level >= 1:
         _plan_arena(plan, kernels)
     exe = Executable(plan, module, kernels, graph, fetches)
@@ -214,7 +220,7 @@ def compile_graph(graph, fetches, target="cpu", opt_level=3, side_effects=None):
 def _plan_arena(plan, kernels):
     """Place the plan's unfetched intermediates in one arena (passes/memory.py)."""
     from graphc.passes.memory import plan_memory
-    fetched = set(plan.fetches)
+    fetched = set(plan.fetches) | {c[0] for c in plan.index_checks}  # read after the run: never reused
     temps = {b.id: b.nbytes for b in plan.buffers if b.kind == TEMP and b.id not in fetched}
     calls = [(c.args[:c.num_inputs], c.args[c.num_inputs:]) for c in plan.calls]
     in_place = {i for i, k in enumerate(kernels)

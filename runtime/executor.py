@@ -115,7 +115,17 @@ class Executor:
         bufs, outputs = self._bind(feeds, variables)
         for f, args in zip(self.funcs, self.calls):
             f(*[bufs[i] for i in args])
+        if self.plan.index_checks:
+            self._raise_bad_index(bufs)
         return [outputs[i] if i in outputs else self._copy_out(bufs[i], i) for i in self.plan.fetches]
+
+    def _raise_bad_index(self, bufs):
+        """InvalidArgumentError naming the op and the index when an index_check found one out of range."""
+        from graphc.ops.indexing import NO_BAD_INDEX, index_error
+        for bid, what, dims in self.plan.index_checks:
+            bad = int(bufs[bid].numpy())
+            if bad != NO_BAD_INDEX:
+                raise index_error(what, bad, dims)
 
     def profile(self, feeds, repeat=10, variables=None):
         """Mean seconds of each kernel call over `repeat` runs, by kernel name."""

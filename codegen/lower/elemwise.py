@@ -2,20 +2,19 @@
 import tvm
 from tvm import te, tirx, topi
 
-from . import lowering
+from . import ieee, lowering
 
 _UNARY = {
     "negative": topi.negative, "abs": topi.abs, "exp": topi.exp, "log": topi.log, "sqrt": topi.sqrt,
-    "rsqrt": topi.rsqrt, "tanh": topi.tanh, "sigmoid": topi.sigmoid, "relu": topi.nn.relu,
-    "sin": topi.sin, "cos": topi.cos, "erf": topi.erf, "sign": topi.sign, "floor": topi.floor,
+    "rsqrt": topi.rsqrt, "tanh": topi.tanh, "sigmoid": topi.sigmoid,
+    "sin": topi.sin, "cos": topi.cos, "erf": topi.erf, "floor": topi.floor,
     "ceil": topi.ceil, "round": topi.round, "logical_not": topi.logical_not,
     "bitwise_not": topi.bitwise_not, "is_nan": topi.isnan,
     "tan": topi.tan, "asin": topi.asin, "acos": topi.acos, "atan": topi.atan, "asinh": topi.asinh, "acosh": topi.acosh, "atanh": topi.atanh,
 }
 _BINARY = {
     "add": topi.add, "subtract": topi.subtract, "multiply": topi.multiply,
-    "maximum": topi.maximum, "minimum": topi.minimum,
-    "equal": topi.equal, "not_equal": topi.not_equal, "less": topi.less, "less_equal": topi.less_equal,
+    "equal": topi.equal, "less": topi.less, "less_equal": topi.less_equal,
     "greater": topi.greater, "greater_equal": topi.greater_equal,
     "logical_and": topi.logical_and, "logical_or": topi.logical_or, "logical_xor": topi.logical_xor,
     "bitwise_and": topi.bitwise_and, "bitwise_or": topi.bitwise_or, "bitwise_xor": topi.bitwise_xor,
@@ -34,6 +33,26 @@ for _name, _fn in _UNARY.items():
     lowering(_name)(_unary(_fn))
 for _name, _fn in _BINARY.items():
     lowering(_name)(_binary(_fn))
+
+
+@lowering("maximum", "minimum", "not_equal")
+def lower_nan_aware_binary(node, a, b):
+    """NaN in either operand gives NaN (maximum/minimum) or true (not_equal), as numpy."""
+    return _broadcast_binary(node, a, b, {"maximum": ieee.maximum, "minimum": ieee.minimum,
+                                          "not_equal": ieee.not_equal}[node.op])
+
+
+@lowering("relu")
+def lower_relu(node, x):
+    return te.compute(x.shape, lambda *i: ieee.maximum(x(*i), tirx.const(0, x.dtype)), name="relu")
+
+
+@lowering("sign")
+def lower_sign(node, x):
+    s = topi.sign(x)
+    if not ieee.is_float(x.dtype):
+        return s
+    return te.compute(x.shape, lambda *i: tirx.Select(tirx.isnan(x(*i)), x(*i), s(*i)), name="sign")
 
 
 @lowering("square")
@@ -92,8 +111,8 @@ def lower_bitcast(node, x):
 
 
 def _native_cast(x, dtype):
-    if dtype == "bool":  # nonzero is True, as numpy
-        return te.compute(x.shape, lambda *i: x(*i) != tirx.const(0, x.dtype), name="cast")
+    if dtype == "bool":  # nonzero (NaN included) is True, as numpy
+        return te.compute(x.shape, lambda *i: ieee.not_equal(x(*i), tirx.const(0, x.dtype)), name="cast")
     return topi.cast(x, dtype)
 
 
@@ -243,8 +262,11 @@ def lower_floor_mod(node, a, b):
     def mod(x, y):  # numpy's mod; an infinite divisor keeps x when it has y's sign, else gives y
         r = x - tirx.floor(x / y) * y
         keep_x = tirx.any(x == zero, tirx.all(x < zero, y < zero), tirx.all(x > zero, y > zero))
-        return tirx.if_then_else(tirx.all(tirx.isinf(y), tirx.Not(tirx.isinf(x))),
-                                 tirx.if_then_else(keep_x, x, y), r)
+        r = tirx.if_then_else(tirx.all(tirx.isinf(y), tirx.Not(tirx.isinf(x))),
+                              tirx.if_then_else(keep_x, x, y), r)
+        nan = tirx.const(float("nan"), str(a.dtype))
+        # NaN in, NaN out; an infinite dividend has no remainder: NaN
+        return tirx.if_then_else(tirx.any(tirx.isinf(x), tirx.isnan(x), tirx.isnan(y)), nan, r)
     return _broadcast_binary(node, a, b, mod)
 
 

@@ -188,6 +188,21 @@ def _attrs(node):
     return {a.name: _text(onnx.helper.get_attribute_value(a)) for a in node.attribute}
 
 
+def _check_declared_dtype(vi, t):
+    """A graph output's declared element type must be the type its node computes (onnxruntime refuses
+    a model where they differ)."""
+    elem = vi.type.tensor_type.elem_type if vi.type.HasField("tensor_type") else 0
+    if not elem:
+        return
+    try:
+        declared = gc.as_dtype(np_dtype(elem))
+    except (TypeError, ValueError, KeyError) as e:
+        raise OnnxImportError(f"graph output {vi.name!r}: {e}") from None
+    if declared != t.dtype:
+        raise OnnxImportError(f"graph output {vi.name!r} is declared {declared.name} but its node "
+                              f"computes {t.dtype.name}")
+
+
 def import_model(path_or_model, variables=False, bind=None):
     """Import an ONNX model: an `Imported(graph, inputs, outputs)` with dicts name -> graphc tensor.
 
@@ -222,5 +237,6 @@ def import_model(path_or_model, variables=False, bind=None):
         for vi in model.graph.output:
             if vi.name not in env:
                 raise OnnxImportError(f"graph output {vi.name!r} is produced by no node")
+            _check_declared_dtype(vi, env[vi.name])
             outputs[vi.name] = env[vi.name]
     return Imported(g, inputs, outputs)
