@@ -10,11 +10,14 @@ from .reduce import PRODUCT
 
 
 def _wrap(idx, dim):
-    """A possibly negative index as an int64 one in [0, dim); one out of [-dim, dim) is clamped into
+    """A possibly negative index as one in [0, dim); one out of [-dim, dim) is clamped into
     it, so no kernel reads out of bounds (the index_check kernel reports it after the run)."""
     idx = tirx.Cast("int64", idx)
     idx = tirx.if_then_else(idx < tirx.const(0, "int64"), idx + tirx.const(dim, "int64"), idx)
-    return tirx.max(tirx.min(idx, tirx.const(max(dim - 1, 0), "int64")), tirx.const(0, "int64"))
+    idx = tirx.max(tirx.min(idx, tirx.const(max(dim - 1, 0), "int64")), tirx.const(0, "int64"))
+    # as int32, the dtype of TE's loop variables: inlined into an int32 index (concat's) an int64 one
+    # fails TVM's type check
+    return tirx.Cast("int32", idx) if dim < 2 ** 31 else idx
 
 
 def _shape(t):
