@@ -136,7 +136,15 @@ def case(source, index, seed, run):
         return "ran-ort-refuses", what
     for k, (gv, wv) in enumerate(zip(got, want)):
         if not same(gv, wv, rtol=1e-3, atol=1e-3):
-            return "mismatch", f"{what}: output {k} differs from onnxruntime"
+            # the numpy reference interpreter decides (seen: onnxruntime off by 7e-3 on a LayerNormalization
+            # over all axes, where graphc and the reference agree to 1e-7)
+            from graphc import reference
+            with np.errstate(all="ignore"):
+                ref = reference.evaluate(list(imp.outputs.values()),
+                                         {imp.inputs[n]: v for n, v in feeds.items() if n in imp.inputs})
+            if all(same(g, r) for g, r in zip(got, ref)):
+                return "ort-differs", f"{what}: output {k} differs from onnxruntime, matches the reference"
+            return "mismatch", f"{what}: output {k} differs from onnxruntime and the reference"
     return "ok", what
 
 

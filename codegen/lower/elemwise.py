@@ -13,7 +13,7 @@ _UNARY = {
     "tan": topi.tan, "asin": topi.asin, "acos": topi.acos, "atan": topi.atan, "asinh": topi.asinh, "acosh": topi.acosh, "atanh": topi.atanh,
 }
 _BINARY = {
-    "add": topi.add, "subtract": topi.subtract, "multiply": topi.multiply,
+    "add": topi.add, "multiply": topi.multiply,
     "equal": topi.equal, "less": topi.less, "less_equal": topi.less_equal,
     "greater": topi.greater, "greater_equal": topi.greater_equal,
     "logical_and": topi.logical_and, "logical_or": topi.logical_or, "logical_xor": topi.logical_xor,
@@ -40,6 +40,15 @@ def lower_nan_aware_binary(node, a, b):
     """NaN in either operand gives NaN (maximum/minimum) or true (not_equal), as numpy."""
     return _broadcast_binary(node, a, b, {"maximum": ieee.maximum, "minimum": ieee.minimum,
                                           "not_equal": ieee.not_equal}[node.op])
+
+
+@lowering("subtract")
+def lower_subtract(node, a, b):
+    if a is b and ieee.is_float(a.dtype):  # TVM folds x - x to 0; IEEE has NaN for NaN and inf
+        nan = tirx.const(float("nan"), str(a.dtype))
+        return te.compute(a.shape, lambda *i: tirx.Select(tirx.isfinite(a(*i)), tirx.const(0, a.dtype), nan),
+                          name="subtract")
+    return topi.subtract(a, b)
 
 
 @lowering("relu")
