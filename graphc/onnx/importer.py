@@ -130,7 +130,13 @@ class Context:
 def _initializer(init, variables=False):
     """An initializer as a constant, or (`variables`, floating point) a trainable Variable's value."""
     import onnx
-    value = onnx.numpy_helper.to_array(init)
+    try:
+        value = onnx.numpy_helper.to_array(init)
+    except MemoryError:
+        raise OnnxImportError(f"initializer {init.name!r} of dims {list(init.dims)} is too large to "
+                              "allocate") from None
+    except (TypeError, ValueError) as e:
+        raise OnnxImportError(f"initializer {init.name!r} cannot be read: {e}") from None
     try:
         if variables and value.dtype.kind == "f":  # weights to fine-tune; integer ones stay static
             return gc.Variable(value, name=init.name).value()
@@ -170,6 +176,9 @@ def _convert_node(ctx, node):
     except (GraphcError, TypeError, KeyError, ValueError, NotImplementedError) as e:
         raise OnnxImportError(f"node {node.name!r}: ONNX op {node.op_type} (opset {opset}) could not be "
                               f"mapped: {type(e).__name__}: {e}") from None
+    except MemoryError as e:  # a constant of absurd dims (a corrupted model), folded at import
+        raise OnnxImportError(f"node {node.name!r}: ONNX op {node.op_type} (opset {opset}) needs more memory "
+                              f"than can be allocated ({e})") from None
     return list(out) if isinstance(out, (list, tuple)) else [out]
 
 
