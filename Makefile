@@ -1,10 +1,10 @@
-# One entry point for everything: `make demo`, `make test`, `make test-slow`, `make bench`.
+# One entry point for everything: `make demo`, `make test`, `make test-slow`, `make bench`, `make fuzz`.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.graphc-installed
 
-.PHONY: install demo test test-slow test-all bench clean
+.PHONY: install demo test test-slow test-all bench fuzz clean
 
 $(STAMP): setup.py
 	@# Graphviz's dot draws graphs (graphc.viz, GRAPHC_DUMP); install it where apt can, else go on
@@ -44,6 +44,11 @@ bench: $(BENCH_STAMP)
 	$(PY) benchmarks/bench_matmul.py
 	$(PY) benchmarks/bench_fusion.py
 	$(PY) benchmarks/bench_compile.py
+
+# Seeded, time-bounded fuzzing (~10-15 min on 2 cores): counts per outcome; fails on any crash, hang,
+# wrong result or unclear exception. `make test` runs a short version (tests/test_fuzz.py).
+fuzz: $(STAMP)
+	$(PY) -m fuzz
 
 clean:
 	rm -rf $(VENV) build *.egg-info

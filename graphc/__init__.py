@@ -3,7 +3,7 @@ from . import dtypes
 from .dtypes import (DType, as_dtype, bfloat16, bool_, float16, float32, float64, int8, int16, int32, int64,
                      uint8, uint16, uint32, uint64)
 from .errors import (CompileError, DeviceError, FailedPreconditionError, FeedError, FetchError,
-                     GraphcError, GraphError, ShapeError)
+                     GraphcError, GraphError, InvalidArgumentError, ResourceExhaustedError, ShapeError)
 from .graph import (Graph, Node, Tensor, TensorShape, control_dependencies, device, get_default_graph,
                     name_scope, reset_default_graph)
 from .ops import *  # noqa: F401,F403  (the op API)

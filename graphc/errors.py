@@ -31,3 +31,11 @@ class DeviceError(GraphcError, RuntimeError):
 
 class FailedPreconditionError(GraphcError, RuntimeError):
     """A value was read before it was set (an uninitialized variable)."""
+
+
+class InvalidArgumentError(GraphcError, ValueError):
+    """A value computed or fed at run time is invalid for an op (an index out of range); TF1's name."""
+
+
+class ResourceExhaustedError(GraphcError, MemoryError):
+    """A run needs more memory than can be allocated; says how much."""

@@ -59,7 +59,7 @@ class OpDef:
     def __init__(self, name, *, infer, reference, pattern, examples=None, gradient=None,
                  differentiable=True, stateful=False, grad_examples=None, writes_input=None,
                  overwrites_input=False, shape_only_inputs=(), moves_bits=False, noop_when_same_type=False,
-                 packed_form=None, feed=False, constant=False, variable=False):
+                 packed_form=None, feed=False, constant=False, variable=False, index_bounds=None):
         self.name = name
         self.infer = infer
         self.reference = reference
@@ -82,6 +82,10 @@ class OpDef:
         # inputs read only for their (static) shape, e.g. the `like` of zeros_like: no data flows
         # from them into the kernel; "rest" means every input but the first
         self.shape_only_inputs = shape_only_inputs
+        # fn(node) -> (input position, dims): that input holds indices into dims (one dim for every
+        # element, or one per position along its last axis); an index outside [-dim, dim) is an error
+        # (InvalidArgumentError) that passes/index_checks.py makes the kernels check at run time
+        self.index_bounds = index_bounds
 
     def data_inputs(self, node):
         """The inputs whose values the op reads (all but its shape-only ones)."""

@@ -21,6 +21,9 @@ def fold(graph, fetches):
             return None
         values = [ti.node.attrs["value"] if ti.node.opdef.constant else np.zeros(t.shape, t.dtype.np)
                   for t, ti in zip(node.inputs, inputs)]  # shape-only inputs: any array of the shape
+        if node.opdef.index_bounds is not None:  # a clear error for a constant index out of range
+            from graphc.ops.indexing import check_indices
+            check_indices(node, values[node.opdef.index_bounds(node)[0]])
         out = node.opdef.reference(node, *values)
         outs = out if isinstance(out, (list, tuple)) else [out]
         return [g.create_node("constant", (), {"value": _frozen(v, t)}, f"{node.name}/folded").outputs[0]

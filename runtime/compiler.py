@@ -15,7 +15,7 @@ from graphc.errors import CompileError
 
 from graphc.registry import Pattern
 
-from .executor import Executor
+from .executor import ExecutorPool
 from graphc.host import release_freed_memory
 from .plan import CONST, FEED, TEMP, VARIABLE, Buffer, Call, Plan
 
@@ -30,17 +30,27 @@ class Executable:
         self.kernels_info = kernels or []
         self.graph = graph          # the optimized, specialized graph (for inspection)
         self.fetches = fetches
-        self._executor = None
         self.groups, self.pass_records, self.stage_records = list(groups), list(pass_records), list(stage_records)
         self.feed_tensors = list(feed_tensors)  # the fed placeholders, in feed order
         self.output_names = list(output_names)
-        self.num_threads = None     # threads its kernels run on; None: the process default
+        self._num_threads = None
+        self.executors = ExecutorPool(plan, module)  # one executor per concurrent run
+
+    @property
+    def num_threads(self):
+        """Threads its kernels run on; None: the process default."""
+        return self._num_threads
+
+    @num_threads.setter
+    def num_threads(self, value):
+        self._num_threads = self.executors.num_threads = value
 
     @property
     def executor(self):
-        if self._executor is None:
-            self._executor = Executor(self.plan, self.module, self.num_threads)
-        return self._executor
+        """An executor of this plan for inspection and profiling (runs go through the pool)."""
+        executor = self.executors.acquire()
+        self.executors.release(executor)
+        return executor
 
     def run(self, feeds, variables=None):
         """Run once with `feeds` (arrays in feed order, or a feed_dict); returns the fetched arrays."""
@@ -49,7 +59,7 @@ class Executable:
             by_name = {getattr(k, "name", k): v for k, v in feeds.items()}
             feeds = [check_feed(t, by_name[t.name] if t.name in by_name else by_name[t.name.split(":")[0]])
                      for t in self.feed_tensors]
-        return self.executor.run(feeds, variables)
+        return self.executors.run(feeds, variables)
 
     def export(self, path, sign_key=None):
         """Write this executable to a deployable artifact file (see runtime/artifact.py), signed with
@@ -88,7 +98,11 @@ class Executable:
         if isinstance(feeds, dict):
             from .feeds import check_feed
             feeds = [check_feed(t, feeds[t]) for t in self.feed_tensors]
-        return self.executor.profile(feeds, repeat, variables)
+        executor = self.executors.acquire()
+        try:
+            return executor.profile(feeds, repeat, variables)
+        finally:
+            self.executors.release(executor)
 
 
 def compile(fetches, feeds, target="cpu", opt_level=3, session=None, output_names=None):
@@ -125,8 +139,9 @@ def _freeze_variables(plan, session):
     plan.variable_reads = []
 
 
-def build_plan(graph, fetches, groups, kernels, target):
-    """Number every buffer the kernels and fetches touch, and list the kernel calls in order."""
+def build_plan(graph, fetches, groups, kernels, target, checks=()):
+    """Number every buffer the kernels and fetches touch, and list the kernel calls in order;
+    `checks` are index_check tensors and what they check (passes/index_checks.py)."""
     buffers, ids = [], {}
 
     def buffer_of(t):
@@ -159,7 +174,9 @@ def build_plan(graph, fetches, groups, kernels, target):
     constants = {b.id: graph.get_tensor_by_name(b.name).node.attrs["value"]
                  for b in buffers if b.kind == CONST}
     reads, writes = _variable_access(kernels, fetches)
-    return Plan(target, buffers, calls, fetch_ids, constants, variable_reads=reads, variable_writes=writes)
+    index_checks = [[ids[id(t)], what, list(t.node.attrs["dims"])] for t, what in checks if id(t) in ids]
+    return Plan(target, buffers, calls, fetch_ids, constants, variable_reads=reads, variable_writes=writes,
+                index_checks=index_checks)
 
 
 def _variable_access(kernels, fetches):
@@ -247,6 +264,7 @@ def compile_graph(graph, fetches, target="cpu", opt_level=3, feed_tensors=(), ou
     from graphc.codegen.target import get_target
     from graphc.passes import optimize
     from graphc.analysis.fusion import fuse_groups
+    from graphc.passes.index_checks import add_index_checks
     from graphc.passes.manager import graph_text
 
     target = get_target(target)
@@ -255,10 +273,12 @@ def compile_graph(graph, fetches, target="cpu", opt_level=3, feed_tensors=(), ou
     pass_records = []
     graph, fetches = stages.run("optimize", optimize, graph, fetches, options.passes, records=pass_records,
                                 dump=lambda r: graph_text(r[0]))
+    graph, fetches, checks = stages.run("index_checks", add_index_checks, graph, fetches,
+                                        dump=lambda r: graph_text(r[0]))
     side_effects = [n for n in graph.nodes if n.opdef.stateful and n.opdef.pattern != Pattern.SOURCE]
     for n in graph.nodes:  # a dtype error is the user's to fix, not a codegen failure to fall back from
         check_storage_only(n)
-    live_roots = list(fetches) + [t for n in side_effects for t in n.outputs]
+    live_roots = list(fetches) + [t for n in side_effects for t in n.outputs] + [t for t, _ in checks]
 
     def kernels_of(fuse):
         groups = stages.run("fuse", fuse_groups, graph, fetches, fuse, dump=_groups_text)
@@ -281,7 +301,7 @@ def compile_graph(graph, fetches, target="cpu", opt_level=3, feed_tensors=(), ou
         # uses" in a vectorized attention kernel); one op per kernel still gives the right answer.
         warnings.warn(f"graphc: fused kernels failed to build, compiling one op per kernel: {e}")
         groups, kernels, module = kernels_of(False)
-    plan = stages.run("plan", build_plan, graph, fetches, groups, kernels, target.kind, dump=_plan_text)
+    plan = stages.run("plan", build_plan, graph, fetches, groups, kernels, target.kind, checks, dump=_plan_text)
     if options.arena:
         stages.run("arena", _plan_arena, plan, kernels, dump=lambda _: _plan_text(plan))
     if freeze and plan.variable_reads:
@@ -310,7 +330,7 @@ def _plan_text(plan):
 def _plan_arena(plan, kernels):
     """Place the plan's unfetched intermediates in one arena (graphc/analysis/memory.py)."""
     from graphc.analysis.memory import plan_memory
-    fetched = set(plan.fetches)
+    fetched = set(plan.fetches) | {c[0] for c in plan.index_checks}  # read after the run: never reused
     temps = {b.id: b.nbytes for b in plan.buffers if b.kind == TEMP and b.id not in fetched}
     calls = [(c.args[:c.num_inputs], c.args[c.num_inputs:]) for c in plan.calls]
     in_place = {i for i, k in enumerate(kernels)

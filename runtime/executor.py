@@ -6,6 +6,7 @@ own copies (Tensor.numpy, copyfrom) cost ~20 us each even for tiny arrays, so th
 """
 import math
 import sys
+import threading
 
 import numpy as np
 
@@ -116,7 +117,17 @@ class Executor:
         rt.use_threads(self.num_threads)
         for f, args in zip(self.funcs, self.calls):
             f(*[bufs[i] for i in args])
+        if self.plan.index_checks:
+            self._raise_bad_index(bufs)
         return [outputs[i] if i in outputs else self._copy_out(bufs[i], i) for i in self.plan.fetches]
+
+    def _raise_bad_index(self, bufs):
+        """InvalidArgumentError naming the op and the index when an index_check found one out of range."""
+        from graphc.ops.indexing import NO_BAD_INDEX, index_error
+        for bid, what, dims in self.plan.index_checks:
+            bad = int(bufs[bid].numpy())
+            if bad != NO_BAD_INDEX:
+                raise index_error(what, bad, dims)
 
     def profile(self, feeds, repeat=10, variables=None):
         """Mean seconds of each kernel call over `repeat` runs, by kernel name."""
@@ -161,3 +172,33 @@ class Executor:
         if self.on_cpu and buf.numel() > 0:
             return from_storage(np.from_dlpack(buf).copy(), dtype)
         return from_storage(rt.to_numpy(buf), dtype)
+
+
+class ExecutorPool:
+    """Executors of one plan, one per concurrent run: an Executor's buffers, arena and recycled outputs
+    are per-run state, so threads running the same plan each take an idle executor (or build one)."""
+
+    def __init__(self, plan, module, num_threads=None):
+        self.plan, self.module, self.num_threads = plan, module, num_threads
+        self._idle = []
+        self._lock = threading.Lock()
+
+    def acquire(self):
+        """An executor no other thread is using (give it back with `release`)."""
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return Executor(self.plan, self.module, self.num_threads)
+
+    def release(self, executor):
+        """Return `executor` to the pool after a run."""
+        with self._lock:
+            self._idle.append(executor)
+
+    def run(self, feeds, variables=None):
+        """Execute once on an idle executor; safe to call from any number of threads."""
+        executor = self.acquire()
+        try:
+            return executor.run(feeds, variables)
+        finally:
+            self.release(executor)

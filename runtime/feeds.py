@@ -44,6 +44,14 @@ def _convertible(src, dst):
     return False
 
 
+def _size(nbytes):
+    """A byte count in words a person reads (`3.0 GiB`)."""
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if nbytes < 1024 or unit == "TiB":
+            return f"{nbytes:.0f} {unit}" if unit == "bytes" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1024
+
+
 def check_feed(tensor, value):
     """`value` as an array of the tensor's dtype, or a FeedError naming the tensor and what it expected."""
     want = tensor.dtype.np
@@ -53,6 +61,9 @@ def check_feed(tensor, value):
             return value
     try:
         arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+    except MemoryError:
+        raise FeedError(f"cannot feed {type(value).__name__} to {tensor.name}: out of memory "
+                        "converting it to an array") from None
     except Exception as e:
         raise FeedError(f"cannot feed {type(value).__name__} to {tensor.name}: {e}") from None
     if arr.dtype == object or not _convertible(arr.dtype, want):
@@ -63,7 +74,12 @@ def check_feed(tensor, value):
         if arr.min() < info.min or arr.max() > info.max:
             raise FeedError(f"values fed to {tensor.name} do not fit its dtype {tensor.dtype.name}")
     if arr.dtype != want:
-        arr = arr.astype(want)
+        try:
+            arr = arr.astype(want)
+        except MemoryError:
+            raise FeedError(f"cannot feed to {tensor.name}: converting {arr.shape} {arr.dtype} to "
+                            f"{tensor.dtype.name} needs {_size(arr.size * want.itemsize)}, "
+                            "more memory than is free") from None
     shape = tensor.shape
     if shape is not None and (len(shape) != arr.ndim or
                               any(d is not None and d != a for d, a in zip(shape, arr.shape))):

@@ -41,6 +41,8 @@ class Plan:
     arena_bytes: int = 0
     variable_reads: list = field(default_factory=list)   # variables whose value a kernel reads
     variable_writes: list = field(default_factory=list)  # variables an assign overwrites whole
+    # [buffer id, what, dims]: an index_check's result, read after the run (graphc/ops/indexing.py)
+    index_checks: list = field(default_factory=list)
 
     @property
     def feeds(self):

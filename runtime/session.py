@@ -1,15 +1,60 @@
 """Session: runs fetches of a graph with a feed_dict, compiling each signature once (TF1 semantics)."""
+import threading
 from collections import OrderedDict
 
 import numpy as np
 
 from graphc import dtypes, session_registry
 from graphc.devices import placement_target
-from graphc.errors import FailedPreconditionError, FeedError, FetchError, GraphError
+from graphc.errors import (FailedPreconditionError, FeedError, FetchError, GraphError,
+                           ResourceExhaustedError)
 from graphc.graph import Node, Tensor, get_default_graph
 
 from .feeds import check_feed, flatten_fetches, pack_results  # noqa: F401  (also graphc.runtime.session's API)
 from graphc.host import checked_num_threads
+
+
+class _VariableLock:
+    """Many runs that only read variables at once, or one run that assigns them: each run sees and
+    leaves every variable whole (TF1's assigns are atomic per run)."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writing = False
+
+    def hold(self, writes):
+        """A context manager holding the lock shared (`writes` false) or exclusive."""
+        return _Held(self, writes)
+
+    def _acquire(self, writes):
+        with self._cond:
+            while self._writing or (writes and self._readers):
+                self._cond.wait()
+            if writes:
+                self._writing = True
+            else:
+                self._readers += 1
+
+    def _release(self, writes):
+        with self._cond:
+            if writes:
+                self._writing = False
+            else:
+                self._readers -= 1
+            self._cond.notify_all()
+
+
+class _Held:
+    def __init__(self, lock, writes):
+        self.lock, self.writes = lock, writes
+
+    def __enter__(self):
+        self.lock._acquire(self.writes)
+
+    def __exit__(self, *exc):
+        self.lock._release(self.writes)
+        return False
 
 
 class Session:
@@ -35,6 +80,8 @@ class Session:
         self.compile_count = 0    # signatures compiled so far (tests read this)
         self._closed = False
         self._entered = []
+        self._compile_lock = threading.Lock()      # one signature compiles at a time
+        self._variable_lock = _VariableLock()
 
     # ---- context management ---------------------------------------------------------------
     def __enter__(self):
@@ -113,9 +160,21 @@ class Session:
         leaves = [self._resolve_fetch(f) for f in flatten_fetches(fetches)]
         feeds = self._checked_feeds(feed_dict)
         exe, fetch_index = self._compiled_for(leaves, feeds)
-        self._prepare_variables(exe.plan)
-        results = exe.run(list(feeds.values()), self.variables) if exe.plan.calls or exe.plan.fetches else []
-        self.initialized.update(exe.plan.variable_writes)
+        plan = exe.plan
+        try:
+            if plan.variable_reads or plan.variable_writes:
+                with self._variable_lock.hold(writes=bool(plan.variable_writes)):
+                    self._prepare_variables(plan)
+                    results = exe.run(list(feeds.values()), self.variables)
+                    self.initialized.update(plan.variable_writes)
+            else:
+                results = exe.run(list(feeds.values())) if plan.calls or plan.fetches else []
+        except MemoryError as e:
+            if isinstance(e, ResourceExhaustedError):
+                raise
+            need = plan.arena_bytes + sum(b.nbytes for b in plan.buffers if b.offset < 0)
+            raise ResourceExhaustedError(f"out of memory running fetches {[t.name for t in leaves]}: the run "
+                                         f"needs about {_size(need)} of buffers for these feed shapes") from None
         values = [None if i is None else results[i] for i in fetch_index]
         return pack_results(fetches, values)
 
@@ -140,8 +199,9 @@ class Session:
     def set_variable(self, name, value):
         """Store `value` (an array) as variable `name`'s value on this session's device (Saver.restore)."""
         import tvm
-        self.variables[name] = tvm.runtime.tensor(dtypes.as_storage(np.require(value, requirements="C")))
-        self.initialized.add(name)
+        with self._variable_lock.hold(writes=True):
+            self.variables[name] = tvm.runtime.tensor(dtypes.as_storage(np.require(value, requirements="C")))
+            self.initialized.add(name)
 
     def compiled(self, fetches, feed_dict=None):
         """The Executable that runs `fetches` for this feed signature (compiling it if needed)."""
@@ -152,6 +212,9 @@ class Session:
         """Fed tensor -> checked array, in graph order: the cache key and the executable's feed
         order must not depend on the order the caller wrote the feed_dict in."""
         feeds = {}
+        if feed_dict is not None and not hasattr(feed_dict, "items"):
+            raise FeedError(f"feed_dict must be a dict of {{placeholder or tensor name: value}}, "
+                            f"not a {type(feed_dict).__name__}")
         for k, v in (feed_dict or {}).items():
             t = self._resolve_feed_key(k)
             feeds[t] = check_feed(t, v)
@@ -175,13 +238,19 @@ class Session:
                tuple((id(t), a.shape, a.dtype.str) for t, a in feeds.items()))
         exe = self._cache.get(key)
         if exe is None:
-            exe = self._compile(tensors, ops, feeds)
-            self._cache[key] = exe  # only a complete executable enters the cache
-            self.compile_count += 1
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
+            with self._compile_lock:  # another thread may have compiled it meanwhile
+                exe = self._cache.get(key)
+                if exe is None:
+                    exe = self._compile(tensors, ops, feeds)
+                    self._cache[key] = exe  # only a complete executable enters the cache
+                    self.compile_count += 1
+                    while len(self._cache) > self.cache_size:
+                        self._cache.popitem(last=False)
         else:
-            self._cache.move_to_end(key)
+            try:
+                self._cache.move_to_end(key)
+            except KeyError:  # evicted by a compile in another thread meanwhile
+                pass
         return exe, fetch_index
 
     def _compile(self, tensors, ops, feeds):

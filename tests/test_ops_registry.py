@@ -70,3 +70,48 @@ def test_op_builds_for_cuda(name):
     # opt_level 0: the op itself is lowered (at higher levels shape-only ops such as `shape` fold away)
     exe = compile_graph(spec, [mapping[id(t)] for t in node.outputs], target="cuda", opt_level=0)
     assert "__global__" in exe.module.mod.imports[0].inspect_source()
+
+
+def _with_special_values(example):
+    """The example with NaN, +inf and -inf written over the first elements of each float input."""
+    inputs = []
+    for a in example.inputs:
+        a = np.array(a)
+        if a.dtype.kind == "f" and a.size:
+            flat = a.reshape(-1)
+            specials = [np.nan, np.inf, -np.inf][:flat.size]
+            flat[:len(specials)] = specials
+        inputs.append(a)
+    return example._replace(inputs=inputs)
+
+
+def _has_float_input(example):
+    return any(np.asarray(a).dtype.kind == "f" for a in example.inputs)
+
+
+FLOAT_KERNEL_OPS = [name for name in KERNEL_OPS
+                    if any(_has_float_input(ex) for ex in get_op(name).examples(np.random.default_rng(0)))]
+
+
+@pytest.mark.parametrize("name", FLOAT_KERNEL_OPS)
+def test_op_propagates_nan_and_inf_as_reference(name):
+    """IEEE semantics: NaN, +inf and -inf in every float input give what numpy gives (NaN stays NaN)."""
+    checked = 0
+    for ex in [ex for ex in get_op(name).examples(np.random.default_rng(0)) if _has_float_input(ex)][:2]:
+        special = _with_special_values(ex)
+        g = graphc.Graph()
+        with g.as_default():
+            phs = [graphc.placeholder(a.dtype, a.shape) for a in special.inputs]
+            node = g.create_node(name, phs, special.attrs)
+            feed = dict(zip(phs, special.inputs))
+            try:
+                with np.errstate(all="ignore"):
+                    want = reference.evaluate(list(node.outputs), feed)
+            except (ValueError, OverflowError, IndexError):
+                continue  # the input is a size or an index, which NaN is not: nothing defined to compare
+            with graphc.Session(graph=g) as sess:
+                got = sess.run(list(node.outputs), feed)
+        for gv, wv in zip(got, want):
+            assert_close(gv, wv)
+        checked += 1
+    assert checked, f"no example of {name} has a float input numpy accepts NaN in"

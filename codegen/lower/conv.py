@@ -9,8 +9,8 @@ from tvm import te, tirx, topi
 from graphc.ops.conv import pool_output_shape, spatial_attrs
 
 from ..schedule import kinds
-from . import lowering
 from ..target import current_target
+from . import ieee, lowering
 from .linalg import MR, gemm_tiles
 
 
@@ -291,8 +291,15 @@ def _flat(rk, k):
     return idx
 
 
+def _nan_highest(v, dtype):
+    """(v or, for floats, its order key where NaN is the largest, the lowest value of that type)."""
+    if not ieee.is_float(dtype):
+        return v, tvm.te.min_value(dtype)
+    return ieee.order_key(v, dtype), ieee.order_key(tvm.te.min_value(dtype), dtype)
+
+
 def _window_argmax(x, node):
-    """(flat kernel offset of the first maximum, the maximum) of every window of x."""
+    """(flat kernel offset of the first maximum (the first NaN), the maximum or its key) of every window."""
     nd, k, s, d, p, in_sizes = _pool_params(node, x.shape)
     out_shape = tuple(x.shape[:2]) + tuple(_out_spatial(node, x.shape))
     rk = [te.reduce_axis((0, k[i]), name=f"rk{i}") for i in range(nd)]
@@ -300,7 +307,8 @@ def _window_argmax(x, node):
 
     def body(n, c, *sp):
         v, inside = _window_reads(x, nd, k, s, d, p, in_sizes, n, c, sp, rk)
-        v = tirx.if_then_else(inside, v, tvm.te.min_value(x.dtype))
+        v, low = _nan_highest(v, x.dtype)
+        v = tirx.if_then_else(inside, v, low)
         return reducer((tirx.Cast("int32", _flat(rk, k)), v), axis=rk)
     idx, val = te.compute(out_shape, body, name="max_pool_argmax")
     return idx, val
@@ -317,8 +325,10 @@ def lower_max_pool(node, x):
 
     def body(n, c, *sp):
         v, inside = _window_reads(x, nd, k, s, d, p, in_sizes, n, c, sp, rk)
-        return te.max(tirx.if_then_else(inside, v, tvm.te.min_value(x.dtype)), axis=rk)
-    return te.compute(tuple(node.outputs[0].shape), body, name="max_pool")
+        v, low = _nan_highest(v, x.dtype)
+        return te.max(tirx.if_then_else(inside, v, low), axis=rk)
+    out = te.compute(tuple(node.outputs[0].shape), body, name="max_pool")
+    return ieee.value_tensor(out, x.dtype) if ieee.is_float(x.dtype) else out
 
 
 @lowering("avg_pool")

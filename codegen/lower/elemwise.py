@@ -2,20 +2,19 @@
 import tvm
 from tvm import te, tirx, topi
 
-from . import lowering
+from . import ieee, lowering
 
 _UNARY = {
     "negative": topi.negative, "abs": topi.abs, "exp": topi.exp, "log": topi.log, "sqrt": topi.sqrt,
-    "rsqrt": topi.rsqrt, "tanh": topi.tanh, "sigmoid": topi.sigmoid, "relu": topi.nn.relu,
-    "sin": topi.sin, "cos": topi.cos, "erf": topi.erf, "sign": topi.sign, "floor": topi.floor,
+    "rsqrt": topi.rsqrt, "tanh": topi.tanh, "sigmoid": topi.sigmoid,
+    "sin": topi.sin, "cos": topi.cos, "erf": topi.erf, "floor": topi.floor,
     "ceil": topi.ceil, "round": topi.round, "logical_not": topi.logical_not,
     "bitwise_not": topi.bitwise_not, "is_nan": topi.isnan,
     "tan": topi.tan, "asin": topi.asin, "acos": topi.acos, "atan": topi.atan, "asinh": topi.asinh, "acosh": topi.acosh, "atanh": topi.atanh,
 }
 _BINARY = {
-    "add": topi.add, "subtract": topi.subtract, "multiply": topi.multiply,
-    "maximum": topi.maximum, "minimum": topi.minimum,
-    "equal": topi.equal, "not_equal": topi.not_equal, "less": topi.less, "less_equal": topi.less_equal,
+    "add": topi.add, "multiply": topi.multiply,
+    "equal": topi.equal, "less": topi.less, "less_equal": topi.less_equal,
     "greater": topi.greater, "greater_equal": topi.greater_equal,
     "logical_and": topi.logical_and, "logical_or": topi.logical_or, "logical_xor": topi.logical_xor,
     "bitwise_and": topi.bitwise_and, "bitwise_or": topi.bitwise_or, "bitwise_xor": topi.bitwise_xor,
@@ -36,6 +35,35 @@ for _name, _fn in _BINARY.items():
     lowering(_name)(_binary(_fn))
 
 
+@lowering("maximum", "minimum", "not_equal")
+def lower_nan_aware_binary(node, a, b):
+    """NaN in either operand gives NaN (maximum/minimum) or true (not_equal), as numpy."""
+    return _broadcast_binary(node, a, b, {"maximum": ieee.maximum, "minimum": ieee.minimum,
+                                          "not_equal": ieee.not_equal}[node.op])
+
+
+@lowering("subtract")
+def lower_subtract(node, a, b):
+    if a is b and ieee.is_float(a.dtype):  # TVM folds x - x to 0; IEEE has NaN for NaN and inf
+        nan = tirx.const(float("nan"), str(a.dtype))
+        return te.compute(a.shape, lambda *i: tirx.Select(tirx.isfinite(a(*i)), tirx.const(0, a.dtype), nan),
+                          name="subtract")
+    return topi.subtract(a, b)
+
+
+@lowering("relu")
+def lower_relu(node, x):
+    return te.compute(x.shape, lambda *i: ieee.maximum(x(*i), tirx.const(0, x.dtype)), name="relu")
+
+
+@lowering("sign")
+def lower_sign(node, x):
+    s = topi.sign(x)
+    if not ieee.is_float(x.dtype):
+        return s
+    return te.compute(x.shape, lambda *i: tirx.Select(tirx.isnan(x(*i)), x(*i), s(*i)), name="sign")
+
+
 @lowering("square")
 def lower_square(node, x):
     return topi.multiply(x, x)
@@ -48,7 +76,23 @@ def lower_reciprocal(node, x):
 
 @lowering("divide")
 def lower_divide(node, a, b):
-    return topi.floor_divide(a, b) if node.outputs[0].dtype.is_integer else topi.divide(a, b)
+    if node.outputs[0].dtype.is_integer:
+        return _broadcast_binary(node, a, b, lambda x, y: _int_division(x, y, tirx.floordiv))
+    return topi.divide(a, b)
+
+
+def _int_division(x, y, fn):
+    """fn(x, y) (floordiv or floormod) with numpy's results where the hardware traps (SIGFPE):
+    x // 0 and x % 0 are 0, INT_MIN // -1 wraps to INT_MIN and INT_MIN % -1 is 0. A divisor of -1
+    is computed as a negation (TVM's simplifier drops an `x == INT_MIN` test)."""
+    dtype = str(x.ty)
+    zero, one = tirx.const(0, dtype), tirx.const(1, dtype)
+    if not dtype.startswith("int"):
+        return tirx.Select(y == zero, zero, fn(x, tirx.Select(y == zero, one, y)))
+    minus_one = tirx.const(-1, dtype)
+    special = tirx.Or(y == zero, y == minus_one)
+    by_minus_one = zero - x if fn is tirx.floordiv else zero  # wraps for INT_MIN, as numpy
+    return tirx.Select(y == zero, zero, tirx.Select(y == minus_one, by_minus_one, fn(x, tirx.Select(special, one, y))))
 
 
 @lowering("where")
@@ -76,8 +120,8 @@ def lower_bitcast(node, x):
 
 
 def _native_cast(x, dtype):
-    if dtype == "bool":  # nonzero is True, as numpy
-        return te.compute(x.shape, lambda *i: x(*i) != tirx.const(0, x.dtype), name="cast")
+    if dtype == "bool":  # nonzero (NaN included) is True, as numpy
+        return te.compute(x.shape, lambda *i: ieee.not_equal(x(*i), tirx.const(0, x.dtype)), name="cast")
     return topi.cast(x, dtype)
 
 
@@ -220,15 +264,18 @@ def lower_cosh(node, x):
 @lowering("floor_mod")
 def lower_floor_mod(node, a, b):
     if not str(a.dtype).startswith("float"):
-        return topi.floor_mod(a, b)
+        return _broadcast_binary(node, a, b, lambda x, y: _int_division(x, y, tirx.floormod))
 
     zero = tirx.const(0, str(a.dtype))
 
     def mod(x, y):  # numpy's mod; an infinite divisor keeps x when it has y's sign, else gives y
         r = x - tirx.floor(x / y) * y
         keep_x = tirx.any(x == zero, tirx.all(x < zero, y < zero), tirx.all(x > zero, y > zero))
-        return tirx.if_then_else(tirx.all(tirx.isinf(y), tirx.Not(tirx.isinf(x))),
-                                 tirx.if_then_else(keep_x, x, y), r)
+        r = tirx.if_then_else(tirx.all(tirx.isinf(y), tirx.Not(tirx.isinf(x))),
+                              tirx.if_then_else(keep_x, x, y), r)
+        nan = tirx.const(float("nan"), str(a.dtype))
+        # NaN in, NaN out; an infinite dividend has no remainder: NaN
+        return tirx.if_then_else(tirx.any(tirx.isinf(x), tirx.isnan(x), tirx.isnan(y)), nan, r)
     return _broadcast_binary(node, a, b, mod)
 
 

@@ -5,14 +5,19 @@ from tvm import te, tirx
 
 from graphc.ops._base import normalize_axis
 
-from . import lowering
+from . import ieee, lowering
 from .reduce import PRODUCT
 
 
 def _wrap(idx, dim):
-    """A possibly negative index as an int64 one in [0, dim)."""
+    """A possibly negative index as one in [0, dim); one out of [-dim, dim) is clamped into
+    it, so no kernel reads out of bounds (the index_check kernel reports it after the run)."""
     idx = tirx.Cast("int64", idx)
-    return tirx.if_then_else(idx < tirx.const(0, "int64"), idx + tirx.const(dim, "int64"), idx)
+    idx = tirx.if_then_else(idx < tirx.const(0, "int64"), idx + tirx.const(dim, "int64"), idx)
+    idx = tirx.max(tirx.min(idx, tirx.const(max(dim - 1, 0), "int64")), tirx.const(0, "int64"))
+    # as int32, the dtype of TE's loop variables: inlined into an int32 index (concat's) an int64 one
+    # fails TVM's type check
+    return tirx.Cast("int32", idx) if dim < 2 ** 31 else idx
 
 
 def _shape(t):
@@ -53,6 +58,13 @@ def _scatter(name, data, upd, reduction, axes, hit, update_at):
             return tirx.if_then_else(last(*j) >= 0, update_at(j, at), data(*j))
         return te.compute(shape, pick, name=name)
     reducer, identity = _reducer(reduction, dtype)
+    if reduction in ("max", "min") and ieee.is_float(dtype):  # reduce order keys, so NaN stays (ieee.py)
+        high = reduction == "max"
+        none = tirx.const(-np.inf if high else np.inf, dtype)  # the key of "no update": the identity
+        acc = te.compute(shape, lambda *j: reducer(ieee.order_key(tirx.if_then_else(
+            hit(j, axes), update_at(j, axes), none), dtype, high), axis=axes), name=f"{name}_acc")
+        pick = ieee.maximum if high else ieee.minimum
+        return te.compute(shape, lambda *j: pick(data(*j), ieee.from_key(acc(*j), dtype)), name=name)
     acc = te.compute(shape, lambda *j: reducer(tirx.if_then_else(hit(j, axes), update_at(j, axes), identity),
                                                axis=axes), name=f"{name}_acc")
     return te.compute(shape, lambda *j: _combine(reduction, data(*j), acc(*j)), name=name)
@@ -140,3 +152,22 @@ def lower_top_k(node, x):
         ranks(*along(j, s)) == j[axis], tirx.Cast(dtype, s), tirx.const(0, dtype)), axis=s), name="top_k_indices")
     values = te.compute(out_shape, lambda *j: x(*along(j, indices(*j))), name="top_k_values")
     return [values, indices]
+
+
+@lowering("index_check")
+def lower_index_check(node, idx):
+    """The largest index outside [-dim, dim) (dims per last-axis position when several), else INT64_MIN."""
+    dims = [int(d) for d in node.attrs["dims"]]
+    shape = _shape(idx)
+    none = tirx.min_value("int64")
+
+    def bad_or_none(at):
+        v = tirx.Cast("int64", idx(*at))
+        d = tirx.const(dims[0], "int64")
+        for m in range(1, len(dims)):
+            d = tirx.Select(at[-1] == m, tirx.const(dims[m], "int64"), d)
+        return tirx.Select(tirx.Or(v < -d, v >= d), v, none)
+    if not shape:
+        return te.compute((), lambda: bad_or_none(()), name="index_check")
+    rs = [te.reduce_axis((0, n), name=f"r{k}") for k, n in enumerate(shape)]
+    return te.compute((), lambda: te.max(bad_or_none(rs), axis=rs), name="index_check")

@@ -4,7 +4,7 @@ from tvm import te, tirx, topi
 
 from graphc.ops._base import normalize_axes, normalize_axis
 
-from . import lowering
+from . import ieee, lowering
 
 
 def _axes(node):
@@ -25,24 +25,20 @@ def float16_safe_sum(x, axis, keepdims):
     return topi.cast(topi.sum(topi.cast(x, acc), axis=axis, keepdims=keepdims), str(x.dtype))
 
 
-def _extremum(topi_fn, sign):
-    """topi.max (sign -1) / topi.min (+1), with -inf / +inf for a float reduction over nothing but -inf /
-    +inf: topi's identity is the finite lowest / highest value (TVM's rfactor, which vectorizes row
-    reductions, knows only that identity), so such a row came out as -3.4e38. The result is remapped;
-    a true maximum of exactly the lowest finite float reads as -inf too."""
+def _extremum(topi_fn, nan_high):
+    """topi.max / topi.min that keep NaN (and give -inf / +inf for rows of -inf / +inf): floats reduce
+    their order keys (codegen/lower/ieee.py), where NaN is the largest (max) or smallest (min) key."""
     def fn(x, axis, keepdims):
-        r = topi_fn(x, axis=axis, keepdims=keepdims)
-        if not str(x.dtype).startswith("float"):
-            return r
-        limit = tirx.min_value(str(x.dtype)) if sign < 0 else tirx.max_value(str(x.dtype))
-        inf = tirx.const(sign * np.inf, str(x.dtype))
-        return te.compute(r.shape, lambda *i: tirx.Select(r(*i) == limit, inf, r(*i)), name="extremum")
+        if not ieee.is_float(x.dtype):
+            return topi_fn(x, axis=axis, keepdims=keepdims)
+        keys = topi_fn(ieee.key_tensor(x, nan_high), axis=axis, keepdims=keepdims)
+        return ieee.value_tensor(keys, x.dtype)
     return fn
 
 
 @lowering("sum", "max", "min", "prod")
 def lower_reduce(node, x):
-    fn = {"sum": float16_safe_sum, "max": _extremum(topi.max, -1), "min": _extremum(topi.min, 1),
+    fn = {"sum": float16_safe_sum, "max": _extremum(topi.max, True), "min": _extremum(topi.min, False),
           "prod": topi.prod}[node.op]
     axes = _axes(node)
     if not axes:
@@ -64,6 +60,8 @@ def lower_mean(node, x):
 def lower_arg(node, x):
     axis = normalize_axis(node.attrs["axis"], len(node.inputs[0].shape))
     fn = topi.argmax if node.op == "argmax" else topi.argmin
+    if ieee.is_float(x.dtype):  # the first NaN wins either way, as numpy
+        x = ieee.key_tensor(x, nan_high=node.op == "argmax")
     out = fn(x, axis=axis, keepdims=node.attrs.get("keepdims", False))
     return topi.cast(out, node.attrs["output_type"].name)
 

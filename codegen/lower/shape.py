@@ -76,8 +76,14 @@ def lower_strided_slice_grad(node, dy, x):
 
 
 def _wrap(idx, dim, dtype):
-    """A possibly negative index (of integer `dtype`) as an int64 one in [0, dim)."""
-    return tirx.Cast("int64", tirx.if_then_else(idx < tirx.const(0, dtype), idx + tirx.const(dim, dtype), idx))
+    """A possibly negative index (of integer `dtype`) as one in [0, dim); one out of range is
+    clamped into it, so no kernel reads out of bounds (the index_check kernel reports it after the run)."""
+    idx = tirx.Cast("int64", idx)
+    idx = tirx.if_then_else(idx < tirx.const(0, "int64"), idx + tirx.const(dim, "int64"), idx)
+    idx = tirx.max(tirx.min(idx, tirx.const(max(dim - 1, 0), "int64")), tirx.const(0, "int64"))
+    # as int32, the dtype of TE's loop variables: inlined into an int32 index (concat's) an int64 one
+    # fails TVM's type check
+    return tirx.Cast("int32", idx) if dim < 2 ** 31 else idx
 
 
 @lowering("gather")

@@ -141,7 +141,13 @@ class Context:
 def _initializer(init, variables=False):
     """An initializer as a constant, or (`variables`, floating point) a trainable Variable's value."""
     import onnx
-    value = onnx.numpy_helper.to_array(init)
+    try:
+        value = onnx.numpy_helper.to_array(init)
+    except MemoryError:
+        raise OnnxImportError(f"initializer {init.name!r} of dims {list(init.dims)} is too large to "
+                              "allocate") from None
+    except (TypeError, ValueError) as e:
+        raise OnnxImportError(f"initializer {init.name!r} cannot be read: {e}") from None
     try:
         if variables and value.dtype.kind == "f":  # weights to fine-tune; integer ones stay static
             return gc.Variable(value, name=init.name).value()
@@ -181,6 +187,9 @@ def _convert_node(ctx, node):
     except (GraphcError, TypeError, KeyError, ValueError, NotImplementedError) as e:
         raise OnnxImportError(f"node {node.name!r}: ONNX op {node.op_type} (opset {opset}) could not be "
                               f"mapped: {type(e).__name__}: {e}") from None
+    except MemoryError as e:  # a constant of absurd dims (a corrupted model), folded at import
+        raise OnnxImportError(f"node {node.name!r}: ONNX op {node.op_type} (opset {opset}) needs more memory "
+                              f"than can be allocated ({e})") from None
     return list(out) if isinstance(out, (list, tuple)) else [out]
 
 
@@ -197,6 +206,21 @@ def _text(value):
 def _attrs(node):
     import onnx
     return {a.name: _text(onnx.helper.get_attribute_value(a)) for a in node.attribute}
+
+
+def _check_declared_dtype(vi, t):
+    """A graph output's declared element type must be the type its node computes (onnxruntime refuses
+    a model where they differ)."""
+    elem = vi.type.tensor_type.elem_type if vi.type.HasField("tensor_type") else 0
+    if not elem:
+        return
+    try:
+        declared = gc.as_dtype(np_dtype(elem))
+    except (TypeError, ValueError, KeyError) as e:
+        raise OnnxImportError(f"graph output {vi.name!r}: {e}") from None
+    if declared != t.dtype:
+        raise OnnxImportError(f"graph output {vi.name!r} is declared {declared.name} but its node "
+                              f"computes {t.dtype.name}")
 
 
 def import_model(path_or_model, variables=False, bind=None):
@@ -233,5 +257,6 @@ def import_model(path_or_model, variables=False, bind=None):
         for vi in model.graph.output:
             if vi.name not in env:
                 raise OnnxImportError(f"graph output {vi.name!r} is produced by no node")
+            _check_declared_dtype(vi, env[vi.name])
             outputs[vi.name] = env[vi.name]
     return Imported(g, inputs, outputs)

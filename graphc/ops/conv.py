@@ -355,7 +355,7 @@ def _max_pool_argmax(node, x):
         if best is None:
             best, arg = v.copy(), np.zeros(v.shape, np.int64)
         else:
-            better = v > best
+            better = (v > best) | (np.isnan(v) & ~np.isnan(best)) if x.dtype.kind == "f" else v > best  # NaN wins
             best = np.where(better, v, best)
             arg = np.where(better, j, arg)
     return best, arg

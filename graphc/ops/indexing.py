@@ -53,9 +53,22 @@ def _elements_examples(rng):
             Example([rand(rng, (2, 3, 4), "int32"), rng.integers(0, 3, (2, 3, 4)).astype("int64")], {"axis": -2})]
 
 
+def _along_axis_bounds(node):
+    """gather_elements / scatter_elements: input 1 indexes the axis of input 0."""
+    shape = node.inputs[0].shape
+    return 1, [shape[normalize_axis(node.attrs["axis"], len(shape))]]
+
+
+def _tuple_bounds(node):
+    """gather_nd / scatter_nd: input 1's last axis holds index tuples into input 0's dims after the batch dims."""
+    b = node.attrs.get("batch_dims", 0)
+    k = node.inputs[1].shape[-1]
+    return 1, list(node.inputs[0].shape[b:b + k])
+
+
 gather_elements_op = register_op(
-    "gather_elements", moves_bits=True, pattern=Pattern.INJECTIVE, infer=_gather_elements_infer, reference=_gather_elements_ref,
-    examples=_elements_examples)
+    "gather_elements", moves_bits=True, pattern=Pattern.INJECTIVE, infer=_gather_elements_infer,
+    reference=_gather_elements_ref, examples=_elements_examples, index_bounds=_along_axis_bounds)
 
 
 @gather_elements_op.def_gradient
@@ -104,6 +117,7 @@ def _distinct_targets(rng):
 
 scatter_elements_op = register_op(
     "scatter_elements", pattern=Pattern.OPAQUE, infer=_scatter_elements_infer, reference=_scatter_elements_ref,
+    index_bounds=_along_axis_bounds,
     examples=lambda rng: _scatter_elements_examples(REDUCTIONS, rng) + [_distinct_targets(rng)],
     # gradients are defined for overwriting and adding scatters
     grad_examples=lambda rng: _scatter_elements_examples(["add"], rng) + [_distinct_targets(rng)])
@@ -164,6 +178,7 @@ def _gather_nd_ref(node, x, idx):
 
 gather_nd_op = register_op(
     "gather_nd", moves_bits=True, pattern=Pattern.INJECTIVE, infer=_gather_nd_infer, reference=_gather_nd_ref,
+    index_bounds=_tuple_bounds,
     examples=lambda rng: [Example([rand(rng, (3, 4)), rng.integers(-3, 3, (5, 2)).astype("int64")], {"batch_dims": 0}),
                           Example([rand(rng, (3, 4, 2)), rng.integers(0, 3, (2, 2, 1)).astype("int32")], {"batch_dims": 0}),
                           Example([rand(rng, (2, 3, 4)), rng.integers(0, 3, (2, 2, 1)).astype("int64")], {"batch_dims": 1})],
@@ -217,7 +232,7 @@ def _distinct_nd(rng):
 
 
 scatter_nd_op = register_op(
-    "scatter_nd", pattern=Pattern.OPAQUE, infer=_scatter_nd_infer, reference=_scatter_nd_ref,
+    "scatter_nd", pattern=Pattern.OPAQUE, infer=_scatter_nd_infer, reference=_scatter_nd_ref, index_bounds=_tuple_bounds,
     examples=lambda rng: _scatter_nd_examples(REDUCTIONS, rng) + [_distinct_nd(rng)],
     grad_examples=lambda rng: _scatter_nd_examples(["add"], rng) + [_distinct_nd(rng)])
 
@@ -283,3 +298,54 @@ def top_k(input, k=1, sorted=True, axis=-1, largest=True, index_dtype=dtypes.int
     """The k largest (or smallest) values along `axis`, sorted, and their indices (ties: lower index first)."""
     attrs = {"k": int(k), "axis": int(axis), "largest": bool(largest), "index_dtype": dtypes.as_dtype(index_dtype)}
     return make("top_k", [convert_to_tensor(input)], attrs, name)
+
+
+# ---- index_check: run-time bounds of data-dependent indices (passes/index_checks.py) -------------
+NO_BAD_INDEX = int(np.iinfo(np.int64).min)  # index_check's value when every index is in range
+
+
+def largest_bad_index(indices, dims):
+    """The largest index in `indices` outside [-dim, dim) (one dim for all, or one per last-axis
+    position; see OpDef.index_bounds), or None when all are in range."""
+    idx = np.asarray(indices).astype(np.int64)
+    d = np.asarray(dims, np.int64) if len(dims) > 1 else np.int64(dims[0])
+    bad = (idx < -d) | (idx >= d)
+    return int(idx[bad].max()) if bad.any() else None
+
+
+def index_error(what, bad, dims):
+    """The InvalidArgumentError for index `bad` of the op described by `what` (e.g. "gather 'g'")."""
+    from ..errors import InvalidArgumentError
+    ranges = " / ".join(f"[{-int(d)}, {int(d)})" for d in dims)
+    return InvalidArgumentError(f"{what}: index {bad} is out of range; expected indices in {ranges}")
+
+
+def describe(node):
+    """How errors name an indexing node: its op and name."""
+    return f"{node.op} '{node.name}'"
+
+
+def check_indices(node, indices):
+    """Raise InvalidArgumentError when `indices` (the value of `node`'s index input) hold one out of range."""
+    _, dims = node.opdef.index_bounds(node)
+    bad = largest_bad_index(indices, dims)
+    if bad is not None:
+        raise index_error(describe(node), bad, dims)
+
+
+def _index_check_infer(node):
+    _check_indices(node.inputs[0], "index_check")
+    return TensorType((), dtypes.int64)
+
+
+def _index_check_ref(node, indices):
+    bad = largest_bad_index(indices, node.attrs["dims"])
+    return np.array(NO_BAD_INDEX if bad is None else bad, np.int64)
+
+
+index_check_op = register_op(
+    "index_check", pattern=Pattern.REDUCE, infer=_index_check_infer, reference=_index_check_ref,
+    differentiable=False,
+    examples=lambda rng: [Example([rng.integers(-7, 7, (3, 4)).astype("int64")], {"dims": (5,), "op": "gather 'g'"}),
+                          Example([rng.integers(-3, 3, (4, 2)).astype("int32")], {"dims": (3, 4), "op": "gather_nd 'g'"}),
+                          Example([rng.integers(-2, 6, (6, 2)).astype("int32")], {"dims": (2, 5), "op": "gather_nd 'g'"})])

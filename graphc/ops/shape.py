@@ -470,6 +470,7 @@ def _gather_ref(node, params, indices):
 
 gather_op = register_op(
     "gather", moves_bits=True, pattern=Pattern.INJECTIVE, infer=_gather_infer, reference=_gather_ref,
+    index_bounds=lambda node: (1, [node.inputs[0].shape[normalize_axis(node.attrs["axis"], len(node.inputs[0].shape))]]),
     examples=lambda rng: [Example([rand(rng, (5, 3)), rng.integers(0, 5, (4,)).astype("int32")], {"axis": 0}),
                           Example([rand(rng, (2, 6, 3)), rng.integers(-6, 6, (2, 2)).astype("int64")], {"axis": 1}),
                           Example([rand(rng, (4,), "int32"), np.array(2, "int32")], {"axis": 0})])

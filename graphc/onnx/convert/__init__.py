@@ -93,6 +93,16 @@ def rank_of(x, node):
     return len(x.shape)
 
 
+def axis_in_range(axis, rank, what="axis"):
+    """`axis` in [0, rank) (negative counts from the end), or an OnnxImportError: onnxruntime refuses
+    an out-of-range axis rather than wrapping it."""
+    axis = int(axis)
+    if not -max(rank, 1) <= axis < max(rank, 1):
+        raise OnnxImportError(f"{what}={axis} is out of range for an input of rank {rank} "
+                              f"(expected {-max(rank, 1)}..{max(rank, 1) - 1})")
+    return axis % max(rank, 1)
+
+
 def const(value, like=None):
     """A constant of `value`, with the dtype of tensor `like` when given."""
     arr = np.asarray(value, dtype=None if like is None else like.dtype.np)

@@ -9,7 +9,7 @@ import numpy as np
 
 import graphc as gc
 
-from . import OnnxImportError, converter, rank_of
+from . import OnnxImportError, axis_in_range, converter, rank_of
 from .shape import slice_static
 
 MAX_UNROLL = 4096  # iterations; a longer loop is refused rather than building a huge graph
@@ -111,7 +111,7 @@ def _unrolled_scan(ctx, node, ins, attrs):
     body = attrs["body"]
     n_in = attrs["num_scan_inputs"]
     states, xs = list(ins[:len(ins) - n_in]), ins[len(ins) - n_in:]
-    in_axes = [a % rank_of(x, node) for a, x in zip(attrs.get("scan_input_axes", [0] * n_in), xs)]
+    in_axes = [axis_in_range(a, rank_of(x, node), "scan_input_axes entry") for a, x in zip(attrs.get("scan_input_axes", [0] * n_in), xs)]
     in_dirs = attrs.get("scan_input_directions", [0] * n_in)
     lengths = {x.shape[a] for x, a in zip(xs, in_axes)}
     if len(lengths) != 1 or None in lengths:

@@ -44,12 +44,21 @@ def _channel_bias(y, b):
     return gc.add(y, gc.reshape(b, [-1] + [1] * (len(y.shape) - 2)))
 
 
+def _kernel_shape(attrs, w):
+    """The kernel_shape attribute, which must agree with the weight's spatial dims (as onnxruntime checks)."""
+    kernel = ints(attrs.get("kernel_shape", w.shape[2:]))
+    if kernel != [int(d) for d in w.shape[2:]]:
+        raise OnnxImportError(f"kernel_shape {kernel} contradicts the weight {w.name} of shape "
+                              f"{list(w.shape)} (its spatial dims are {list(w.shape[2:])})")
+    return kernel
+
+
 @converter("Conv")
 def _conv(ctx, node, ins, attrs):
     x, w = ins[0], ins[1]
     if w.shape is None or None in w.shape[2:]:
         raise OnnxImportError(f"the kernel shape of weight {w.name} must be known at import time")
-    kernel = ints(attrs.get("kernel_shape", w.shape[2:]))
+    kernel = _kernel_shape(attrs, w)
     strides, dilations, pads = _window_attrs(node, attrs, x, kernel)
     y = gc.conv(x, w, strides=strides, dilations=dilations, pads=pads, groups=int(attrs.get("group", 1)))
     return _channel_bias(y, ins[2]) if len(ins) > 2 and ins[2] is not None else y
@@ -61,7 +70,7 @@ def _conv_transpose(ctx, node, ins, attrs):
     if w.shape is None or None in w.shape[2:]:
         raise OnnxImportError(f"the kernel shape of weight {w.name} must be known at import time")
     nd, dims = _spatial(x, node)
-    kernel = ints(attrs.get("kernel_shape", w.shape[2:]))
+    kernel = _kernel_shape(attrs, w)
     strides = ints(attrs.get("strides", [1] * nd))
     dilations = ints(attrs.get("dilations", [1] * nd))
     out_pad = ints(attrs.get("output_padding", [0] * nd))

@@ -5,7 +5,7 @@ import numpy as np
 
 import graphc as gc
 
-from . import OnnxImportError, const, converter, ints, rank_of
+from . import OnnxImportError, axis_in_range, const, converter, ints, rank_of
 from .shape import slice_static
 
 
@@ -35,7 +35,7 @@ def _pad(ctx, node, ins, attrs):
         if len(ins) > 2 and ins[2] is not None:
             static = ctx.maybe_static(ins[2])
             value = ins[2] if static is None else np.asarray(static).reshape(-1)[0].item()
-        axes = [a % rank for a in ints(ctx.static(ins[3], "Pad axes"))] if len(ins) > 3 and ins[3] is not None \
+        axes = [axis_in_range(a, rank, "Pad axes entry") for a in ints(ctx.static(ins[3], "Pad axes"))] if len(ins) > 3 and ins[3] is not None \
             else list(range(rank))
     if len(flat) != 2 * len(axes):
         raise OnnxImportError(f"Pad has {len(flat)} pads for {len(axes)} axes; expected two per axis")
@@ -81,7 +81,7 @@ def _center_crop_pad(ctx, node, ins, attrs):
     x = ins[0]
     rank = rank_of(x, node)
     target = ints(ctx.static(ins[1], "CenterCropPad shape"))
-    axes = [a % rank for a in attrs.get("axes", range(rank))]
+    axes = [axis_in_range(a, rank, "axes entry") for a in attrs.get("axes", range(rank))]
     pads = [(0, 0)] * rank
     for a, size in zip(axes, target):
         dim = x.shape[a]
@@ -234,7 +234,7 @@ def _resize(ctx, node, ins, attrs):
         v = np.asarray(ctx.static(ins[i], f"Resize {what}"))
         return v if v.size else None
     roi, scales_in, sizes_in = opt(1, "roi"), opt(2, "scales"), opt(3, "sizes")
-    axes = [a % rank for a in attrs.get("axes", range(rank))]
+    axes = [axis_in_range(a, rank, "axes entry") for a in attrs.get("axes", range(rank))]
     scales, sizes = [1.0] * rank, None
     if sizes_in is not None:
         sizes = list(shape)

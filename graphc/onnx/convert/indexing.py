@@ -4,7 +4,7 @@ import numpy as np
 import graphc as gc
 from graphc import dtypes
 
-from . import OnnxImportError, converter, rank_of
+from . import OnnxImportError, axis_in_range, converter, rank_of
 
 
 @converter("GatherElements")
@@ -66,7 +66,7 @@ def _reverse_sequence(ctx, node, ins, attrs):
 def _tensor_scatter(ctx, node, ins, attrs):
     past, update = ins[0], ins[1]
     rank = rank_of(past, node)
-    axis = attrs.get("axis", -2) % rank
+    axis = axis_in_range(attrs.get("axis", -2), rank)
     if None in update.shape or past.shape[axis] is None:
         raise OnnxImportError("TensorScatter needs the update's shape and the cache length known at import time")
     if len(ins) > 2 and ins[2] is not None:

@@ -3,7 +3,7 @@ import numpy as np
 
 import graphc as gc
 
-from . import CONVERTERS, OnnxImportError, const, converter, rank_of
+from . import CONVERTERS, OnnxImportError, axis_in_range, const, converter, rank_of
 from .shape import slice_static
 
 
@@ -35,8 +35,8 @@ def _softmax_conv(fn):
         x = ins[0]
         rank = rank_of(x, node)
         if ctx.opset >= 13:
-            return fn(x, axis=attrs.get("axis", -1))
-        axis = attrs.get("axis", 1) % max(rank, 1)  # before 13: softmax of x flattened to 2-D at axis
+            return fn(x, axis=axis_in_range(attrs.get("axis", -1), rank))
+        axis = axis_in_range(attrs.get("axis", 1), rank)  # before 13: softmax of x flattened to 2-D at axis
         if axis == rank - 1:
             return fn(x, axis=-1)
         flat = gc.reshape(x, [int(np.prod(x.shape[:axis])) if None not in x.shape[:axis] else -1,

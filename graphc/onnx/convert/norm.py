@@ -3,7 +3,7 @@ import numpy as np
 
 import graphc as gc
 
-from . import OnnxImportError, const, converter, rank_of
+from . import OnnxImportError, axis_in_range, const, converter, rank_of
 
 
 def _stashed(x, attrs):
@@ -22,7 +22,7 @@ def _layer_norm(ctx, node, ins, attrs):
     x, scale = ins[0], ins[1]
     bias = ins[2] if len(ins) > 2 else None
     rank = rank_of(x, node)
-    axis = attrs.get("axis", -1) % rank
+    axis = axis_in_range(attrs.get("axis", -1), rank)
     eps = attrs.get("epsilon", 1e-5)
     xs, back = _stashed(x, attrs)
     y = back(gc.layer_norm(xs, _cast_like(scale, xs), _cast_like(bias, xs), axis=axis, epsilon=eps))
@@ -39,7 +39,7 @@ def _layer_norm(ctx, node, ins, attrs):
 def _rms_norm(ctx, node, ins, attrs):
     x, scale = ins
     rank = rank_of(x, node)
-    axes = list(range(attrs.get("axis", -1) % rank, rank))
+    axes = list(range(axis_in_range(attrs.get("axis", -1), rank), rank))
     xs, back = _stashed(x, attrs)
     ms = gc.reduce_mean(gc.square(xs), axes, keepdims=True)
     y = back(gc.multiply(xs, gc.rsqrt(gc.add(ms, const(attrs.get("epsilon", 1e-5), xs)))))

@@ -5,7 +5,7 @@ import numpy as np
 import graphc as gc
 from graphc import dtypes
 
-from . import OnnxImportError, converter, np_dtype, rank_of
+from . import OnnxImportError, axis_in_range, converter, np_dtype, rank_of
 from .tensor import cast_saturating
 
 _INT_RANGES = {"uint8": (0, 255), "int8": (-128, 127), "uint16": (0, 65535), "int16": (-32768, 32767),
@@ -28,7 +28,7 @@ def _broadcastable(v, x, axis, block_size, node):
     if len(v.shape) == 0 or (len(v.shape) == 1 and v.shape[0] == 1):
         return gc.reshape(v, [])
     rank = rank_of(x, node)
-    axis = axis % rank
+    axis = axis_in_range(axis, rank)
     if not block_size:
         shape = [1] * rank
         shape[axis] = -1

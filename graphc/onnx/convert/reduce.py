@@ -4,7 +4,7 @@ import numpy as np
 import graphc as gc
 from graphc import dtypes
 
-from . import BIG, CONVERTERS, OnnxImportError, const, ints, rank_of
+from . import BIG, CONVERTERS, OnnxImportError, axis_in_range, const, ints, rank_of
 from .shape import slice_static
 
 
@@ -39,7 +39,7 @@ CONVERTERS["ReduceMean"] = _reduce(gc.reduce_mean)
 def _extremum(fn, largest):
     def reduce(x, axis, keepdims):
         rank = len(x.shape)
-        axes = range(rank) if axis is None else [a % rank for a in axis]
+        axes = range(rank) if axis is None else [axis_in_range(a, rank, "axes entry") for a in axis]
         if 0 in [x.shape[a] for a in axes]:  # over nothing: the identity, -inf for max as ONNX says
             shape = [1 if a in axes else d for a, d in enumerate(x.shape) if keepdims or a not in axes]
             if None in shape:

@@ -3,7 +3,7 @@ import numpy as np
 
 import graphc as gc
 
-from . import BIG, OnnxImportError, const, converter, ints, rank_of
+from . import BIG, OnnxImportError, axis_in_range, const, converter, ints, rank_of
 
 
 @converter("Reshape", since=5)  # (before opset 5, below graphc's oldest, the shape was an attribute)
@@ -123,7 +123,7 @@ def _slice(ctx, node, ins, attrs):
             else list(range(len(starts)))
         steps = ints(ctx.static(ins[4], "Slice steps")) if len(ins) > 4 and ins[4] is not None \
             else [1] * len(starts)
-    return slice_static(x, starts, ends, [a % rank for a in axes], steps)
+    return slice_static(x, starts, ends, [axis_in_range(a, rank, "Slice axes entry") for a in axes], steps)
 
 
 @converter("Gather")

@@ -4,7 +4,7 @@ import numpy as np
 import graphc as gc
 from graphc import dtypes
 
-from . import BIG, OnnxImportError, converter, ints, np_dtype, rank_of
+from . import BIG, OnnxImportError, axis_in_range, converter, ints, np_dtype, rank_of
 from .shape import slice_static
 
 
@@ -125,4 +125,4 @@ def _compress(ctx, node, ins, attrs):
     axis = attrs.get("axis")
     if axis is None:
         x, axis = gc.reshape(x, [-1]), 0
-    return gc.gather(x, gc.constant(keep), axis=axis % rank_of(x, node))
+    return gc.gather(x, gc.constant(keep), axis=axis_in_range(axis, rank_of(x, node)))

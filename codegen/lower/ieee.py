@@ -1,0 +1,68 @@
+"""NaN-propagating comparisons for lowerings (numpy's and TF's semantics: NaN in, NaN out).
+
+LLVM's float max/min and TVM's reducers drop a NaN operand, so max, min, argmax and pooling reduce an
+order-preserving integer key of each float instead: the float's bits with negative values' magnitude
+bits flipped (so integer order is float order) and every NaN mapped to the largest (or smallest) key.
+Integer max/min reductions keep TVM's registered reducers, so rfactor and vectorization still apply.
+"""
+import numpy as np
+from tvm import te, tirx
+
+_KEY_DTYPE = {"float16": "int16", "float32": "int32", "float64": "int64"}
+
+
+def is_float(dtype):
+    """Whether TVM dtype `dtype` is a native float type (the ones that hold NaN here)."""
+    return str(dtype) in _KEY_DTYPE
+
+
+def _magnitude_mask(key_dtype):
+    return tirx.const(np.iinfo(key_dtype).max, key_dtype)
+
+
+def order_key(v, dtype, nan_high=True):
+    """The integer key of float expression `v`: ordered as the floats, NaN above (or below) all."""
+    kd = _KEY_DTYPE[str(dtype)]
+    bits = tirx.reinterpret(kd, v)
+    key = tirx.Select(bits < tirx.const(0, kd), bits ^ _magnitude_mask(kd), bits)
+    nan_key = tirx.max_value(kd) if nan_high else tirx.min_value(kd)
+    return tirx.Select(tirx.isnan(v), nan_key, key)
+
+
+def from_key(key, dtype):
+    """The float whose order_key is `key` (the NaN keys give NaN)."""
+    kd = _KEY_DTYPE[str(dtype)]
+    bits = tirx.Select(key < tirx.const(0, kd), key ^ _magnitude_mask(kd), key)
+    return tirx.reinterpret(str(dtype), bits)
+
+
+def key_tensor(x, nan_high=True):
+    """order_key of every element of float tensor `x`."""
+    return te.compute(x.shape, lambda *i: order_key(x(*i), x.dtype, nan_high), name="order_key")
+
+
+def value_tensor(k, dtype):
+    """The floats of key tensor `k` (from_key of every element)."""
+    return te.compute(k.shape, lambda *i: from_key(k(*i), dtype), name="from_order_key")
+
+
+def maximum(a, b):
+    """max(a, b) of two expressions of one dtype; NaN if either is NaN (floats)."""
+    if not is_float(a.ty):
+        return tirx.max(a, b)
+    return tirx.Select(tirx.isnan(a), a, tirx.Select(tirx.isnan(b), b, tirx.max(a, b)))
+
+
+def minimum(a, b):
+    """min(a, b) of two expressions of one dtype; NaN if either is NaN (floats)."""
+    if not is_float(a.ty):
+        return tirx.min(a, b)
+    return tirx.Select(tirx.isnan(a), a, tirx.Select(tirx.isnan(b), b, tirx.min(a, b)))
+
+
+def not_equal(a, b):
+    """a != b, true when either is NaN (IEEE's unordered not-equal, as numpy)."""
+    if not is_float(a.ty):
+        return a != b
+    # (TVM simplifies not(a == b) to an ordered a != b, which is false for NaN)
+    return tirx.Or(a != b, tirx.Or(tirx.isnan(a), tirx.isnan(b)))
