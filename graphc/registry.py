@@ -29,7 +29,7 @@ class OpDef:
 
     def __init__(self, name, *, infer, reference, pattern, examples=None, gradient=None,
                  differentiable=True, stateful=False, grad_examples=None, writes_input=None,
-                 shape_only_inputs=()):
+                 shape_only_inputs=(), host=False):
         self.name = name
         self.infer = infer
         self.reference = reference
@@ -43,6 +43,9 @@ class OpDef:
         # inputs read only for their (static) shape, e.g. the `like` of zeros_like: no data flows
         # from them into the kernel; "rest" means every input but the first
         self.shape_only_inputs = shape_only_inputs
+        # a host op (a collective) has no kernel: the runtime runs it between kernels, on the host;
+        # passes never fold or fuse it, and codegen has no lowering for it
+        self.host = host
 
     def data_inputs(self, node):
         """The inputs whose values the op reads (all but its shape-only ones)."""

@@ -10,15 +10,17 @@ from dataclasses import dataclass
 from .cse import cse
 from .dce import dce
 from .fold import fold
+from .fuse_allreduce import fuse_allreduce
 from .pack_weights import pack_weights
 from .simplify import simplify
 
 PIPELINES = {
     0: [],
-    1: [("dce", dce)],
-    2: [("simplify", simplify), ("fold", fold), ("cse", cse), ("dce", dce), ("pack_weights", pack_weights)],
+    1: [("dce", dce), ("fuse_allreduce", fuse_allreduce)],
+    2: [("simplify", simplify), ("fold", fold), ("cse", cse), ("dce", dce), ("pack_weights", pack_weights),
+        ("fuse_allreduce", fuse_allreduce)],
     3: [("simplify", simplify), ("fold", fold), ("cse", cse), ("simplify", simplify), ("dce", dce),
-        ("pack_weights", pack_weights)],
+        ("pack_weights", pack_weights), ("fuse_allreduce", fuse_allreduce)],
 }
 
 

@@ -146,13 +146,31 @@ def build_plan(graph, fetches, groups, kernels, target):
         for n in k.nodes:
             if n.opdef.writes_input is not None:
                 ids[id(n.outputs[0])] = buffer_of(n.inputs[n.opdef.writes_input])
-    calls = [Call(k.name, [buffer_of(t) for t in k.inputs] + [buffer_of(t) for t in k.outputs], len(k.inputs))
+    calls = [Call(k.name, [buffer_of(t) for t in k.inputs] + [buffer_of(t) for t in k.outputs], len(k.inputs),
+                  **_host_call(k))
              for k in kernels]
     fetch_ids = [buffer_of(t) for t in fetches]
     constants = {b.id: graph.get_tensor_by_name(b.name).node.attrs["value"]
                  for b in buffers if b.kind == CONST}
     reads, writes = _variable_access(kernels, fetches)
     return Plan(target, buffers, calls, fetch_ids, constants, variable_reads=reads, variable_writes=writes)
+
+
+def _host_call(kernel):
+    """Call fields of a host op's call (a collective the runtime runs between kernels), else none."""
+    node = kernel.nodes[0]
+    if not node.opdef.host:
+        return {}
+    return {"host_op": node.op, "attrs": {k: v for k, v in node.attrs.items() if k in ("op", "root", "bucket")}}
+
+
+def _host_kernel(name, nodes, target):
+    """A kernel-like record for a host op's group (one node): no TIR, all its inputs and outputs."""
+    from graphc.codegen.build import Kernel
+    node = nodes[0]
+    if target != "cpu":
+        raise CompileError(f"{node.op} '{node.name}' is a collective; collectives run on CPU targets only")
+    return Kernel(name, nodes, list(node.opdef.data_inputs(node)), list(node.outputs))
 
 
 def _variable_access(kernels, fetches):
@@ -184,8 +202,10 @@ def compile_graph(graph, fetches, target="cpu", opt_level=3, side_effects=None):
         live = _live_tensors(groups, list(fetches) + [t for n in side_effects for t in n.outputs])
         # nothing to compute: no output used (dead), or every used output is empty (a 0 extent breaks schedules)
         groups = [g for g in groups if any(id(t) in live and 0 not in t.shape for n in g for t in n.outputs)]
-        kernels = [lower_group(kernel_name(i, g), g, live) for i, g in enumerate(groups)]
-        return groups, kernels, (build_module(kernels, target) if kernels else None)
+        kernels = [_host_kernel(kernel_name(i, g), g, target) if g[0].opdef.host else
+                   lower_group(kernel_name(i, g), g, live) for i, g in enumerate(groups)]
+        compiled = [k for k in kernels if not k.nodes[0].opdef.host]
+        return groups, kernels, (build_module(compiled, target) if compiled else None)
 
     for n in graph.nodes:  # a dtype error is the user's to fix, not a codegen failure to fall back from
         check_storage_only(n)
