@@ -182,7 +182,7 @@ def allreduce_array(x, op):
 def allgather_array(x):
     """Every rank's numpy array `x` concatenated along axis 0 in rank order."""
     comm = _comm()
-    x = np.ascontiguousarray(x)
+    x = np.array(x, order="C")
     if comm.size == 1:
         return x.copy()
     out = np.empty((comm.size * x.shape[0],) + x.shape[1:], x.dtype)
@@ -195,7 +195,7 @@ def broadcast_array(x, root):
     comm = _comm()
     if not 0 <= root < comm.size:
         raise DistributedError(f"broadcast from root rank {root}: the job has ranks 0..{comm.size - 1}")
-    buf = np.ascontiguousarray(x).copy()
+    buf = np.array(x, order="C")
     if comm.size > 1:
         wait(comm.Ibcast(buf, root=root), f"broadcast of a {buf.dtype}{list(buf.shape)} from rank {root}")
     return buf

@@ -59,10 +59,10 @@ def _buckets(nodes):
 
 def fuse_allreduce(graph, fetches):
     """The graph with its allreduces replaced by bucketed allreduce_start/allreduce_wait pairs."""
-    nodes = list(graph.nodes)
-    buckets = _buckets(nodes)
-    if not buckets:
+    if not any(_fusable(n) for n in graph.nodes):
         return graph, fetches
+    nodes = _updates_last(graph.nodes)
+    buckets = _buckets(nodes)
     starts_after, waits_before = {}, {}
     for b in buckets:
         starts_after.setdefault(b.ready, []).append(b)
@@ -94,17 +94,16 @@ def fuse_allreduce(graph, fetches):
                 start = g.create_node("allreduce_start", [tensors[id(m.inputs[0])] for m in b.members],
                                       {"op": b.members[0].attrs["op"], "bucket": k}, f"allreduce_bucket{k}/start")
                 flat[k] = start.outputs[0]
-    g.nodes = _updates_last(g.nodes)
     return g, [tensors[id(t)] for t in fetches]
 
 
 def _updates_last(nodes):
-    """`nodes` with those that need an allreduce's result or write a variable (the optimizer's updates)
-    moved after all others, each part in its order: the backward pass then runs while buckets are in
-    flight. Every write stays after the reads that came before it (specialize's read-before-write)."""
+    """`nodes` with the allreduces, what needs their results and what writes a variable (the optimizer's
+    updates) moved after all others, each part in its order: the backward pass then runs while buckets are
+    in flight. Every write stays after the reads that came before it (specialize's read-before-write)."""
     late = set()
     for n in nodes:
-        if (n.op == "allreduce_wait" or n.opdef.writes_input is not None
+        if (_fusable(n) or n.opdef.writes_input is not None
                 or any(id(t.node) in late for t in n.inputs) or any(id(c) in late for c in n.control_inputs)):
             late.add(id(n))
     return [n for n in nodes if id(n) not in late] + [n for n in nodes if id(n) in late]

@@ -57,7 +57,7 @@ def _allreduce_wait(call, plan, pending):
     divisor = dist.size() if call.attrs["op"] == dist.Average else 1
 
     def run(flat, *outs):
-        dist.wait(pending.pop(call.attrs["bucket"]), _describe(call, plan))
+        dist.wait(pending.pop(call.attrs["bucket"], None), _describe(call, plan))  # None: none in flight
         f, at = np.from_dlpack(flat), 0
         for out in outs:
             o = np.from_dlpack(out)
