@@ -44,6 +44,7 @@ bench: $(BENCH_STAMP)
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/bench_matmul.py
 	$(PY) benchmarks/bench_fusion.py
+	$(PY) benchmarks/bench_distributed.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
