@@ -144,6 +144,8 @@ class DistributedOptimizer:
         return self.apply_gradients(self.compute_gradients(loss, var_list), global_step, name)
 
     def __getattr__(self, attr):  # learning_rate, slots... of the wrapped optimizer
+        if attr == "optimizer":
+            raise AttributeError(attr)
         return getattr(self.optimizer, attr)
 
 

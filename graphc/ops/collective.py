@@ -29,6 +29,10 @@ def _check_op(attrs):
 
 def _allreduce_infer(node):
     _check_op(node.attrs)
+    t = node.inputs[0]
+    if t.dtype.is_storage_only or node.attrs["op"] == dist.Average and not t.dtype.is_floating:
+        raise ShapeError(f"allreduce {node.attrs['op']} of {t.name}: dtype {t.dtype.name} is not supported "
+                         "(average needs a float type; bit-pattern types need a cast to float32 first)")
     return same_type(node)
 
 
