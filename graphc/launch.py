@@ -49,8 +49,7 @@ def rank_environment(n, hosts, threads=None, base=None):
         env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
     if not hosts:
         env.setdefault("UCX_TLS", "self,sm")                    # MPICH over UCX: shared memory only
-        env.setdefault("OMPI_MCA_btl", "self,vader,sm")          # OpenMPI: shared memory only
-        env.setdefault("OMPI_MCA_btl_tcp_if_include", "lo")
+        env.setdefault("OMPI_MCA_btl_tcp_if_include", "lo")           # OpenMPI: TCP on loopback only
         env.setdefault("OMPI_MCA_oob_tcp_if_include", "lo")
     return env
 
