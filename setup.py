@@ -28,9 +28,11 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=8", "pytest-xdist>=3.5", "scikit-learn>=1.4", "onnxruntime==1.31.*",
-                 "cryptography>=42"],
+                 "cryptography>=42", "mpi4py>=4.0", "mpich>=4.2"],
         # signed artifacts (graphc compile --sign, graphc.runtime.load(..., trusted_keys=...))
         "sign": ["cryptography>=42"],
+        # graphc.distributed: mpi4py and an MPI from the package index (mpiexec lands in the venv's bin)
+        "distributed": ["mpi4py>=4.0", "mpich>=4.2"],
         "bench": ["onnxruntime==1.31.*", "tensorflow-cpu", "torch==2.13.0"],
     },
     entry_points={"console_scripts": ["graphc=graphc.cli:main"]},

@@ -214,6 +214,18 @@ def cmd_viz(args):
     print(f"wrote {args.output}")
 
 
+def cmd_launch(args):
+    """graphc launch: run a command on N processes through MPI (graphc/launch.py)."""
+    from graphc.launch import LaunchError, launch
+    hosts = [h for item in args.host or [] for h in item.split(",") if h]
+    try:
+        rc = launch(args.n, args.cmd, hosts, args.threads)
+    except LaunchError as e:
+        raise CliError(str(e)) from None
+    if rc:
+        raise SystemExit(rc)
+
+
 def _runtime_options(p):
     p.add_argument("--threads", type=int, metavar="N",
                    help="threads the kernels run on (default: TVM_NUM_THREADS, else every core)")
@@ -270,6 +282,14 @@ def build_parser():
     v.add_argument("model")
     v.add_argument("-o", "--output", required=True)
     v.set_defaults(func=cmd_viz)
+
+    la = sub.add_parser("launch", help="run a command on N processes through MPI (graphc.distributed)")
+    la.add_argument("-n", type=int, required=True, help="number of processes (ranks)")
+    la.add_argument("--host", action="append", metavar="H1,H2", help="machines to run on (default: this one, "
+                    "over loopback and shared memory)")
+    la.add_argument("--threads", type=int, help="kernel threads per rank (default: cores split between local ranks)")
+    la.add_argument("cmd", nargs=argparse.REMAINDER, help="the command each rank runs, e.g. python train.py")
+    la.set_defaults(func=cmd_launch)
     return p
 
 

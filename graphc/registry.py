@@ -59,7 +59,7 @@ class OpDef:
     def __init__(self, name, *, infer, reference, pattern, examples=None, gradient=None,
                  differentiable=True, stateful=False, grad_examples=None, writes_input=None,
                  overwrites_input=False, shape_only_inputs=(), moves_bits=False, noop_when_same_type=False,
-                 packed_form=None, feed=False, constant=False, variable=False, index_bounds=None):
+                 packed_form=None, feed=False, constant=False, variable=False, index_bounds=None, host=False):
         self.name = name
         self.infer = infer
         self.reference = reference
@@ -86,6 +86,9 @@ class OpDef:
         # element, or one per position along its last axis); an index outside [-dim, dim) is an error
         # (InvalidArgumentError) that passes/index_checks.py makes the kernels check at run time
         self.index_bounds = index_bounds
+        # a host op (a collective) has no kernel: the runtime runs it between kernels, on the host;
+        # passes never fold or fuse it, and codegen has no lowering for it
+        self.host = host
 
     def data_inputs(self, node):
         """The inputs whose values the op reads (all but its shape-only ones)."""

@@ -12,7 +12,7 @@ FOLD_ELEMENTS_MAX = 1 << 20  # bigger results stay kernels: folding would bloat 
 def fold(graph, fetches):
     """The graph with constant subexpressions replaced by their values."""
     def rule(node, inputs, g):
-        if node.opdef.stateful or node.opdef.pattern == Pattern.SOURCE or node.control_inputs:
+        if node.opdef.stateful or node.opdef.host or node.opdef.pattern == Pattern.SOURCE or node.control_inputs:
             return None
         data = {id(t) for t in node.opdef.data_inputs(node)}
         if not all(ti.node.opdef.constant for t, ti in zip(node.inputs, inputs) if id(t) in data):

@@ -11,14 +11,16 @@ from dataclasses import dataclass
 from .cse import cse
 from .dce import dce
 from .fold import fold
+from .fuse_allreduce import fuse_allreduce
 from .simplify import simplify
 from .verify import verification_on, verify
 
 PIPELINES = {  # target-independent passes; a target's own passes (e.g. pack_weights) run after them
     0: [],
-    1: [("dce", dce)],
-    2: [("simplify", simplify), ("fold", fold), ("cse", cse), ("dce", dce)],
-    3: [("simplify", simplify), ("fold", fold), ("cse", cse), ("simplify", simplify), ("dce", dce)],
+    1: [("dce", dce), ("fuse_allreduce", fuse_allreduce)],
+    2: [("simplify", simplify), ("fold", fold), ("cse", cse), ("dce", dce), ("fuse_allreduce", fuse_allreduce)],
+    3: [("simplify", simplify), ("fold", fold), ("cse", cse), ("simplify", simplify), ("dce", dce),
+        ("fuse_allreduce", fuse_allreduce)],
 }
 
 

@@ -168,7 +168,8 @@ def build_plan(graph, fetches, groups, kernels, target, checks=()):
         for n in k.nodes:
             if n.opdef.writes_input is not None:
                 ids[id(n.outputs[0])] = buffer_of(n.inputs[n.opdef.writes_input])
-    calls = [Call(k.name, [buffer_of(t) for t in k.inputs] + [buffer_of(t) for t in k.outputs], len(k.inputs))
+    calls = [Call(k.name, [buffer_of(t) for t in k.inputs] + [buffer_of(t) for t in k.outputs], len(k.inputs),
+                  **_host_call(k))
              for k in kernels]
     fetch_ids = [buffer_of(t) for t in fetches]
     constants = {b.id: graph.get_tensor_by_name(b.name).node.attrs["value"]
@@ -177,6 +178,32 @@ def build_plan(graph, fetches, groups, kernels, target, checks=()):
     index_checks = [[ids[id(t)], what, list(t.node.attrs["dims"])] for t, what in checks if id(t) in ids]
     return Plan(target, buffers, calls, fetch_ids, constants, variable_reads=reads, variable_writes=writes,
                 index_checks=index_checks)
+
+
+def _host_call(kernel):
+    """Call fields of a host op's call (a collective the runtime runs between kernels), else none."""
+    node = kernel.nodes[0]
+    if not node.opdef.host:
+        return {}
+    return {"host_op": node.op, "attrs": {k: v for k, v in node.attrs.items() if k in ("op", "root", "bucket")}}
+
+
+def _lower(groups, live, target):
+    """The groups' kernels in order: TIR for compute groups (codegen lower_kernels), a host record for each
+    host op's group (a collective the runtime runs between kernels)."""
+    from graphc.codegen.build import kernel_name, lower_kernels
+    lowered = iter(lower_kernels([g for g in groups if not g[0].opdef.host], live, target))
+    return [_host_kernel(kernel_name(i, g), g, target) if g[0].opdef.host else next(lowered)
+            for i, g in enumerate(groups)]
+
+
+def _host_kernel(name, nodes, target):
+    """A kernel-like record for a host op's group (one node): no TIR, all its inputs and outputs."""
+    from graphc.codegen.build import Kernel
+    node = nodes[0]
+    if not target.host_memory:
+        raise CompileError(f"{node.op} '{node.name}' is a collective; collectives run on CPU targets only")
+    return Kernel(name, nodes, list(node.opdef.data_inputs(node)), list(node.outputs))
 
 
 def _variable_access(kernels, fetches):
@@ -259,7 +286,7 @@ def compile_graph(graph, fetches, target="cpu", opt_level=3, feed_tensors=(), ou
                   session=None, stages=None):
     """The compile driver from a specialized graph: optimize -> fuse -> lower -> schedule -> build -> plan
     -> arena, then the Executable (see compile_fetches)."""
-    from graphc.codegen.build import build_module, cached_module, check_storage_only, lower_kernels, \
+    from graphc.codegen.build import build_module, cached_module, check_storage_only, \
         schedule_kernels
     from graphc.codegen.target import get_target
     from graphc.passes import optimize
@@ -285,11 +312,12 @@ def compile_graph(graph, fetches, target="cpu", opt_level=3, feed_tensors=(), ou
         live = _live_tensors(groups, live_roots)
         # nothing to compute: no output used (dead), or every used output is empty (a 0 extent breaks schedules)
         groups = [g for g in groups if any(id(t) in live and 0 not in t.shape for n in g for t in n.outputs)]
-        kernels = stages.run("lower", lower_kernels, groups, live, target, dump=_kernels_text)
-        key, module = cached_module(kernels, target)
+        kernels = stages.run("lower", _lower, groups, live, target, dump=_kernels_text)
+        compiled = [k for k in kernels if k.func is not None]  # not the host ops
+        key, module = cached_module(compiled, target)
         if module is None:
-            stages.run("schedule", schedule_kernels, kernels, target, dump=_kernels_text)
-            module = stages.run("build", build_module, kernels, target, key) if kernels else None
+            stages.run("schedule", schedule_kernels, compiled, target, dump=_kernels_text)
+            module = stages.run("build", build_module, compiled, target, key) if compiled else None
         return groups, kernels, module
 
     try:
@@ -317,7 +345,7 @@ def _groups_text(groups):
 
 
 def _kernels_text(kernels):
-    return "".join(f"# {k.name}\n{k.func.script()}\n" for k in kernels)
+    return "".join(f"# {k.name}\n{k.func.script() if k.func is not None else '(host op)'}\n" for k in kernels)
 
 
 def _plan_text(plan):

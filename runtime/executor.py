@@ -57,7 +57,9 @@ class Executor:
         self.num_threads = num_threads  # None: the process default (runtime/host.py num_threads)
         self.device = tvm_device(plan.target)
         self.on_cpu = host_memory(plan.target)
-        self.funcs = [module[c.kernel] for c in plan.calls]
+        from .collectives import host_functions
+        host = host_functions(plan)  # collectives, called between kernels like kernels
+        self.funcs = [host[k] if c.host_op else module[c.kernel] for k, c in enumerate(plan.calls)]
         self.calls = [tuple(c.args) for c in plan.calls]
         self.buffers = [None] * len(plan.buffers)
         # The arena is host memory shared with TVM; each planned buffer is a view whose data pointer

@@ -24,10 +24,13 @@ class Buffer:
 
 @dataclass
 class Call:
-    """One kernel launch: the kernel's symbol and the buffer ids it takes, in order."""
+    """One kernel launch: the kernel's symbol and the buffer ids it takes, in order. A host call
+    (a collective, runtime/collectives.py) names its op in `host_op` and has no kernel in the module."""
     kernel: str
     args: list
     num_inputs: int = 0  # args[:num_inputs] are read, the rest written
+    host_op: str = ""
+    attrs: dict = field(default_factory=dict)  # a host call's op attributes
 
 
 @dataclass

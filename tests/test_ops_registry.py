@@ -9,8 +9,11 @@ from graphc.registry import Pattern, all_ops, get_op
 
 from conftest import assert_close
 
-# stateful ops (assignments) read and write Session variables: tests/test_training.py covers them
-KERNEL_OPS = sorted(name for name, op in all_ops().items() if op.pattern != Pattern.SOURCE and not op.stateful)
+# stateful ops (assignments) read and write Session variables: tests/test_training.py covers them; host ops
+# (collectives) have no kernel: the runtime runs them (test_host_op_matches_reference, tests/test_distributed.py)
+KERNEL_OPS = sorted(name for name, op in all_ops().items()
+                    if op.pattern != Pattern.SOURCE and not op.stateful and not op.host)
+HOST_OPS = sorted(name for name, op in all_ops().items() if op.host)
 
 
 def run_example(name, example, unknown_dims=False, opt_level=3):
@@ -115,3 +118,13 @@ def test_op_propagates_nan_and_inf_as_reference(name):
             assert_close(gv, wv)
         checked += 1
     assert checked, f"no example of {name} has a float input numpy accepts NaN in"
+
+
+@pytest.mark.parametrize("opt_level", [0, 3])
+@pytest.mark.parametrize("name", HOST_OPS)
+def test_host_op_matches_reference(name, opt_level):
+    """Host ops run by the runtime between kernels (here as the single process of a job) match their reference."""
+    examples = get_op(name).examples(np.random.default_rng(0))
+    assert examples, f"host op {name} has no examples"
+    for ex in examples:
+        run_example(name, ex, opt_level=opt_level)

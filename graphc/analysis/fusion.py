@@ -102,7 +102,7 @@ def fuse_groups(graph, fetches, fuse=True):
                 forward.add_edge(index[id(t.node)], i)
     ordered = all(a < b for a, b in forward.edges)
     ends_group = {index[id(t.node)] for t in fetches if id(t.node) in index}
-    ends_group |= {i for i, n in enumerate(nodes) if n.opdef.stateful}
+    ends_group |= {i for i, n in enumerate(nodes) if n.opdef.stateful or n.opdef.host}
     reverse = nx.DiGraph()
     reverse.add_node(SINK)
     for i in range(len(nodes)):

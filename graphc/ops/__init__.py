@@ -22,6 +22,7 @@ from .shape import (broadcast_to, concat, expand_dims, gather, getitem, one_hot,
                     pad, slice, split, squeeze, stack, strided_slice, tile, transpose, unstack)
 from .shape import rank, size
 from . import packed  # noqa: F401  (registers matmul_packed, made by passes/pack_weights.py)
+from . import collective  # noqa: F401  (host ops of graphc.distributed)
 
 from ..graph import set_operator_api  # noqa: E402
 
