@@ -89,6 +89,7 @@ class Session:
         self.compile_count = 0    # signatures compiled so far (tests read this)
         self._closed = False
         self._entered = []
+        self.random_runs = {}     # random_counter node name -> runs of its op so far (its next counter)
 
     # ---- context management ---------------------------------------------------------------
     def __enter__(self):
@@ -166,10 +167,20 @@ class Session:
         feeds = self._checked_feeds(feed_dict)
         exe, fetch_index = self._compiled_for(leaves, feeds)
         self._prepare_variables(exe.plan)
-        results = exe.run(list(feeds.values()), self.variables) if exe.plan.calls or exe.plan.fetches else []
+        fed = list(feeds.values()) + self._next_counters(exe)
+        results = exe.run(fed, self.variables) if exe.plan.calls or exe.plan.fetches else []
         self.initialized.update(exe.plan.variable_writes)
         values = [None if i is None else results[i] for i in fetch_index]
         return pack_results(fetches, values)
+
+    def _next_counters(self, exe):
+        """The run counters of the random ops in `exe`, each advanced for the next run."""
+        values = []
+        for name in exe.random_counters:
+            n = self.random_runs.get(name, 0)
+            self.random_runs[name] = n + 1
+            values.append(np.array(n, np.int64))
+        return values
 
     def _prepare_variables(self, plan):
         """Check that read variables hold values; create storage for variables written first here."""
@@ -241,10 +252,14 @@ class Session:
         nodes = needed_nodes([t.node for t in tensors] + ops, fed_ids)
         target = self._target_for(nodes)
         feed_specs = {t: (a.shape, dtypes.as_dtype(a.dtype)) for t, a in feeds.items()}
+        # random ops' run counters are fed by the session, after the caller's feeds
+        counters = [n.outputs[0] for n in nodes if n.op == "random_counter"]
+        feed_specs.update({t: ((), dtypes.int64) for t in counters})
         g, mapping, _ = specialize(tensors, feed_specs, ops)
         spec_fetches = [mapping[id(t)] for t in tensors]
         exe = compile_graph(g, spec_fetches, target, self.opt_level)
         exe.feed_tensors = list(feeds)  # the feed order, for Executable.profile(feed_dict)
+        exe.random_counters = [t.node.name for t in counters]
         return exe
 
 

@@ -18,7 +18,13 @@ from graphc.ops import convert_to_tensor, identity, stop_gradient  # noqa: F401
 from graphc.ops import (broadcast_to, concat, expand_dims, gather, one_hot, shape, slice, split, squeeze,  # noqa: F401,A004
                         pad, stack, strided_slice, tile, unstack)
 from graphc.ops import rank, size  # noqa: E402,F401
-from graphc import gradients  # noqa: F401
+
+
+def gradients(ys, xs, grad_ys=None, name="gradients", colocate_gradients_with_ops=False, gate_gradients=False,
+              aggregation_method=None, stop_gradients=None):
+    """tf.gradients: a list of d(sum of ys)/dx, one per x (a list even for one x, as TF1)."""
+    out = _gc.gradients(ys, xs, grad_ys, stop_gradients, name)
+    return list(out) if isinstance(out, (list, tuple)) else [out]
 
 from graphc import initializers as _init
 from graphc import losses as _losses
@@ -27,10 +33,12 @@ from graphc.ops.state import assign, assign_add, assign_sub, group  # noqa: F401
 from graphc.variables import (Variable, global_variables, global_variables_initializer,  # noqa: F401
                               trainable_variables, variables_initializer)
 from graphc.initializers import (constant_initializer, glorot_normal_initializer,  # noqa: F401
-                                 glorot_uniform_initializer, ones_initializer, random_normal,
-                                 random_normal_initializer, random_uniform, random_uniform_initializer,
-                                 set_random_seed, truncated_normal, truncated_normal_initializer,
+                                 glorot_uniform_initializer, ones_initializer,
+                                 random_normal_initializer, random_uniform_initializer,
+                                 set_random_seed, truncated_normal_initializer,
                                  zeros_initializer)
+from graphc.ops.random import (categorical, multinomial, random_normal, random_shuffle,  # noqa: F401
+                               random_uniform, truncated_normal)
 
 initialize_all_variables = global_variables_initializer
 no_op = group
@@ -69,8 +77,12 @@ nn = _types.SimpleNamespace(
     sigmoid_cross_entropy_with_logits=_losses.sigmoid_cross_entropy_with_logits,
     l2_loss=_losses.l2_loss,
     conv2d=_ops.conv2d, convolution=_ops.conv2d, max_pool=_ops.max_pool2d, avg_pool=_ops.avg_pool2d,
-    max_pool2d=_ops.max_pool2d, avg_pool2d=_ops.avg_pool2d,
+    max_pool2d=_ops.max_pool2d, avg_pool2d=_ops.avg_pool2d, dropout=_ops.dropout,
 )
+
+random = _types.SimpleNamespace(normal=random_normal, uniform=random_uniform, truncated_normal=truncated_normal,
+                                shuffle=random_shuffle, categorical=categorical, multinomial=multinomial,
+                                set_random_seed=set_random_seed)
 
 # ---- tf.math ----------------------------------------------------------------------------------
 math = _types.SimpleNamespace(
