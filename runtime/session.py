@@ -164,6 +164,11 @@ class Session:
         if self._closed:
             raise GraphError("attempted to use a closed Session")
         leaves = [self._resolve_fetch(f) for f in flatten_fetches(fetches)]
+        if self.graph.collections.get("graphc_dataset_iterators"):  # tf.data iterators feed their tensors
+            from graphc.compat.data import iterator_feeds
+            fed = [self._resolve_feed_key(k) for k in (feed_dict or {})]
+            extra = iterator_feeds(self.graph, [f if isinstance(f, Node) else f.node for f in leaves], fed)
+            feed_dict = {**(feed_dict or {}), **extra} if extra else feed_dict
         feeds = self._checked_feeds(feed_dict)
         exe, fetch_index = self._compiled_for(leaves, feeds)
         self._prepare_variables(exe.plan)

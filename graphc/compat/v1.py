@@ -246,3 +246,8 @@ initializers = _types.SimpleNamespace(
     glorot_normal=glorot_normal_initializer)
 
 from graphc.compat.control_flow import case, cond, while_loop  # noqa: E402,F401
+
+from graphc.compat import data as _data  # noqa: E402
+
+data = _types.SimpleNamespace(Dataset=_data.Dataset, Iterator=_data.Iterator)
+errors = _types.SimpleNamespace(OutOfRangeError=_data.OutOfRangeError, FailedPreconditionError=FailedPreconditionError)
