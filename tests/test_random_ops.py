@@ -54,7 +54,8 @@ def test_tensor_arguments_shape_and_stddev():
     assert uv.min() >= -1 and uv.max() < 3 and abs(uv.mean() - 1) < 0.05
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+@pytest.mark.parametrize("dtype", ["float32", pytest.param("float64", marks=pytest.mark.slow),
+                                   pytest.param("float16", marks=pytest.mark.slow)])
 def test_moments(dtype):
     n = 200000
     fetch = [tf.random_uniform([n], dtype=dtype, seed=1), tf.random_normal([n], 1.0, 2.0, dtype=dtype, seed=2),
@@ -68,12 +69,14 @@ def test_moments(dtype):
     assert abs(t.std() - 0.8796) < 0.01  # a standard normal cut at two sigma
 
 
+@pytest.mark.slow  # over 20 s on a shared machine
 def test_integer_uniform():
     v = _runs(tf.random_uniform([10000], 3, 9, dtype=tf.int32, seed=4), 1)[0]
     assert v.dtype == np.int32 and v.min() == 3 and v.max() == 8
     assert np.all(np.abs(np.bincount(v - 3) / 10000 - 1 / 6) < 0.02)
 
 
+@pytest.mark.slow  # over 20 s on a shared machine
 def test_multinomial_frequencies():
     p = np.array([[0.1, 0.2, 0.7], [0.5, 0.25, 0.25]])
     s = tf.multinomial(tf.constant(np.log(p), tf.float32), 20000, seed=3)

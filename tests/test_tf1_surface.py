@@ -55,6 +55,7 @@ def test_nn_composites_against_numpy():
         np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow  # several compiled signatures: over 20 s on a shared machine
 def test_batch_norm_lrn_topk_embedding_and_losses():
     rng = np.random.default_rng(2)
     xv = rng.standard_normal((2, 3, 3, 7)).astype(np.float32)
@@ -112,6 +113,7 @@ def _np_lstm(xs, kernel, bias, n, forget_bias=1.0):
     return np.stack(outs, 1), c, h
 
 
+@pytest.mark.slow  # several compiled signatures: over 20 s on a shared machine
 def test_dynamic_rnn_lstm_matches_numpy_and_masks_by_length():
     rng = np.random.default_rng(4)
     xv = rng.standard_normal((3, 5, 2)).astype(np.float32)
@@ -136,6 +138,7 @@ def test_dynamic_rnn_lstm_matches_numpy_and_masks_by_length():
         np.testing.assert_allclose(h2[r], ph[0], rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow  # several compiled signatures: over 20 s on a shared machine
 def test_cells_stack_wrap_and_train():
     rng = np.random.default_rng(5)
     xv = rng.standard_normal((8, 6, 3)).astype(np.float32)
@@ -159,6 +162,7 @@ def test_cells_stack_wrap_and_train():
     assert len(states) == 2 and len(outs) == 6
 
 
+@pytest.mark.slow  # several compiled signatures: over 20 s on a shared machine
 def test_layers_and_batch_norm_update_ops():
     rng = np.random.default_rng(6)
     xv = rng.standard_normal((4, 8, 8, 2)).astype(np.float32) * 2 + 1
@@ -188,12 +192,19 @@ def test_layers_and_batch_norm_update_ops():
         np.testing.assert_allclose(sess.run(mm), 0.5 * xv.mean((0, 1, 2)), rtol=1e-4)
 
 
+_SLOW = pytest.mark.slow
+
+
 @pytest.mark.parametrize("make", [
-    lambda: tf.train.GradientDescentOptimizer(0.1), lambda: tf.train.MomentumOptimizer(0.05, 0.9, use_nesterov=True),
-    lambda: tf.train.AdagradOptimizer(0.5), lambda: tf.train.AdadeltaOptimizer(1.0, epsilon=1e-2),
-    lambda: tf.train.RMSPropOptimizer(0.05), lambda: tf.train.AdamOptimizer(0.1), lambda: tf.train.FtrlOptimizer(0.5),
-    lambda: tf.train.ProximalGradientDescentOptimizer(0.1, l1_regularization_strength=0.001),
-    lambda: tf.train.ProximalAdagradOptimizer(0.5)])
+    lambda: tf.train.AdagradOptimizer(0.5), lambda: tf.train.FtrlOptimizer(0.5),
+    pytest.param(lambda: tf.train.GradientDescentOptimizer(0.1), marks=_SLOW),
+    pytest.param(lambda: tf.train.MomentumOptimizer(0.05, 0.9, use_nesterov=True), marks=_SLOW),
+    pytest.param(lambda: tf.train.AdadeltaOptimizer(1.0, epsilon=1e-2), marks=_SLOW),
+    pytest.param(lambda: tf.train.RMSPropOptimizer(0.05), marks=_SLOW),
+    pytest.param(lambda: tf.train.AdamOptimizer(0.1), marks=_SLOW),
+    pytest.param(lambda: tf.train.ProximalGradientDescentOptimizer(0.1, l1_regularization_strength=0.001),
+                 marks=_SLOW),
+    pytest.param(lambda: tf.train.ProximalAdagradOptimizer(0.5), marks=_SLOW)])
 def test_optimizers_minimize_a_quadratic(make):
     w = tf.Variable(np.array([3.0, -2.0], np.float32))
     loss = tf.reduce_sum(tf.square(w - np.array([1.0, 1.0], np.float32)))
@@ -256,6 +267,7 @@ def test_saver_keeps_the_newest_checkpoints(tmp_path):
         np.testing.assert_array_equal(sess.run(w), [4, 4])
 
 
+@pytest.mark.slow  # several compiled signatures: over 20 s on a shared machine
 def test_sampled_losses_train_embeddings():
     vocab, dim = 50, 8
     emb = tf.Variable(tf.random_uniform([vocab, dim], -1.0, 1.0, seed=1))
