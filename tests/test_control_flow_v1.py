@@ -47,3 +47,11 @@ def test_data_dependent_while_loop_is_refused_clearly():
     n = tf.placeholder(tf.int32, [])
     with pytest.raises(NotImplementedError, match="run time"):
         tf.while_loop(lambda i: i < n, lambda i: i + 1, [tf.constant(0)])
+
+
+def test_map_fn_over_rows():
+    x = tf.placeholder(tf.float32, [3, 2])
+    y = tf.map_fn(lambda row: tf.reduce_sum(row * row), x)
+    xv = np.arange(6, dtype=np.float32).reshape(3, 2)
+    with tf.Session() as sess:
+        np.testing.assert_allclose(sess.run(y, {x: xv}), (xv * xv).sum(1))

@@ -83,3 +83,21 @@ def while_loop(cond_fn, body, loop_vars, shape_invariants=None, parallel_iterati
     else:
         raise ValueError(f"while_loop ran over {WHILE_UNROLL_MAX} iterations")
     return values
+
+
+def map_fn(fn, elems, dtype=None, parallel_iterations=None, back_prop=True, swap_memory=False, infer_shape=True,
+           name=None):
+    """fn applied to each row of elems (a tensor or a tuple of them), stacked; unrolled over the static
+    first dim."""
+    from graphc.ops import stack, unstack
+    leaves = [convert_to_tensor(e) for e in _flatten(elems)]
+    n = leaves[0].shape[0] if leaves[0].shape is not None else None
+    if n is None:
+        raise NotImplementedError(f"map_fn unrolls over the first dim of {leaves[0].name}, which must be known "
+                                  "when the graph is built")
+    rows = [unstack(t, num=n) for t in leaves]
+    outs = [fn(_pack(elems, [r[i] for r in rows]) if isinstance(elems, (list, tuple)) else rows[0][i])
+            for i in range(n)]
+    first = outs[0]
+    stacked = [stack([convert_to_tensor(x) for x in column]) for column in zip(*[_flatten(o) for o in outs])]
+    return _pack(first, stacked) if isinstance(first, (list, tuple)) else stacked[0]

@@ -245,7 +245,7 @@ initializers = _types.SimpleNamespace(
     truncated_normal=truncated_normal_initializer, glorot_uniform=glorot_uniform_initializer,
     glorot_normal=glorot_normal_initializer)
 
-from graphc.compat.control_flow import case, cond, while_loop  # noqa: E402,F401
+from graphc.compat.control_flow import case, cond, map_fn, while_loop  # noqa: E402,F401
 
 from graphc.compat import data as _data  # noqa: E402
 
