@@ -158,6 +158,12 @@ class Node:
         return f"<graphc.Node '{self.name}' op={self.op}>"
 
 
+# Graph collection of callables fn(graph, fetched nodes, fed tensors) -> {tensor: array}: values the
+# Session feeds on each run besides the caller's (tf.data iterators' next elements), so the runtime
+# never imports the front-end module that provides them.
+FEED_PROVIDERS = "graphc_feed_providers"
+
+
 class Graph:
     """A dataflow graph of Nodes, with unique node names, collections and a graph-level seed."""
 

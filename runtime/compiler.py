@@ -35,6 +35,7 @@ class Executable:
         self.output_names = list(output_names)
         self._num_threads = None
         self.executors = ExecutorPool(plan, module)  # one executor per concurrent run
+        self.random_counters = []   # names of the random ops' run counters, fed after feed_tensors
 
     @property
     def num_threads(self):
@@ -58,8 +59,12 @@ class Executable:
             from .feeds import check_feed
             by_name = {getattr(k, "name", k): v for k, v in feeds.items()}
             feeds = [check_feed(t, by_name[t.name] if t.name in by_name else by_name[t.name.split(":")[0]])
-                     for t in self.feed_tensors]
+                     for t in self.feed_tensors] + self._first_counters()
         return self.executors.run(feeds, variables)
+
+    def _first_counters(self):
+        """Run counters for a run outside a Session: every random op draws its first values."""
+        return [np.array(0, np.int64) for _ in self.random_counters]
 
     def export(self, path, sign_key=None):
         """Write this executable to a deployable artifact file (see runtime/artifact.py), signed with
@@ -97,7 +102,7 @@ class Executable:
         feed_dict (as given to Session.run) or a list of arrays in feed order."""
         if isinstance(feeds, dict):
             from .feeds import check_feed
-            feeds = [check_feed(t, feeds[t]) for t in self.feed_tensors]
+            feeds = [check_feed(t, feeds[t]) for t in self.feed_tensors] + self._first_counters()
         executor = self.executors.acquire()
         try:
             return executor.profile(feeds, repeat, variables)
@@ -118,6 +123,11 @@ def compile(fetches, feeds, target="cpu", opt_level=3, session=None, output_name
     for t, v in feeds.items():
         shape, dtype = v if isinstance(v, tuple) else (np.shape(v), np.asarray(v).dtype)
         specs[t] = (tuple(int(d) for d in shape), dtypes.as_dtype(dtype))
+    from graphc.graph import needed_nodes
+    if any(n.op == "random_counter" for n in needed_nodes([t.node for t in fetches], {id(t) for t in specs})):
+        raise CompileError("the fetches draw random numbers (random ops or dropout), which a compiled artifact "
+                           "cannot advance between runs; remove them (e.g. dropout at inference) or run them "
+                           "in a Session")
     names = output_names or [t.name.split(":")[0] if t.name.endswith(":0") else t.name for t in fetches]
     return compile_fetches(fetches, specs, target=target, opt_level=opt_level, output_names=names,
                            freeze=True, session=session)

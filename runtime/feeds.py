@@ -40,7 +40,7 @@ def _convertible(src, dst):
     if dst.kind == "f":
         return src.kind in "fiub"
     if dst.kind in "iu":
-        return src.kind in "iub"
+        return src.kind in "iubf"  # floats are truncated toward zero, as TF1 (numpy) converts them
     return False
 
 
@@ -69,7 +69,7 @@ def check_feed(tensor, value):
     if arr.dtype == object or not _convertible(arr.dtype, want):
         raise FeedError(f"cannot feed a value of dtype {arr.dtype} to tensor {tensor.name}, "
                         f"which has dtype {tensor.dtype.name}")
-    if arr.dtype.kind in "iu" and want.kind in "iu" and arr.size and arr.dtype != want:
+    if arr.dtype.kind in "iuf" and want.kind in "iu" and arr.size and arr.dtype != want:
         info = np.iinfo(want)
         if arr.min() < info.min or arr.max() > info.max:
             raise FeedError(f"values fed to {tensor.name} do not fit its dtype {tensor.dtype.name}")

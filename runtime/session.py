@@ -8,7 +8,7 @@ from graphc import dtypes, session_registry
 from graphc.devices import placement_target
 from graphc.errors import (FailedPreconditionError, FeedError, FetchError, GraphError,
                            ResourceExhaustedError)
-from graphc.graph import Node, Tensor, get_default_graph
+from graphc.graph import FEED_PROVIDERS, Node, Tensor, get_default_graph
 
 from .feeds import check_feed, flatten_fetches, pack_results  # noqa: F401  (also graphc.runtime.session's API)
 from graphc.host import checked_num_threads
@@ -82,6 +82,8 @@ class Session:
         self._entered = []
         self._compile_lock = threading.Lock()      # one signature compiles at a time
         self._variable_lock = _VariableLock()
+        self.random_runs = {}     # random_counter node name -> runs of its op so far (its next counter)
+        self._random_lock = threading.Lock()
 
     # ---- context management ---------------------------------------------------------------
     def __enter__(self):
@@ -158,17 +160,25 @@ class Session:
         if self._closed:
             raise GraphError("attempted to use a closed Session")
         leaves = [self._resolve_fetch(f) for f in flatten_fetches(fetches)]
+        providers = self.graph.get_collection(FEED_PROVIDERS)  # e.g. tf.data iterators feed their tensors
+        if providers:
+            fed = [self._resolve_feed_key(k) for k in (feed_dict or {})]
+            extra = {}
+            for provide in providers:
+                extra.update(provide(self.graph, [f if isinstance(f, Node) else f.node for f in leaves], fed))
+            feed_dict = {**(feed_dict or {}), **extra} if extra else feed_dict
         feeds = self._checked_feeds(feed_dict)
         exe, fetch_index = self._compiled_for(leaves, feeds)
         plan = exe.plan
+        fed = list(feeds.values()) + self._next_counters(exe)
         try:
             if plan.variable_reads or plan.variable_writes:
                 with self._variable_lock.hold(writes=bool(plan.variable_writes)):
                     self._prepare_variables(plan)
-                    results = exe.run(list(feeds.values()), self.variables)
+                    results = exe.run(fed, self.variables)
                     self.initialized.update(plan.variable_writes)
             else:
-                results = exe.run(list(feeds.values())) if plan.calls or plan.fetches else []
+                results = exe.run(fed) if plan.calls or plan.fetches else []
         except MemoryError as e:
             if isinstance(e, ResourceExhaustedError):
                 raise
@@ -177,6 +187,17 @@ class Session:
                                          f"needs about {_size(need)} of buffers for these feed shapes") from None
         values = [None if i is None else results[i] for i in fetch_index]
         return pack_results(fetches, values)
+
+    def _next_counters(self, exe):
+        """The run counters of the random ops in `exe`, each advanced for the next run (atomically: runs in
+        other threads draw other values)."""
+        values = []
+        with self._random_lock:
+            for name in exe.random_counters:
+                n = self.random_runs.get(name, 0)
+                self.random_runs[name] = n + 1
+                values.append(np.array(n, np.int64))
+        return values
 
     def _prepare_variables(self, plan):
         """Check that read variables hold values; create storage for variables written first here."""
@@ -259,7 +280,11 @@ class Session:
         from .compiler import compile_fetches
         nodes = needed_nodes([t.node for t in tensors] + ops, {id(t) for t in feeds})
         feed_specs = {t: (a.shape, dtypes.as_dtype(a.dtype)) for t, a in feeds.items()}
+        # random ops' run counters are fed by the session, after the caller's feeds
+        counters = [n.outputs[0] for n in nodes if n.op == "random_counter"]
+        feed_specs.update({t: ((), dtypes.int64) for t in counters})
         exe = compile_fetches(tensors, feed_specs, ops, self._target_for(nodes), self.opt_level)
+        exe.random_counters = [t.node.name for t in counters]
         exe.num_threads = self.num_threads
         return exe
 

@@ -8,7 +8,8 @@ import importlib
 from graphc.registry import Registry
 
 LOWERINGS = Registry("op", "lowerings")
-_FAMILIES = ("elemwise", "reduce", "linalg", "nn", "creation", "shape", "control", "state", "indexing", "conv")
+_FAMILIES = ("elemwise", "reduce", "linalg", "nn", "creation", "shape", "control", "state", "indexing", "conv",
+             "random")
 
 
 def lowering(*names):
