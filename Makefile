@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.graphc-installed
 export TVM_NUM_THREADS ?= 2
 
-.PHONY: install demo test test-slow test-all bench clean
+.PHONY: install demo test test-slow test-all bench tf1-corpus clean
 
 $(STAMP): setup.py
 	@# Graphviz's dot draws graphs (graphc.viz, GRAPHC_DUMP); install it where apt can, else go on
@@ -44,6 +44,11 @@ bench: $(BENCH_STAMP)
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/bench_matmul.py
 	$(PY) benchmarks/bench_fusion.py
+
+# The TF1 corpus (tests/tf1_corpus): public TF1 scripts run under TensorFlow's tf.compat.v1 and under
+# graphc, final metrics compared (slow: tens of minutes)
+tf1-corpus: $(BENCH_STAMP)
+	$(PY) tests/tf1_corpus/runner.py --jobs 2
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -33,7 +33,8 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=8", "pytest-xdist>=3.5", "scikit-learn>=1.4", "onnxruntime==1.31.*"],
-        "bench": ["onnxruntime==1.31.*", "tensorflow-cpu", "torch==2.13.0"],
+        # tf-keras: TensorFlow's tf.compat.v1.layers and nn.rnn_cell need Keras 2 (the TF1 corpus)
+        "bench": ["onnxruntime==1.31.*", "tensorflow-cpu", "tf-keras", "torch==2.13.0"],
     },
     entry_points={"console_scripts": ["graphc=graphc.cli:main"]},
 )
