@@ -30,6 +30,7 @@ setup(
         "safetensors>=0.4",
         "graphviz>=0.20",
         "psutil>=5.9",
+        "tensorboard>=2.14",  # tf.summary event files (graphc/summary.py: its protobufs and record writer)
     ],
     extras_require={
         "test": ["pytest>=8", "pytest-xdist>=3.5", "scikit-learn>=1.4", "onnxruntime==1.31.*"],

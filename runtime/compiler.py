@@ -33,14 +33,15 @@ class Executable:
             self._executor = Executor(self.plan, self.module)
         return self._executor
 
-    def run(self, feeds, variables=None):
-        """Run once with `feeds` (arrays in feed order, or a feed_dict); returns the fetched arrays."""
+    def run(self, feeds, variables=None, trace=None):
+        """Run once with `feeds` (arrays in feed order, or a feed_dict); returns the fetched arrays
+        (`trace`: a list that receives each kernel call's timing, see Executor.run)."""
         if isinstance(feeds, dict):
             from .session import check_feed
             by_name = {getattr(k, "name", k): v for k, v in feeds.items()}
             feeds = [check_feed(t, by_name[t.name] if t.name in by_name else by_name[t.name.split(":")[0]])
                      for t in self.feed_tensors]
-        return self.executor.run(feeds, variables)
+        return self.executor.run(feeds, variables, trace)
 
     def export(self, path):
         """Write this executable to a deployable artifact file (see runtime/artifact.py)."""

@@ -109,12 +109,27 @@ class Executor:
             dev.copyfrom(as_storage(np.require(arr, requirements="C")))  # keeps 0-d arrays 0-d
         return dev
 
-    def run(self, feeds, variables=None):
-        """Execute with `feeds` (arrays in feed order); returns the fetched arrays."""
+    def run(self, feeds, variables=None, trace=None):
+        """Execute with `feeds` (arrays in feed order); returns the fetched arrays. With a `trace`
+        list, each kernel call is timed and appended as (kernel, start s, end s, buffer ids)."""
         bufs, outputs = self._bind(feeds, variables)
-        for f, args in zip(self.funcs, self.calls):
-            f(*[bufs[i] for i in args])
+        if trace is not None:
+            self._run_traced(bufs, trace)
+        else:
+            for f, args in zip(self.funcs, self.calls):
+                f(*[bufs[i] for i in args])
         return [outputs[i] if i in outputs else self._copy_out(bufs[i], i) for i in self.plan.fetches]
+
+    def _run_traced(self, bufs, trace):
+        import time
+        epoch = time.time() - time.perf_counter()  # perf_counter readings as wall-clock seconds
+        for c, f, args in zip(self.plan.calls, self.funcs, self.calls):
+            arg_list = [bufs[i] for i in args]
+            t0 = time.perf_counter()
+            f(*arg_list)
+            if not self.on_cpu:
+                self.device.sync()  # kernels launch asynchronously on GPUs
+            trace.append((c.kernel, epoch + t0, epoch + time.perf_counter(), args))
 
     def profile(self, feeds, repeat=10, variables=None):
         """Mean seconds of each kernel call over `repeat` runs, by kernel name."""

@@ -6,11 +6,14 @@ from graphc.devices import target_of
 from graphc.errors import FailedPreconditionError, FeedError, FetchError, GraphError
 from graphc.graph import Node, Tensor, get_default_graph
 from graphc.registry import Pattern
+from graphc.timeline import record as record_trace, wants_trace
 
 
 # ---- fetch structures -------------------------------------------------------------------------
 def flatten_fetches(fetches):
     """The leaves of a nested list/tuple/dict/namedtuple of fetches, in order."""
+    if hasattr(fetches, "_fetch_tensors"):  # a composite fetch (a summary op): its tensors
+        return list(fetches._fetch_tensors)
     if isinstance(fetches, dict):
         return [leaf for k in fetches for leaf in flatten_fetches(fetches[k])]
     if isinstance(fetches, (list, tuple)):
@@ -26,6 +29,8 @@ def pack_results(fetches, values):
 def _pack(f, it):
     # (a module-level function: a recursive closure would be a reference cycle keeping the fetched
     # arrays alive until the garbage collector runs, so the executor could not reuse their memory)
+    if hasattr(f, "_fetch_tensors"):
+        return f._fetch_value([next(it) for _ in f._fetch_tensors])
     if isinstance(f, dict):
         return type(f)((k, _pack(v, it)) for k, v in f.items())
     if isinstance(f, tuple) and hasattr(f, "_fields"):
@@ -166,7 +171,10 @@ class Session:
         feeds = self._checked_feeds(feed_dict)
         exe, fetch_index = self._compiled_for(leaves, feeds)
         self._prepare_variables(exe.plan)
-        results = exe.run(list(feeds.values()), self.variables) if exe.plan.calls or exe.plan.fetches else []
+        trace = [] if wants_trace(options, run_metadata) else None
+        results = exe.run(list(feeds.values()), self.variables, trace) if exe.plan.calls or exe.plan.fetches else []
+        if trace is not None:
+            record_trace(run_metadata, exe.plan.target, trace)
         self.initialized.update(exe.plan.variable_writes)
         values = [None if i is None else results[i] for i in fetch_index]
         return pack_results(fetches, values)

@@ -19,6 +19,8 @@ from graphc.ops import (broadcast_to, concat, expand_dims, gather, one_hot, shap
                         pad, stack, strided_slice, tile, unstack)
 from graphc.ops import rank, size  # noqa: E402,F401
 from graphc import gradients  # noqa: F401
+from graphc import summary  # noqa: F401,E402 (tf.summary: graphc/summary.py)
+from graphc.timeline import RunMetadata, RunOptions  # noqa: F401,E402
 
 from graphc import initializers as _init
 from graphc import losses as _losses

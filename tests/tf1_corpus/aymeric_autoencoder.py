@@ -1,6 +1,6 @@
 # tf1-corpus source: https://github.com/aymericdamien/TensorFlow-Examples @ 6dcbe14649, tensorflow_v1/examples/3_NeuralNetworks/autoencoder.py (MIT License)
 # metric: Minibatch Loss: ([-\d.e+]+)
-# edits (each marked 'corpus edit' below): import, data, no plotting, fewer steps
+# edits: import, data, no plotting, fewer steps (each marked 'corpus edit' below)
 """ Auto Encoder Example.
 
 Build a 2 layers auto-encoder with TensorFlow to compress images to a

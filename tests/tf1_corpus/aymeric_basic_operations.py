@@ -1,6 +1,6 @@
 # tf1-corpus source: https://github.com/aymericdamien/TensorFlow-Examples @ 6dcbe14649, tensorflow_v1/examples/1_Introduction/basic_operations.py (MIT License)
 # metric: ^\[\[\s*([-\d.e+]+)\]\]$
-# edits (each marked 'corpus edit' below): import
+# edits: import (each marked 'corpus edit' below)
 '''
 Basic Operations example using TensorFlow library.
 

@@ -1,6 +1,6 @@
 # tf1-corpus source: https://github.com/aymericdamien/TensorFlow-Examples @ 6dcbe14649, tensorflow_v1/examples/3_NeuralNetworks/bidirectional_rnn.py (MIT License)
 # metric: ^Testing Accuracy: ([-\d.e+]+)
-# edits (each marked 'corpus edit' below): import, data, fewer steps
+# edits: import, data, fewer steps (each marked 'corpus edit' below)
 """ Bi-directional Recurrent Neural Network.
 
 A Bi-directional Recurrent Neural Network (LSTM) implementation example using 

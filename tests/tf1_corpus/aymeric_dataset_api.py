@@ -1,6 +1,6 @@
 # tf1-corpus source: https://github.com/aymericdamien/TensorFlow-Examples @ 6dcbe14649, tensorflow_v1/examples/5_DataManagement/tensorflow_dataset_api.py (MIT License)
 # metric: Training Accuracy= ([-\d.e+]+)
-# edits (each marked 'corpus edit' below): import, data, fewer steps
+# edits: import, data, fewer steps (each marked 'corpus edit' below)
 """ TensorFlow Dataset API.
 
 In this example, we will show how to load numpy array data into the new 

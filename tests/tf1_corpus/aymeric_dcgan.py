@@ -1,6 +1,6 @@
 # tf1-corpus source: https://github.com/aymericdamien/TensorFlow-Examples @ 6dcbe14649, tensorflow_v1/examples/3_NeuralNetworks/dcgan.py (MIT License)
 # metric: Discriminator Loss: ([-\d.e+]+)
-# edits (each marked 'corpus edit' below): import, data, no plotting, fewer steps
+# edits: import, data, no plotting, fewer steps (each marked 'corpus edit' below)
 """ Deep Convolutional Generative Adversarial Network (DCGAN).
 
 Using deep convolutional generative adversarial networks (DCGAN) to generate

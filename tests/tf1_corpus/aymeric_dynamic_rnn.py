@@ -1,6 +1,6 @@
 # tf1-corpus source: https://github.com/aymericdamien/TensorFlow-Examples @ 6dcbe14649, tensorflow_v1/examples/3_NeuralNetworks/dynamic_rnn.py (MIT License)
 # metric: ^Testing Accuracy: ([-\d.e+]+)
-# edits (each marked 'corpus edit' below): import, fewer steps
+# edits: import, fewer steps (each marked 'corpus edit' below)
 """ Dynamic Recurrent Neural Network.
 
 TensorFlow implementation of a Recurrent Neural Network (LSTM) that performs

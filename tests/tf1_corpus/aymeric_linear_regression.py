@@ -1,6 +1,6 @@
 # tf1-corpus source: https://github.com/aymericdamien/TensorFlow-Examples @ 6dcbe14649, tensorflow_v1/examples/2_BasicModels/linear_regression.py (MIT License)
 # metric: ^Testing cost= ([-\d.e+]+)
-# edits (each marked 'corpus edit' below): import, no plotting, fewer steps
+# edits: import, no plotting, fewer steps (each marked 'corpus edit' below)
 '''
 A linear regression learning algorithm example using TensorFlow library.
 

@@ -1,6 +1,6 @@
 # tf1-corpus source: https://github.com/aymericdamien/TensorFlow-Examples @ 6dcbe14649, tensorflow_v1/examples/2_BasicModels/nearest_neighbor.py (MIT License)
 # metric: ^Accuracy: ([-\d.e+]+)
-# edits (each marked 'corpus edit' below): import, data, fewer steps
+# edits: import, data, fewer steps (each marked 'corpus edit' below)
 '''
 A nearest neighbor learning algorithm example using TensorFlow library.
 This example is using the MNIST database of handwritten digits

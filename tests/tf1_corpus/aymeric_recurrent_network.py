@@ -1,6 +1,6 @@
 # tf1-corpus source: https://github.com/aymericdamien/TensorFlow-Examples @ 6dcbe14649, tensorflow_v1/examples/3_NeuralNetworks/recurrent_network.py (MIT License)
 # metric: ^Testing Accuracy: ([-\d.e+]+)
-# edits (each marked 'corpus edit' below): import, data, fewer steps
+# edits: import, data, fewer steps (each marked 'corpus edit' below)
 """ Recurrent Neural Network.
 
 A Recurrent Neural Network (LSTM) implementation example using TensorFlow library.

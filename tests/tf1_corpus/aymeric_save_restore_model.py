@@ -1,6 +1,6 @@
 # tf1-corpus source: https://github.com/aymericdamien/TensorFlow-Examples @ 6dcbe14649, tensorflow_v1/examples/4_Utils/save_restore_model.py (MIT License)
 # metric: ^Accuracy: ([-\d.e+]+)
-# edits (each marked 'corpus edit' below): import, data
+# edits: import, data (each marked 'corpus edit' below)
 '''
 Save and Restore a model using TensorFlow.
 This example is using the MNIST database of handwritten digits

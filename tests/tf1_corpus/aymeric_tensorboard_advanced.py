@@ -1,6 +1,6 @@
 # tf1-corpus source: https://github.com/aymericdamien/TensorFlow-Examples @ 6dcbe14649, tensorflow_v1/examples/4_Utils/tensorboard_advanced.py (MIT License)
 # metric: ^Accuracy: ([-\d.e+]+)
-# edits (each marked 'corpus edit' below): import, data, fewer steps
+# edits: import, data, fewer steps (each marked 'corpus edit' below)
 '''
 Graph and Loss visualization using Tensorboard.
 This example is using the MNIST database of handwritten digits

@@ -1,6 +1,6 @@
 # tf1-corpus source: https://github.com/aymericdamien/TensorFlow-Examples @ 6dcbe14649, tensorflow_v1/examples/3_NeuralNetworks/variational_autoencoder.py (MIT License)
 # metric: Loss: ([-\d.e+]+)
-# edits (each marked 'corpus edit' below): import, data, no plotting, fewer steps
+# edits: import, data, no plotting, fewer steps (each marked 'corpus edit' below)
 """ Variational Auto-Encoder Example.
 
 Using a variational auto-encoder to generate digits images from noise.

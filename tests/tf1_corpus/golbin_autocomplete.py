@@ -1,6 +1,6 @@
 # tf1-corpus source: https://github.com/golbin/TensorFlow-Tutorials @ c8ac1e45ca, 10 - RNN/02 - Autocomplete.py (no license stated in the repository)
 # metric: ^정확도: ([-\d.e+]+)
-# edits (each marked 'corpus edit' below): import
+# edits: import (each marked 'corpus edit' below)
 # 자연어 처리나 음성 처리 분야에 많이 사용되는 RNN 의 기본적인 사용법을 익힙니다.
 # 4개의 글자를 가진 단어를 학습시켜, 3글자만 주어지면 나머지 한 글자를 추천하여 단어를 완성하는 프로그램입니다.
 from tf1 import tf  # corpus edit: import (graphc.compat.v1, or TensorFlow's tf.compat.v1)

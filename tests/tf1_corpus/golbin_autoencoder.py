@@ -1,6 +1,6 @@
 # tf1-corpus source: https://github.com/golbin/TensorFlow-Tutorials @ c8ac1e45ca, 08 - Autoencoder/01 - Autoencoder.py (no license stated in the repository)
 # metric: Avg. cost = ([-\d.e+]+)
-# edits (each marked 'corpus edit' below): import, data, no plotting, fewer steps
+# edits: import, data, no plotting, fewer steps (each marked 'corpus edit' below)
 # 대표적인 비지도(Unsupervised) 학습 방법인 Autoencoder 를 구현해봅니다.
 from tf1 import tf  # corpus edit: import (graphc.compat.v1, or TensorFlow's tf.compat.v1)
 import numpy as np

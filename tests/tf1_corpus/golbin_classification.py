@@ -1,6 +1,6 @@
 # tf1-corpus source: https://github.com/golbin/TensorFlow-Tutorials @ c8ac1e45ca, 04 - Neural Network Basic/01 - Classification.py (no license stated in the repository)
 # metric: ^정확도: ([-\d.e+]+)
-# edits (each marked 'corpus edit' below): import
+# edits: import (each marked 'corpus edit' below)
 # 털과 날개가 있는지 없는지에 따라, 포유류인지 조류인지 분류하는 신경망 모델을 만들어봅니다.
 from tf1 import tf  # corpus edit: import (graphc.compat.v1, or TensorFlow's tf.compat.v1)
 import numpy as np

@@ -1,6 +1,6 @@
 # tf1-corpus source: https://github.com/golbin/TensorFlow-Tutorials @ c8ac1e45ca, 04 - Neural Network Basic/02 - Deep NN.py (no license stated in the repository)
 # metric: ^정확도: ([-\d.e+]+)
-# edits (each marked 'corpus edit' below): import
+# edits: import (each marked 'corpus edit' below)
 # 털과 날개가 있는지 없는지에 따라, 포유류인지 조류인지 분류하는 신경망 모델을 만들어봅니다.
 # 신경망의 레이어를 여러개로 구성하여 말로만 듣던 딥러닝을 구성해 봅시다!
 from tf1 import tf  # corpus edit: import (graphc.compat.v1, or TensorFlow's tf.compat.v1)

@@ -1,6 +1,6 @@
 # tf1-corpus source: https://github.com/golbin/TensorFlow-Tutorials @ c8ac1e45ca, 09 - GAN/01 - GAN.py (no license stated in the repository)
 # metric: D loss: ([-\d.e+]+)
-# edits (each marked 'corpus edit' below): import, data, no plotting, fewer steps
+# edits: import, data, no plotting, fewer steps (each marked 'corpus edit' below)
 # 2016년에 가장 관심을 많이 받았던 비감독(Unsupervised) 학습 방법인
 # Generative Adversarial Network(GAN)을 구현해봅니다.
 # https://arxiv.org/abs/1406.2661

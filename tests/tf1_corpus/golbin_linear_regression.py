@@ -1,6 +1,6 @@
 # tf1-corpus source: https://github.com/golbin/TensorFlow-Tutorials @ c8ac1e45ca, 03 - TensorFlow Basic/03 - Linear Regression.py (no license stated in the repository)
 # metric: ^X: 2.5, Y: \[([-\d.e+]+)\]
-# edits (each marked 'corpus edit' below): import
+# edits: import (each marked 'corpus edit' below)
 # X 와 Y 의 상관관계를 분석하는 기초적인 선형 회귀 모델을 만들고 실행해봅니다.
 from tf1 import tf  # corpus edit: import (graphc.compat.v1, or TensorFlow's tf.compat.v1)
 

@@ -1,6 +1,6 @@
 # tf1-corpus source: https://github.com/golbin/TensorFlow-Tutorials @ c8ac1e45ca, 06 - MNIST/01 - MNIST.py (no license stated in the repository)
 # metric: ^정확도: ([-\d.e+]+)
-# edits (each marked 'corpus edit' below): import, data, fewer steps
+# edits: import, data, fewer steps (each marked 'corpus edit' below)
 # 머신러닝 학습의 Hello World 와 같은 MNIST(손글씨 숫자 인식) 문제를 신경망으로 풀어봅니다.
 from tf1 import tf  # corpus edit: import (graphc.compat.v1, or TensorFlow's tf.compat.v1)
 

@@ -1,6 +1,6 @@
 # tf1-corpus source: https://github.com/golbin/TensorFlow-Tutorials @ c8ac1e45ca, 05 - TensorBoard, Saver/01 - Saver.py (no license stated in the repository)
 # metric: ^정확도: ([-\d.e+]+)
-# edits (each marked 'corpus edit' below): import, data
+# edits: import, data (each marked 'corpus edit' below)
 # 모델을 저장하고 재사용하는 방법을 익혀봅니다.
 
 from tf1 import tf  # corpus edit: import (graphc.compat.v1, or TensorFlow's tf.compat.v1)

@@ -1,6 +1,6 @@
 # tf1-corpus source: https://github.com/golbin/TensorFlow-Tutorials @ c8ac1e45ca, 10 - RNN/03 - Seq2Seq.py (no license stated in the repository)
 # metric: cost = ([-\d.e+]+)
-# edits (each marked 'corpus edit' below): import
+# edits: import (each marked 'corpus edit' below)
 # 챗봇, 번역, 이미지 캡셔닝등에 사용되는 시퀀스 학습/생성 모델인 Seq2Seq 을 구현해봅니다.
 # 영어 단어를 한국어 단어로 번역하는 프로그램을 만들어봅니다.
 from tf1 import tf  # corpus edit: import (graphc.compat.v1, or TensorFlow's tf.compat.v1)

@@ -1,6 +1,6 @@
 # tf1-corpus source: https://github.com/golbin/TensorFlow-Tutorials @ c8ac1e45ca, 04 - Neural Network Basic/03 - Word2Vec.py (no license stated in the repository)
 # metric: ^loss at step  \d+ :  ([-\d.e+]+)
-# edits (each marked 'corpus edit' below): import, no plotting
+# edits: import, no plotting (each marked 'corpus edit' below)
 # Word2Vec 모델을 간단하게 구현해봅니다.
 from tf1 import tf  # corpus edit: import (graphc.compat.v1, or TensorFlow's tf.compat.v1)
 from shim import matplotlib  # corpus edit: no plotting

@@ -1,6 +1,6 @@
 # tf1-corpus source: https://github.com/nlintz/TensorFlow-Tutorials @ d6bdab7df4, 07_lstm.py (no license stated in the repository)
 # metric: ^\d+ ([-\d.e+]+)$
-# edits (each marked 'corpus edit' below): import, data, fewer steps
+# edits: import, data, fewer steps (each marked 'corpus edit' below)
 #Inspired by https://github.com/aymericdamien/TensorFlow-Examples/blob/master/examples/3%20-%20Neural%20Networks/recurrent_network.py
 from tf1 import tf  # corpus edit: import (graphc.compat.v1, or TensorFlow's tf.compat.v1)
 rnn = tf.contrib.rnn  # corpus edit: import

@@ -1,6 +1,6 @@
 # tf1-corpus source: https://github.com/nlintz/TensorFlow-Tutorials @ d6bdab7df4, 08_word2vec.py (no license stated in the repository)
 # metric: ^Loss at  \d+ ([-\d.e+]+)$
-# edits (each marked 'corpus edit' below): import, no plotting
+# edits: import, no plotting (each marked 'corpus edit' below)
 # Inspired by https://www.tensorflow.org/versions/r0.7/tutorials/word2vec/index.html
 import collections
 import numpy as np

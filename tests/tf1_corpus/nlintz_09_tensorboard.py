@@ -1,6 +1,6 @@
 # tf1-corpus source: https://github.com/nlintz/TensorFlow-Tutorials @ d6bdab7df4, 09_tensorboard.py (no license stated in the repository)
 # metric: ^\d+ ([-\d.e+]+)$
-# edits (each marked 'corpus edit' below): import, data, fewer steps
+# edits: import, data, fewer steps (each marked 'corpus edit' below)
 
 from tf1 import tf  # corpus edit: import (graphc.compat.v1, or TensorFlow's tf.compat.v1)
 from shim import input_data  # corpus edit: data from the local shim (digits shaped like MNIST)
