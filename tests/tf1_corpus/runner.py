@@ -7,9 +7,14 @@ fresh temporary folder, with a timeout. A graphc result matches TensorFlow's whe
 unseeded random initializations, so runs differ even under one framework).
 
     python tests/tf1_corpus/runner.py [--jobs 2] [--backends tensorflow,graphc] [--timeout 600] [names...]
+
+`--save out.json` keeps every outcome; `--reference out.json` takes TensorFlow's outcomes from such a file
+instead of running TensorFlow again (for scripts whose text is unchanged since).
 """
 import argparse
 import dataclasses
+import hashlib
+import json
 import os
 import re
 import subprocess
@@ -38,6 +43,10 @@ class Script:
     @property
     def name(self):
         return self.path.stem
+
+    @property
+    def digest(self):
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]
 
 
 @dataclasses.dataclass
@@ -134,16 +143,36 @@ def main(argv=None):
     ap.add_argument("--jobs", type=int, default=2, help="scripts run at once")
     ap.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated: tensorflow,graphc")
     ap.add_argument("--timeout", type=int, default=None, help="seconds per script run (default: header or 600)")
+    ap.add_argument("--save", help="write every outcome to this JSON file")
+    ap.add_argument("--reference", help="TensorFlow's outcomes from an earlier --save, instead of running it")
     args = ap.parse_args(argv)
     backends = [b for b in args.backends.split(",") if b]
     for b in backends:
         if b not in BACKENDS:
             ap.error(f"unknown backend {b!r}; expected some of {','.join(BACKENDS)}")
     scripts = discover(args.names)
-    jobs = [(s, b) for s in scripts for b in backends]
+    results = {}
+    if args.reference:
+        saved = json.loads(Path(args.reference).read_text())
+        for s in scripts:
+            entry = saved.get(s.name, {}).get("tensorflow")
+            if entry and entry.pop("digest", None) == s.digest:
+                results[s.name, "tensorflow"] = Outcome(**entry)
+        backends = sorted(set(backends) | {"tensorflow"}, key=BACKENDS.index)
+    jobs = [(s, b) for s in scripts for b in backends if (s.name, b) not in results]
+
+    def run_job(job):
+        out = run_script(job[0], job[1], args.timeout)
+        print(f"  {job[0].name} [{job[1]}]: {out.error or out.metric} ({out.seconds:.0f} s)", flush=True)
+        return out
     with ThreadPoolExecutor(max(1, args.jobs)) as pool:
-        results = dict(zip(((s.name, b) for s, b in jobs),
-                           pool.map(lambda job: run_script(job[0], job[1], args.timeout), jobs)))
+        results.update(zip(((s.name, b) for s, b in jobs), pool.map(run_job, jobs)))
+    if args.save:
+        saved = {}
+        for s in scripts:
+            for b in backends:
+                saved.setdefault(s.name, {})[b] = dict(dataclasses.asdict(results[s.name, b]), digest=s.digest)
+        Path(args.save).write_text(json.dumps(saved, indent=1, ensure_ascii=False))
     print(f"{'script':40s} " + " ".join(f"{b:>12s}" for b in backends) + "  result")
     ran = {b: 0 for b in backends}
     matched = 0
