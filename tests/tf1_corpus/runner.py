@@ -8,8 +8,8 @@ unseeded random initializations, so runs differ even under one framework).
 
     python tests/tf1_corpus/runner.py [--jobs 2] [--backends tensorflow,graphc] [--timeout 600] [names...]
 
-`--save out.json` keeps every outcome; `--reference out.json` takes TensorFlow's outcomes from such a file
-instead of running TensorFlow again (for scripts whose text is unchanged since).
+`--save out.json` keeps every outcome; `--reuse out.json` (repeatable) takes outcomes from such files
+instead of running again, for scripts whose text is unchanged since (e.g. TensorFlow's, which rarely change).
 """
 import argparse
 import dataclasses
@@ -144,7 +144,8 @@ def main(argv=None):
     ap.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated: tensorflow,graphc")
     ap.add_argument("--timeout", type=int, default=None, help="seconds per script run (default: header or 600)")
     ap.add_argument("--save", help="write every outcome to this JSON file")
-    ap.add_argument("--reference", help="TensorFlow's outcomes from an earlier --save, instead of running it")
+    ap.add_argument("--reuse", action="append", default=[],
+                    help="outcomes from an earlier --save, reused for unchanged scripts (repeatable)")
     args = ap.parse_args(argv)
     backends = [b for b in args.backends.split(",") if b]
     for b in backends:
@@ -152,13 +153,13 @@ def main(argv=None):
             ap.error(f"unknown backend {b!r}; expected some of {','.join(BACKENDS)}")
     scripts = discover(args.names)
     results = {}
-    if args.reference:
-        saved = json.loads(Path(args.reference).read_text())
+    for path in args.reuse:
+        saved = json.loads(Path(path).read_text())
         for s in scripts:
-            entry = saved.get(s.name, {}).get("tensorflow")
-            if entry and entry.pop("digest", None) == s.digest:
-                results[s.name, "tensorflow"] = Outcome(**entry)
-        backends = sorted(set(backends) | {"tensorflow"}, key=BACKENDS.index)
+            for b in backends:
+                entry = dict(saved.get(s.name, {}).get(b) or {})
+                if entry and entry.pop("digest", None) == s.digest:
+                    results[s.name, b] = Outcome(**entry)
     jobs = [(s, b) for s in scripts for b in backends if (s.name, b) not in results]
 
     def run_job(job):
