@@ -17,7 +17,8 @@ if BACKEND == "tensorflow":
                                     if not k.startswith("_")})
     _rnn.static_rnn = tf.nn.static_rnn
     _rnn.static_bidirectional_rnn = tf.nn.static_bidirectional_rnn
-    tf.contrib = types.SimpleNamespace(rnn=_rnn)
+    # ... and tf.contrib.layers.flatten was tf.layers.flatten
+    tf.contrib = types.SimpleNamespace(rnn=_rnn, layers=types.SimpleNamespace(flatten=tf.layers.flatten))
 elif BACKEND == "graphc":
     import graphc.compat.v1 as tf  # noqa: F401
 else:
