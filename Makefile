@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.graphc-installed
 
-.PHONY: install demo test test-slow test-all bench fuzz clean
+.PHONY: install demo test test-slow test-all bench fuzz tf1-corpus clean
 
 $(STAMP): setup.py
 	@# Graphviz's dot draws graphs (graphc.viz, GRAPHC_DUMP); install it where apt can, else go on
@@ -50,6 +50,11 @@ bench: $(BENCH_STAMP)
 # wrong result or unclear exception. `make test` runs a short version (tests/test_fuzz.py).
 fuzz: $(STAMP)
 	$(PY) -m fuzz
+
+# The TF1 corpus (tests/tf1_corpus): public TF1 scripts run under TensorFlow's tf.compat.v1 and under
+# graphc, final metrics compared (slow: tens of minutes)
+tf1-corpus: $(BENCH_STAMP)
+	$(PY) tests/tf1_corpus/runner.py --jobs 2
 
 clean:
 	rm -rf $(VENV) build *.egg-info

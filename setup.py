@@ -25,6 +25,7 @@ setup(
         "safetensors>=0.4",
         "graphviz>=0.20",
         "psutil>=5.9",
+        "tensorboard>=2.14",  # tf.summary event files (graphc/summary.py: its protobufs and record writer)
     ],
     extras_require={
         "test": ["pytest>=8", "pytest-xdist>=3.5", "scikit-learn>=1.4", "onnxruntime==1.31.*",
@@ -33,7 +34,8 @@ setup(
         "sign": ["cryptography>=42"],
         # graphc.distributed: mpi4py and an MPI from the package index (mpiexec lands in the venv's bin)
         "distributed": ["mpi4py>=4.0", "mpich>=4.2"],
-        "bench": ["onnxruntime==1.31.*", "tensorflow-cpu", "torch==2.13.0"],
+        # tf-keras: TensorFlow's tf.compat.v1.layers and nn.rnn_cell need Keras 2 (the TF1 corpus)
+        "bench": ["onnxruntime==1.31.*", "tensorflow-cpu", "tf-keras", "torch==2.13.0"],
     },
     entry_points={"console_scripts": ["graphc=graphc.cli:main"]},
 )

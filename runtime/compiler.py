@@ -53,14 +53,15 @@ class Executable:
         self.executors.release(executor)
         return executor
 
-    def run(self, feeds, variables=None):
-        """Run once with `feeds` (arrays in feed order, or a feed_dict); returns the fetched arrays."""
+    def run(self, feeds, variables=None, trace=None):
+        """Run once with `feeds` (arrays in feed order, or a feed_dict); returns the fetched arrays
+        (`trace`: a list that receives each kernel call's timing, see Executor.run)."""
         if isinstance(feeds, dict):
             from .feeds import check_feed
             by_name = {getattr(k, "name", k): v for k, v in feeds.items()}
             feeds = [check_feed(t, by_name[t.name] if t.name in by_name else by_name[t.name.split(":")[0]])
                      for t in self.feed_tensors] + self._first_counters()
-        return self.executors.run(feeds, variables)
+        return self.executors.run(feeds, variables, trace)
 
     def _first_counters(self):
         """Run counters for a run outside a Session: every random op draws its first values."""

@@ -113,12 +113,16 @@ class Executor:
             rt.copy_from(dev, as_storage(arr))
         return dev
 
-    def run(self, feeds, variables=None):
-        """Execute with `feeds` (arrays in feed order); returns the fetched arrays."""
+    def run(self, feeds, variables=None, trace=None):
+        """Execute with `feeds` (arrays in feed order); returns the fetched arrays. With a `trace`
+        list, each kernel call is timed and appended as (kernel, start s, end s, buffer ids)."""
         bufs, outputs = self._bind(feeds, variables)
         rt.use_threads(self.num_threads)
-        for f, args in zip(self.funcs, self.calls):
-            f(*[bufs[i] for i in args])
+        if trace is not None:
+            self._run_traced(bufs, trace)
+        else:
+            for f, args in zip(self.funcs, self.calls):
+                f(*[bufs[i] for i in args])
         if self.plan.index_checks:
             self._raise_bad_index(bufs)
         return [outputs[i] if i in outputs else self._copy_out(bufs[i], i) for i in self.plan.fetches]
@@ -130,6 +134,17 @@ class Executor:
             bad = int(bufs[bid].numpy())
             if bad != NO_BAD_INDEX:
                 raise index_error(what, bad, dims)
+
+    def _run_traced(self, bufs, trace):
+        import time
+        epoch = time.time() - time.perf_counter()  # perf_counter readings as wall-clock seconds
+        for c, f, args in zip(self.plan.calls, self.funcs, self.calls):
+            arg_list = [bufs[i] for i in args]
+            t0 = time.perf_counter()
+            f(*arg_list)
+            if not self.on_cpu:
+                self.device.sync()  # kernels launch asynchronously on GPUs
+            trace.append((c.kernel, epoch + t0, epoch + time.perf_counter(), args))
 
     def profile(self, feeds, repeat=10, variables=None):
         """Mean seconds of each kernel call over `repeat` runs, by kernel name."""
@@ -197,10 +212,10 @@ class ExecutorPool:
         with self._lock:
             self._idle.append(executor)
 
-    def run(self, feeds, variables=None):
+    def run(self, feeds, variables=None, trace=None):
         """Execute once on an idle executor; safe to call from any number of threads."""
         executor = self.acquire()
         try:
-            return executor.run(feeds, variables)
+            return executor.run(feeds, variables, trace)
         finally:
             self.release(executor)

@@ -8,6 +8,8 @@ from graphc.errors import FeedError
 # ---- fetch structures -------------------------------------------------------------------------
 def flatten_fetches(fetches):
     """The leaves of a nested list/tuple/dict/namedtuple of fetches, in order."""
+    if hasattr(fetches, "_fetch_tensors"):  # a composite fetch (a summary op): its tensors
+        return list(fetches._fetch_tensors)
     if isinstance(fetches, dict):
         return [leaf for k in fetches for leaf in flatten_fetches(fetches[k])]
     if isinstance(fetches, (list, tuple)):
@@ -23,6 +25,8 @@ def pack_results(fetches, values):
 def _pack(f, it):
     # (a module-level function: a recursive closure would be a reference cycle keeping the fetched
     # arrays alive until the garbage collector runs, so the executor could not reuse their memory)
+    if hasattr(f, "_fetch_tensors"):
+        return f._fetch_value([next(it) for _ in f._fetch_tensors])
     if isinstance(f, dict):
         return type(f)((k, _pack(v, it)) for k, v in f.items())
     if isinstance(f, tuple) and hasattr(f, "_fields"):

@@ -9,8 +9,9 @@ from graphc.devices import placement_target
 from graphc.errors import (FailedPreconditionError, FeedError, FetchError, GraphError,
                            ResourceExhaustedError)
 from graphc.graph import FEED_PROVIDERS, Node, Tensor, get_default_graph
+from graphc.timeline import record as record_trace, wants_trace
 
-from .feeds import check_feed, flatten_fetches, pack_results  # noqa: F401  (also graphc.runtime.session's API)
+from .feeds import _size, check_feed, flatten_fetches, pack_results  # noqa: F401  (also graphc.runtime.session's API)
 from graphc.host import checked_num_threads
 
 
@@ -171,20 +172,23 @@ class Session:
         exe, fetch_index = self._compiled_for(leaves, feeds)
         plan = exe.plan
         fed = list(feeds.values()) + self._next_counters(exe)
+        trace = [] if wants_trace(options, run_metadata) else None
         try:
             if plan.variable_reads or plan.variable_writes:
                 with self._variable_lock.hold(writes=bool(plan.variable_writes)):
                     self._prepare_variables(plan)
-                    results = exe.run(fed, self.variables)
+                    results = exe.run(fed, self.variables, trace)
                     self.initialized.update(plan.variable_writes)
             else:
-                results = exe.run(fed) if plan.calls or plan.fetches else []
+                results = exe.run(fed, None, trace) if plan.calls or plan.fetches else []
         except MemoryError as e:
             if isinstance(e, ResourceExhaustedError):
                 raise
             need = plan.arena_bytes + sum(b.nbytes for b in plan.buffers if b.offset < 0)
             raise ResourceExhaustedError(f"out of memory running fetches {[t.name for t in leaves]}: the run "
                                          f"needs about {_size(need)} of buffers for these feed shapes") from None
+        if trace is not None:
+            record_trace(run_metadata, plan.target, trace)
         values = [None if i is None else results[i] for i in fetch_index]
         return pack_results(fetches, values)
 

@@ -113,11 +113,4 @@ class OptimizerOptions(_Options):
     ON_1, L1, L0, OFF = 1, 1, 0, -1
 
 
-class RunOptions(_Options):
-    """Options of one Session.run (trace_level)."""
-
-    NO_TRACE, SOFTWARE_TRACE, HARDWARE_TRACE, FULL_TRACE = 0, 1, 2, 3
-
-
-class RunMetadata(_Options):
-    """Filled by Session.run when tracing (step_stats)."""
+# RunOptions and RunMetadata are graphc/timeline.py's: Session.run traces its kernels into them

@@ -25,6 +25,8 @@ def gradients(ys, xs, grad_ys=None, name="gradients", colocate_gradients_with_op
     """tf.gradients: a list of d(sum of ys)/dx, one per x (a list even for one x, as TF1)."""
     out = _gc.gradients(ys, xs, grad_ys, stop_gradients, name)
     return list(out) if isinstance(out, (list, tuple)) else [out]
+from graphc import summary  # noqa: F401,E402 (tf.summary: graphc/summary.py)
+from graphc.timeline import RunMetadata, RunOptions  # noqa: F401,E402
 
 from graphc import initializers as _init
 from graphc import losses as _losses
@@ -100,7 +102,7 @@ __version__ = "1.15.0-graphc" + _gc.__version__
 # ---- TF1 surface built on the above (graphc/compat/{nn,rnn,layers,app}.py) ----------------------
 from graphc.compat import app as _app, layers as _layers_mod, nn as _nn, rnn as _rnn  # noqa: E402
 from graphc.compat.app import (ConfigProto, GPUOptions, GraphOptions, OptimizerOptions,  # noqa: E402,F401
-                               RunMetadata, RunOptions, flags)
+                               flags)
 
 app = _types.SimpleNamespace(run=_app.run, flags=flags)
 arg_max, arg_min = argmax, argmin

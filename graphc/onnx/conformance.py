@@ -40,8 +40,16 @@ def _array(value):
     return onnx.numpy_helper.to_array(value) if isinstance(value, onnx.TensorProto) else np.asarray(value)
 
 
-def run_case(case):
-    """None when graphc matches every data set of `case`, else a one-line reason."""
+MODES = ("bound", "fed")
+_MODE = ["bound"]  # set by run(); forked workers inherit it
+
+
+def run_case(case, mode=None):
+    """None when graphc matches every data set of `case`, else a one-line reason. Mode "bound" binds
+    inputs that decide shapes or axes at import (import_model's bind=); "fed" feeds every input at run
+    time (graphc.onnx.SpecializedModel)."""
+    if (mode or _MODE[0]) == "fed":
+        return _run_case_fed(case)
     from graphc.onnx.importer import StaticInputError, import_model
     names_out = [vi.name for vi in case.model.graph.output]
     for inputs, expected in case.data_sets:
@@ -66,12 +74,36 @@ def run_case(case):
     return None
 
 
+def _run_case_fed(case):
+    """run_case with every input fed at run time, one SpecializedModel over all the data sets."""
+    from graphc.onnx.specialized import SpecializedModel
+    try:
+        model = SpecializedModel(case.model)
+    except Exception as e:  # noqa: BLE001
+        return f"import: {type(e).__name__}: {str(e)[:300]}"
+    names_in = [vi.name for vi in case.model.graph.input]
+    for inputs, expected in case.data_sets:
+        values = dict(zip(names_in, [_array(v) for v in inputs]))
+        fail = _compare(lambda: model.run(values), model.output_names, [_array(v) for v in expected], case)
+        if fail:
+            return fail
+    return None
+
+
 def _run_data_set(imp, values, names_in, names_out, expected, case):
     """None when graphc's outputs for one data set match `expected`, else a one-line reason."""
     import graphc
-    try:
+
+    def outputs():
         with graphc.Session(graph=imp.graph) as sess:
-            got = sess.run([imp.outputs[n] for n in names_out], {imp.inputs[n]: values[n] for n in names_in})
+            return sess.run([imp.outputs[n] for n in names_out], {imp.inputs[n]: values[n] for n in names_in})
+    return _compare(outputs, names_out, expected, case)
+
+
+def _compare(outputs, names_out, expected, case):
+    """None when `outputs()` (run here, its errors reported) matches `expected`, else a one-line reason."""
+    try:
+        got = outputs()
         for n, g, want in zip(names_out, got, expected):
             want = np.asarray(want)
             if g.shape != want.shape:
@@ -130,9 +162,13 @@ class _Worker:
             self.proc.kill()
 
 
-def run(names, jobs=2, timeout=60.0, progress=False, log=None):
+def run(names, jobs=2, timeout=60.0, progress=False, log=None, mode="bound"):
     """{case name: None (passed) or failure reason}, each case in a worker with a `timeout` in seconds;
-    each result is also appended to the file `log` (one JSON line per case) as it arrives."""
+    each result is also appended to the file `log` (one JSON line per case) as it arrives. `mode`: see
+    run_case."""
+    if mode not in MODES:
+        raise ValueError(f"conformance mode {mode!r}: expected one of {MODES}")
+    _MODE[0] = mode
     if not _CASES:
         select()
     ctx = mp.get_context("fork")  # the parent holds only onnx test cases (no TVM), so forking is safe
@@ -207,11 +243,14 @@ def main(argv=None):
     p.add_argument("--claimed", action="store_true", help="only the op types graphc has converters for")
     p.add_argument("--write", help="write the names of the passing cases to this file")
     p.add_argument("--log", help="append each case's result to this file (JSON lines) as it finishes")
+    p.add_argument("--fed", action="store_true",
+                   help="feed every input at run time (no bind=: shape/axes inputs specialize per value)")
     args = p.parse_args(argv)
     cases = select(args.filter, set(claimed_ops()) if args.claimed else None)
     op_of = dict(cases)
     t0 = time.monotonic()
-    results = run([n for n, _ in cases], jobs=args.jobs, timeout=args.timeout, progress=True, log=args.log)
+    results = run([n for n, _ in cases], jobs=args.jobs, timeout=args.timeout, progress=True, log=args.log,
+                  mode="fed" if args.fed else "bound")
     print()
     passed = sorted(n for n, r in results.items() if r is None)
     failed_by_op = defaultdict(list)

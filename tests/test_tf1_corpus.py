@@ -1,0 +1,50 @@
+"""The TF1 corpus runner, and a few quick corpus scripts run under graphc (the full comparison with
+TensorFlow is `make tf1-corpus`)."""
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "tf1_corpus"))
+import runner  # noqa: E402
+
+
+def test_corpus_headers_name_source_metric_and_edits():
+    scripts = runner.discover()
+    assert len(scripts) >= 30
+    repos = {re.match(r"https://github.com/([^ ]+) @", s.source).group(1) for s in scripts}
+    assert len(repos) >= 3
+    for s in scripts:
+        text = s.path.read_text(encoding="utf-8")
+        assert runner.header_field(text, "edits"), s.name
+        assert s.metric.groups == 1, f"{s.name}: the metric regex needs exactly one group"
+        assert "import tensorflow" not in text, f"{s.name} imports TensorFlow directly"
+
+
+def test_metric_is_the_last_matching_line():
+    pattern = re.compile(r"^Accuracy: ([-\d.e+]+)")
+    assert runner.extract_metric(pattern, "Accuracy: 0.5\nx\nAccuracy: 0.75\nAccuracy: n/a\n") == 0.75
+    assert runner.extract_metric(pattern, "nothing here") is None
+
+
+def test_failure_reason_is_the_exceptions_first_line():
+    stderr = ("warning: noise\nTraceback (most recent call last):\n  File \"x.py\", line 1\n"
+              "AttributeError: module 'graphc.compat.v1' has no attribute 'contrib'\nmore\n")
+    assert runner.failure_reason(stderr) == "AttributeError: module 'graphc.compat.v1' has no attribute 'contrib'"
+
+
+def test_tolerance_is_relative_or_absolute():
+    assert runner.matches(0.9, 0.86) and not runner.matches(0.9, 0.8)
+    assert runner.matches(100.0, 91.0) and not runner.matches(100.0, 89.0)
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("nlintz_00_multiply", 9.0),             # the script prints "%f should equal 9.0"
+    ("golbin_linear_regression", 2.5),       # trained on y = x, it predicts Y for X = 2.5
+])
+def test_quick_corpus_script_runs_under_graphc(name, expected):
+    script, = runner.discover([name])
+    out = runner.run_script(script, "graphc", timeout=300)
+    assert out.error is None, out.error
+    assert abs(out.metric - expected) <= 0.1 * abs(expected)

@@ -1,0 +1,214 @@
+"""Runs the TF1 corpus under TensorFlow's tf.compat.v1 and under graphc and compares final metrics.
+
+Each corpus script names its source and its metric in its header (`# metric: <regex with one group>`);
+the metric is the group of the last stdout line the regex matches. A script runs in a subprocess, in a
+fresh temporary folder, with a timeout. A graphc result matches TensorFlow's when
+|graphc - tf| <= max(REL_TOL * |tf|, ABS_TOL): one tolerance for every script (the scripts train from
+unseeded random initializations, so runs differ even under one framework).
+
+    python tests/tf1_corpus/runner.py [--jobs 2] [--backends tensorflow,graphc] [--timeout 600] [names...]
+
+`--save out.json` keeps every outcome; `--reuse out.json` (repeatable) takes outcomes from such files
+instead of running again, for scripts whose text is unchanged since (e.g. TensorFlow's, which rarely change).
+"""
+import argparse
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+CORPUS = Path(__file__).resolve().parent
+REL_TOL = 0.10
+ABS_TOL = 0.05
+DEFAULT_TIMEOUT = 600
+BACKENDS = ("tensorflow", "graphc")
+_EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Warning)|[A-Za-z_][\w.]*Error)\b.*")
+
+
+@dataclasses.dataclass
+class Script:
+    """One corpus file: its path, source line, metric pattern and timeout."""
+    path: Path
+    source: str
+    metric: re.Pattern
+    timeout: int
+
+    @property
+    def name(self):
+        return self.path.stem
+
+    @property
+    def digest(self):
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]
+
+
+@dataclasses.dataclass
+class Outcome:
+    """One script under one backend: the metric it printed, or why there is none."""
+    metric: float | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+
+def header_field(text, field):
+    """The value of `# <field>: value` in a script's leading comment block, or None."""
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        if line.startswith(f"# {field}:"):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+def discover(names=()):
+    """The corpus scripts (files whose header names a tf1-corpus source), optionally only `names`."""
+    scripts = []
+    for path in sorted(CORPUS.glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        source = header_field(text, "tf1-corpus source")
+        if source is None or (names and path.stem not in names):
+            continue
+        metric = header_field(text, "metric")
+        if metric is None:
+            raise ValueError(f"{path.name}: header has no '# metric: <regex>' line")
+        scripts.append(Script(path, source, re.compile(metric), int(header_field(text, "timeout") or DEFAULT_TIMEOUT)))
+    unknown = set(names) - {s.name for s in scripts}
+    if unknown:
+        raise ValueError(f"no corpus script named {sorted(unknown)}; see {CORPUS}")
+    return scripts
+
+
+def extract_metric(pattern, stdout):
+    """The float in `pattern`'s group on the last stdout line it matches, or None."""
+    value = None
+    for line in stdout.splitlines():
+        m = pattern.search(line.strip())
+        if m:
+            try:
+                value = float(m.group(1))
+            except ValueError:
+                pass
+    return value
+
+
+def failure_reason(stderr):
+    """The first line of the exception that ended a script (the last traceback's final line)."""
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    last_tb = max((i for i, ln in enumerate(lines) if ln.startswith("Traceback")), default=None)
+    if last_tb is not None:
+        for ln in lines[last_tb + 1:]:
+            if _EXCEPTION_LINE.match(ln):
+                return ln.strip()
+    return lines[-1].strip() if lines else "exited with an error and no message"
+
+
+def run_script(script, backend, timeout=None):
+    """Runs one script under one backend in a fresh folder; its metric or the reason it has none."""
+    env = dict(os.environ, TF1_CORPUS_BACKEND=backend, PYTHONUNBUFFERED="1", MPLBACKEND="Agg",
+               PYTHONPATH=os.pathsep.join([str(CORPUS), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+    timeout = timeout or script.timeout
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix=f"tf1corpus-{script.name}-") as work:
+        try:
+            proc = subprocess.run([sys.executable, str(script.path)], cwd=work, env=env, capture_output=True,
+                                  text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            return Outcome(error=f"timed out after {timeout} s", seconds=time.monotonic() - start)
+    seconds = time.monotonic() - start
+    if proc.returncode != 0:
+        return Outcome(error=failure_reason(proc.stderr), seconds=seconds)
+    metric = extract_metric(script.metric, proc.stdout)
+    if metric is None:
+        return Outcome(error=f"ran, but printed no line matching the metric /{script.metric.pattern}/",
+                       seconds=seconds)
+    return Outcome(metric=metric, seconds=seconds)
+
+
+def matches(reference, value):
+    """Whether `value` is within the corpus tolerance of TensorFlow's `reference`."""
+    return abs(value - reference) <= max(REL_TOL * abs(reference), ABS_TOL)
+
+
+def main(argv=None):
+    """Runs the corpus and prints a table and `N/M run, K match` with the reason for every failure."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("names", nargs="*", help="only these scripts (file stems)")
+    ap.add_argument("--jobs", type=int, default=2, help="scripts run at once")
+    ap.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated: tensorflow,graphc")
+    ap.add_argument("--timeout", type=int, default=None, help="seconds per script run (default: header or 600)")
+    ap.add_argument("--save", help="write every outcome to this JSON file")
+    ap.add_argument("--reuse", action="append", default=[],
+                    help="outcomes from an earlier --save, reused for unchanged scripts (repeatable)")
+    args = ap.parse_args(argv)
+    backends = [b for b in args.backends.split(",") if b]
+    for b in backends:
+        if b not in BACKENDS:
+            ap.error(f"unknown backend {b!r}; expected some of {','.join(BACKENDS)}")
+    scripts = discover(args.names)
+    results = {}
+    for path in args.reuse:
+        saved = json.loads(Path(path).read_text())
+        for s in scripts:
+            for b in backends:
+                entry = dict(saved.get(s.name, {}).get(b) or {})
+                if entry and entry.pop("digest", None) == s.digest:
+                    results[s.name, b] = Outcome(**entry)
+    jobs = [(s, b) for s in scripts for b in backends if (s.name, b) not in results]
+
+    def run_job(job):
+        out = run_script(job[0], job[1], args.timeout)
+        print(f"  {job[0].name} [{job[1]}]: {out.error or out.metric} ({out.seconds:.0f} s)", flush=True)
+        return out
+    with ThreadPoolExecutor(max(1, args.jobs)) as pool:
+        results.update(zip(((s.name, b) for s, b in jobs), pool.map(run_job, jobs)))
+    if args.save:
+        saved = {}
+        for s in scripts:
+            for b in backends:
+                saved.setdefault(s.name, {})[b] = dict(dataclasses.asdict(results[s.name, b]), digest=s.digest)
+        Path(args.save).write_text(json.dumps(saved, indent=1, ensure_ascii=False))
+    print(f"{'script':40s} " + " ".join(f"{b:>12s}" for b in backends) + "  result")
+    ran = {b: 0 for b in backends}
+    matched = 0
+    failures = []
+    for s in scripts:
+        outs = {b: results[s.name, b] for b in backends}
+        for b, o in outs.items():
+            if o.error is None:
+                ran[b] += 1
+            else:
+                failures.append(f"{s.name} [{b}]: {o.error}")
+        verdict = ""
+        if set(backends) == set(BACKENDS):
+            t, g = outs["tensorflow"].metric, outs["graphc"].metric
+            if t is not None and g is not None:
+                ok = matches(t, g)
+                matched += ok
+                verdict = "match" if ok else "differ"
+            else:
+                verdict = "failed"
+        cells = " ".join(f"{'-' if o.metric is None else format(o.metric, '.4g'):>12s}" for o in outs.values())
+        print(f"{s.name:40s} {cells}  {verdict}")
+    print()
+    for line in failures:
+        print("FAIL", line)
+    print()
+    for b in backends:
+        print(f"{b}: {ran[b]}/{len(scripts)} run")
+    if "graphc" in backends:
+        summary = f"{ran['graphc']}/{len(scripts)} run"
+        if "tensorflow" in backends:
+            summary += f", {matched} match (tolerance: max({REL_TOL:.0%} relative, {ABS_TOL} absolute))"
+        print(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
