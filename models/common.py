@@ -11,7 +11,7 @@ class Result:
     """A finished run: the metric against its bar, the losses seen, and what `export` needs."""
     name: str
     metric: str
-    value: float
+    value: object  # a float, or text when the metric has several parts
     target: str
     ok: bool
     losses: list
@@ -22,7 +22,8 @@ class Result:
 
     def line(self):
         """`NAME: METRIC=VALUE (target TARGET) ok|FAILED`, the last line `train` prints."""
-        return f"{self.name}: {self.metric}={self.value:.4g} (target {self.target}) {'ok' if self.ok else 'FAILED'}"
+        value = f"{self.value:.4g}" if isinstance(self.value, float) else self.value
+        return f"{self.name}: {self.metric}={value} (target {self.target}) {'ok' if self.ok else 'FAILED'}"
 
 
 def progress(steps, desc, enabled=True):

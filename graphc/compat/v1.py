@@ -16,7 +16,7 @@ from graphc.ops import (abs, add, argmax, argmin, cast, ceil, constant, cos, div
                         sqrt, square, subtract, tanh, transpose, where, zeros, zeros_like)
 from graphc.ops import convert_to_tensor, identity, stop_gradient  # noqa: F401
 from graphc.ops import (broadcast_to, concat, expand_dims, gather, one_hot, shape, slice, split, squeeze,  # noqa: F401,A004
-                        pad, stack, strided_slice, tile, unstack)
+                        pad, stack, strided_slice, tile, unsorted_segment_sum, unstack)
 from graphc.ops import rank, size  # noqa: E402,F401
 from graphc import gradients  # noqa: F401
 

@@ -17,6 +17,6 @@ from .conv import avg_pool, avg_pool2d, conv, conv2d, conv_transpose, max_pool, 
 from .reduce import (argmax, argmin, broadcast_like, reduce_max, reduce_mean, reduce_min, reduce_prod,
                      reduce_sum, sum_to)
 from .shape import (broadcast_to, concat, expand_dims, gather, getitem, one_hot, reshape, reshape_like, shape,
-                    pad, slice, split, squeeze, stack, strided_slice, tile, transpose, unstack)
+                    pad, slice, split, squeeze, stack, strided_slice, tile, transpose, unsorted_segment_sum, unstack)
 from .shape import rank, size
 from . import packed  # noqa: F401  (registers matmul_packed, made by passes/pack_weights.py)
