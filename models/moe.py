@@ -16,7 +16,7 @@ def capacity(batch, factor):
     return int(np.ceil(factor * batch * TOP / EXPERTS))
 
 
-def build(batch, eval_batch, seed=0, train_factor=1.25, eval_factor=2.0, balance_weight=0.05):
+def build(batch, eval_batch, seed=0, train_factor=1.25, eval_factor=2.0, balance_weight=0.2):
     """Router, experts, the training step at `batch` and an inference output at `eval_batch`."""
     graph = gc.Graph()
     with graph.as_default():

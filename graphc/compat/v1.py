@@ -23,6 +23,7 @@ from graphc import gradients  # noqa: F401
 from graphc import initializers as _init
 from graphc import losses as _losses
 from graphc import train  # noqa: F401
+from graphc.train import clip_by_global_norm  # noqa: F401
 from graphc.ops.state import assign, assign_add, assign_sub, group  # noqa: F401
 from graphc.variables import (Variable, global_variables, global_variables_initializer,  # noqa: F401
                               trainable_variables, variables_initializer)
@@ -63,6 +64,7 @@ def get_default_session():
 # ---- tf.nn ------------------------------------------------------------------------------------
 nn = _types.SimpleNamespace(
     relu=_ops.relu, sigmoid=_ops.sigmoid, tanh=_ops.tanh, softmax=_ops.softmax, log_softmax=_ops.log_softmax,
+    gelu=_ops.gelu,
     softmax_cross_entropy_with_logits=_losses.softmax_cross_entropy_with_logits,
     softmax_cross_entropy_with_logits_v2=_losses.softmax_cross_entropy_with_logits_v2,
     sparse_softmax_cross_entropy_with_logits=_losses.sparse_softmax_cross_entropy_with_logits,
