@@ -1,7 +1,7 @@
 """Mixture-of-experts classifier on scikit-learn's digits: a linear router picks the top 2 of 8 expert
 MLPs per example; each expert takes at most `capacity` examples of a batch (GShard-style dispatch and
 combine tensors, all matmuls; an example over an expert's capacity skips that expert); an auxiliary
-load-balancing loss (Switch Transformer's E * sum_e f_e P_e) keeps the experts evenly used."""
+load-balancing loss (Switch Transformer's E * sum_e f_e P_e, f_e over both choices) keeps the experts evenly used."""
 import numpy as np
 
 import graphc as gc
@@ -54,8 +54,9 @@ def build(batch, eval_batch, seed=0, train_factor=1.25, eval_factor=2.0, balance
         y = gc.placeholder(gc.int32, [batch], name="y")
         logits, probs, top_experts = forward(x, batch, capacity(batch, train_factor))
         xent = gc.reduce_mean(gc.losses.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
-        first_choice = gc.one_hot(top_experts[:, 0], EXPERTS)
-        balance = EXPERTS * gc.reduce_sum(gc.reduce_mean(first_choice, axis=0) * gc.reduce_mean(probs, axis=0))
+        # fraction of the top-2 assignments each expert receives (both choices: the load that is measured)
+        assigned = gc.reduce_mean(gc.reduce_sum(gc.one_hot(top_experts, EXPERTS), axis=1), axis=0) / TOP
+        balance = EXPERTS * gc.reduce_sum(assigned * gc.reduce_mean(probs, axis=0))
         loss = xent + balance_weight * balance
         train_op = gc.train.AdamOptimizer(3e-3).minimize(loss)
         x_eval = gc.placeholder(gc.float32, [eval_batch, 64], name="x_eval")

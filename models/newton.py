@@ -4,7 +4,7 @@ Data: scikit-learn's breast cancer set; the bar is scikit-learn's own LogisticRe
 import numpy as np
 
 import graphc as gc
-from .common import Result, progress
+from .common import Result, loss_fell, progress
 
 NAME, METRIC, TARGET = "newton", "max_coef_err", "<= 1e-4 in <= 10 Newton steps"
 C = 1.0  # scikit-learn's inverse L2 strength; the intercept is not penalized, as in scikit-learn
@@ -92,5 +92,8 @@ def train(quick=False, steps=None, progress_bar=True):
     losses.append(float(sess.run(m["loss"], feed)))
     w, b = sess.run([m["w"].value(), m["b"].value()])
     err = float(np.abs(np.concatenate([w, [b]]) - sklearn_coefficients(x, y)).max())
+    if quick:
+        return Result(NAME, "loss", losses[-1], f"< first {losses[0]:.3f}", loss_fell(losses, 1), losses, sess,
+                      [m["prob"]], {m["x"]: x[:16]}, {"max_coef_err": f"{err:.3g}"})
     return Result(NAME, METRIC, err, TARGET, err <= 1e-4 and steps <= 10, losses, sess, [m["prob"]],
                   {m["x"]: x[:16]}, {"newton_steps": steps})

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 import graphc as gc
+import graphc.onnx  # noqa: F401
+import graphc.runtime  # noqa: F401
 import graphc.test  # noqa: F401  (check_gradients)
 from graphc.models.__main__ import MODELS, main
 
