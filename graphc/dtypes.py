@@ -93,12 +93,17 @@ ALL = {d.name: d for d in (float16, float32, float64, int8, uint8, int16, uint16
                            bool_, bfloat16, float8_e4m3fn, float8_e4m3fnuz, float8_e5m2, float8_e5m2fnuz,
                            float4_e2m1fn, int4, uint4, int2, uint2)}
 FLOATING = tuple(d for d in ALL.values() if d.is_floating)
+# names TensorFlow reads differently from numpy ("float" is numpy's float64 but TF's float32)
+TF_NAMES = {"float": float32, "double": float64, "half": float16, "int": int32, "long": int64,
+            "float32_ref": float32, "int32_ref": int32}
 
 
 def as_dtype(value):
     """The DType for a DType, a name, a numpy dtype or a Python/numpy scalar type."""
     if isinstance(value, DType):
         return value
+    if isinstance(value, str) and value in TF_NAMES:
+        return TF_NAMES[value]
     if value is bool:
         return bool_
     if value is float:

@@ -4,7 +4,6 @@ import numpy as np
 
 from . import dtypes
 from .graph import get_default_graph
-from .ops import constant
 
 def set_random_seed(seed):
     """The default graph's seed: initial values are reproducible from it."""
@@ -89,22 +88,3 @@ def glorot_normal_initializer(seed=None, dtype=dtypes.float32):
         fan_in, fan_out = _fans(s)
         return _truncated(rng, s, 0.0, np.sqrt(2.0 / (fan_in + fan_out)) / 0.87962566103423978)
     return Initializer(sample, dtype, seed)
-
-
-def _tensor_of(init, shape, dtype, name):
-    return constant(init(shape, dtype), name=name)
-
-
-def random_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None):
-    """Normal samples, drawn once when the graph is built (for initial values)."""
-    return _tensor_of(random_normal_initializer(mean, stddev, seed), shape, dtype, name or "random_normal")
-
-
-def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None):
-    """Normal samples within two standard deviations, drawn once when the graph is built."""
-    return _tensor_of(truncated_normal_initializer(mean, stddev, seed), shape, dtype, name or "truncated_normal")
-
-
-def random_uniform(shape, minval=0.0, maxval=1.0, dtype=dtypes.float32, seed=None, name=None):
-    """Uniform samples in [minval, maxval), drawn once when the graph is built."""
-    return _tensor_of(random_uniform_initializer(minval, maxval, seed), shape, dtype, name or "random_uniform")

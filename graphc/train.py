@@ -147,6 +147,211 @@ class RMSPropOptimizer(Optimizer):
         return [assign_sub(v, mom_t)]
 
 
+class AdagradOptimizer(Optimizer):
+    """acc += g^2; var -= lr * g / sqrt(acc)."""
+
+    def __init__(self, learning_rate, initial_accumulator_value=0.1, use_locking=False, name="Adagrad"):
+        super().__init__(learning_rate, name)
+        self.initial = initial_accumulator_value
+
+    def _apply(self, g, v):
+        acc = assign_add(self._slot(v, "accumulator", self.initial), square(g))
+        return [assign_sub(v, g * self._lr(v) / sqrt(acc))]
+
+
+class AdadeltaOptimizer(Optimizer):
+    """Zeiler's Adadelta: running averages of squared gradients and squared updates."""
+
+    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-8, use_locking=False, name="Adadelta"):
+        super().__init__(learning_rate, name)
+        self.rho, self.epsilon = rho, epsilon
+
+    def _apply(self, g, v):
+        acc, acc_update = self._slot(v, "accum"), self._slot(v, "accum_update")
+        acc_t = assign(acc, acc * self.rho + square(g) * (1.0 - self.rho))
+        update = sqrt(acc_update + self.epsilon) / sqrt(acc_t + self.epsilon) * g
+        acc_update_t = assign(acc_update, acc_update * self.rho + square(update) * (1.0 - self.rho))
+        return [acc_update_t, assign_sub(v, update * self._lr(v))]
+
+
+def _proximal(prox, lr, l1, l2):
+    """TF's proximal step on prox = var - lr * step: soft-threshold by lr*l1, shrink by 1 + lr*l2."""
+    from .ops import abs as _abs, maximum, sign
+    if l1 > 0:
+        prox = sign(prox) * maximum(_abs(prox) - lr * l1, 0.0)
+    return prox / (1.0 + lr * l2) if l2 > 0 else prox
+
+
+class ProximalGradientDescentOptimizer(Optimizer):
+    """Gradient descent followed by TF's proximal step for l1/l2 regularization."""
+
+    def __init__(self, learning_rate, l1_regularization_strength=0.0, l2_regularization_strength=0.0,
+                 use_locking=False, name="ProximalGradientDescent"):
+        super().__init__(learning_rate, name)
+        self.l1, self.l2 = l1_regularization_strength, l2_regularization_strength
+
+    def _apply(self, g, v):
+        lr = self._lr(v)
+        return [assign(v, _proximal(v.value() - g * lr, lr, self.l1, self.l2))]
+
+
+class ProximalAdagradOptimizer(AdagradOptimizer):
+    """Adagrad followed by the proximal step."""
+
+    def __init__(self, learning_rate, initial_accumulator_value=0.1, l1_regularization_strength=0.0,
+                 l2_regularization_strength=0.0, use_locking=False, name="ProximalAdagrad"):
+        super().__init__(learning_rate, initial_accumulator_value, name=name)
+        self.l1, self.l2 = l1_regularization_strength, l2_regularization_strength
+
+    def _apply(self, g, v):
+        acc = assign_add(self._slot(v, "accumulator", self.initial), square(g))
+        lr = self._lr(v) / sqrt(acc)
+        return [assign(v, _proximal(v.value() - g * lr, lr, self.l1, self.l2))]
+
+
+class FtrlOptimizer(Optimizer):
+    """FTRL-Proximal (McMahan et al.), TF1's update with learning_rate_power -0.5."""
+
+    def __init__(self, learning_rate, learning_rate_power=-0.5, initial_accumulator_value=0.1,
+                 l1_regularization_strength=0.0, l2_regularization_strength=0.0, use_locking=False, name="Ftrl",
+                 **unused):
+        super().__init__(learning_rate, name)
+        if learning_rate_power != -0.5:
+            raise NotImplementedError("FtrlOptimizer with learning_rate_power other than -0.5")
+        self.initial, self.l1, self.l2 = initial_accumulator_value, l1_regularization_strength, l2_regularization_strength
+
+    def _apply(self, g, v):
+        from .ops import abs as _abs, sign, where, greater
+        acc, linear = self._slot(v, "accum", self.initial), self._slot(v, "linear")
+        lr = self._lr(v)
+        new_acc = acc + square(g)
+        sigma = (sqrt(new_acc) - sqrt(acc.value())) / lr
+        linear_t = assign(linear, linear + g - sigma * v.value())
+        acc_t = assign(acc, new_acc)
+        quadratic = sqrt(acc_t) / lr + 2.0 * self.l2
+        value = (sign(linear_t) * self.l1 - linear_t) / quadratic
+        return [assign(v, where(greater(_abs(linear_t), self.l1), value, value * 0.0))]
+
+
+# ---- global step and learning-rate schedules ----------------------------------------------------
+GLOBAL_STEP = "global_step"
+
+
+def get_global_step(graph=None):
+    """The graph's global step variable, or None."""
+    from .graph import get_default_graph
+    found = (graph or get_default_graph()).get_collection(GLOBAL_STEP)
+    return found[0] if found else None
+
+
+def create_global_step(graph=None):
+    """A new int64 global step variable (starting at 0), in the GLOBAL_STEP collection."""
+    from .graph import get_default_graph
+    g = graph or get_default_graph()
+    if get_global_step(g) is not None:
+        raise ValueError("the graph already has a global step")
+    with g.as_default():
+        step = Variable(np.array(0, np.int64), trainable=False, name="global_step")
+    g.add_to_collection(GLOBAL_STEP, step)
+    return step
+
+
+def get_or_create_global_step(graph=None):
+    """The graph's global step, created if needed."""
+    return get_global_step(graph) or create_global_step(graph)
+
+
+def _step_float(global_step):
+    from . import float32
+    return cast(convert_to_tensor(global_step), float32)
+
+
+def exponential_decay(learning_rate, global_step, decay_steps, decay_rate, staircase=False, name=None):
+    """lr * decay_rate ^ (step / decay_steps), the exponent floored when staircase."""
+    from .ops import floor, pow as _pow
+    p = _step_float(global_step) / float(decay_steps)
+    return learning_rate * _pow(convert_to_tensor(float(decay_rate)), floor(p) if staircase else p)
+
+
+def inverse_time_decay(learning_rate, global_step, decay_steps, decay_rate, staircase=False, name=None):
+    """lr / (1 + decay_rate * step / decay_steps)."""
+    from .ops import floor
+    p = _step_float(global_step) / float(decay_steps)
+    return learning_rate / ((floor(p) if staircase else p) * float(decay_rate) + 1.0)
+
+
+def natural_exp_decay(learning_rate, global_step, decay_steps, decay_rate, staircase=False, name=None):
+    """lr * exp(-decay_rate * step / decay_steps)."""
+    from .ops import exp, floor
+    p = _step_float(global_step) / float(decay_steps)
+    return learning_rate * exp((floor(p) if staircase else p) * -float(decay_rate))
+
+
+def polynomial_decay(learning_rate, global_step, decay_steps, end_learning_rate=0.0001, power=1.0, cycle=False,
+                     name=None):
+    """(lr - end) * (1 - min(step, decay_steps) / decay_steps) ^ power + end."""
+    from .ops import ceil, maximum, minimum, pow as _pow
+    step = _step_float(global_step)
+    if cycle:
+        steps = maximum(ceil(step / float(decay_steps)), 1.0) * float(decay_steps)
+    else:
+        steps, step = float(decay_steps), minimum(step, float(decay_steps))
+    return _pow(1.0 - step / steps, convert_to_tensor(float(power))) * (learning_rate - end_learning_rate) \
+        + end_learning_rate
+
+
+def cosine_decay(learning_rate, global_step, decay_steps, alpha=0.0, name=None):
+    """lr * ((1 - alpha) * (1 + cos(pi * min(step, decay_steps) / decay_steps)) / 2 + alpha)."""
+    from .ops import cos, minimum
+    p = minimum(_step_float(global_step), float(decay_steps)) / float(decay_steps)
+    return learning_rate * ((cos(p * np.pi) + 1.0) * (0.5 * (1.0 - alpha)) + alpha)
+
+
+def piecewise_constant(x, boundaries, values, name=None):
+    """values[i] where boundaries[i-1] < x <= boundaries[i] (values[0] up to the first boundary)."""
+    from .ops import where, greater
+    step = convert_to_tensor(x)
+    out = convert_to_tensor(values[-1])
+    for b, v in reversed(list(zip(boundaries, values[:-1]))):
+        out = where(greater(step, convert_to_tensor(b, step.dtype)), out, convert_to_tensor(v, out.dtype))
+    return out
+
+
+# ---- checkpoints ---------------------------------------------------------------------------------
+CHECKPOINT_INDEX = "checkpoint"  # the file in a checkpoint folder naming the saved paths, newest last
+
+
+class CheckpointState:
+    """What get_checkpoint_state returns: the newest path and every kept one."""
+
+    def __init__(self, model_checkpoint_path, all_model_checkpoint_paths):
+        self.model_checkpoint_path = model_checkpoint_path
+        self.all_model_checkpoint_paths = all_model_checkpoint_paths
+
+
+def get_checkpoint_state(checkpoint_dir, latest_filename=None):
+    """The CheckpointState of a folder a Saver wrote into, or None."""
+    import json
+    index = os.path.join(checkpoint_dir, latest_filename or CHECKPOINT_INDEX)
+    if not os.path.exists(index):
+        return None
+    with open(index) as f:
+        paths = json.load(f)["all_model_checkpoint_paths"]
+    paths = [p if os.path.isabs(p) else os.path.join(checkpoint_dir, p) for p in paths]
+    return CheckpointState(paths[-1], paths) if paths else None
+
+
+def latest_checkpoint(checkpoint_dir, latest_filename=None):
+    """The newest checkpoint path a Saver wrote into `checkpoint_dir`, or None."""
+    state = get_checkpoint_state(checkpoint_dir, latest_filename)
+    return state.model_checkpoint_path if state else None
+
+
+def checkpoint_exists(path):
+    """Whether a checkpoint was written at `path`."""
+    return os.path.exists(path)
+
+
 class SaverError(GraphcError, ValueError):
     """A checkpoint does not match the variables it is restored into."""
 
@@ -154,8 +359,9 @@ class SaverError(GraphcError, ValueError):
 class Saver:
     """Saves and restores variable values to one safetensors file."""
 
-    def __init__(self, var_list=None, **unused):
+    def __init__(self, var_list=None, max_to_keep=5, **unused):
         self._var_list = var_list
+        self.max_to_keep = max_to_keep
 
     def _variables(self):
         """(checkpoint key, variable) pairs: a dict var_list names the keys, as in TF1."""
@@ -166,6 +372,8 @@ class Saver:
         """Write every variable's current value to `save_path`; returns the path written."""
         from safetensors.numpy import save_file
         if global_step is not None:
+            if hasattr(global_step, "_as_graph_element") or hasattr(global_step, "node"):
+                global_step = sess.run(global_step)
             save_path = f"{save_path}-{int(global_step)}"
         variables = self._variables()
         values = sess.run([v.value() for _, v in variables])
@@ -179,7 +387,23 @@ class Saver:
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
+        self._record(save_path)
         return save_path
+
+    def _record(self, save_path):
+        """Note `save_path` in its folder's checkpoint index, deleting checkpoints beyond max_to_keep."""
+        import json
+        directory = os.path.dirname(os.path.abspath(save_path))
+        state = get_checkpoint_state(directory)
+        paths = [p for p in (state.all_model_checkpoint_paths if state else []) if p != os.path.abspath(save_path)]
+        paths.append(os.path.abspath(save_path))
+        if self.max_to_keep:
+            for old in paths[:-self.max_to_keep]:
+                if os.path.exists(old):
+                    os.remove(old)
+            paths = paths[-self.max_to_keep:]
+        with open(os.path.join(directory, CHECKPOINT_INDEX), "w") as f:
+            json.dump({"model_checkpoint_path": paths[-1], "all_model_checkpoint_paths": paths}, f)
 
     def restore(self, sess, save_path):
         """Load every variable's value from `save_path`, checking names, shapes and dtypes."""

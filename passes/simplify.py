@@ -4,6 +4,7 @@ transpose(transpose x), and absorb transposes of matmul operands into its flags.
 import numpy as np
 
 from graphc.ops import matmul, transpose
+from graphc.ops.shape import transpose_perm
 
 from .rewrite import rebuild
 
@@ -43,16 +44,17 @@ def simplify(graph, fetches):
             return [inputs[0].node.inputs[0]]
         if op == "transpose" and inputs[0].node.op == "transpose":
             inner = inputs[0].node
-            perm = tuple(inner.attrs["perm"][p] for p in node.attrs["perm"])
+            inner_perm = transpose_perm(inner)
+            perm = tuple(inner_perm[p] for p in transpose_perm(node))
             src = inner.inputs[0]
             return [src] if perm == tuple(range(len(perm))) else [transpose(src, perm)]
         if op == "matmul":
             a, b = inputs
             ta, tb = node.attrs.get("transpose_a", False), node.attrs.get("transpose_b", False)
             changed = False
-            if a.node.op == "transpose" and _swaps_last_two(a.node.attrs["perm"]):
+            if a.node.op == "transpose" and _swaps_last_two(transpose_perm(a.node)):
                 a, ta, changed = a.node.inputs[0], not ta, True
-            if b.node.op == "transpose" and _swaps_last_two(b.node.attrs["perm"]):
+            if b.node.op == "transpose" and _swaps_last_two(transpose_perm(b.node)):
                 b, tb, changed = b.node.inputs[0], not tb, True
             if changed:
                 return [matmul(a, b, transpose_a=ta, transpose_b=tb)]

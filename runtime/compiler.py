@@ -26,6 +26,7 @@ class Executable:
         self._executor = None
         self.groups, self.pass_records, self.feed_tensors = [], [], []
         self.output_names = []
+        self.random_counters = []   # names of the random ops' run counters, fed after feed_tensors
 
     @property
     def executor(self):
@@ -39,8 +40,12 @@ class Executable:
             from .session import check_feed
             by_name = {getattr(k, "name", k): v for k, v in feeds.items()}
             feeds = [check_feed(t, by_name[t.name] if t.name in by_name else by_name[t.name.split(":")[0]])
-                     for t in self.feed_tensors]
+                     for t in self.feed_tensors] + self._first_counters()
         return self.executor.run(feeds, variables)
+
+    def _first_counters(self):
+        """Run counters for a run outside a Session: every random op draws its first values."""
+        return [np.array(0, np.int64) for _ in self.random_counters]
 
     def export(self, path):
         """Write this executable to a deployable artifact file (see runtime/artifact.py)."""
@@ -75,7 +80,7 @@ class Executable:
         feed_dict (as given to Session.run) or a list of arrays in feed order."""
         if isinstance(feeds, dict):
             from .session import check_feed
-            feeds = [check_feed(t, feeds[t]) for t in self.feed_tensors]
+            feeds = [check_feed(t, feeds[t]) for t in self.feed_tensors] + self._first_counters()
         return self.executor.profile(feeds, repeat, variables)
 
 
@@ -93,6 +98,11 @@ def compile(fetches, feeds, target="cpu", opt_level=3, session=None, output_name
     for t, v in feeds.items():
         shape, dtype = v if isinstance(v, tuple) else (np.shape(v), np.asarray(v).dtype)
         specs[t] = (tuple(int(d) for d in shape), dtypes.as_dtype(dtype))
+    from graphc.graph import needed_nodes
+    if any(n.op == "random_counter" for n in needed_nodes([t.node for t in fetches], {id(t) for t in specs})):
+        raise CompileError("the fetches draw random numbers (random ops or dropout), which a compiled artifact "
+                           "cannot advance between runs; remove them (e.g. dropout at inference) or run them "
+                           "in a Session")
     g, mapping, _ = specialize(fetches, specs, [])
     exe = compile_graph(g, [mapping[id(t)] for t in fetches], target, opt_level)
     exe.feed_tensors = list(feeds)

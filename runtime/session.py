@@ -43,7 +43,7 @@ def _convertible(src, dst):
     if dst.kind == "f":
         return src.kind in "fiub"
     if dst.kind in "iu":
-        return src.kind in "iub"
+        return src.kind in "iubf"  # floats are truncated toward zero, as TF1 (numpy) converts them
     return False
 
 
@@ -61,7 +61,7 @@ def check_feed(tensor, value):
     if arr.dtype == object or not _convertible(arr.dtype, want):
         raise FeedError(f"cannot feed a value of dtype {arr.dtype} to tensor {tensor.name}, "
                         f"which has dtype {tensor.dtype.name}")
-    if arr.dtype.kind in "iu" and want.kind in "iu" and arr.size and arr.dtype != want:
+    if arr.dtype.kind in "iuf" and want.kind in "iu" and arr.size and arr.dtype != want:
         info = np.iinfo(want)
         if arr.min() < info.min or arr.max() > info.max:
             raise FeedError(f"values fed to {tensor.name} do not fit its dtype {tensor.dtype.name}")
@@ -89,6 +89,7 @@ class Session:
         self.compile_count = 0    # signatures compiled so far (tests read this)
         self._closed = False
         self._entered = []
+        self.random_runs = {}     # random_counter node name -> runs of its op so far (its next counter)
 
     # ---- context management ---------------------------------------------------------------
     def __enter__(self):
@@ -163,13 +164,28 @@ class Session:
         if self._closed:
             raise GraphError("attempted to use a closed Session")
         leaves = [self._resolve_fetch(f) for f in flatten_fetches(fetches)]
+        if self.graph.collections.get("graphc_dataset_iterators"):  # tf.data iterators feed their tensors
+            from graphc.compat.data import iterator_feeds
+            fed = [self._resolve_feed_key(k) for k in (feed_dict or {})]
+            extra = iterator_feeds(self.graph, [f if isinstance(f, Node) else f.node for f in leaves], fed)
+            feed_dict = {**(feed_dict or {}), **extra} if extra else feed_dict
         feeds = self._checked_feeds(feed_dict)
         exe, fetch_index = self._compiled_for(leaves, feeds)
         self._prepare_variables(exe.plan)
-        results = exe.run(list(feeds.values()), self.variables) if exe.plan.calls or exe.plan.fetches else []
+        fed = list(feeds.values()) + self._next_counters(exe)
+        results = exe.run(fed, self.variables) if exe.plan.calls or exe.plan.fetches else []
         self.initialized.update(exe.plan.variable_writes)
         values = [None if i is None else results[i] for i in fetch_index]
         return pack_results(fetches, values)
+
+    def _next_counters(self, exe):
+        """The run counters of the random ops in `exe`, each advanced for the next run."""
+        values = []
+        for name in exe.random_counters:
+            n = self.random_runs.get(name, 0)
+            self.random_runs[name] = n + 1
+            values.append(np.array(n, np.int64))
+        return values
 
     def _prepare_variables(self, plan):
         """Check that read variables hold values; create storage for variables written first here."""
@@ -241,10 +257,14 @@ class Session:
         nodes = needed_nodes([t.node for t in tensors] + ops, fed_ids)
         target = self._target_for(nodes)
         feed_specs = {t: (a.shape, dtypes.as_dtype(a.dtype)) for t, a in feeds.items()}
+        # random ops' run counters are fed by the session, after the caller's feeds
+        counters = [n.outputs[0] for n in nodes if n.op == "random_counter"]
+        feed_specs.update({t: ((), dtypes.int64) for t in counters})
         g, mapping, _ = specialize(tensors, feed_specs, ops)
         spec_fetches = [mapping[id(t)] for t in tensors]
         exe = compile_graph(g, spec_fetches, target, self.opt_level)
         exe.feed_tensors = list(feeds)  # the feed order, for Executable.profile(feed_dict)
+        exe.random_counters = [t.node.name for t in counters]
         return exe
 
 

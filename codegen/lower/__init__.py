@@ -6,7 +6,8 @@ returns TE computes (topi compute definitions are welcome); it never schedules.
 import importlib
 
 LOWERINGS = {}
-_FAMILIES = ("elemwise", "reduce", "linalg", "nn", "creation", "shape", "control", "state", "indexing", "conv")
+_FAMILIES = ("elemwise", "reduce", "linalg", "nn", "creation", "shape", "control", "state", "indexing", "conv",
+             "random")
 
 
 def lowering(*names):

@@ -15,7 +15,8 @@ def lower_reshape(node, x, *like):
 
 @lowering("transpose")
 def lower_transpose(node, x):
-    return topi.transpose(x, list(node.attrs["perm"]))
+    from graphc.ops.shape import transpose_perm
+    return topi.transpose(x, list(transpose_perm(node)))
 
 
 def _out_shape(node, i=0):

@@ -4,6 +4,7 @@ import numpy as np
 
 from graphc.errors import GraphcError
 from graphc.graph import Tensor, needed_nodes
+from graphc.ops.shape import transpose_perm
 
 OPSET = 17
 
@@ -62,7 +63,7 @@ def _reshape(b, node, ins, outs):
 
 @_emitter("transpose")
 def _transpose(b, node, ins, outs):
-    b.node("Transpose", ins, outs, perm=list(node.attrs["perm"]))
+    b.node("Transpose", ins, outs, perm=list(transpose_perm(node)))
 
 
 @_emitter("cast")

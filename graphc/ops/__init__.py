@@ -1,5 +1,5 @@
 """The op families; importing this package registers every op."""
-from . import control, conv, creation, elemwise, indexing, linalg, nn, reduce, shape  # noqa: F401  (registration)
+from . import control, conv, creation, elemwise, indexing, linalg, nn, random, reduce, shape  # noqa: F401  (registration)
 from ._base import convert_to_tensor
 from .control import identity, stop_gradient
 from .creation import constant, fill, ones, ones_like, placeholder, zeros, zeros_like
@@ -19,4 +19,5 @@ from .reduce import (argmax, argmin, broadcast_like, reduce_max, reduce_mean, re
 from .shape import (broadcast_to, concat, expand_dims, gather, getitem, one_hot, reshape, reshape_like, shape,
                     pad, slice, split, squeeze, stack, strided_slice, tile, transpose, unsorted_segment_sum, unstack)
 from .shape import rank, size
+from .random import dropout, multinomial, random_normal, random_shuffle, random_uniform, truncated_normal
 from . import packed  # noqa: F401  (registers matmul_packed, made by passes/pack_weights.py)

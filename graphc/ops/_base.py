@@ -40,6 +40,42 @@ def convert_to_tensor(value, dtype=None, name=None, graph=None):
     return constant(arr, name=name, graph=graph)
 
 
+CONSTANT_VALUE_MAX = 1 << 16  # elements: constant_value evaluates small shape arithmetic, not data
+
+
+def constant_value(t, _memo=None):
+    """The value of tensor `t` if the graph already determines it (constants, and shape/size/rank of
+    tensors whose shape is known, and arithmetic on them), else None; as TF1's tensor_util.constant_value."""
+    if not isinstance(t, Tensor):
+        return None
+    memo = {} if _memo is None else _memo
+    if id(t) in memo:
+        return memo[id(t)]
+    n, op = t.node, t.node.opdef
+    memo[id(t)] = None
+    if n.op != "constant" and (op.stateful or op.pattern == "source"):
+        return None
+    if any(o.shape is None or any(d is None for d in o.shape) or int(np.prod(o.shape)) > CONSTANT_VALUE_MAX
+           for o in n.outputs):
+        return None
+    data = {id(x) for x in op.data_inputs(n)}
+    args = []
+    for x in n.inputs:
+        if id(x) in data:
+            v = constant_value(x, memo)
+        elif x.shape is not None and all(d is not None for d in x.shape):
+            v = np.zeros(x.shape, x.dtype.np)  # read only for its shape, which is known
+        else:
+            v = None
+        if v is None:
+            return None
+        args.append(v)
+    out = op.reference(n, *args)
+    for o, v in zip(n.outputs, out if isinstance(out, (list, tuple)) else [out]):
+        memo[id(o)] = np.asarray(v)
+    return memo[id(t)]
+
+
 def make(op, inputs, attrs=None, name=None):
     """Create an `op` node on `inputs` (Tensors) in their graph; its outputs (one, or a tuple)."""
     graph = graph_of(inputs)

@@ -680,8 +680,10 @@ def conv2d(input, filters=None, strides=1, padding="VALID", data_format="NHWC", 
     """tf.nn.conv2d: x (NHWC or NCHW) with filters [kh, kw, C_in, C_out]; 'SAME' or 'VALID' padding.
     (Also takes 1-D and 3-D inputs with their filters.)"""
     from .shape import transpose
-    filters = convert_to_tensor(filters if filters is not None else filter)
     x, nd, cf, spatial = _tf_layout(input, data_format)
+    filters = filters if filters is not None else filter
+    filters = convert_to_tensor(filters, None if hasattr(filters, "_as_graph_element") or hasattr(filters, "node")
+                                else x.dtype)  # an array takes the input's dtype, as TF converts it
     strides = _tf_list(strides, nd, "strides", cf)
     dilations = _tf_list(dilations, nd, "dilations", cf)
     kernel = list(filters.shape[:nd])

@@ -71,11 +71,20 @@ def reshape_like(x, like):
     return make("reshape_like", [x, like])
 
 
+def transpose_perm(node, rank=None):
+    """A transpose node's permutation: its `perm`, or all dims reversed where perm is None (TF's
+    default, kept open until the rank is known)."""
+    perm = node.attrs["perm"]
+    if perm is not None:
+        return tuple(perm)
+    return tuple(reversed(range(len(node.inputs[0].shape) if rank is None else rank)))
+
+
 def _transpose_infer(node):
     x = node.inputs[0]
-    perm = node.attrs["perm"]
     if x.shape is None:
         return TensorType(None, x.dtype)
+    perm = transpose_perm(node)
     if sorted(perm) != list(range(len(x.shape))):
         raise ShapeError(f"perm {list(perm)} is not a permutation of the {len(x.shape)} dims of {x.name}")
     return TensorType(tuple(x.shape[p] for p in perm), x.dtype)
@@ -83,14 +92,17 @@ def _transpose_infer(node):
 
 transpose_op = register_op(
     "transpose", pattern=Pattern.INJECTIVE, infer=_transpose_infer,
-    reference=lambda n, x: np.require(np.transpose(x, n.attrs["perm"]), requirements="C"),
+    reference=lambda n, x: np.require(np.transpose(x, transpose_perm(n, x.ndim)), requirements="C"),
     examples=lambda rng: [Example([rand(rng, (3, 4))], {"perm": (1, 0)}),
+                          Example([rand(rng, (2, 3, 4))], {"perm": None}),
                           Example([rand(rng, (2, 3, 4))], {"perm": (2, 0, 1)}),
                           Example([rand(rng, (2, 3, 4, 5), "int32")], {"perm": (0, 2, 3, 1)})])
 
 
 @transpose_op.def_gradient
 def _transpose_grad(node, dys):
+    if node.attrs["perm"] is None:  # reversing is its own inverse, whatever the rank
+        return [transpose(dys[0])]
     inverse = tuple(int(i) for i in np.argsort(node.attrs["perm"]))
     return [transpose(dys[0], inverse)]
 
@@ -98,11 +110,10 @@ def _transpose_grad(node, dys):
 def transpose(a, perm=None, name=None):
     """a with its dims permuted (reversed when perm is None)."""
     a = convert_to_tensor(a)
-    if perm is None:
-        if a.shape is None:
-            raise ShapeError(f"transpose of {a.name} without perm needs its rank known")
+    if perm is None and a.shape is not None:
         perm = tuple(reversed(range(len(a.shape))))
-    return make("transpose", [a], {"perm": tuple(static_value(perm, "transpose perm"))}, name)
+    return make("transpose", [a], {"perm": None if perm is None else tuple(static_value(perm, "transpose perm"))},
+                name)
 
 
 # ---- expand_dims / squeeze ------------------------------------------------------------------
