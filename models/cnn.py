@@ -1,6 +1,6 @@
 """LeNet-5-style convolutional network on scikit-learn's digits upsampled to 16x16: two 5x5 convolutions,
 each with batch normalization (batch statistics in training, moving averages in inference), ReLU and 2x2
-max pooling, then two dense layers. Layout NCHW, graphc's native conv/max_pool."""
+max pooling, then two dense layers with dropout between them. Layout NCHW, graphc's native conv/max_pool."""
 import numpy as np
 
 import graphc as gc
@@ -56,6 +56,8 @@ def build(seed=0):
             h = gc.conv(h, w2, pads=[2, 2, 2, 2])                                         # 16 x 8 x 8
             h = gc.max_pool(gc.relu(bn2(h, training)), [2, 2], strides=[2, 2])           # 16 x 4 x 4
             h = gc.relu(gc.matmul(gc.reshape(h, [-1, 256]), w3) + b3)
+            if training:  # a fresh mask every Session.run
+                h = gc.dropout(h, rate=0.25)
             return gc.matmul(h, w4) + b4
 
         logits = forward(x, training=True)

@@ -29,8 +29,8 @@ class LSTMCell:
         return gc.sigmoid(o) * gc.tanh(c), c
 
 
-def build(vocab, batch, seed=0, clip=1.0):
-    """Training graph unrolled over STEPS_T, and a one-step graph (same weights) for sampling."""
+def build(vocab, batch, seed=0, clip=1.0, steps_t=STEPS_T):
+    """Training graph unrolled over steps_t, and a one-step graph (same weights) for sampling."""
     graph = gc.Graph()
     with graph.as_default():
         gc.set_random_seed(seed)
@@ -40,13 +40,13 @@ def build(vocab, batch, seed=0, clip=1.0):
         w_out = gc.Variable(glorot([HIDDEN, vocab]), name="out/w")
         b_out = gc.Variable(np.zeros(vocab, np.float32), name="out/b")
 
-        x = gc.placeholder(gc.int32, [batch, STEPS_T], name="x")
-        y = gc.placeholder(gc.int32, [batch, STEPS_T], name="y")
+        x = gc.placeholder(gc.int32, [batch, steps_t], name="x")
+        y = gc.placeholder(gc.int32, [batch, steps_t], name="y")
         x_proj = gc.reshape(gc.matmul(gc.reshape(gc.gather(embedding, x), [-1, EMBED]), cell.w_x) + cell.b,
-                            [batch, STEPS_T, 4 * HIDDEN])
+                            [batch, steps_t, 4 * HIDDEN])
         h = c = gc.zeros([batch, HIDDEN])
         outputs = []
-        for t in range(STEPS_T):
+        for t in range(steps_t):
             h, c = cell.step(x_proj[:, t, :], h, c)
             outputs.append(h)
         logits = gc.matmul(gc.reshape(gc.stack(outputs, axis=1), [-1, HIDDEN]), w_out) + b_out
@@ -92,7 +92,7 @@ def validation_loss(sess, m, data, batch, batches=8, seed=1):
     rng = np.random.default_rng(seed)
     values = []
     for _ in range(batches):
-        x, y = data.batch(rng, batch, STEPS_T, "valid")
+        x, y = data.batch(rng, batch, m["x"].shape[1], "valid")
         values.append(sess.run(m["loss"], {m["x"]: x, m["y"]: y}))
     return float(np.mean(values))
 
@@ -102,13 +102,14 @@ def train(quick=False, steps=None, progress_bar=True, batch=32, seed=0, time_bud
     import time
     data = CharData(numpy_corpus())
     steps = steps or (10 if quick else 600)
-    m = build(data.vocab, batch, seed)
+    steps_t = 8 if quick else STEPS_T  # quick: 8 unrolled steps compile in a fraction of the time
+    m = build(data.vocab, batch, seed, steps_t=steps_t)
     sess = gc.Session(graph=m["graph"])
     sess.run(m["init"])
     rng = np.random.default_rng(seed)
     losses, start = [], None
     for i in progress(steps, NAME, progress_bar):
-        x, y = data.batch(rng, batch, STEPS_T)
+        x, y = data.batch(rng, batch, steps_t)
         _, loss = sess.run([m["train_op"], m["loss"]], {m["x"]: x, m["y"]: y})
         start = start or time.perf_counter()  # the first step compiles
         losses.append(float(loss))

@@ -13,7 +13,8 @@ import graphc.runtime  # noqa: F401
 import graphc.test  # noqa: F401  (check_gradients)
 from graphc.models.__main__ import MODELS, main
 
-QUICK = ["newton", "gnn", "cnn", "moe", "rnn", "transformer"]
+# the recurrent and attention models compile hundreds of kernels (64 unrolled LSTM steps): minutes, so slow
+QUICK = ["newton", "gnn", "cnn", "moe"] + [pytest.param(name, marks=pytest.mark.slow) for name in ("rnn", "transformer")]
 _results = {}
 
 
