@@ -66,7 +66,7 @@ def numpy_corpus(max_chars=None):
     import inspect
     import numpy
     seen, parts = set(), []
-    for name in sorted(dir(numpy)):
+    for name in sorted(numpy.__all__):  # fixed; dir(numpy) grows as submodules get imported
         obj = getattr(numpy, name, None)
         doc = inspect.getdoc(obj) if obj is not None else None
         if not doc or id(doc) in seen or len(doc) < 200:
