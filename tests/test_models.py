@@ -58,7 +58,8 @@ def test_artifact_matches_session(name, tmp_path):
     exe.export(path)
     loaded = gc.runtime.load(path)
     got = loaded.run({t.node.name: v for t, v in result.feeds.items()})
-    for g, want in zip(got, _session_outputs(result)):
+    assert len(got) == len(result.outputs)
+    for g, want in zip(got.values(), _session_outputs(result)):
         np.testing.assert_allclose(g, want, rtol=1e-5, atol=1e-6)
 
 

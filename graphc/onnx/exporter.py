@@ -112,6 +112,18 @@ def _not_equal(b, node, ins, outs):
     b.node("Not", [same], outs)
 
 
+@_emitter("stop_gradient")
+def _stop_gradient(b, node, ins, outs):
+    b.node("Identity", ins, outs)
+
+
+@_emitter("fill")
+def _fill(b, node, ins, outs):
+    a = node.attrs
+    b.node("ConstantOfShape", [b.const(np.asarray(a["shape"], np.int64))], outs,
+           value=_scalar_tensor(a["value"], a["dtype"].np))
+
+
 @_emitter("conv")
 def _conv(b, node, ins, outs):
     a = node.attrs
