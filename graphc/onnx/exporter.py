@@ -174,7 +174,9 @@ def _gather_grad(b, node, ins, outs):
 def _one_hot(b, node, ins, outs):
     a = node.attrs
     values = b.const(np.asarray([a["off_value"], a["on_value"]], a["dtype"].np))
-    b.node("OneHot", [ins[0], b.const(np.asarray(a["depth"], np.int64)), values], outs, axis=a["axis"])
+    # int64 indices: ONNX Runtime implements OneHot for few (indices, depth, values) type combinations
+    b.node("OneHot", [_as_int64(b, ins[0], node.inputs[0]), b.const(np.asarray(a["depth"], np.int64)), values], outs,
+           axis=a["axis"])
 
 
 @_emitter("cumsum")
