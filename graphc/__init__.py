@@ -14,7 +14,6 @@ from .variables import (Variable, global_variables, global_variables_initializer
                         variables_initializer)
 from .initializers import set_random_seed
 from . import initializers, losses, train  # noqa: F401
-from .train import clip_by_global_norm
 
 __version__ = "0.1.0"
 

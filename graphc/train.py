@@ -61,23 +61,6 @@ class Optimizer:
         return []
 
 
-
-def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
-    """TF's clip_by_global_norm: (each t * clip_norm / max(global_norm, clip_norm), global_norm), where
-    global_norm is the L2 norm of all the tensors together; None entries stay None."""
-    from .ops import maximum, reduce_sum
-    present = [convert_to_tensor(t) for t in t_list if t is not None]
-    if not present:
-        raise ValueError("clip_by_global_norm got no tensors (every entry is None)")
-    if use_norm is None:
-        total = reduce_sum(square(present[0]))
-        for t in present[1:]:
-            total = total + reduce_sum(square(t))
-        use_norm = sqrt(total)
-    scale = clip_norm / maximum(use_norm, clip_norm)
-    return [None if t is None else convert_to_tensor(t) * cast(scale, convert_to_tensor(t).dtype)
-            for t in t_list], use_norm
-
 class GradientDescentOptimizer(Optimizer):
     """var -= lr * grad."""
 

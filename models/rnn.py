@@ -4,6 +4,7 @@ gradients clipped by their global norm; samples a line from the trained model.""
 import numpy as np
 
 import graphc as gc
+from graphc.compat.v1 import clip_by_global_norm
 from .common import CharData, Result, loss_fell, numpy_corpus, progress
 
 NAME, METRIC = "rnn", "valid_xent"
@@ -53,7 +54,7 @@ def build(vocab, batch, seed=0, clip=1.0, steps_t=STEPS_T):
         loss = gc.reduce_mean(gc.losses.sparse_softmax_cross_entropy_with_logits(
             labels=gc.reshape(y, [-1]), logits=logits))
         variables = gc.trainable_variables()
-        grads, norm = gc.clip_by_global_norm(gc.gradients(loss, [v.value() for v in variables]), clip)
+        grads, norm = clip_by_global_norm(gc.gradients(loss, [v.value() for v in variables]), clip)
         train_op = gc.train.AdamOptimizer(3e-3).apply_gradients(list(zip(grads, variables)))
 
         # one step, for sampling and export: a character and the state in, next-character probabilities out

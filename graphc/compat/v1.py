@@ -29,7 +29,6 @@ def gradients(ys, xs, grad_ys=None, name="gradients", colocate_gradients_with_op
 from graphc import initializers as _init
 from graphc import losses as _losses
 from graphc import train  # noqa: F401
-from graphc.train import clip_by_global_norm  # noqa: F401
 from graphc.ops.state import assign, assign_add, assign_sub, group  # noqa: F401
 from graphc.variables import (Variable, global_variables, global_variables_initializer,  # noqa: F401
                               trainable_variables, variables_initializer)
