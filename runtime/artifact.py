@@ -370,8 +370,11 @@ def _plan_from_json(path, p, manifest, weights):
     for k, c in enumerate(p["calls"]):
         if not (isinstance(c, dict) and isinstance(c.get("kernel"), str) and isinstance(c.get("args"), list)
                 and all(type(a) is int and 0 <= a < n for a in c["args"]) and type(c.get("num_inputs")) is int
-                and 0 <= c["num_inputs"] <= len(c["args"]) and set(c) <= {"kernel", "args", "num_inputs"}):
+                and 0 <= c["num_inputs"] <= len(c["args"])
+                and set(c) <= {"kernel", "args", "num_inputs", "host_op", "attrs"}):
             raise bad(f"has a malformed call at index {k}")
+        if c.get("host_op") or c.get("attrs"):  # collectives need an MPI job: artifacts hold kernels only
+            raise bad(f"has a host op ({c.get('host_op')!r}) at call {k}; artifacts run kernels only")
         ins, outs_ = c["args"][:c["num_inputs"]], c["args"][c["num_inputs"]:]
         unset = [a for a in ins if buffers[a].kind == TEMP and a not in written]
         if unset:

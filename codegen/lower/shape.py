@@ -108,12 +108,33 @@ def lower_gather_grad(node, dy, indices, params):
     if not i_shape:  # a scalar index: one slice receives dy
         return te.compute(p_shape, lambda *i: tirx.if_then_else(
             _wrap(indices(), p_shape[axis], str(indices.dtype)) == i[axis], dy(*(i[:axis] + i[axis + 1:])), zero), name="gather_grad")
+    if axis == 0:
+        return _scatter_add_rows(dy, indices, p_shape, i_shape)
     rs = [te.reduce_axis((0, d), name=f"r{k}") for k, d in enumerate(i_shape)]
 
     def value(*i):
         hit = _wrap(indices(*rs), p_shape[axis], str(indices.dtype)) == i[axis]
         return te.sum(tirx.if_then_else(hit, dy(*(i[:axis] + tuple(rs) + i[axis + 1:])), zero), axis=rs)
     return te.compute(p_shape, value, name="gather_grad")
+
+
+def _scatter_add_rows(dy, indices, p_shape, i_shape):
+    """gather_grad along axis 0 as a sequential scatter-add (topi's IR: parallel over the row elements,
+    serial over the indices): O(indices x row) work, where the compute form above is O(rows x indices x row)."""
+    n_idx, row = int(np.prod(i_shape)), int(np.prod(p_shape[1:]))
+    flat_dy = topi.reshape(dy, (n_idx, row))
+    flat_idx = te.compute((n_idx, row), lambda e, r: indices(*_unflatten(e, i_shape)), name="scatter_rows_idx")
+    zeros = te.compute((p_shape[0], row), lambda *i: tirx.const(0, str(dy.dtype)), name="scatter_rows_zero")
+    return topi.reshape(topi.scatter_elements(zeros, flat_idx, flat_dy, 0, "add"), p_shape)
+
+
+def _unflatten(flat, shape):
+    """The multi-index of row-major position `flat` in `shape`."""
+    index = []
+    for d in reversed(shape):
+        index.append(tirx.floormod(flat, d))
+        flat = tirx.floordiv(flat, d)
+    return index[::-1]
 
 
 @lowering("one_hot")

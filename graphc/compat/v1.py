@@ -16,7 +16,7 @@ from graphc.ops import (abs, add, argmax, argmin, cast, ceil, constant, cos, div
                         sqrt, square, subtract, tanh, transpose, where, zeros, zeros_like)
 from graphc.ops import convert_to_tensor, identity, stop_gradient  # noqa: F401
 from graphc.ops import (broadcast_to, concat, expand_dims, gather, one_hot, shape, slice, split, squeeze,  # noqa: F401,A004
-                        pad, stack, strided_slice, tile, unstack)
+                        pad, stack, strided_slice, tile, unsorted_segment_sum, unstack)
 from graphc.ops import rank, size  # noqa: E402,F401
 
 
@@ -73,6 +73,7 @@ def get_default_session():
 # ---- tf.nn ------------------------------------------------------------------------------------
 nn = _types.SimpleNamespace(
     relu=_ops.relu, sigmoid=_ops.sigmoid, tanh=_ops.tanh, softmax=_ops.softmax, log_softmax=_ops.log_softmax,
+    gelu=_ops.gelu,
     softmax_cross_entropy_with_logits=_losses.softmax_cross_entropy_with_logits,
     softmax_cross_entropy_with_logits_v2=_losses.softmax_cross_entropy_with_logits_v2,
     sparse_softmax_cross_entropy_with_logits=_losses.sparse_softmax_cross_entropy_with_logits,

@@ -92,6 +92,138 @@ def _reduce(b, node, ins, outs):
         b.node(op, ins, outs, keepdims=keep, axes=list(axes))
 
 
+
+# ---- what the model zoo's inference graphs need (models/) ------------------------------------------
+@_emitter("rsqrt")
+def _rsqrt(b, node, ins, outs):
+    root = b.fresh()
+    b.node("Sqrt", ins, [root])
+    b.node("Reciprocal", [root], outs)
+
+
+@_emitter("not_equal")
+def _not_equal(b, node, ins, outs):
+    same = b.fresh()
+    b.node("Equal", ins, [same])
+    b.node("Not", [same], outs)
+
+
+@_emitter("stop_gradient")
+def _stop_gradient(b, node, ins, outs):
+    b.node("Identity", ins, outs)
+
+
+@_emitter("fill")
+def _fill(b, node, ins, outs):
+    a = node.attrs
+    b.node("ConstantOfShape", [b.const(np.asarray(a["shape"], np.int64))], outs,
+           value=_scalar_tensor(a["value"], a["dtype"].np))
+
+
+@_emitter("conv")
+def _conv(b, node, ins, outs):
+    a = node.attrs
+    b.node("Conv", ins, outs, strides=list(a["strides"]), dilations=list(a["dilations"]), pads=list(a["pads"]),
+           group=int(a["groups"]))
+
+
+@_emitter("max_pool", "avg_pool")
+def _pool(b, node, ins, outs):
+    a = node.attrs
+    extra = {"dilations": list(a["dilations"])} if node.op == "max_pool" else \
+        {"count_include_pad": int(a.get("count_include_pad", False))}
+    b.node("MaxPool" if node.op == "max_pool" else "AveragePool", ins, outs, kernel_shape=list(a["kernel_shape"]),
+           strides=list(a["strides"]), pads=list(a["pads"]), ceil_mode=int(a["ceil_mode"]), **extra)
+
+
+@_emitter("expand_dims")
+def _expand_dims(b, node, ins, outs):
+    b.node("Unsqueeze", [ins[0], b.const(np.asarray([node.attrs["axis"]], np.int64))], outs)
+
+
+@_emitter("split")
+def _split(b, node, ins, outs):
+    axis = node.attrs["axis"]
+    sizes = [t.shape[axis] for t in node.outputs]
+    b.node("Split", [ins[0], b.const(np.asarray(sizes, np.int64))], outs, axis=axis)
+
+
+@_emitter("gather")
+def _gather(b, node, ins, outs):
+    b.node("Gather", ins, outs, axis=node.attrs["axis"])
+
+
+@_emitter("gather_grad")
+def _gather_grad(b, node, ins, outs):
+    """Scatter-add of dy's rows at `indices` into zeros shaped like params (axis 0 only)."""
+    if node.attrs["axis"] != 0:
+        raise OnnxExportError(f"gather_grad {node.name} along axis {node.attrs['axis']} has no ONNX export (axis 0 only)")
+    dy, indices, like = ins
+    shape, zeros, idx = b.fresh(), b.fresh(), b.fresh()
+    b.node("Shape", [like], [shape])
+    b.node("ConstantOfShape", [shape], [zeros], value=_scalar_tensor(0, node.inputs[0].dtype.np))
+    b.node("Unsqueeze", [_as_int64(b, indices, node.inputs[1]), b.const(np.asarray([-1], np.int64))], [idx])
+    b.node("ScatterND", [zeros, idx, dy], outs, reduction="add")
+
+
+@_emitter("one_hot")
+def _one_hot(b, node, ins, outs):
+    a = node.attrs
+    values = b.const(np.asarray([a["off_value"], a["on_value"]], a["dtype"].np))
+    # int64 indices: ONNX Runtime implements OneHot for few (indices, depth, values) type combinations
+    b.node("OneHot", [_as_int64(b, ins[0], node.inputs[0]), b.const(np.asarray(a["depth"], np.int64)), values], outs,
+           axis=a["axis"])
+
+
+@_emitter("cumsum")
+def _cumsum(b, node, ins, outs):
+    a = node.attrs
+    b.node("CumSum", [ins[0], b.const(np.asarray(a["axis"], np.int64))], outs, exclusive=int(a["exclusive"]),
+           reverse=int(a["reverse"]))
+
+
+@_emitter("top_k")
+def _top_k(b, node, ins, outs):
+    a = node.attrs
+    index = b.fresh()
+    b.node("TopK", [ins[0], b.const(np.asarray([a["k"]], np.int64))], [outs[0], index], axis=a["axis"],
+           largest=int(a["largest"]), sorted=1)
+    import onnx
+    b.node("Cast", [index], [outs[1]], to=onnx.helper.np_dtype_to_tensor_dtype(np.dtype(a["index_dtype"].np)))
+
+
+@_emitter("layer_norm")
+def _layer_norm(b, node, ins, outs):
+    b.node("LayerNormalization", ins, outs, axis=node.attrs["axis"], epsilon=node.attrs["epsilon"])
+
+
+@_emitter("strided_slice")
+def _strided_slice(b, node, ins, outs):
+    """Slice with the node's resolved (start, stop, step) per dim, then a reshape to its output shape."""
+    from graphc.ops.shape import slice_ranges
+    ranges = slice_ranges(tuple(node.inputs[0].shape), node.attrs["slices"])  # (start, step, count) per dim
+    starts, steps, counts = (np.asarray([r[k] for r in ranges], np.int64) for k in range(3))
+    ends = starts + steps * counts
+    ends = np.where(ends < 0, np.iinfo(np.int64).min, ends)  # a backward slice down to index 0
+    sliced = b.fresh()
+    b.node("Slice", [ins[0], b.const(starts), b.const(ends), b.const(np.arange(len(ranges), dtype=np.int64)),
+                     b.const(steps)], [sliced])
+    b.node("Reshape", [sliced, b.const(np.asarray(node.outputs[0].shape, np.int64))], outs)
+
+
+def _scalar_tensor(value, np_dtype):
+    import onnx
+    return onnx.numpy_helper.from_array(np.asarray([value], np_dtype))
+
+
+def _as_int64(b, name, t):
+    if t.dtype.np == np.int64:
+        return name
+    import onnx
+    out = b.fresh()
+    b.node("Cast", [name], [out], to=onnx.TensorProto.INT64)
+    return out
+
 class _Builder:
     """Collects ONNX nodes and initializers, naming each graphc tensor once."""
 

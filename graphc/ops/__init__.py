@@ -13,13 +13,13 @@ from .elemwise import (abs, add, bitcast, cast, ceil, cos, divide, equal, erf, e
                        bitwise_xor, bitwise_not, left_shift, right_shift, is_nan)
 from .indexing import gather_elements, gather_nd, scatter_elements, scatter_nd, top_k
 from .linalg import det, matmul
-from .nn import layer_norm, log_softmax, softmax
+from .nn import gelu, layer_norm, log_softmax, softmax
 from .reduce import cumprod, cumsum
 from .conv import avg_pool, avg_pool2d, conv, conv2d, conv_transpose, max_pool, max_pool2d, max_pool_indices
 from .reduce import (argmax, argmin, broadcast_like, reduce_max, reduce_mean, reduce_min, reduce_prod,
                      reduce_sum, sum_to)
 from .shape import (broadcast_to, concat, expand_dims, gather, getitem, one_hot, reshape, reshape_like, shape,
-                    pad, slice, split, squeeze, stack, strided_slice, tile, transpose, unstack)
+                    pad, slice, split, squeeze, stack, strided_slice, tile, transpose, unsorted_segment_sum, unstack)
 from .shape import rank, size
 from .random import dropout, multinomial, random_normal, random_shuffle, random_uniform, truncated_normal
 from . import packed  # noqa: F401  (registers matmul_packed, made by passes/pack_weights.py)

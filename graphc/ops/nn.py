@@ -130,3 +130,16 @@ def layer_norm(x, gamma=None, beta=None, axis=-1, epsilon=1e-5, name=None):
     gamma = convert_to_tensor(1.0 if gamma is None else gamma, x.dtype)
     beta = convert_to_tensor(0.0 if beta is None else beta, x.dtype)
     return make("layer_norm", [x, gamma, beta], {"axis": int(axis), "epsilon": float(epsilon)}, name)
+
+
+def gelu(features, approximate=False, name=None):
+    """GELU, x * Phi(x) (exact, with erf; approximate=True: the tanh form), composed from elementwise ops so
+    fusion makes it one kernel with its neighbours and its derivatives of any order come for free."""
+    from .control import identity
+    from .elemwise import erf, tanh
+    x = convert_to_tensor(features)
+    if approximate:
+        y = 0.5 * x * (1.0 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)))
+    else:
+        y = 0.5 * x * (1.0 + erf(x * 0.7071067811865476))
+    return identity(y, name=name) if name else y

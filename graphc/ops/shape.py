@@ -521,6 +521,18 @@ def gather(params, indices, axis=0, name=None, validate_indices=None, batch_dims
                 {"axis": 0 if axis is None else int(axis)}, name)  # TF1: axis None means 0
 
 
+
+def unsorted_segment_sum(data, segment_ids, num_segments, name=None):
+    """out[s] = sum of data[i] over the i with segment_ids[i] == s, for s < num_segments (TF's op); the
+    scatter-add that is gather's adjoint (`gather_grad`), so its gradient is a gather."""
+    data, segment_ids = convert_to_tensor(data), convert_to_tensor(segment_ids)
+    if data.shape is None or None in tuple(data.shape[1:]) or segment_ids.shape is None or len(segment_ids.shape) != 1:
+        raise ShapeError(f"unsorted_segment_sum needs data {data.name} with known dims after the first and 1-D "
+                         f"segment_ids {segment_ids.name}; got {data.shape} and {segment_ids.shape}")
+    from .creation import zeros
+    like = zeros([int(num_segments)] + list(data.shape[1:]), data.dtype)  # read for its shape only
+    return make("gather_grad", [data, segment_ids, like], {"axis": 0}, name)
+
 # ---- one_hot ------------------------------------------------------------------------------------
 def _one_hot_infer(node):
     idx = node.inputs[0]
