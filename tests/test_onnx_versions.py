@@ -69,3 +69,24 @@ def test_static_values_are_evaluated_once(monkeypatch):
     assert ctx.static(t, "test value") is first and ctx.maybe_static(t) is first and len(calls) == 1
     np.testing.assert_array_equal(first, [1, 2, 3, 4])
     assert ctx.maybe_static(fed) is None and ctx.maybe_static(fed) is None and len(calls) == 2
+
+
+@pytest.mark.parametrize("opset", [11, 13])
+def test_axes_are_an_attribute_before_opset_13_and_an_input_from_it(opset):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 1])
+    axes = helper.make_tensor("axes", TensorProto.INT64, [1], [1])
+    if opset < 13:
+        nodes = [helper.make_node("ReduceSum", ["x"], ["s"], axes=[1]), helper.make_node("Unsqueeze", ["s"], ["y"], axes=[0])]
+        inits = []
+    else:
+        zero = helper.make_tensor("zero", TensorProto.INT64, [1], [0])
+        nodes = [helper.make_node("ReduceSum", ["x", "axes"], ["s"]), helper.make_node("Unsqueeze", ["s", "zero"], ["y"])]
+        inits = [axes, zero]
+    m = helper.make_model(helper.make_graph(nodes, "axes", [x], [y], inits), opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 8
+    imp = import_model(m)
+    xv = np.arange(6, dtype="float32").reshape(2, 3)
+    with gc.Session(graph=imp.graph) as sess:
+        got = sess.run(imp.outputs["y"], {imp.inputs["x"]: xv})
+    np.testing.assert_array_equal(got, xv.sum(axis=1, keepdims=True)[None])

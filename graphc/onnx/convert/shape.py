@@ -35,16 +35,27 @@ def _transpose(ctx, node, ins, attrs):
     return gc.transpose(ins[0], attrs.get("perm"))
 
 
-def _axes_input_or_attr(ctx, node, ins, attrs, input_from):
-    if ctx.opset >= input_from:
-        return ints(ctx.static(ins[1], f"{node.op_type} axes")) if len(ins) > 1 and ins[1] is not None else None
+def axes_attr(ctx, node, ins, attrs):
+    """An op's axes as an attribute (before the opset that made them an input), None if absent."""
     return attrs.get("axes")
 
 
+def axes_input(ctx, node, ins, attrs):
+    """An op's axes as its (static) input 1, None if omitted."""
+    return ints(ctx.static(ins[1], f"{node.op_type} axes")) if len(ins) > 1 and ins[1] is not None else None
+
+
 @converter("Unsqueeze")
-def _unsqueeze(ctx, node, ins, attrs):
-    x = ins[0]
-    axes = _axes_input_or_attr(ctx, node, ins, attrs, 13)
+def _unsqueeze_v1(ctx, node, ins, attrs):
+    return _unsqueeze(ins[0], axes_attr(ctx, node, ins, attrs), node)
+
+
+@converter("Unsqueeze", since=13)
+def _unsqueeze_v13(ctx, node, ins, attrs):
+    return _unsqueeze(ins[0], axes_input(ctx, node, ins, attrs), node)
+
+
+def _unsqueeze(x, axes, node):
     out_rank = rank_of(x, node) + len(axes)
     for a in sorted(a % out_rank for a in axes):
         x = gc.expand_dims(x, a)
@@ -52,9 +63,13 @@ def _unsqueeze(ctx, node, ins, attrs):
 
 
 @converter("Squeeze")
-def _squeeze(ctx, node, ins, attrs):
-    axes = _axes_input_or_attr(ctx, node, ins, attrs, 13)
-    return gc.squeeze(ins[0], axis=axes)
+def _squeeze_v1(ctx, node, ins, attrs):
+    return gc.squeeze(ins[0], axis=axes_attr(ctx, node, ins, attrs))
+
+
+@converter("Squeeze", since=13)
+def _squeeze_v13(ctx, node, ins, attrs):
+    return gc.squeeze(ins[0], axis=axes_input(ctx, node, ins, attrs))
 
 
 @converter("Concat")
