@@ -78,12 +78,18 @@ def _concat(ctx, node, ins, attrs):
 
 
 @converter("Split")
-def _split(ctx, node, ins, attrs):
-    x, axis = ins[0], attrs.get("axis", 0)
-    if ctx.opset >= 13:
-        sizes = ints(ctx.static(ins[1], "Split split")) if len(ins) > 1 and ins[1] is not None else None
-    else:
-        sizes = attrs.get("split")
+def _split_v1(ctx, node, ins, attrs):
+    return _split(ins[0], attrs.get("split"), node, attrs)
+
+
+@converter("Split", since=13)
+def _split_v13(ctx, node, ins, attrs):
+    sizes = ints(ctx.static(ins[1], "Split split")) if len(ins) > 1 and ins[1] is not None else None
+    return _split(ins[0], sizes, node, attrs)
+
+
+def _split(x, sizes, node, attrs):
+    axis = attrs.get("axis", 0)
     n = len(node.output)
     if sizes is None:
         dim = x.shape[axis] if x.shape is not None else None
