@@ -69,3 +69,49 @@ def test_static_values_are_evaluated_once(monkeypatch):
     assert ctx.static(t, "test value") is first and ctx.maybe_static(t) is first and len(calls) == 1
     np.testing.assert_array_equal(first, [1, 2, 3, 4])
     assert ctx.maybe_static(fed) is None and ctx.maybe_static(fed) is None and len(calls) == 2
+
+
+@pytest.mark.parametrize("opset", [11, 13])
+def test_axes_are_an_attribute_before_opset_13_and_an_input_from_it(opset):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 1])
+    axes = helper.make_tensor("axes", TensorProto.INT64, [1], [1])
+    if opset < 13:
+        nodes = [helper.make_node("ReduceSum", ["x"], ["s"], axes=[1]), helper.make_node("Unsqueeze", ["s"], ["y"], axes=[0])]
+        inits = []
+    else:
+        zero = helper.make_tensor("zero", TensorProto.INT64, [1], [0])
+        nodes = [helper.make_node("ReduceSum", ["x", "axes"], ["s"]), helper.make_node("Unsqueeze", ["s", "zero"], ["y"])]
+        inits = [axes, zero]
+    m = helper.make_model(helper.make_graph(nodes, "axes", [x], [y], inits), opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 8
+    imp = import_model(m)
+    xv = np.arange(6, dtype="float32").reshape(2, 3)
+    with gc.Session(graph=imp.graph) as sess:
+        got = sess.run(imp.outputs["y"], {imp.inputs["x"]: xv})
+    np.testing.assert_array_equal(got, xv.sum(axis=1, keepdims=True)[None])
+
+
+@pytest.mark.parametrize("opset", [11, 13])
+def test_softmax_and_split_follow_their_opset(opset):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 2, 3])
+    outs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape)
+            for n, shape in (("p", [2, 2, 3]), ("a", [2, 2, 1]), ("b", [2, 2, 2]))]
+    if opset < 13:
+        split, inits = [helper.make_node("Split", ["x"], ["a", "b"], axis=2, split=[1, 2])], []
+    else:
+        split = [helper.make_node("Split", ["x", "sizes"], ["a", "b"], axis=2)]
+        inits = [helper.make_tensor("sizes", TensorProto.INT64, [2], [1, 2])]
+    nodes = [helper.make_node("Softmax", ["x"], ["p"], axis=1)] + split
+    m = helper.make_model(helper.make_graph(nodes, "v", [x], outs, inits), opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 8
+    imp = import_model(m)
+    xv = np.random.default_rng(1).standard_normal((2, 2, 3)).astype("float32")
+    with gc.Session(graph=imp.graph) as sess:
+        p, a, b = sess.run([imp.outputs[n] for n in "pab"], {imp.inputs["x"]: xv})
+    flat = xv.reshape(2, 6) if opset < 13 else None  # before 13: softmax over all dims from axis 1 on
+    e = np.exp(xv - xv.max(axis=1, keepdims=True)) if opset >= 13 else np.exp(flat - flat.max(axis=1, keepdims=True))
+    want = (e / e.sum(axis=1, keepdims=True)).reshape(2, 2, 3)
+    np.testing.assert_allclose(p, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(a, xv[:, :, :1])
+    np.testing.assert_array_equal(b, xv[:, :, 1:])

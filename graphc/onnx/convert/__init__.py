@@ -22,8 +22,16 @@ class Versions:
     """An ONNX op's converters by the opset each starts at; called as a converter, it runs the one for
     the model's opset (the largest start not above it)."""
 
-    def __init__(self, op_type):
-        self.op_type, self.by_since = op_type, {}
+    def __init__(self, op_type=None):
+        self.op_type, self.by_since = op_type, {}  # (op_type None: named when registered)
+
+    @classmethod
+    def of(cls, *pairs):
+        """Versions from (since, converter) pairs, for `CONVERTERS[op] = ...` (converter factories)."""
+        versions = cls()
+        for since, fn in pairs:
+            versions.add(since, fn)
+        return versions
 
     def add(self, since, fn):
         """Register `fn` as the converter from opset `since` on."""
@@ -48,9 +56,8 @@ class _Converters(Registry):
 
     def __setitem__(self, op, fn):
         if not isinstance(fn, Versions):
-            versions = Versions(op)
-            versions.add(1, fn)
-            fn = versions
+            fn = Versions.of((1, fn))
+        fn.op_type = fn.op_type or op
         super().__setitem__(op, fn)
 
 

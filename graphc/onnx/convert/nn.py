@@ -3,7 +3,7 @@ import numpy as np
 
 import graphc as gc
 
-from . import CONVERTERS, OnnxImportError, axis_in_range, const, converter, rank_of
+from . import CONVERTERS, OnnxImportError, Versions, axis_in_range, const, converter, rank_of
 from .shape import slice_static
 
 
@@ -31,18 +31,20 @@ def _gemm(ctx, node, ins, attrs):
 
 
 def _softmax_conv(fn):
-    def conv(ctx, node, ins, attrs):
+    """Softmax-like converters: over x flattened to 2-D at `axis` before opset 13, along `axis` from it on."""
+    def v13(ctx, node, ins, attrs):
+        return fn(ins[0], axis=axis_in_range(attrs.get("axis", -1), rank_of(ins[0], node)))
+
+    def v1(ctx, node, ins, attrs):
         x = ins[0]
         rank = rank_of(x, node)
-        if ctx.opset >= 13:
-            return fn(x, axis=axis_in_range(attrs.get("axis", -1), rank))
-        axis = axis_in_range(attrs.get("axis", 1), rank)  # before 13: softmax of x flattened to 2-D at axis
+        axis = axis_in_range(attrs.get("axis", 1), rank)
         if axis == rank - 1:
             return fn(x, axis=-1)
         flat = gc.reshape(x, [int(np.prod(x.shape[:axis])) if None not in x.shape[:axis] else -1,
                               int(np.prod(x.shape[axis:])) if None not in x.shape[axis:] else -1])
         return gc.reshape_like(fn(flat, axis=-1), x)
-    return conv
+    return Versions.of((1, v1), (13, v13))
 
 
 CONVERTERS["Softmax"] = _softmax_conv(gc.softmax)

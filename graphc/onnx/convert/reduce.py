@@ -4,18 +4,12 @@ import numpy as np
 import graphc as gc
 from graphc import dtypes
 
-from . import BIG, CONVERTERS, OnnxImportError, axis_in_range, const, ints, rank_of
-from .shape import slice_static
+from . import BIG, CONVERTERS, OnnxImportError, Versions, axis_in_range, const, ints, rank_of
+from .shape import axes_attr, axes_input, slice_static
 
 
-def _reduce_axes(ctx, node, ins, attrs, input_from):
-    if ctx.opset >= input_from:
-        if len(ins) > 1 and ins[1] is not None:
-            axes = ints(ctx.static(ins[1], f"{node.op_type} axes"))
-        else:
-            axes = []
-    else:
-        axes = list(attrs.get("axes", []))
+def _reduce_axes(ctx, node, ins, attrs, axes_of):
+    axes = list(axes_of(ctx, node, ins, attrs) or [])
     if not axes:
         if attrs.get("noop_with_empty_axes", 0):
             return None, True
@@ -24,14 +18,17 @@ def _reduce_axes(ctx, node, ins, attrs, input_from):
 
 
 def _reduce(fn, input_from=18, pre=None, post=None):
-    def conv(ctx, node, ins, attrs):
-        x = ins[0]
-        axes, noop = _reduce_axes(ctx, node, ins, attrs, input_from)
-        if noop:
-            return gc.identity(x) if pre is None else pre(x)
-        y = fn(x if pre is None else pre(x), axis=axes, keepdims=bool(attrs.get("keepdims", 1)))
-        return y if post is None else post(y)
-    return conv
+    """A reduction's converters: its axes an attribute before opset `input_from`, an input from it on."""
+    def version(axes_of):
+        def conv(ctx, node, ins, attrs):
+            x = ins[0]
+            axes, noop = _reduce_axes(ctx, node, ins, attrs, axes_of)
+            if noop:
+                return gc.identity(x) if pre is None else pre(x)
+            y = fn(x if pre is None else pre(x), axis=axes, keepdims=bool(attrs.get("keepdims", 1)))
+            return y if post is None else post(y)
+        return conv
+    return Versions.of((1, version(axes_attr)), (input_from, version(axes_input)))
 
 
 CONVERTERS["ReduceSum"] = _reduce(gc.reduce_sum, input_from=13)
@@ -81,7 +78,7 @@ def _arg(fn):
         x, axis, keep = ins[0], attrs.get("axis", 0), bool(attrs.get("keepdims", 1))
         if not attrs.get("select_last_index", 0):
             return fn(x, axis=axis, keepdims=keep, output_type=dtypes.int64)
-        axis %= rank_of(x, node)
+        axis = axis_in_range(axis, rank_of(x, node))
         dim = x.shape[axis]
         if dim is None:
             raise OnnxImportError("select_last_index=1 needs the reduced dim known at import time")

@@ -35,16 +35,27 @@ def _transpose(ctx, node, ins, attrs):
     return gc.transpose(ins[0], attrs.get("perm"))
 
 
-def _axes_input_or_attr(ctx, node, ins, attrs, input_from):
-    if ctx.opset >= input_from:
-        return ints(ctx.static(ins[1], f"{node.op_type} axes")) if len(ins) > 1 and ins[1] is not None else None
+def axes_attr(ctx, node, ins, attrs):
+    """An op's axes as an attribute (before the opset that made them an input), None if absent."""
     return attrs.get("axes")
 
 
+def axes_input(ctx, node, ins, attrs):
+    """An op's axes as its (static) input 1, None if omitted."""
+    return ints(ctx.static(ins[1], f"{node.op_type} axes")) if len(ins) > 1 and ins[1] is not None else None
+
+
 @converter("Unsqueeze")
-def _unsqueeze(ctx, node, ins, attrs):
-    x = ins[0]
-    axes = _axes_input_or_attr(ctx, node, ins, attrs, 13)
+def _unsqueeze_v1(ctx, node, ins, attrs):
+    return _unsqueeze(ins[0], axes_attr(ctx, node, ins, attrs), node)
+
+
+@converter("Unsqueeze", since=13)
+def _unsqueeze_v13(ctx, node, ins, attrs):
+    return _unsqueeze(ins[0], axes_input(ctx, node, ins, attrs), node)
+
+
+def _unsqueeze(x, axes, node):
     out_rank = rank_of(x, node) + len(axes)
     for a in sorted(a % out_rank for a in axes):
         x = gc.expand_dims(x, a)
@@ -52,9 +63,13 @@ def _unsqueeze(ctx, node, ins, attrs):
 
 
 @converter("Squeeze")
-def _squeeze(ctx, node, ins, attrs):
-    axes = _axes_input_or_attr(ctx, node, ins, attrs, 13)
-    return gc.squeeze(ins[0], axis=axes)
+def _squeeze_v1(ctx, node, ins, attrs):
+    return gc.squeeze(ins[0], axis=axes_attr(ctx, node, ins, attrs))
+
+
+@converter("Squeeze", since=13)
+def _squeeze_v13(ctx, node, ins, attrs):
+    return gc.squeeze(ins[0], axis=axes_input(ctx, node, ins, attrs))
 
 
 @converter("Concat")
@@ -63,12 +78,18 @@ def _concat(ctx, node, ins, attrs):
 
 
 @converter("Split")
-def _split(ctx, node, ins, attrs):
-    x, axis = ins[0], attrs.get("axis", 0)
-    if ctx.opset >= 13:
-        sizes = ints(ctx.static(ins[1], "Split split")) if len(ins) > 1 and ins[1] is not None else None
-    else:
-        sizes = attrs.get("split")
+def _split_v1(ctx, node, ins, attrs):
+    return _split(ins[0], attrs.get("split"), node, attrs)
+
+
+@converter("Split", since=13)
+def _split_v13(ctx, node, ins, attrs):
+    sizes = ints(ctx.static(ins[1], "Split split")) if len(ins) > 1 and ins[1] is not None else None
+    return _split(ins[0], sizes, node, attrs)
+
+
+def _split(x, sizes, node, attrs):
+    axis = attrs.get("axis", 0)
     n = len(node.output)
     if sizes is None:
         dim = x.shape[axis] if x.shape is not None else None
@@ -131,7 +152,7 @@ def _gather(ctx, node, ins, attrs):
     x, idx = ins
     axis = attrs.get("axis", 0)
     rank = rank_of(x, node)
-    axis %= rank
+    axis = axis_in_range(axis, rank)
     value = ctx.maybe_static(idx)
     dim = x.shape[axis]
     if value is not None and dim is not None:  # ONNX allows negative indices
