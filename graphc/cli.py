@@ -73,6 +73,9 @@ def cmd_compile(args):
         bar.set_description("export")
         exe.export(args.output)
         bar.update(1)
+    if args.emit_source:
+        with open(args.emit_source, "w") as f:
+            f.write(exe.inspect_source())
     print(f"wrote {args.output} ({os.path.getsize(args.output)} bytes, {exe.num_kernels} kernels, "
           f"target {args.target})")
 
@@ -220,6 +223,8 @@ def build_parser():
     c.add_argument("--opt-level", type=int, default=3, choices=range(4), metavar="N", help="0..3 (default 3)")
     c.add_argument("--input-shape", action="append", metavar="NAME=D0,D1,...",
                    help="fix an input's shape (repeatable)")
+    c.add_argument("--emit-source", metavar="FILE",
+                   help="also write the generated kernel source (CUDA C for cuda, LLVM IR for cpu)")
     c.set_defaults(func=cmd_compile)
 
     r = sub.add_parser("run", help="run an artifact on .npy/.npz inputs")

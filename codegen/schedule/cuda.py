@@ -35,7 +35,17 @@ class Dlight(ScheduleRule):
             return None
         if isinstance(sch, (list, tuple)):
             sch = sch[0] if sch else None
-        return sch
+        return sch if sch is not None and splits_reductions_validly(sch) else None
+
+
+def splits_reductions_validly(sch):
+    """Whether TVM can lower the schedule's cross-thread reductions (it cannot for a reducer whose
+    identity and combiner it does not recognise, e.g. max_pool's argmax over window offsets)."""
+    try:
+        tvm.s_tir.transform.LowerCrossThreadReduction()(sch.mod)
+        return True
+    except Exception:  # noqa: BLE001 (TVM raises its own error types)
+        return False
 
 
 def _extent(sch, loop):
@@ -131,11 +141,11 @@ class ThreadedFallback(ScheduleRule):
                 work = sch.copy()
                 try:
                     schedule_reduction(work, work.get_sblock(sch.get(block).name_hint), target, threads)
-                    tvm.s_tir.transform.LowerCrossThreadReduction()(work.mod)  # a custom reducer it can't split
+                except ScheduleError:
+                    work = None
+                if work is not None and splits_reductions_validly(work):
                     sch = work
                     continue
-                except Exception:  # noqa: BLE001 (TVM raises its own error types here)
-                    pass
                 split = _split_iters(sch, block)
                 bind_spatial(sch, split[0] if split else [], threads, block)
             else:
