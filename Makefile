@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.graphc-installed
 export TVM_NUM_THREADS ?= 2
 
-.PHONY: install demo test test-slow test-all bench clean
+.PHONY: install demo test test-slow test-all bench gpu-bundle clean
 
 $(STAMP): setup.py
 	@# Graphviz's dot draws graphs (graphc.viz, GRAPHC_DUMP); install it where apt can, else go on
@@ -44,6 +44,10 @@ bench: $(BENCH_STAMP)
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/bench_matmul.py
 	$(PY) benchmarks/bench_fusion.py
+
+# build/gpu-bundle/: CUDA kernels, TVM's runtime and a run.sh that checks and times them on a GPU machine
+gpu-bundle: $(STAMP)
+	$(PY) benchmarks/gpu_bundle/build.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
