@@ -2,7 +2,8 @@
 register blocking, GEMV, row reductions with a warp or block per row), wrapped as graphc rules; graphc's
 own fallback after them binds every block to blocks and threads and never leaves a reduction on one
 thread: a reduction with few outputs is split across a block's threads (a cross-thread reduction
-with warp shuffles), and a full reduction runs in two stages (partials per block, then one block)."""
+with warp shuffles). A full reduction (dlight's Reduction) runs on one block of up to 1024 threads;
+a two-stage version over every SM is still to do."""
 import math
 
 import tvm
@@ -14,7 +15,6 @@ from .rule import ScheduleRule
 
 REDUCE = tvm.tirx.IterVar.CommReduce
 ROW_THREADS = 256         # threads sharing one output's reduction
-TWO_STAGE_MIN = 1 << 14   # a full reduction at least this long gets a first stage spread over blocks
 
 
 class Dlight(ScheduleRule):
@@ -35,7 +35,10 @@ class Dlight(ScheduleRule):
             return None
         if isinstance(sch, (list, tuple)):
             sch = sch[0] if sch else None
-        return sch if sch is not None and splits_reductions_validly(sch) else None
+        # a schedule over the GPU's limits (seen: a conv's whole product staged in 141 KB of shared
+        # memory by GeneralReduction) is not applicable either
+        return sch if sch is not None and splits_reductions_validly(sch) and fits_gpu(sch.mod["main"], target) \
+            else None
 
 
 def splits_reductions_validly(sch):
@@ -88,26 +91,9 @@ def reduce_across_threads(sch, block, spatial, reduce, threads):
     sch.bind(rt, "threadIdx.x")
 
 
-def reduce_in_two_stages(sch, block, reduce, threads, blocks):
-    """A full reduction: `blocks` blocks each reduce a strided share (coalesced: neighbouring threads
-    read neighbouring elements) into a partial, then one block reduces the partials."""
-    r = sch.fuse(*reduce) if len(reduce) > 1 else reduce[0]
-    _, rb, rt = sch.split(r, [None, blocks, threads])
-    partial = sch.rfactor(rb, factor_axis=0)
-    loops = sch.get_loops(partial)  # (serial, block, thread)
-    sch.reorder(loops[1], loops[0], loops[2])
-    sch.bind(loops[1], "blockIdx.x")
-    sch.bind(loops[2], "threadIdx.x")
-    final = sch.get_loops(block)
-    unit = sch.add_unit_loop(block)
-    sch.bind(unit, "blockIdx.x")
-    _, ft = sch.split(final[-1], [None, min(threads, blocks)])
-    sch.bind(ft, "threadIdx.x")
-
-
 def schedule_reduction(sch, block, target, threads):
-    """Spread a reduction block over threads: per output when there are many outputs, across threads
-    when there are few, in two stages when there is one and the reduction is long."""
+    """Spread a reduction block over threads: one thread per output when there are many outputs, a block
+    of threads per output when there are few."""
     split = _split_iters(sch, block)
     if split is None:
         raise ScheduleError("reduction loops are not the innermost")
@@ -118,11 +104,6 @@ def schedule_reduction(sch, block, target, threads):
     if outputs >= sms * threads or length < 32:  # enough outputs to fill the GPU one thread each
         return bind_spatial(sch, spatial, threads, block)
     row_threads = min(threads, 1 << max(5, (length - 1).bit_length() - 2))  # about 4+ elements per thread
-    if outputs == 1 and length >= TWO_STAGE_MIN:
-        try:
-            return reduce_in_two_stages(sch, block, reduce, row_threads, min(sms * 4, length // (row_threads * 4)))
-        except ScheduleError:
-            pass  # e.g. argmax's tuple reduction cannot be rfactored: one block reduces it
     return reduce_across_threads(sch, block, spatial, reduce, row_threads)
 
 
