@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.graphc-installed
 
-.PHONY: install demo test test-slow test-all bench fuzz tf1-corpus clean
+.PHONY: install demo test test-slow test-all bench fuzz tf1-corpus gpu-bundle clean
 
 $(STAMP): setup.py
 	@# Graphviz's dot draws graphs (graphc.viz, GRAPHC_DUMP); install it where apt can, else go on
@@ -55,6 +55,10 @@ fuzz: $(STAMP)
 # graphc, final metrics compared (slow: tens of minutes)
 tf1-corpus: $(BENCH_STAMP)
 	$(PY) tests/tf1_corpus/runner.py --jobs 2
+
+# build/gpu-bundle/: CUDA kernels, TVM's runtime and a run.sh that checks and times them on a GPU machine
+gpu-bundle: $(STAMP)
+	$(PY) benchmarks/gpu_bundle/build.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -73,6 +73,9 @@ def cmd_compile(args):
         bar.set_description("export")
         exe.export(args.output, sign_key=args.sign)
         bar.update(1)
+    if args.emit_source:
+        with open(args.emit_source, "w") as f:
+            f.write(exe.inspect_source())
     print(f"wrote {args.output} ({os.path.getsize(args.output)} bytes, {exe.num_kernels} kernels, "
           f"target {args.target}{', signed' if args.sign else ''})")
 
@@ -248,6 +251,8 @@ def build_parser():
     c.add_argument("--input-shape", action="append", metavar="NAME=D0,D1,...",
                    help="fix an input's shape (repeatable)")
     c.add_argument("--sign", metavar="KEYFILE", help="sign the artifact with this Ed25519 private key (PEM)")
+    c.add_argument("--emit-source", metavar="FILE",
+                   help="also write the generated kernel source (CUDA C for cuda, LLVM IR for cpu)")
     c.set_defaults(func=cmd_compile)
 
     k = sub.add_parser("keygen", help="write a new Ed25519 key pair for signing artifacts")

@@ -78,6 +78,20 @@ class Executable:
         outputs = [(n, tuple(b.shape), b.dtype) for n, b in zip(names, fetched)]
         return export_executable(self, path, inputs, outputs, sign_key)
 
+    def inspect_source(self):
+        """The generated device source: CUDA C for a GPU target, LLVM IR for a CPU one."""
+        if self.module is None:
+            return ""
+        mod = getattr(self.module, "mod", self.module)  # a tvm.compile Executable wraps the runtime module
+        device = [m for m in mod.imports if m.kind != "library"] if hasattr(mod, "imports") else []
+        if device:
+            return "\n".join(m.inspect_source() for m in device)
+        try:
+            return mod.inspect_source("ll")
+        except Exception as e:  # noqa: BLE001 (a library loaded from the kernel cache keeps no source)
+            raise RuntimeError("these kernels were loaded from a compiled library (the kernel cache or an "
+                               "artifact), which keeps no source; compile with the cache off to inspect") from e
+
     @property
     def num_kernels(self):
         return len(self.plan.calls)

@@ -1,22 +1,116 @@
-"""CUDA schedule rules: for now only the fallback, every block's spatial loops bound to blocks and threads."""
+"""CUDA schedule rules. TVM's dlight GPU rules where they fit (matmul with shared-memory tiles and
+register blocking, GEMV, row reductions with a warp or block per row), wrapped as graphc rules; graphc's
+own fallback after them binds every block to blocks and threads and never leaves a reduction on one
+thread: a reduction with few outputs is split across a block's threads (a cross-thread reduction
+with warp shuffles). A full reduction (dlight's Reduction) runs on one block of up to 1024 threads;
+a two-stage version over every SM is still to do."""
+import math
+
 import tvm
+from tvm.s_tir import dlight
+from tvm.s_tir.schedule import ScheduleError
 
 from . import inline_spatial, is_reduction, sblocks
 from .rule import ScheduleRule
 
+REDUCE = tvm.tirx.IterVar.CommReduce
+ROW_THREADS = 256         # threads sharing one output's reduction
 
-def _bind_spatial(sch, loops, threads):
+
+class Dlight(ScheduleRule):
+    """One of tvm.s_tir.dlight's GPU rules as a graphc rule (None where it does not apply or fails)."""
+
+    def __init__(self, rule):
+        self.rule = rule
+        self.name = "dlight_" + type(rule).__name__
+
+    def apply(self, func, target):
+        # TVM 0.27's tensorize crashes the process (segfault in Tensorize, seen for float16 matmul):
+        # dlight's tensor-core path stays off until it works
+        func = func.with_attr("dlight.do_not_tensorize", True)
+        try:
+            with target.tvm_target:
+                sch = self.rule.apply(func, target.tvm_target, False)
+        except Exception:  # noqa: BLE001 (a dlight rule that trips over a kernel does not apply to it)
+            return None
+        if isinstance(sch, (list, tuple)):
+            sch = sch[0] if sch else None
+        # a schedule over the GPU's limits (seen: a conv's whole product staged in 141 KB of shared
+        # memory by GeneralReduction) is not applicable either
+        return sch if sch is not None and splits_reductions_validly(sch) and fits_gpu(sch.mod["main"], target) \
+            else None
+
+
+def splits_reductions_validly(sch):
+    """Whether TVM can lower the schedule's cross-thread reductions (it cannot for a reducer whose
+    identity and combiner it does not recognise, e.g. max_pool's argmax over window offsets)."""
+    try:
+        tvm.s_tir.transform.LowerCrossThreadReduction()(sch.mod)
+        return True
+    except Exception:  # noqa: BLE001 (TVM raises its own error types)
+        return False
+
+
+def _extent(sch, loop):
+    ext = sch.get(loop).extent
+    return int(ext) if isinstance(ext, tvm.tirx.IntImm) else None
+
+
+def _split_iters(sch, block):
+    """(spatial loops, reduction loops) of a block whose loops match its iterators one to one, else None."""
+    iters, loops = sch.get(block).iter_vars, sch.get_loops(block)
+    if len(iters) != len(loops):
+        return None
+    kinds = [iv.iter_type == REDUCE for iv in iters]
+    n_spatial = kinds.index(True) if True in kinds else len(kinds)
+    if any(not k for k in kinds[n_spatial:]):  # reduction loops must come last
+        return None
+    return list(loops[:n_spatial]), list(loops[n_spatial:])
+
+
+def _fused(sch, loops, block):
     if not loops:
-        return
-    fused = sch.fuse(*loops) if len(loops) > 1 else loops[0]
+        return sch.add_unit_loop(block)
+    return sch.fuse(*loops) if len(loops) > 1 else loops[0]
+
+
+def bind_spatial(sch, loops, threads, block):
+    """Fuse `loops` (or a unit loop) and bind them to blocks of `threads` threads."""
+    fused = _fused(sch, loops, block)
     bx, tx = sch.split(fused, [None, threads])
     sch.bind(bx, "blockIdx.x")
     sch.bind(tx, "threadIdx.x")
 
 
-class OneThreadPerElement(ScheduleRule):
-    """Any kernel (the CUDA fallback): one thread per output element, reductions serial in their thread."""
-    name = "cuda_one_thread_per_element"
+def reduce_across_threads(sch, block, spatial, reduce, threads):
+    """One thread block per output: its threads share the reduction (TVM lowers it to warp shuffles)."""
+    out = _fused(sch, spatial, block)
+    r = sch.fuse(*reduce) if len(reduce) > 1 else reduce[0]
+    _, rt = sch.split(r, [None, threads])
+    sch.bind(out, "blockIdx.x")
+    sch.bind(rt, "threadIdx.x")
+
+
+def schedule_reduction(sch, block, target, threads):
+    """Spread a reduction block over threads: one thread per output when there are many outputs, a block
+    of threads per output when there are few."""
+    split = _split_iters(sch, block)
+    if split is None:
+        raise ScheduleError("reduction loops are not the innermost")
+    spatial, reduce = split
+    outputs = math.prod(_extent(sch, s) or 1 << 20 for s in spatial)
+    length = math.prod(_extent(sch, r) or 1 << 20 for r in reduce)
+    sms = target.sm_count or 100
+    if outputs >= sms * threads or length < 32:  # enough outputs to fill the GPU one thread each
+        return bind_spatial(sch, spatial, threads, block)
+    row_threads = min(threads, 1 << max(5, (length - 1).bit_length() - 2))  # about 4+ elements per thread
+    return reduce_across_threads(sch, block, spatial, reduce, row_threads)
+
+
+class ThreadedFallback(ScheduleRule):
+    """Any kernel (the CUDA fallback): spatial blocks one thread per element (coalesced along the
+    innermost axis); reductions spread over threads by schedule_reduction."""
+    name = "cuda_fallback"
     threads = 256
 
     def apply(self, func, target):
@@ -24,19 +118,42 @@ class OneThreadPerElement(ScheduleRule):
         inline_spatial(sch)
         threads = min(self.threads, target.max_threads_per_block or self.threads)
         for block in sblocks(sch):
-            loops = sch.get_loops(block)
             if is_reduction(sch, block):
-                iters = sch.get(block).iter_vars
-                n_spatial = sum(1 for iv in iters if iv.iter_type != tvm.tirx.IterVar.CommReduce)
-                spatial = list(loops[:n_spatial])
-                if not spatial:  # a full reduction: one thread
-                    spatial = [sch.add_unit_loop(block)]
-                _bind_spatial(sch, spatial, threads)
+                work = sch.copy()
+                try:
+                    schedule_reduction(work, work.get_sblock(sch.get(block).name_hint), target, threads)
+                except ScheduleError:
+                    work = None
+                if work is not None and splits_reductions_validly(work):
+                    sch = work
+                    continue
+                split = _split_iters(sch, block)
+                bind_spatial(sch, split[0] if split else [], threads, block)
             else:
-                if not loops:
-                    loops = [sch.add_unit_loop(block)]
-                _bind_spatial(sch, loops, threads)
+                bind_spatial(sch, list(sch.get_loops(block)), threads, block)
         return sch
 
 
-CUDA_RULES = (OneThreadPerElement(),)  # a Target's rules, in order; the fallback last
+# a Target's rules, in order: dlight's specialised rules, then the fallback
+CUDA_RULES = (
+    Dlight(dlight.gpu.Matmul()),
+    Dlight(dlight.gpu.GEMV()),
+    Dlight(dlight.gpu.LowBatchGEMV()),
+    Dlight(dlight.gpu.Reduction()),
+    Dlight(dlight.gpu.GeneralReduction()),
+    Dlight(dlight.gpu.Transpose()),
+    ThreadedFallback(),
+)
+
+
+def fits_gpu(func, target):
+    """Whether a scheduled kernel respects the GPU's limits (threads per block, shared memory per
+    block, vector widths), by TVM's verify_gpu_code after the lowering passes meta-schedule runs."""
+    from tvm.s_tir import meta_schedule as ms
+    limits = tvm.target.Target({"kind": "cuda", "arch": target.arch,
+                                "max_shared_memory_per_block": target.max_shared_memory_per_block,
+                                "max_threads_per_block": target.max_threads_per_block,
+                                "thread_warp_size": target.warp_size}, host=target.tvm_target.host)
+    verify = ms.postproc.VerifyGPUCode()
+    verify._initialize_with_tune_context(ms.TuneContext(target=limits))
+    return bool(verify.apply(tvm.s_tir.Schedule(func)))
