@@ -82,15 +82,12 @@ class Executable:
         """The generated device source: CUDA C for a GPU target, LLVM IR for a CPU one."""
         if self.module is None:
             return ""
-        mod = getattr(self.module, "mod", self.module)  # a tvm.compile Executable wraps the runtime module
-        device = [m for m in mod.imports if m.kind != "library"] if hasattr(mod, "imports") else []
-        if device:
-            return "\n".join(m.inspect_source() for m in device)
-        try:
-            return mod.inspect_source("ll")
-        except Exception as e:  # noqa: BLE001 (a library loaded from the kernel cache keeps no source)
-            raise RuntimeError("these kernels were loaded from a compiled library (the kernel cache or an "
-                               "artifact), which keeps no source; compile with the cache off to inspect") from e
+        return _module_source(self.module) or _module_source(self._module_in_memory())
+
+    def _module_in_memory(self):
+        """The kernels built again in memory: a library loaded from the kernel cache keeps no source."""
+        from graphc.codegen.build import build_module
+        return build_module([k for k in self.kernels_info if k.func is not None], self.plan.target)
 
     @property
     def num_kernels(self):
@@ -123,6 +120,18 @@ class Executable:
             return executor.profile(feeds, repeat, variables)
         finally:
             self.executors.release(executor)
+
+
+def _module_source(module):
+    """A built module's source (device code if it has any, else LLVM IR), or "" for a loaded library."""
+    mod = getattr(module, "mod", module)  # a tvm.compile Executable wraps the runtime module
+    device = [m for m in mod.imports if m.kind != "library"] if hasattr(mod, "imports") else []
+    if device:
+        return "\n".join(m.inspect_source() for m in device)
+    try:
+        return mod.inspect_source("ll")
+    except Exception:  # noqa: BLE001 (a loaded shared library keeps no source)
+        return ""
 
 
 def compile(fetches, feeds, target="cpu", opt_level=3, session=None, output_names=None):

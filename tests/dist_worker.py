@@ -25,9 +25,9 @@ def train(out):
     gc.set_random_seed(100 + rank)  # different initial weights on every rank: the broadcast must fix them
     x = gc.placeholder(gc.float32, [None, 16], name="x")
     y = gc.placeholder(gc.int32, [None], name="y")
-    w1 = gc.Variable(gc.initializers.random_normal([16, 24], stddev=0.3), name="w1")
+    w1 = gc.Variable(gc.initializers.random_normal_initializer(stddev=0.3)([16, 24]), name="w1")
     b1 = gc.Variable(np.zeros(24, "float32"), name="b1")
-    w2 = gc.Variable(gc.initializers.random_normal([24, 5], stddev=0.3), name="w2")
+    w2 = gc.Variable(gc.initializers.random_normal_initializer(stddev=0.3)([24, 5]), name="w2")
     b2 = gc.Variable(np.zeros(5, "float32"), name="b2")
     logits = gc.matmul(gc.relu(gc.matmul(x, w1) + b1), w2) + b2
     loss = gc.reduce_mean(-gc.reduce_sum(gc.one_hot(y, 5) * gc.log_softmax(logits), axis=1))

@@ -59,7 +59,14 @@ def test_op_with_dims_known_only_at_feed_time(name):
     run_example(name, ex, unknown_dims=True)
 
 
-@pytest.mark.parametrize("name", KERNEL_OPS)
+# Known CUDA failures, each a bug to fix (strict: the test fails once the op builds, so the entry is removed)
+CUDA_KNOWN_FAILURES = {
+    "multinomial": "the Gumbel hash's Let variables are defined twice after scheduling (TIR ill-formed)",
+}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=CUDA_KNOWN_FAILURES[n], strict=True))
+                                  if n in CUDA_KNOWN_FAILURES else n for n in KERNEL_OPS])
 def test_op_builds_for_cuda(name):
     """Every op lowers, schedules and compiles for CUDA (running needs a GPU; building does not)."""
     from graphc.passes.specialize import specialize
@@ -92,8 +99,10 @@ def _has_float_input(example):
     return any(np.asarray(a).dtype.kind == "f" for a in example.inputs)
 
 
-FLOAT_KERNEL_OPS = [name for name in KERNEL_OPS
-                    if any(_has_float_input(ex) for ex in get_op(name).examples(np.random.default_rng(0)))]
+# Ops whose result for NaN inputs neither numpy nor TF defines: sampling from NaN logits
+NAN_UNDEFINED = {"multinomial"}
+FLOAT_KERNEL_OPS = [name for name in KERNEL_OPS if name not in NAN_UNDEFINED
+                    and any(_has_float_input(ex) for ex in get_op(name).examples(np.random.default_rng(0)))]
 
 
 @pytest.mark.parametrize("name", FLOAT_KERNEL_OPS)
