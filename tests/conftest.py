@@ -56,3 +56,16 @@ def onnx_matches_onnxruntime(model, feeds, rtol=1e-5, atol=1e-5):
     want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=rtol, atol=atol)
+
+
+@pytest.fixture(scope="module")
+def mlp_gca(tmp_path_factory):
+    """(path, x value, expected y) of a two-kernel MLP artifact (test_artifact.mlp), built once per module."""
+    from test_artifact import mlp
+    rng = np.random.default_rng(0)
+    with graphc.Graph().as_default():
+        x, y, ref = mlp(rng)
+        xv = rng.standard_normal((3, 8)).astype(np.float32)
+        path = tmp_path_factory.mktemp("mlp_gca") / "mlp.gca"
+        graphc.compile(y, {x: xv}).export(str(path))
+    return path, xv, ref(xv).astype(np.float32)

@@ -15,15 +15,9 @@ from test_artifact import _rewrite, _rewrite_all, mlp
 
 
 @pytest.fixture(scope="module")
-def artifact(tmp_path_factory):
-    """(path, x value, expected y) of a two-kernel MLP artifact."""
-    rng = np.random.default_rng(0)
-    with gc.Graph().as_default():
-        x, y, ref = mlp(rng)
-        xv = rng.standard_normal((3, 8)).astype(np.float32)
-        path = tmp_path_factory.mktemp("valid") / "mlp.gca"
-        gc.compile(y, {x: xv}).export(str(path))
-    return path, xv, ref(xv).astype(np.float32)
+def artifact(mlp_gca):
+    """(path, x value, expected y) of a two-kernel MLP artifact (conftest.mlp_gca)."""
+    return mlp_gca
 
 
 def _plan(path):

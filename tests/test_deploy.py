@@ -14,7 +14,6 @@ import graphc as gc
 from graphc.runtime.artifact import ArtifactError
 
 from conftest import assert_close
-from test_artifact import mlp
 
 # Run in a fresh interpreter with TVM_NUM_THREADS unset and a fake `torch` importable (as where torch
 # is installed): loading and running must map no libtvm_compiler, import neither torch nor the `tvm`
@@ -50,17 +49,6 @@ report["library_mapped_after"] = mapped("graphc-load-")
 report["temp_left"] = [f for f in os.listdir(tempfile.gettempdir()) if f.startswith("graphc-load-")]
 print(json.dumps(report))
 """
-
-
-@pytest.fixture(scope="module")
-def mlp_gca(tmp_path_factory):
-    rng = np.random.default_rng(0)
-    with gc.Graph().as_default():
-        x, y, ref = mlp(rng)
-        xv = rng.standard_normal((3, 8)).astype(np.float32)
-        path = tmp_path_factory.mktemp("deploy") / "mlp.gca"
-        gc.compile(y, {x: xv}).export(str(path))
-    return path, xv, ref(xv).astype(np.float32)
 
 
 def fresh_process(tmp_path, mlp_gca, cpus=None):
