@@ -59,7 +59,7 @@ def test_importer_and_exporter_share_one_name_table():
 def test_static_values_are_evaluated_once(monkeypatch):
     calls = []
     evaluate = gc.reference.evaluate
-    monkeypatch.setattr(gc.reference, "evaluate", lambda t: calls.append(t) or evaluate(t))
+    monkeypatch.setattr(gc.reference, "evaluate", lambda t, known=None: calls.append((t, known)) or evaluate(t, known))
     g = gc.Graph()
     with g.as_default():
         t = gc.constant(np.arange(4, dtype="int64")) + 1
@@ -69,6 +69,10 @@ def test_static_values_are_evaluated_once(monkeypatch):
     assert ctx.static(t, "test value") is first and ctx.maybe_static(t) is first and len(calls) == 1
     np.testing.assert_array_equal(first, [1, 2, 3, 4])
     assert ctx.maybe_static(fed) is None and ctx.maybe_static(fed) is None and len(calls) == 2
+    with g.as_default():
+        u = t * 2
+    np.testing.assert_array_equal(ctx.static(u, "test value"), [2, 4, 6, 8])
+    assert calls[-1][1] == {t: first}  # t's known value is fed, not evaluated again
 
 
 @pytest.mark.parametrize("opset", [11, 13])

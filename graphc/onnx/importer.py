@@ -85,11 +85,13 @@ class Context:
         self._static = {}  # id(tensor) -> (tensor, its read-only value or None when it depends on a feed)
 
     def _static_value(self, t):
-        """`t`'s value (read-only, evaluated once per tensor), or None when it depends on a fed input."""
+        """`t`'s value (read-only, evaluated once per tensor, from the static values already known), or
+        None when it depends on a fed input."""
         hit = self._static.get(id(t))
         if hit is None:
+            known = {k: v for k, v in self._static.values() if v is not None}  # not evaluated again
             try:
-                value = gc.reference.evaluate(t)
+                value = gc.reference.evaluate(t, known)
                 if isinstance(value, np.ndarray):
                     value.setflags(write=False)  # shared by every later query
             except FeedError:

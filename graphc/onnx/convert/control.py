@@ -84,13 +84,13 @@ def _take(x, index, axis):
     return gc.squeeze(slice_static(x, [index], [index + 1], [axis], [1]), axis=[axis])
 
 
-@converter("Scan")
+@converter("Scan", since=9)
 def _scan(ctx, node, ins, attrs):
-    if ctx.opset < 9:
-        return _scan8(ctx, node, ins, attrs)
+    """Scan-9+: unrolled at import."""
     return _unrolled_scan(ctx, node, ins, attrs)
 
 
+@converter("Scan", since=8)
 def _scan8(ctx, node, ins, attrs):
     """Scan-8: inputs carry a batch axis 0 (the scan runs per batch element) after optional sequence_lens."""
     lens, rest = ins[0], ins[1:]

@@ -22,21 +22,32 @@ def pad_crop(x, pads, mode="constant", value=0):
 
 
 @converter("Pad")
-def _pad(ctx, node, ins, attrs):
+def _pad_v1(ctx, node, ins, attrs):
+    """Pad-1/2: pads (or paddings) and value are attributes, over every axis."""
+    rank = rank_of(ins[0], node)
+    flat, value = list(attrs.get("pads", attrs.get("paddings", []))), attrs.get("value", 0.0)
+    return _pad_axes(ins[0], flat, value, list(range(rank)), attrs)
+
+
+@converter("Pad", since=11)
+def _pad_v11(ctx, node, ins, attrs):
+    """Pad-11+: pads, the constant value (static or fed) and axes (18+) are inputs."""
     x = ins[0]
     rank = rank_of(x, node)
+    flat = ints(ctx.static(ins[1], "Pad pads"))
+    value = 0
+    if len(ins) > 2 and ins[2] is not None:
+        static = ctx.maybe_static(ins[2])
+        value = ins[2] if static is None else np.asarray(static).reshape(-1)[0].item()
+    axes = [axis_in_range(a, rank, "Pad axes entry") for a in ints(ctx.static(ins[3], "Pad axes"))] if len(ins) > 3 and ins[3] is not None \
+        else list(range(rank))
+    return _pad_axes(x, flat, value, axes, attrs)
+
+
+def _pad_axes(x, flat, value, axes, attrs):
+    """x padded by ONNX's flat pads (all begins, then all ends) over `axes`."""
+    rank = len(x.shape)
     mode = attrs.get("mode", "constant")
-    if ctx.opset < 11:
-        flat, value = list(attrs.get("pads", attrs.get("paddings", []))), attrs.get("value", 0.0)
-        axes = list(range(rank))
-    else:
-        flat = ints(ctx.static(ins[1], "Pad pads"))
-        value = 0
-        if len(ins) > 2 and ins[2] is not None:
-            static = ctx.maybe_static(ins[2])
-            value = ins[2] if static is None else np.asarray(static).reshape(-1)[0].item()
-        axes = [axis_in_range(a, rank, "Pad axes entry") for a in ints(ctx.static(ins[3], "Pad axes"))] if len(ins) > 3 and ins[3] is not None \
-            else list(range(rank))
     if len(flat) != 2 * len(axes):
         raise OnnxImportError(f"Pad has {len(flat)} pads for {len(axes)} axes; expected two per axis")
     pads = [(0, 0)] * rank
@@ -218,15 +229,23 @@ def resize(x, scales, sizes, mode, attrs, roi=None, extrapolation_value=0.0):
     return out if out is not x else gc.identity(x)
 
 
-@converter("Resize")
-def _resize(ctx, node, ins, attrs):
+@converter("Resize", since=10)
+def _resize_v10(ctx, node, ins, attrs):
+    """Resize-10: X, scales; asymmetric coordinates, nearest rounds down."""
+    x = ins[0]
+    _static_dims(x, node, first=0)
+    attrs = dict(attrs, coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    scales = [float(s) for s in np.asarray(ctx.static(ins[1], "Resize scales"))]
+    return resize(x, scales, None, attrs.get("mode", "nearest"), attrs)
+
+
+@converter("Resize", since=11)
+def _resize_v11(ctx, node, ins, attrs):
+    """Resize-11+: X, roi, scales or sizes, with axes (18+) and the aspect-ratio policy."""
     x = ins[0]
     shape = _static_dims(x, node, first=0)
     rank = len(shape)
     mode = attrs.get("mode", "nearest")
-    if ctx.opset < 11:  # Resize-10: X, scales; asymmetric coordinates, nearest rounds down
-        attrs = dict(attrs, coordinate_transformation_mode="asymmetric", nearest_mode="floor")
-        return resize(x, [float(s) for s in np.asarray(ctx.static(ins[1], "Resize scales"))], None, mode, attrs)
 
     def opt(i, what):
         if len(ins) <= i or ins[i] is None:
@@ -261,11 +280,21 @@ def _resize(ctx, node, ins, attrs):
 
 
 @converter("Upsample")
-def _upsample(ctx, node, ins, attrs):
-    x = ins[0]
+def _upsample_v7(ctx, node, ins, attrs):
+    """Upsample-7: scales is an attribute."""
+    return _upsample(ins[0], node, attrs["scales"], attrs)
+
+
+@converter("Upsample", since=9)
+def _upsample_v9(ctx, node, ins, attrs):
+    """Upsample-9: scales is an input."""
+    return _upsample(ins[0], node, np.asarray(ctx.static(ins[1], "Upsample scales")), attrs)
+
+
+def _upsample(x, node, scales, attrs):
+    """Upsample as a Resize with asymmetric coordinates (nearest rounds down); 'bilinear' is linear."""
     attrs = dict(attrs, coordinate_transformation_mode="asymmetric", nearest_mode="floor")
     _static_dims(x, node, first=0)
-    scales = attrs["scales"] if ctx.opset < 9 else np.asarray(ctx.static(ins[1], "Upsample scales"))
     mode = attrs.get("mode", "nearest")
     return resize(x, [float(s) for s in scales], None, "linear" if mode == "bilinear" else mode, attrs)
 

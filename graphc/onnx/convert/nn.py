@@ -84,14 +84,21 @@ def _prelu(ctx, node, ins, attrs):
 
 
 @converter("Clip")
-def _clip(ctx, node, ins, attrs):
+def _clip_v1(ctx, node, ins, attrs):
+    """Clip-1/6: min and max are attributes."""
     x = ins[0]
-    if ctx.opset < 11:
-        lo, hi = attrs.get("min"), attrs.get("max")
-        lo, hi = (None if lo is None else const(lo, x)), (None if hi is None else const(hi, x))
-    else:
-        lo = ins[1] if len(ins) > 1 else None
-        hi = ins[2] if len(ins) > 2 else None
+    lo, hi = attrs.get("min"), attrs.get("max")
+    return _clip(x, None if lo is None else const(lo, x), None if hi is None else const(hi, x))
+
+
+@converter("Clip", since=11)
+def _clip_v11(ctx, node, ins, attrs):
+    """Clip-11+: min and max are optional inputs."""
+    return _clip(ins[0], ins[1] if len(ins) > 1 else None, ins[2] if len(ins) > 2 else None)
+
+
+def _clip(x, lo, hi):
+    """x clipped to [lo, hi] (either may be None: unbounded)."""
     if lo is not None:
         x = gc.maximum(x, lo)
     if hi is not None:

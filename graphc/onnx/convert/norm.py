@@ -58,9 +58,20 @@ def _instance_norm(ctx, node, ins, attrs):
     return gc.add(gc.multiply(y, _per_channel(scale, rank)), _per_channel(bias, rank))
 
 
-@converter("GroupNormalization")
-def _group_norm(ctx, node, ins, attrs):
-    x, scale, bias = ins
+@converter("GroupNormalization", since=18)
+def _group_norm_v18(ctx, node, ins, attrs):
+    """GroupNormalization-18: scale and bias per group, repeated over the group's channels."""
+    return _group_norm(node, *ins, attrs, per_group=True)
+
+
+@converter("GroupNormalization", since=21)
+def _group_norm_v21(ctx, node, ins, attrs):
+    """GroupNormalization-21: scale and bias per channel."""
+    return _group_norm(node, *ins, attrs, per_group=False)
+
+
+def _group_norm(node, x, scale, bias, attrs, per_group):
+    """x normalized over each group of channels (and the spatial dims), then scaled and shifted."""
     rank = rank_of(x, node)
     groups = attrs["num_groups"]
     if None in x.shape[1:]:
@@ -71,7 +82,7 @@ def _group_norm(ctx, node, ins, attrs):
     xs, back = _stashed(x, attrs)
     grouped = gc.reshape(xs, [-1, groups, (c // groups) * int(np.prod(x.shape[2:], dtype=np.int64))])
     y = back(gc.reshape_like(gc.layer_norm(grouped, axis=2, epsilon=attrs.get("epsilon", 1e-5)), xs))
-    if ctx.opset < 21:  # scale and bias per group, repeated over the group's channels
+    if per_group:
         scale, bias = (gc.reshape(gc.tile(gc.reshape(t, [groups, 1]), [1, c // groups]), [c]) for t in (scale, bias))
     return gc.add(gc.multiply(y, _per_channel(scale, rank)), _per_channel(bias, rank))
 

@@ -131,19 +131,26 @@ def slice_static(x, starts, ends, axes, steps):
 
 
 @converter("Slice")
-def _slice(ctx, node, ins, attrs):
+def _slice_v1(ctx, node, ins, attrs):
+    """Slice-1: starts, ends and axes are attributes, steps 1."""
     x = ins[0]
     rank = rank_of(x, node)
-    if ctx.opset < 10:
-        starts, ends = attrs["starts"], attrs["ends"]
-        axes, steps = attrs.get("axes", list(range(len(starts)))), [1] * len(starts)
-    else:
-        starts = ints(ctx.static(ins[1], "Slice starts"))
-        ends = ints(ctx.static(ins[2], "Slice ends"))
-        axes = ints(ctx.static(ins[3], "Slice axes")) if len(ins) > 3 and ins[3] is not None \
-            else list(range(len(starts)))
-        steps = ints(ctx.static(ins[4], "Slice steps")) if len(ins) > 4 and ins[4] is not None \
-            else [1] * len(starts)
+    starts, ends = attrs["starts"], attrs["ends"]
+    axes, steps = attrs.get("axes", list(range(len(starts)))), [1] * len(starts)
+    return slice_static(x, starts, ends, [axis_in_range(a, rank, "Slice axes entry") for a in axes], steps)
+
+
+@converter("Slice", since=10)
+def _slice_v10(ctx, node, ins, attrs):
+    """Slice-10+: starts, ends, axes and steps are (static) inputs."""
+    x = ins[0]
+    rank = rank_of(x, node)
+    starts = ints(ctx.static(ins[1], "Slice starts"))
+    ends = ints(ctx.static(ins[2], "Slice ends"))
+    axes = ints(ctx.static(ins[3], "Slice axes")) if len(ins) > 3 and ins[3] is not None \
+        else list(range(len(starts)))
+    steps = ints(ctx.static(ins[4], "Slice steps")) if len(ins) > 4 and ins[4] is not None \
+        else [1] * len(starts)
     return slice_static(x, starts, ends, [axis_in_range(a, rank, "Slice axes entry") for a in axes], steps)
 
 

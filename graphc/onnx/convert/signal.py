@@ -51,14 +51,23 @@ def dft_along(x, axis, n, inverse=False, onesided=False, real_out=False):
     return gc.stack(outs, axis=-1)
 
 
-@converter("DFT")
-def _dft(ctx, node, ins, attrs):
+@converter("DFT", since=17)
+def _dft_v17(ctx, node, ins, attrs):
+    """DFT-17: the axis is an attribute (default 1)."""
+    return _dft(ctx, node, ins, attrs, attrs.get("axis", 1))
+
+
+@converter("DFT", since=20)
+def _dft_v20(ctx, node, ins, attrs):
+    """DFT-20: the axis is an optional (static) input (default -2)."""
+    axis = ints(ctx.static(ins[2], "DFT axis"))[0] if len(ins) > 2 and ins[2] is not None else -2
+    return _dft(ctx, node, ins, attrs, axis)
+
+
+def _dft(ctx, node, ins, attrs, axis):
+    """The DFT of ins[0] along `axis` (the last axis holds real and imaginary parts)."""
     x = ins[0]
     rank = rank_of(x, node)
-    if ctx.opset >= 20:
-        axis = ints(ctx.static(ins[2], "DFT axis"))[0] if len(ins) > 2 and ins[2] is not None else -2
-    else:
-        axis = attrs.get("axis", 1)
     axis %= rank
     if axis == rank - 1:
         raise OnnxImportError("the DFT axis cannot be the last (real/imaginary) axis")
