@@ -75,9 +75,9 @@ class Target:
 
 
 
-def _llvm(mcpu=None, mattr=None):
+def _llvm(mcpu=None, mattr=None, threads=1):
     """The LLVM target for `mcpu` (this machine's CPU, less the features its OS hides, by default)."""
-    host = {"kind": "llvm", "mcpu": mcpu or host_cpu(), "num-cores": num_threads()}
+    host = {"kind": "llvm", "mcpu": mcpu or host_cpu(), "num-cores": threads}
     mattr = host_mattr() if mcpu is None and mattr is None else tuple(mattr or ())
     if mattr:  # e.g. features the CPU has but the OS leaves disabled (SIGILL if used)
         host["mattr"] = list(mattr)
@@ -112,11 +112,16 @@ def _cpu_passes(vector_bits):
     return (("pack_weights", functools.partial(pack_weights, panel_width=GEMM_PANEL_VECTORS * vector_bits // 32)),)
 
 
-@functools.lru_cache(maxsize=None)
 def cpu_target(mcpu=None, mattr=None):
     """A CPU target: this machine's CPU by default, or LLVM CPU `mcpu` (e.g. 'skylake-avx512', 'haswell')
     with `mattr` (e.g. ('-avx512f',)) to generate code for another machine."""
-    llvm = _llvm(mcpu, tuple(mattr) if mattr is not None else None)
+    return _cpu_target(mcpu, tuple(mattr) if mattr is not None else None, num_threads())
+
+
+@functools.lru_cache(maxsize=None)
+def _cpu_target(mcpu, mattr, threads):
+    """cpu_target, cached per thread count too: the target's num_threads is always host.num_threads()."""
+    llvm = _llvm(mcpu, mattr, threads)
 
     def has(feature):
         try:
@@ -127,7 +132,7 @@ def cpu_target(mcpu=None, mattr=None):
     caches = _host_caches() if mcpu is None else (None, None, None)
     vector_bits = 512 if avx512 else 256 if has("avx2") else 128
     return Target("cpu", llvm, rules=_cpu_rules(), passes=_cpu_passes(vector_bits), host_memory=True, cacheable=True,
-                  num_threads=num_threads(), mcpu=str(llvm.attrs["mcpu"]), vector_bits=vector_bits,
+                  num_threads=threads, mcpu=str(llvm.attrs["mcpu"]), vector_bits=vector_bits,
                   vector_registers=32 if avx512 else 16,
                   l1_bytes=caches[0], l2_bytes=caches[1], l3_bytes=caches[2])
 
@@ -140,12 +145,16 @@ def _cuda_rules():
     return CUDA_RULES
 
 
-@functools.lru_cache(maxsize=None)
 def cuda_target(arch=None):
     """An NVIDIA GPU target for `arch` (GRAPHC_CUDA_ARCH, else 'sm_90'); the host code is for this CPU.
     SM count and shared memory come from the GPU when one is present, else from the architecture."""
-    arch = arch or os.environ.get("GRAPHC_CUDA_ARCH", "sm_90")
-    tt = tvm.target.Target({"kind": "cuda", "arch": arch}, host=_llvm())
+    return _cuda_target(arch or os.environ.get("GRAPHC_CUDA_ARCH", "sm_90"), num_threads())
+
+
+@functools.lru_cache(maxsize=None)
+def _cuda_target(arch, threads):
+    """cuda_target, cached per arch and host thread count."""
+    tt = tvm.target.Target({"kind": "cuda", "arch": arch}, host=_llvm(threads=threads))
     sm_count, shared = _SM_COUNTS.get(arch), 48 << 10  # 48 KiB: a block's static shared memory limit
     try:
         dev = tvm.cuda(0)
@@ -154,7 +163,7 @@ def cuda_target(arch=None):
     except Exception:  # a TVM build without the CUDA runtime: keep the architecture's numbers
         pass
     return Target("cuda", tt, rules=_cuda_rules(), passes=(), host_memory=False, cacheable=False,
-                  num_threads=num_threads(), mcpu=host_cpu(), arch=arch, sm_count=sm_count,
+                  num_threads=threads, mcpu=host_cpu(), arch=arch, sm_count=sm_count,
                   max_shared_memory_per_block=shared,
                   max_threads_per_block=int(tt.attrs["max_num_threads"]),
                   warp_size=int(tt.attrs["thread_warp_size"]))

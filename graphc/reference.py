@@ -16,7 +16,7 @@ def evaluate(fetches, feed_dict=None):
             continue
         if node.op == "placeholder":
             raise FeedError(f"you must feed a value for placeholder '{node.name}'")
-        out = node.opdef.reference(node, *[values[id(t)] for t in node.inputs])
+        out = node.opdef.reference(node.attrs, *[values[id(t)] for t in node.inputs])
         outs = out if isinstance(out, (list, tuple)) else [out]
         for t, v in zip(node.outputs, outs):
             values[id(t)] = np.asarray(v)

@@ -1,6 +1,6 @@
 """The op registry: each op is defined once here, with everything the layers above need from it.
 
-An OpDef gives shape/dtype inference, a numpy reference, its gradient rule (built from graph
+An OpDef gives shape/dtype inference, a numpy reference `(attrs, *arrays)`, its gradient rule (built from graph
 ops), its fusion pattern and example inputs for the registry-driven tests. Lowerings to TVM
 register separately in graphc.codegen.lower, keyed by the same name.
 """
@@ -62,7 +62,7 @@ class OpDef:
                  packed_form=None, feed=False, constant=False, variable=False, index_bounds=None, host=False):
         self.name = name
         self.infer = infer
-        self.reference = reference
+        self.reference = reference  # (attrs, *input arrays) -> array or list of arrays; never the node
         self.pattern = pattern
         self.examples = examples
         self.grad_examples = grad_examples  # examples for gradient checks, when they differ

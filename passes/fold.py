@@ -24,7 +24,7 @@ def fold(graph, fetches):
         if node.opdef.index_bounds is not None:  # a clear error for a constant index out of range
             from graphc.ops.indexing import check_indices
             check_indices(node, values[node.opdef.index_bounds(node)[0]])
-        out = node.opdef.reference(node, *values)
+        out = node.opdef.reference(node.attrs, *values)
         outs = out if isinstance(out, (list, tuple)) else [out]
         return [g.create_node("constant", (), {"value": _frozen(v, t)}, f"{node.name}/folded").outputs[0]
                 for v, t in zip(outs, node.outputs)]

@@ -29,6 +29,15 @@ def test_get_target_is_cached_and_refuses_unknown_kinds():
         get_target("tpu")
 
 
+def test_target_threads_follow_the_host_thread_count(monkeypatch):
+    from graphc.host import num_threads
+    for n in ("1", "3"):
+        monkeypatch.setenv("TVM_NUM_THREADS", n)
+        target = get_target("cpu")
+        assert target.num_threads == num_threads() == int(n)
+        assert int(target.tvm_target.attrs["num-cores"]) == int(n)
+
+
 def test_cross_compiled_cpu_targets_take_their_isa():
     avx512 = get_target("cpu", mcpu="skylake-avx512")
     avx2 = get_target("cpu", mcpu="haswell")

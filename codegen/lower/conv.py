@@ -315,7 +315,7 @@ def _window_argmax(x, node):
 
 
 def _out_spatial(node, x_shape):
-    return pool_output_shape(node, [int(v) for v in x_shape])
+    return pool_output_shape(node.attrs, [int(v) for v in x_shape])
 
 
 @lowering("max_pool")

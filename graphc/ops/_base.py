@@ -70,7 +70,7 @@ def constant_value(t, _memo=None):
         if v is None:
             return None
         args.append(v)
-    out = op.reference(n, *args)
+    out = op.reference(n.attrs, *args)
     for o, v in zip(n.outputs, out if isinstance(out, (list, tuple)) else [out]):
         memo[id(o)] = np.asarray(v)
     return memo[id(t)]

@@ -42,7 +42,7 @@ def _float_examples(rng, **attrs):
 
 allreduce_op = register_op(
     "allreduce", pattern=Pattern.OPAQUE, host=True, infer=_allreduce_infer,
-    reference=lambda n, x: dist.allreduce_array(x, n.attrs["op"]),
+    reference=lambda attrs, x: dist.allreduce_array(x, attrs["op"]),
     examples=lambda rng: _float_examples(rng, op=dist.Average) + _float_examples(rng, op=dist.Sum),
     gradient=lambda n, dys: [allreduce(dys[0], n.attrs["op"])])
 
@@ -66,14 +66,14 @@ def _allgather_gradient(node, dys):
 
 allgather_op = register_op(
     "allgather", pattern=Pattern.OPAQUE, host=True, infer=_allgather_infer,
-    reference=lambda n, x: dist.allgather_array(x),
+    reference=lambda attrs, x: dist.allgather_array(x),
     examples=lambda rng: [Example([rand(rng, (2, 3))], {"size": _size()}),
                           Example([rand(rng, (4,), "int32")], {"size": _size()})],
     gradient=_allgather_gradient)
 
 broadcast_op = register_op(
     "broadcast", pattern=Pattern.OPAQUE, host=True, infer=same_type, differentiable=False,
-    reference=lambda n, x: dist.broadcast_array(x, n.attrs["root"]),
+    reference=lambda attrs, x: dist.broadcast_array(x, attrs["root"]),
     examples=lambda rng: [Example([rand(rng, (3, 4))], {"root": 0}), Example([rand(rng, (), "int32")], {"root": 0})])
 
 
@@ -85,7 +85,7 @@ def _start_infer(node):
     return TensorType((sum(math.prod(t.shape) for t in node.inputs),), node.inputs[0].dtype)
 
 
-def _start_reference(node, *xs):
+def _start_reference(attrs, *xs):
     return dist.allreduce_array(np.concatenate([x.reshape(-1) for x in xs]), dist.Sum)
 
 
@@ -98,11 +98,11 @@ def _wait_infer(node):
     return [TensorType(s, flat.dtype) for s in shapes]
 
 
-def _wait_reference(node, flat):
-    shapes = [tuple(s) for s in node.attrs["shapes"]]
+def _wait_reference(attrs, flat):
+    shapes = [tuple(s) for s in attrs["shapes"]]
     ends = np.cumsum([math.prod(s) for s in shapes])
     parts = [p.reshape(s) for p, s in zip(np.split(flat, ends[:-1]), shapes)]
-    if node.attrs["op"] == dist.Average:
+    if attrs["op"] == dist.Average:
         parts = [p / np.asarray(dist.size(), p.dtype) for p in parts]
     return [p.copy() for p in parts]
 

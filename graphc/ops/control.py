@@ -8,10 +8,10 @@ def _examples(rng):
 
 
 identity_op = register_op("identity", moves_bits=True, noop_when_same_type=True, pattern=Pattern.ELEMWISE, infer=same_type,
-                          reference=lambda n, x: x.copy(), examples=_examples,
+                          reference=lambda attrs, x: x.copy(), examples=_examples,
                           gradient=lambda n, dys: [dys[0]])
 stop_gradient_op = register_op("stop_gradient", moves_bits=True, noop_when_same_type=True, pattern=Pattern.ELEMWISE, infer=same_type,
-                               reference=lambda n, x: x.copy(), examples=_examples, differentiable=False)
+                               reference=lambda attrs, x: x.copy(), examples=_examples, differentiable=False)
 
 
 def identity(input, name=None):

@@ -123,10 +123,10 @@ def _conv_infer(node):
     return TensorType((x.shape[0], cout) + tuple(out), x.dtype)
 
 
-def _conv_ref(node, x, w):
+def _conv_ref(attrs, x, w):
     nd = x.ndim - 2
-    g = int(node.attrs.get("groups", 1))
-    k, s, d, p = spatial_attrs(node.attrs, nd, w.shape[2:])
+    g = int(attrs.get("groups", 1))
+    k, s, d, p = spatial_attrs(attrs, nd, w.shape[2:])
     out = [conv_out_size(x.shape[2 + i], k[i], s[i], d[i], p[i], p[nd + i]) for i in range(nd)]
     xp = _pad(x, p)
     wg = w.reshape((g, w.shape[0] // g) + w.shape[1:])
@@ -199,15 +199,15 @@ def _conv_transpose_infer(node):
     return TensorType((x.shape[0], cout) + tuple(out), x.dtype)
 
 
-def _conv_transpose_ref(node, x, w, like=None):
+def _conv_transpose_ref(attrs, x, w, like=None):
     nd = x.ndim - 2
-    g = int(node.attrs.get("groups", 1))
-    k, s, d, p = spatial_attrs(node.attrs, nd, w.shape[2:])
+    g = int(attrs.get("groups", 1))
+    k, s, d, p = spatial_attrs(attrs, nd, w.shape[2:])
     cog = w.shape[1]
     if like is not None:
         out = list(like.shape[2:])
     else:
-        op = list(node.attrs.get("output_padding") or [0] * nd)
+        op = list(attrs.get("output_padding") or [0] * nd)
         out = [conv_transpose_out_size(x.shape[2 + i], k[i], s[i], d[i], p[i], p[nd + i], op[i]) for i in range(nd)]
     full = [max(p[i] + out[i], (x.shape[2 + i] - 1) * s[i] + d[i] * (k[i] - 1) + 1) for i in range(nd)]
     y = np.zeros((x.shape[0], g, cog) + tuple(full), np.float64)
@@ -258,10 +258,10 @@ def _conv_weight_grad_infer(node):
     return TensorType((dy.shape[1] if dy.shape else None, None if cin is None else cin // g) + tuple(k), x.dtype)
 
 
-def _conv_weight_grad_ref(node, x, dy):
+def _conv_weight_grad_ref(attrs, x, dy):
     nd = x.ndim - 2
-    g = int(node.attrs.get("groups", 1))
-    k, s, d, p = spatial_attrs(node.attrs, nd)
+    g = int(attrs.get("groups", 1))
+    k, s, d, p = spatial_attrs(attrs, nd)
     out = dy.shape[2:]
     xp = _pad(x, p)
     dyg = _grouped(dy, g)
@@ -277,15 +277,9 @@ def _conv_weight_grad_examples(rng):
     out = []
     for e in _conv_examples(rng)[:4]:
         x, w = e.inputs
-        y = _conv_ref(_FakeNode(e.attrs), x, w)
+        y = _conv_ref(e.attrs, x, w)
         out.append(Example([x, rand(rng, y.shape)], dict(e.attrs, kernel_shape=list(w.shape[2:]))))
     return out
-
-
-class _FakeNode:
-    """Just enough of a node for a reference call while building examples."""
-    def __init__(self, attrs):
-        self.attrs = attrs
 
 
 conv_weight_grad_op = register_op("conv_weight_grad", pattern=Pattern.OUT_ELEMWISE_FUSABLE,
@@ -303,15 +297,15 @@ def _conv_weight_grad_grad(node, dys):
 
 
 # ---- pooling --------------------------------------------------------------------------------------
-def _pool_attrs(node, nd):
-    k, s, d, p = spatial_attrs(node.attrs, nd)
-    return k, s, d, p, bool(node.attrs.get("ceil_mode", False))
+def _pool_attrs(attrs, nd):
+    k, s, d, p = spatial_attrs(attrs, nd)
+    return k, s, d, p, bool(attrs.get("ceil_mode", False))
 
 
-def pool_output_shape(node, x_shape):
-    """Spatial output shape of a pooling node over an input of `x_shape`."""
+def pool_output_shape(attrs, x_shape):
+    """Spatial output shape of a pooling op with `attrs` over an input of `x_shape`."""
     nd = len(x_shape) - 2
-    k, s, d, p, ceil = _pool_attrs(node, nd)
+    k, s, d, p, ceil = _pool_attrs(attrs, nd)
     return [pool_out_size(x_shape[2 + i], k[i], s[i], d[i], p[i], p[nd + i], ceil) for i in range(nd)]
 
 
@@ -320,19 +314,19 @@ def _pool_infer(node):
     if node.op == "avg_pool" or x.dtype.is_bool:
         _check_float(x)   # max pooling also takes integers
     _spatial_rank(x, node.op)  # the rank check
-    out = pool_output_shape(node, x.shape)
+    out = pool_output_shape(node.attrs, x.shape)
     if any(o is not None and o < 1 for o in out):
         raise ShapeError(f"{node.op} of {x.name} {list(x.shape)} with kernel {node.attrs['kernel_shape']} gives an "
                          f"empty output {out}")
     return TensorType(tuple(x.shape[:2]) + tuple(out), x.dtype)
 
 
-def _pool_windows(node, x, fill):
+def _pool_windows(attrs, x, fill):
     """For each kernel offset, the (N, C, out...) values it reads (padding reads `fill`) and whether
     each is inside the explicit padding (for count_include_pad) and inside the input."""
     nd = x.ndim - 2
-    k, s, d, p, ceil = _pool_attrs(node, nd)
-    out = pool_output_shape(node, x.shape)
+    k, s, d, p, ceil = _pool_attrs(attrs, nd)
+    out = pool_output_shape(attrs, x.shape)
     extra = [max(0, (out[i] - 1) * s[i] + d[i] * (k[i] - 1) + 1 - (x.shape[2 + i] + p[i] + p[nd + i]))
              for i in range(nd)]
     xp = _pad(x, p, fill, extra)
@@ -347,11 +341,11 @@ def _pool_windows(node, x, fill):
         yield kk, _window(xp, kk, d, s, out), _window(inside, kk, d, s, out), _window(padded, kk, d, s, out)
 
 
-def _max_pool_argmax(node, x):
+def _max_pool_argmax(attrs, x):
     """(max, flat kernel offset of the first maximum) of every window."""
     best = arg = None
     lowest = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-    for j, (kk, v, _, _) in enumerate(_pool_windows(node, x, lowest)):
+    for j, (kk, v, _, _) in enumerate(_pool_windows(attrs, x, lowest)):
         if best is None:
             best, arg = v.copy(), np.zeros(v.shape, np.int64)
         else:
@@ -361,22 +355,22 @@ def _max_pool_argmax(node, x):
     return best, arg
 
 
-def _max_pool_ref(node, x):
-    return _max_pool_argmax(node, x)[0].astype(x.dtype)
+def _max_pool_ref(attrs, x):
+    return _max_pool_argmax(attrs, x)[0].astype(x.dtype)
 
 
-def _pool_counts(node, x_shape):
+def _pool_counts(attrs, x_shape):
     """Per output position, how many of its window's elements the average divides by."""
-    include = bool(node.attrs.get("count_include_pad", False))
+    include = bool(attrs.get("count_include_pad", False))
     total = 0
-    for kk, _, inside, padded in _pool_windows(node, np.zeros((1, 1) + tuple(x_shape[2:])), 0.0):
+    for kk, _, inside, padded in _pool_windows(attrs, np.zeros((1, 1) + tuple(x_shape[2:])), 0.0):
         total = total + (padded if include else inside)
     return total
 
 
-def _avg_pool_ref(node, x):
-    total = sum(v for _, v, _, _ in _pool_windows(node, x.astype(np.float64), 0.0))
-    return (total / _pool_counts(node, x.shape)).astype(x.dtype)
+def _avg_pool_ref(attrs, x):
+    total = sum(v for _, v, _, _ in _pool_windows(attrs, x.astype(np.float64), 0.0))
+    return (total / _pool_counts(attrs, x.shape)).astype(x.dtype)
 
 
 def _pool_examples(rng, avg):
@@ -399,10 +393,10 @@ avg_pool_op = register_op("avg_pool", pattern=Pattern.OUT_ELEMWISE_FUSABLE, infe
 
 
 # max_pool_grad(x, dy): dy of each window routed to the first maximum of x in it
-def _max_pool_grad_ref(node, x, dy):
-    _, arg = _max_pool_argmax(node, x)
+def _max_pool_grad_ref(attrs, x, dy):
+    _, arg = _max_pool_argmax(attrs, x)
     nd = x.ndim - 2
-    k, s, d, p, _ = _pool_attrs(node, nd)
+    k, s, d, p, _ = _pool_attrs(attrs, nd)
     out = dy.shape[2:]
     extra = [max(0, (out[i] - 1) * s[i] + d[i] * (k[i] - 1) + 1 - (x.shape[2 + i] + p[i] + p[nd + i]))
              for i in range(nd)]
@@ -415,10 +409,10 @@ def _max_pool_grad_ref(node, x, dy):
 
 
 # max_pool_gather(x, g): for each window, g at the first maximum of x (max_pool_grad's adjoint in dy)
-def _max_pool_gather_ref(node, x, g):
-    _, arg = _max_pool_argmax(node, x)
+def _max_pool_gather_ref(attrs, x, g):
+    _, arg = _max_pool_argmax(attrs, x)
     out = 0
-    for j, (kk, v, _, _) in enumerate(_pool_windows(node, g, 0.0)):
+    for j, (kk, v, _, _) in enumerate(_pool_windows(attrs, g, 0.0)):
         out = out + np.where(arg == j, v, 0)
     return np.asarray(out).astype(x.dtype)
 
@@ -429,7 +423,7 @@ def _pool_grad_examples(rng, op):
         x = e.inputs[0]
         if x.dtype.kind != "f":
             continue
-        y_shape = x.shape[:2] + tuple(pool_output_shape(_FakeNode(e.attrs), x.shape))
+        y_shape = x.shape[:2] + tuple(pool_output_shape(e.attrs, x.shape))
         if op == "max_pool_grad":
             out.append(Example([x, rand(rng, y_shape)], e.attrs))
         elif op == "max_pool_gather":
@@ -461,16 +455,16 @@ max_pool_gather_op = register_op("max_pool_gather", pattern=Pattern.OPAQUE, infe
 
 # max_pool_indices(x): where each window's first maximum is, as a flat index into x (ONNX MaxPool's
 # Indices: row-major, or with storage_order 1 column-major over the spatial dims)
-def _max_pool_indices_ref(node, x):
-    _, arg = _max_pool_argmax(node, x)
+def _max_pool_indices_ref(attrs, x):
+    _, arg = _max_pool_argmax(attrs, x)
     nd = x.ndim - 2
-    k, s, d, p, _ = _pool_attrs(node, nd)
+    k, s, d, p, _ = _pool_attrs(attrs, nd)
     out = arg.shape[2:]
     kk = np.unravel_index(arg, k)
     grid = np.meshgrid(*[np.arange(o) for o in out], indexing="ij")
     pos = [grid[i] * s[i] - p[i] + kk[i] * d[i] for i in range(nd)]
     dims = list(x.shape[2:])
-    if node.attrs.get("storage_order", 0):
+    if attrs.get("storage_order", 0):
         flat = np.ravel_multi_index(pos[::-1], dims[::-1])
     else:
         flat = np.ravel_multi_index(pos, dims)
@@ -499,11 +493,11 @@ def _avg_pool_grad_infer(node):
     return TensorType(like.shape, dy.dtype)
 
 
-def _avg_pool_grad_ref(node, dy, like):
+def _avg_pool_grad_ref(attrs, dy, like):
     nd = like.ndim - 2
-    k, s, d, p, _ = _pool_attrs(node, nd)
+    k, s, d, p, _ = _pool_attrs(attrs, nd)
     out = dy.shape[2:]
-    counts = _pool_counts(node, like.shape)
+    counts = _pool_counts(attrs, like.shape)
     extra = [max(0, (out[i] - 1) * s[i] + d[i] * (k[i] - 1) + 1 - (like.shape[2 + i] + p[i] + p[nd + i]))
              for i in range(nd)]
     dxp = _pad(np.zeros(like.shape, np.float64), p, 0.0, extra)

@@ -8,8 +8,8 @@ from ..registry import Example, Pattern, TensorType, register_op
 from ._base import make, rand, static_value
 
 
-def _no_reference(node):
-    raise ShapeError(f"{node.op} '{node.name}' has no value of its own; it must be fed")
+def _no_reference(attrs):
+    raise ShapeError("a placeholder has no value of its own; it must be fed")
 
 
 placeholder_op = register_op(
@@ -20,7 +20,7 @@ placeholder_op = register_op(
 constant_op = register_op(
     "constant", moves_bits=True, constant=True, pattern=Pattern.SOURCE, differentiable=False,
     infer=lambda n: TensorType(n.attrs["value"].shape, n.attrs["value"].dtype),
-    reference=lambda n: n.attrs["value"])
+    reference=lambda attrs: attrs["value"])
 
 
 def placeholder(dtype, shape=None, name=None):
@@ -55,7 +55,7 @@ def constant(value, dtype=None, shape=None, name=None, graph=None):
 fill_op = register_op(
     "fill", pattern=Pattern.INJECTIVE, differentiable=False,
     infer=lambda n: TensorType(tuple(n.attrs["shape"]), n.attrs["dtype"]),
-    reference=lambda n: np.full(n.attrs["shape"], n.attrs["value"], dtypes.as_dtype(n.attrs["dtype"]).np),
+    reference=lambda attrs: np.full(attrs["shape"], attrs["value"], dtypes.as_dtype(attrs["dtype"]).np),
     examples=lambda rng: [Example([], {"shape": (3, 4), "value": 1.5, "dtype": dtypes.float32}),
                           Example([], {"shape": (5,), "value": 7, "dtype": dtypes.int32})])
 
@@ -82,7 +82,7 @@ def ones(shape, dtype=dtypes.float32, name=None):
 fill_like_op = register_op(
     "fill_like", pattern=Pattern.INJECTIVE, shape_only_inputs=(0,), differentiable=False,
     infer=lambda n: TensorType(n.inputs[0].shape, n.attrs.get("dtype") or n.inputs[0].dtype),
-    reference=lambda n, x: np.full(x.shape, n.attrs["value"], n.outputs[0].dtype.np),
+    reference=lambda attrs, x: np.full(x.shape, attrs["value"], x.dtype if attrs.get("dtype") is None else attrs["dtype"].np),
     examples=lambda rng: [Example([rand(rng, (2, 3))], {"value": 0}),
                           Example([rand(rng, (4,), "int32")], {"value": 1})])
 

@@ -88,7 +88,7 @@ for _name, _row in _UNARY.items():
     _u = Unary(*_row)
     register_op(_name, pattern=Pattern.ELEMWISE,
                 infer=_float_only if _u.float_only else _numeric,
-                reference=(lambda f: lambda n, x: np.asarray(f(x)).astype(x.dtype))(_u.reference),
+                reference=(lambda f: lambda attrs, x: np.asarray(f(x)).astype(x.dtype))(_u.reference),
                 gradient=_unary_gradient(_u.gradient),
                 examples=_unary_examples(_name, *_u.example_range))
 
@@ -229,7 +229,7 @@ def _binary_gradient(rule):
 for _name, _row in _BINARY.items():
     _b = Binary(*_row)
     register_op(_name, pattern=Pattern.BROADCAST, infer=_broadcast_infer(numeric=True),
-                reference=(lambda f: lambda n, a, b: np.asarray(f(a, b)).astype(a.dtype))(_b.reference),
+                reference=(lambda f: lambda attrs, a, b: np.asarray(f(a, b)).astype(a.dtype))(_b.reference),
                 gradient=_binary_gradient(_b.gradient) if _b.gradient else None,
                 differentiable=_b.gradient is not None, examples=_b.examples)
 
@@ -238,7 +238,7 @@ _COMPARE = {"equal": np.equal, "not_equal": np.not_equal, "less": np.less, "less
             "greater": np.greater, "greater_equal": np.greater_equal}
 for _name, _ref in _COMPARE.items():
     register_op(_name, pattern=Pattern.BROADCAST, infer=_broadcast_infer(dtypes.bool_), differentiable=False,
-                reference=(lambda f: lambda n, a, b: f(a, b))(_ref),
+                reference=(lambda f: lambda attrs, a, b: f(a, b))(_ref),
                 examples=_binary_examples(low=-2, high=2))
 
 _LOGIC = {"logical_and": np.logical_and, "logical_or": np.logical_or, "logical_xor": np.logical_xor}
@@ -253,10 +253,10 @@ def _bool_infer(node):
 
 for _name, _ref in _LOGIC.items():
     register_op(_name, pattern=Pattern.BROADCAST, infer=_bool_infer, differentiable=False,
-                reference=(lambda f: lambda n, a, b: f(a, b))(_ref),
+                reference=(lambda f: lambda attrs, a, b: f(a, b))(_ref),
                 examples=lambda rng: [Example([rand(rng, (3, 4), "bool"), rand(rng, (4,), "bool")])])
 register_op("logical_not", pattern=Pattern.ELEMWISE, infer=_bool_infer, differentiable=False,
-            reference=lambda n, a: np.logical_not(a),
+            reference=lambda attrs, a: np.logical_not(a),
             examples=lambda rng: [Example([rand(rng, (3, 4), "bool")])])
 
 
@@ -298,9 +298,9 @@ def _bitwise_examples(rng):
 
 for _name, _ref in _BITWISE.items():
     register_op(_name, pattern=Pattern.BROADCAST, infer=_integer_infer, differentiable=False,
-                reference=(lambda f: lambda n, a, b: f(a, b).astype(a.dtype))(_ref), examples=_bitwise_examples)
+                reference=(lambda f: lambda attrs, a, b: f(a, b).astype(a.dtype))(_ref), examples=_bitwise_examples)
 register_op("bitwise_not", pattern=Pattern.ELEMWISE, infer=_integer_infer, differentiable=False,
-            reference=lambda n, a: np.invert(a),
+            reference=lambda attrs, a: np.invert(a),
             examples=lambda rng: [Example([rand(rng, (3, 4), "int32", -50, 50)]),
                                   Example([rand(rng, (6,), "uint8", 0, 255)])])
 
@@ -310,7 +310,7 @@ def _float_to_bool(node):
 
 
 register_op("is_nan", pattern=Pattern.ELEMWISE, infer=_float_to_bool, differentiable=False,
-            reference=lambda n, x: np.isnan(x),
+            reference=lambda attrs, x: np.isnan(x),
             examples=lambda rng: [Example([np.array([1.0, np.nan, np.inf, -np.inf, 0.0], "float32")]),
                                   Example([np.where(rand(rng, (3, 4)) > 1, np.nan, rand(rng, (3, 4)))])])
 
@@ -369,7 +369,7 @@ def _where_infer(node):
 
 where_op = register_op(
     "where", moves_bits=True, pattern=Pattern.BROADCAST, infer=_where_infer,
-    reference=lambda n, c, a, b: np.where(c, a, b),
+    reference=lambda attrs, c, a, b: np.where(c, a, b),
     examples=lambda rng: [Example([rand(rng, (3, 4), "bool"), rand(rng, (3, 4)), rand(rng, (3, 4))]),
                           Example([rand(rng, (3, 1), "bool"), rand(rng, (4,)), rand(rng, (2, 1, 1))]),
                           Example([rand(rng, (5,), "bool"), rand(rng, (5,), "int32"), rand(rng, (), "int32")])])
@@ -393,8 +393,8 @@ def where(condition, x, y, name=None):
 cast_op = register_op(
     "cast", moves_bits=True, noop_when_same_type=True, pattern=Pattern.ELEMWISE,
     infer=lambda n: TensorType(n.inputs[0].shape, n.attrs["dtype"]),
-    reference=lambda n, x: _saturated(x, n.attrs["dtype"]).astype(n.attrs["dtype"].np) if n.attrs.get("saturate")
-    else x.astype(n.attrs["dtype"].np),
+    reference=lambda attrs, x: _saturated(x, attrs["dtype"]).astype(attrs["dtype"].np) if attrs.get("saturate")
+    else x.astype(attrs["dtype"].np),
     examples=lambda rng: [Example([rand(rng, (3, 4), "float32", -5, 5)], {"dtype": dtypes.int32}),
                           Example([rand(rng, (6,), "int32")], {"dtype": dtypes.float32}),
                           Example([rand(rng, (2, 3))], {"dtype": dtypes.float64}),
@@ -453,7 +453,7 @@ def _bitcast_infer(node):
 
 register_op(
     "bitcast", moves_bits=True, pattern=Pattern.ELEMWISE, infer=_bitcast_infer, differentiable=False,
-    reference=lambda n, x: np.ascontiguousarray(x).view(n.attrs["dtype"].np),
+    reference=lambda attrs, x: np.ascontiguousarray(x).view(attrs["dtype"].np),
     examples=lambda rng: [Example([rand(rng, (3, 4), "float32")], {"dtype": dtypes.int32}),
                           Example([rand(rng, (5,), "int8", -100, 100)], {"dtype": dtypes.uint8}),
                           Example([rand(rng, (2, 3), "float64")], {"dtype": dtypes.int64}),

@@ -19,8 +19,8 @@ def _wrapped(indices, dim):
     return np.where(indices < 0, indices + dim, indices).astype(np.int64)
 
 
-def _reduction(node):
-    r = node.attrs.get("reduction", "none")
+def _reduction(attrs):
+    r = attrs.get("reduction", "none")
     if r not in REDUCTIONS:
         raise ShapeError(f"reduction {r!r} is not one of {list(REDUCTIONS)}")
     return r
@@ -42,8 +42,8 @@ def _gather_elements_infer(node):
     return TensorType(idx.shape, x.dtype)
 
 
-def _gather_elements_ref(node, x, idx):
-    axis = normalize_axis(node.attrs["axis"], x.ndim)
+def _gather_elements_ref(attrs, x, idx):
+    axis = normalize_axis(attrs["axis"], x.ndim)
     return np.take_along_axis(x, _wrapped(idx, x.shape[axis]), axis=axis)
 
 
@@ -81,7 +81,7 @@ def _gather_elements_grad(node, dys):
 def _scatter_elements_infer(node):
     data, idx, upd = node.inputs
     _check_indices(idx, "scatter_elements")
-    _reduction(node)
+    _reduction(node.attrs)
     if upd.dtype != data.dtype:
         raise ShapeError(f"updates {upd.name} ({upd.dtype.name}) differ in dtype from data {data.name} ({data.dtype.name})")
     if idx.shape is not None and upd.shape is not None and tuple(idx.shape) != tuple(upd.shape):
@@ -89,13 +89,13 @@ def _scatter_elements_infer(node):
     return TensorType(data.shape, data.dtype)
 
 
-def _scatter_elements_ref(node, data, idx, upd):
-    axis = normalize_axis(node.attrs["axis"], data.ndim)
+def _scatter_elements_ref(attrs, data, idx, upd):
+    axis = normalize_axis(attrs["axis"], data.ndim)
     out = data.copy()
     idx = _wrapped(idx, data.shape[axis])
     for pos in np.ndindex(*idx.shape):  # in order: with reduction none the last write wins
         dst = pos[:axis] + (idx[pos],) + pos[axis + 1:]
-        out[dst] = _combine(_reduction(node), out[dst], upd[pos])
+        out[dst] = _combine(_reduction(attrs), out[dst], upd[pos])
     return out
 
 
@@ -166,8 +166,8 @@ def _gather_nd_infer(node):
     return TensorType(tuple(idx.shape[:-1]) + tuple(x.shape[b + k:]), x.dtype)
 
 
-def _gather_nd_ref(node, x, idx):
-    b = node.attrs.get("batch_dims", 0)
+def _gather_nd_ref(attrs, x, idx):
+    b = attrs.get("batch_dims", 0)
     k = idx.shape[-1]
     out = np.empty(idx.shape[:-1] + x.shape[b + k:], x.dtype)
     for pos in np.ndindex(*idx.shape[:-1]):
@@ -198,7 +198,7 @@ def _gather_nd_grad(node, dys):
 def _scatter_nd_infer(node):
     data, idx, upd = node.inputs
     _check_indices(idx, "scatter_nd")
-    _reduction(node)
+    _reduction(node.attrs)
     if upd.dtype != data.dtype:
         raise ShapeError(f"updates {upd.name} ({upd.dtype.name}) differ in dtype from data {data.name} ({data.dtype.name})")
     if None not in (data.shape, idx.shape, upd.shape) and idx.shape[-1] is not None:
@@ -208,11 +208,11 @@ def _scatter_nd_infer(node):
     return TensorType(data.shape, data.dtype)
 
 
-def _scatter_nd_ref(node, data, idx, upd):
+def _scatter_nd_ref(attrs, data, idx, upd):
     out = data.copy()
     for pos in np.ndindex(*idx.shape[:-1]):
         t = tuple(int(v) + (data.shape[j] if v < 0 else 0) for j, v in enumerate(idx[pos]))
-        out[t] = _combine(_reduction(node), out[t], upd[pos])
+        out[t] = _combine(_reduction(attrs), out[t], upd[pos])
     return out
 
 
@@ -267,8 +267,7 @@ def _top_k_infer(node):
     return [TensorType(shape, x.dtype), TensorType(shape, a["index_dtype"])]
 
 
-def _top_k_ref(node, x):
-    a = node.attrs
+def _top_k_ref(a, x):
     axis = normalize_axis(a["axis"], x.ndim)
     # stable sort: among equal values the lower index comes first
     key = -x.astype(np.float64) if a["largest"] else x
@@ -338,8 +337,8 @@ def _index_check_infer(node):
     return TensorType((), dtypes.int64)
 
 
-def _index_check_ref(node, indices):
-    bad = largest_bad_index(indices, node.attrs["dims"])
+def _index_check_ref(attrs, indices):
+    bad = largest_bad_index(indices, attrs["dims"])
     return np.array(NO_BAD_INDEX if bad is None else bad, np.int64)
 
 

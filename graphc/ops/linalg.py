@@ -33,10 +33,10 @@ def _infer(node):
     return TensorType(tuple(batch) + (m, n), a.dtype)
 
 
-def _reference(node, a, b):
-    if node.attrs.get("transpose_a"):
+def _reference(attrs, a, b):
+    if attrs.get("transpose_a"):
         a = np.swapaxes(a, -1, -2)
-    if node.attrs.get("transpose_b"):
+    if attrs.get("transpose_b"):
         b = np.swapaxes(b, -1, -2)
     return np.matmul(a, b).astype(a.dtype)
 
@@ -98,7 +98,7 @@ def _det_infer(node):
 
 det_op = register_op(
     "det", pattern=Pattern.INJECTIVE, infer=_det_infer,
-    reference=lambda n, x: np.asarray(np.linalg.det(x)).astype(x.dtype),
+    reference=lambda attrs, x: np.asarray(np.linalg.det(x)).astype(x.dtype),
     examples=lambda rng: [Example([rand(rng, (3, 3))]), Example([rand(rng, (2, 2, 2))]),
                           Example([rand(rng, (1, 1))]), Example([rand(rng, (4, 4))])])
 

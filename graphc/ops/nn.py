@@ -15,14 +15,14 @@ def _softmax_infer(node):
     return TensorType(x.shape, x.dtype)
 
 
-def _softmax_ref(node, x):
-    axis = normalize_axis(node.attrs["axis"], x.ndim)
+def _softmax_ref(attrs, x):
+    axis = normalize_axis(attrs["axis"], x.ndim)
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return (e / e.sum(axis=axis, keepdims=True)).astype(x.dtype)
 
 
-def _log_softmax_ref(node, x):
-    axis = normalize_axis(node.attrs["axis"], x.ndim)
+def _log_softmax_ref(attrs, x):
+    axis = normalize_axis(attrs["axis"], x.ndim)
     s = x - x.max(axis=axis, keepdims=True)
     return (s - np.log(np.exp(s).sum(axis=axis, keepdims=True))).astype(x.dtype)
 
@@ -65,8 +65,8 @@ def log_softmax(logits, axis=-1, name=None, dim=None):
 
 
 # ---- layer normalization ----------------------------------------------------------------------
-def _layer_norm_axes(node, rank):
-    return tuple(range(normalize_axis(node.attrs["axis"], rank), rank))
+def _layer_norm_axes(attrs, rank):
+    return tuple(range(normalize_axis(attrs["axis"], rank), rank))
 
 
 def _layer_norm_infer(node):
@@ -77,7 +77,7 @@ def _layer_norm_infer(node):
         if p.dtype != x.dtype:
             raise ShapeError(f"{p.name} has dtype {p.dtype.name}; expected {x.dtype.name} like {x.name}")
     if x.shape is not None:
-        axes = _layer_norm_axes(node, len(x.shape))
+        axes = _layer_norm_axes(node.attrs, len(x.shape))
         for p in (gamma, beta):
             if p.shape is not None and len(p.shape) > len(axes):
                 raise ShapeError(f"{p.name} has shape {list(p.shape)}; expected at most the normalized dims "
@@ -85,12 +85,12 @@ def _layer_norm_infer(node):
     return TensorType(x.shape, x.dtype)
 
 
-def _layer_norm_ref(node, x, gamma, beta):
-    axes = _layer_norm_axes(node, x.ndim)
+def _layer_norm_ref(attrs, x, gamma, beta):
+    axes = _layer_norm_axes(attrs, x.ndim)
     x64 = x.astype(np.float64)
     mean = x64.mean(axis=axes, keepdims=True)
     var = ((x64 - mean) ** 2).mean(axis=axes, keepdims=True)
-    return ((x64 - mean) / np.sqrt(var + node.attrs["epsilon"]) * gamma + beta).astype(x.dtype)
+    return ((x64 - mean) / np.sqrt(var + attrs["epsilon"]) * gamma + beta).astype(x.dtype)
 
 
 def _layer_norm_examples(rng):
@@ -116,7 +116,7 @@ def _normalized(x, axes, epsilon):
 def _layer_norm_grad(node, dys):
     from .reduce import reduce_mean, sum_to
     x, gamma, beta = node.inputs
-    axes = list(_layer_norm_axes(node, len(x.shape)))
+    axes = list(_layer_norm_axes(node.attrs, len(x.shape)))
     xhat, inv = _normalized(x, axes, node.attrs["epsilon"])
     dy = dys[0]
     g = dy * gamma

@@ -46,10 +46,10 @@ def _infer(node):
     return TensorType(tuple(a.shape[:-2]) + (m, n), a.dtype)
 
 
-def _reference(node, a, packed):
-    if node.attrs.get("transpose_a"):
+def _reference(attrs, a, packed):
+    if attrs.get("transpose_a"):
         a = np.swapaxes(a, -1, -2)
-    return np.matmul(a, unpack_panels(packed, node.attrs["n"])).astype(a.dtype)
+    return np.matmul(a, unpack_panels(packed, attrs["n"])).astype(a.dtype)
 
 
 def _examples(rng):

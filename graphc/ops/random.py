@@ -120,8 +120,8 @@ def _np_index(shape):
 
 
 # ---- the run counter --------------------------------------------------------------------------
-def _fed_by_session(node, *args):
-    raise ShapeError(f"{node.op} '{node.name}' has no reference value: the Session feeds it")
+def _fed_by_session(attrs, *args):
+    raise ShapeError("a random_counter has no reference value: the Session feeds it")
 
 
 random_counter_op = register_op(
@@ -163,10 +163,10 @@ def _draw_infer(node):
 
 
 def _draw_reference(sample):
-    def reference(n, counter, *shape):
-        out_shape = tuple(int(d) for d in shape[0]) if shape else tuple(n.attrs["shape"])
-        dt = dtypes.as_dtype(n.attrs["dtype"]).name
-        return np.asarray(sample(NumpyBackend, _np_key(n.attrs, counter), _np_index(out_shape), dt)).astype(dt)
+    def reference(attrs, counter, *shape):
+        out_shape = tuple(int(d) for d in shape[0]) if shape else tuple(attrs["shape"])
+        dt = dtypes.as_dtype(attrs["dtype"]).name
+        return np.asarray(sample(NumpyBackend, _np_key(attrs, counter), _np_index(out_shape), dt)).astype(dt)
     return reference
 
 
@@ -279,11 +279,11 @@ def _multinomial_infer(node):
     return TensorType((batch, int(node.attrs["num_samples"])), node.attrs["output_dtype"])
 
 
-def _multinomial_ref(n, counter, logits):
+def _multinomial_ref(attrs, counter, logits):
     b, c = logits.shape
-    s = int(n.attrs["num_samples"])
-    scores = logits.astype(np.float64)[:, None, :] + gumbel(NumpyBackend, _np_key(n.attrs, counter), _np_index((b, s, c)))
-    return scores.argmax(axis=2).astype(n.attrs["output_dtype"].np)
+    s = int(attrs["num_samples"])
+    scores = logits.astype(np.float64)[:, None, :] + gumbel(NumpyBackend, _np_key(attrs, counter), _np_index((b, s, c)))
+    return scores.argmax(axis=2).astype(attrs["output_dtype"].np)
 
 
 multinomial_op = register_op(
@@ -322,8 +322,8 @@ def shuffle_keys(B, key, index):
     return bits(B, key, index, 0)
 
 
-def _shuffle_ref(n, counter, x):
-    keys = shuffle_keys(NumpyBackend, _np_key(n.attrs, counter), np.arange(x.shape[0], dtype=np.uint32))
+def _shuffle_ref(attrs, counter, x):
+    keys = shuffle_keys(NumpyBackend, _np_key(attrs, counter), np.arange(x.shape[0], dtype=np.uint32))
     return x[np.argsort(keys, kind="stable")]
 
 

@@ -43,9 +43,9 @@ def _reduce_examples(positive=False):
 
 
 def _ref(fn):
-    def reference(node, x):
-        axes = reduced_axes(node, x.ndim)
-        out = fn(x, axis=axes, keepdims=node.attrs.get("keepdims", False))
+    def reference(attrs, x):
+        axes = normalize_axes(attrs.get("axes"), x.ndim)
+        out = fn(x, axis=axes, keepdims=attrs.get("keepdims", False))
         return np.asarray(out).astype(x.dtype)
     return reference
 
@@ -131,9 +131,9 @@ def _arg_examples(rng):
 
 for _name, _fn in (("argmax", np.argmax), ("argmin", np.argmin)):
     register_op(_name, pattern=Pattern.REDUCE, infer=_arg_infer, differentiable=False,
-                reference=(lambda f: lambda n, x: f(x, axis=normalize_axis(n.attrs["axis"], x.ndim),
-                                                    keepdims=n.attrs.get("keepdims", False))
-                           .astype(n.attrs["output_type"].np))(_fn),
+                reference=(lambda f: lambda attrs, x: f(x, axis=normalize_axis(attrs["axis"], x.ndim),
+                                                        keepdims=attrs.get("keepdims", False))
+                           .astype(attrs["output_type"].np))(_fn),
                 examples=_arg_examples)
 
 
@@ -154,13 +154,13 @@ def argmin(input, axis=None, output_type=dtypes.int64, name=None, dimension=None
 
 
 # ---- gradient helpers whose output shape is another tensor's ---------------------------------
-def unreduce_reference(node, dy, x):
+def unreduce_reference(attrs, dy, x):
     """dy (a reduction's result) broadcast back to x's shape; divided by the count for a mean."""
-    axes = normalize_axes(node.attrs.get("axes"), x.ndim)
-    if not node.attrs.get("keepdims"):
+    axes = normalize_axes(attrs.get("axes"), x.ndim)
+    if not attrs.get("keepdims"):
         dy = np.expand_dims(dy, axes) if axes else dy
     out = np.broadcast_to(dy, x.shape).astype(dy.dtype)
-    if node.attrs.get("mean"):
+    if attrs.get("mean"):
         out = (out / max(1, int(np.prod([x.shape[a] for a in axes])))).astype(dy.dtype)
     return np.require(out, requirements="C")
 
@@ -182,7 +182,7 @@ def _unreduce_grad(node, dys):
     return [op(dys[0], node.attrs.get("axes"), node.attrs.get("keepdims", False)), None]
 
 
-def sum_to_reference(node, dy, like):
+def sum_to_reference(attrs, dy, like):
     """dy summed down to like's shape (the adjoint of numpy broadcasting)."""
     shape = like.shape
     lead = dy.ndim - len(shape)
@@ -219,7 +219,7 @@ def sum_to(dy, x):
 broadcast_like_op = register_op(
     "broadcast_like", noop_when_same_type=True, pattern=Pattern.BROADCAST, shape_only_inputs=(1,),
     infer=lambda n: TensorType(broadcast_shape(n.inputs[0].shape, n.inputs[1].shape), n.inputs[0].dtype),
-    reference=lambda n, x, like: np.require(np.broadcast_to(x, np.broadcast_shapes(x.shape, like.shape)), requirements="C"),
+    reference=lambda attrs, x, like: np.require(np.broadcast_to(x, np.broadcast_shapes(x.shape, like.shape)), requirements="C"),
     examples=lambda rng: [Example([rand(rng, (4,)), rand(rng, (3, 4))]),
                           Example([rand(rng, (3, 1)), rand(rng, (2, 3, 5))]),
                           Example([rand(rng, ()), rand(rng, (2, 2))])])
@@ -246,8 +246,7 @@ def _cumulative_infer(node):
 
 
 def _cumulative_ref(fn, identity):
-    def reference(node, x):
-        a = node.attrs
+    def reference(a, x):
         axis = normalize_axis(a["axis"], x.ndim)
         if a["reverse"]:
             x = np.flip(x, axis)

@@ -34,7 +34,7 @@ def resolve_reshape(in_shape, shape):
 reshape_op = register_op(
     "reshape", moves_bits=True, noop_when_same_type=True, pattern=Pattern.INJECTIVE,
     infer=lambda n: TensorType(resolve_reshape(n.inputs[0].shape, n.attrs["shape"]), n.inputs[0].dtype),
-    reference=lambda n, x: x.reshape(resolve_reshape(x.shape, n.attrs["shape"])),
+    reference=lambda attrs, x: x.reshape(resolve_reshape(x.shape, attrs["shape"])),
     examples=lambda rng: [Example([rand(rng, (3, 4))], {"shape": (4, 3)}),
                           Example([rand(rng, (2, 3, 4))], {"shape": (-1, 4)}),
                           Example([rand(rng, (6,), "int32")], {"shape": (2, 1, 3)}),
@@ -54,7 +54,7 @@ def reshape(tensor, shape, name=None):
 reshape_like_op = register_op(
     "reshape_like", moves_bits=True, noop_when_same_type=True, pattern=Pattern.INJECTIVE, shape_only_inputs=(1,),
     infer=lambda n: TensorType(n.inputs[1].shape, n.inputs[0].dtype),
-    reference=lambda n, x, like: x.reshape(like.shape),
+    reference=lambda attrs, x, like: x.reshape(like.shape),
     examples=lambda rng: [Example([rand(rng, (3, 4)), rand(rng, (2, 6))])])
 
 
@@ -92,7 +92,7 @@ def _transpose_infer(node):
 
 transpose_op = register_op(
     "transpose", moves_bits=True, pattern=Pattern.INJECTIVE, infer=_transpose_infer,
-    reference=lambda n, x: np.require(np.transpose(x, transpose_perm(n, x.ndim)), requirements="C"),
+    reference=lambda attrs, x: np.require(np.transpose(x, attrs["perm"]), requirements="C"),
     examples=lambda rng: [Example([rand(rng, (3, 4))], {"perm": (1, 0)}),
                           Example([rand(rng, (2, 3, 4))], {"perm": None}),
                           Example([rand(rng, (2, 3, 4))], {"perm": (2, 0, 1)}),
@@ -130,7 +130,7 @@ def _expand_dims_infer(node):
 
 expand_dims_op = register_op(
     "expand_dims", moves_bits=True, noop_when_same_type=True, pattern=Pattern.INJECTIVE, infer=_expand_dims_infer,
-    reference=lambda n, x: np.expand_dims(x, normalize_axis(n.attrs["axis"], x.ndim + 1)),
+    reference=lambda attrs, x: np.expand_dims(x, normalize_axis(attrs["axis"], x.ndim + 1)),
     gradient=lambda n, dys: [reshape_like(dys[0], n.inputs[0])],
     examples=lambda rng: [Example([rand(rng, (3, 4))], {"axis": 0}), Example([rand(rng, (3, 4))], {"axis": -1}),
                           Example([rand(rng, (), "int32")], {"axis": 0})])
@@ -163,7 +163,7 @@ def _squeeze_infer(node):
 
 squeeze_op = register_op(
     "squeeze", moves_bits=True, noop_when_same_type=True, pattern=Pattern.INJECTIVE, infer=_squeeze_infer,
-    reference=lambda n, x: x.reshape([d for i, d in enumerate(x.shape) if i not in squeezed_axes(x.shape, n.attrs.get("axes"))]),
+    reference=lambda attrs, x: x.reshape([d for i, d in enumerate(x.shape) if i not in squeezed_axes(x.shape, attrs.get("axes"))]),
     gradient=lambda n, dys: [reshape_like(dys[0], n.inputs[0])],
     examples=lambda rng: [Example([rand(rng, (3, 1, 4, 1))], {"axes": None}),
                           Example([rand(rng, (1, 5))], {"axes": (0,)}),
@@ -206,7 +206,7 @@ def _concat_infer(node):
 
 concat_op = register_op(
     "concat", moves_bits=True, pattern=Pattern.INJECTIVE, infer=_concat_infer,
-    reference=lambda n, *xs: np.concatenate(xs, axis=normalize_axis(n.attrs["axis"], xs[0].ndim)),
+    reference=lambda attrs, *xs: np.concatenate(xs, axis=normalize_axis(attrs["axis"], xs[0].ndim)),
     examples=lambda rng: [Example([rand(rng, (2, 3)), rand(rng, (4, 3))], {"axis": 0}),
                           Example([rand(rng, (2, 3)), rand(rng, (2, 1)), rand(rng, (2, 5))], {"axis": -1}),
                           Example([rand(rng, (3,), "int32"), rand(rng, (2,), "int32")], {"axis": 0})])
@@ -225,8 +225,8 @@ def _concat_slice_bounds(node_or_shapes, axis, index):
     return axis, start, start + shapes[index][axis]
 
 
-def _concat_slice_ref(node, dy, *xs):
-    axis, start, stop = _concat_slice_bounds([x.shape for x in xs], node.attrs["axis"], node.attrs["index"])
+def _concat_slice_ref(attrs, dy, *xs):
+    axis, start, stop = _concat_slice_bounds([x.shape for x in xs], attrs["axis"], attrs["index"])
     return np.require(np.take(dy, np.arange(start, stop), axis=axis), requirements="C")
 
 
@@ -292,9 +292,9 @@ def _split_infer(node):
     return [TensorType(tuple(s if i == axis else d for i, d in enumerate(x.shape)), x.dtype) for s in sizes]
 
 
-def _split_ref(node, x):
-    axis = normalize_axis(node.attrs["axis"], x.ndim)
-    cuts = np.cumsum(split_sizes(x.shape[axis], node.attrs))[:-1]
+def _split_ref(attrs, x):
+    axis = normalize_axis(attrs["axis"], x.ndim)
+    cuts = np.cumsum(split_sizes(x.shape[axis], attrs))[:-1]
     return [np.require(p, requirements="C") for p in np.split(x, cuts, axis=axis)]
 
 
@@ -373,7 +373,7 @@ def _slice_key(slices):
 
 strided_slice_op = register_op(
     "strided_slice", moves_bits=True, pattern=Pattern.INJECTIVE, infer=_strided_slice_infer,
-    reference=lambda n, x: np.require(x[_slice_key(n.attrs["slices"])], requirements="C"),
+    reference=lambda attrs, x: np.require(x[_slice_key(attrs["slices"])], requirements="C"),
     examples=lambda rng: [Example([rand(rng, (5, 6))], {"slices": ((1, 4, 1), (None, None, 2))}),
                           Example([rand(rng, (7,))], {"slices": ((None, None, -2),)}),
                           Example([rand(rng, (4, 5, 3))], {"slices": ((-3, None, 1), (4, 0, -1))}),
@@ -385,9 +385,9 @@ def _strided_slice_grad(node, dys):
     return [make("strided_slice_grad", [dys[0], node.inputs[0]], {"slices": node.attrs["slices"]})]
 
 
-def _strided_slice_grad_ref(node, dy, x):
+def _strided_slice_grad_ref(attrs, dy, x):
     out = np.zeros(x.shape, dy.dtype)
-    out[_slice_key(node.attrs["slices"])] = dy
+    out[_slice_key(attrs["slices"])] = dy
     return out
 
 
@@ -475,8 +475,8 @@ def _gather_infer(node):
     return TensorType(tuple(params.shape[:axis]) + tuple(indices.shape) + tuple(params.shape[axis + 1:]), params.dtype)
 
 
-def _gather_ref(node, params, indices):
-    return np.take(params, indices, axis=normalize_axis(node.attrs["axis"], params.ndim))
+def _gather_ref(attrs, params, indices):
+    return np.take(params, indices, axis=normalize_axis(attrs["axis"], params.ndim))
 
 
 gather_op = register_op(
@@ -493,8 +493,8 @@ def _gather_grad(node, dys):
     return [make("gather_grad", [dys[0], indices, params], {"axis": node.attrs["axis"]}), None]
 
 
-def _gather_grad_ref(node, dy, indices, params):
-    axis = normalize_axis(node.attrs["axis"], params.ndim)
+def _gather_grad_ref(attrs, dy, indices, params):
+    axis = normalize_axis(attrs["axis"], params.ndim)
     out = np.zeros(params.shape, dy.dtype)
     idx = np.where(indices < 0, indices + params.shape[axis], indices).reshape(-1)
     moved = np.moveaxis(out, axis, 0)  # a view: scatter-add along the gathered axis
@@ -545,8 +545,7 @@ def _one_hot_infer(node):
     return TensorType(tuple(shape), node.attrs["dtype"])
 
 
-def _one_hot_ref(node, idx):
-    a = node.attrs
+def _one_hot_ref(a, idx):
     hot = idx[..., None] == np.arange(a["depth"])
     out = np.where(hot, a["on_value"], a["off_value"]).astype(a["dtype"].np)
     return np.require(np.moveaxis(out, -1, normalize_axis(a["axis"], idx.ndim + 1)), requirements="C")
@@ -582,7 +581,7 @@ def _broadcast_to_infer(node):
 
 broadcast_to_op = register_op(
     "broadcast_to", moves_bits=True, noop_when_same_type=True, pattern=Pattern.BROADCAST, infer=_broadcast_to_infer,
-    reference=lambda n, x: np.require(np.broadcast_to(x, n.attrs["shape"]), requirements="C"),
+    reference=lambda attrs, x: np.require(np.broadcast_to(x, attrs["shape"]), requirements="C"),
     gradient=lambda n, dys: [_sum_to(dys[0], n.inputs[0])],
     examples=lambda rng: [Example([rand(rng, (3, 1))], {"shape": (2, 3, 4)}),
                           Example([rand(rng, ())], {"shape": (5,)}),
@@ -610,15 +609,15 @@ def _tile_infer(node):
 
 tile_op = register_op(
     "tile", moves_bits=True, pattern=Pattern.INJECTIVE, infer=_tile_infer,
-    reference=lambda n, x: np.tile(x, n.attrs["multiples"]),
+    reference=lambda attrs, x: np.tile(x, attrs["multiples"]),
     gradient=lambda n, dys: [make("tile_grad", [dys[0], n.inputs[0]], {"multiples": n.attrs["multiples"]})],
     examples=lambda rng: [Example([rand(rng, (2, 3))], {"multiples": (2, 1)}),
                           Example([rand(rng, (3,), "int32")], {"multiples": (3,)}),
                           Example([rand(rng, (1, 2, 2))], {"multiples": (2, 3, 1)})])
 
 
-def _tile_grad_ref(node, dy, x):
-    reps = node.attrs["multiples"]
+def _tile_grad_ref(attrs, dy, x):
+    reps = attrs["multiples"]
     split_shape = [v for r, d in zip(reps, x.shape) for v in (r, d)]
     return dy.reshape(split_shape).sum(axis=tuple(range(0, 2 * len(reps), 2))).astype(dy.dtype)
 
@@ -641,7 +640,7 @@ def tile(input, multiples, name=None):
 shape_op = register_op(
     "shape", moves_bits=True, pattern=Pattern.INJECTIVE, shape_only_inputs=(0,), differentiable=False,
     infer=lambda n: TensorType((None if n.inputs[0].shape is None else len(n.inputs[0].shape),), n.attrs["dtype"]),
-    reference=lambda n, x: np.array(x.shape, n.attrs["dtype"].np),
+    reference=lambda attrs, x: np.array(x.shape, attrs["dtype"].np),
     examples=lambda rng: [Example([rand(rng, (3, 4))], {"dtype": dtypes.int32}),
                           Example([rand(rng, (2, 1, 5), "int32")], {"dtype": dtypes.int64})])
 
@@ -658,10 +657,10 @@ def _scalar_int_examples(rng):
 
 register_op("size", moves_bits=True, pattern=Pattern.INJECTIVE, shape_only_inputs=(0,), differentiable=False,
             infer=lambda n: TensorType((), n.attrs["dtype"]),
-            reference=lambda n, x: np.array(x.size, n.attrs["dtype"].np), examples=_scalar_int_examples)
+            reference=lambda attrs, x: np.array(x.size, attrs["dtype"].np), examples=_scalar_int_examples)
 register_op("rank", moves_bits=True, pattern=Pattern.INJECTIVE, shape_only_inputs=(0,), differentiable=False,
             infer=lambda n: TensorType((), n.attrs["dtype"]),
-            reference=lambda n, x: np.array(x.ndim, n.attrs["dtype"].np), examples=_scalar_int_examples)
+            reference=lambda attrs, x: np.array(x.ndim, attrs["dtype"].np), examples=_scalar_int_examples)
 
 
 def size(input, name=None, out_type=dtypes.int32):
@@ -686,7 +685,7 @@ def _pad_infer(node):
 
 pad_op = register_op(
     "pad", pattern=Pattern.INJECTIVE, infer=_pad_infer,
-    reference=lambda n, x: np.pad(x, n.attrs["paddings"], constant_values=n.attrs["constant_value"]).astype(x.dtype),
+    reference=lambda attrs, x: np.pad(x, attrs["paddings"], constant_values=attrs["constant_value"]).astype(x.dtype),
     examples=lambda rng: [Example([rand(rng, (3, 4))], {"paddings": ((1, 2), (0, 3)), "constant_value": 0.0}),
                           Example([rand(rng, (2, 3, 2))], {"paddings": ((0, 0), (2, 1), (1, 1)), "constant_value": 1.5}),
                           Example([rand(rng, (5,), "int32")], {"paddings": ((2, 0),), "constant_value": 7})])

@@ -7,8 +7,8 @@ from ..registry import Pattern, TensorType, register_op
 from ._base import convert_to_tensor, same_type
 
 
-def _no_value(node, *args):
-    raise ShapeError(f"{node.op} '{node.name}' has no reference value: it reads or writes Session state")
+def _no_value(attrs, *args):
+    raise ShapeError("variables and assignments have no reference value: they read or write Session state")
 
 
 variable_op = register_op(
@@ -34,7 +34,7 @@ for _name in ("assign", "assign_add", "assign_sub"):
     register_op(_name, pattern=Pattern.OPAQUE, stateful=True, differentiable=False, writes_input=0,
                 overwrites_input=_name == "assign", infer=_assign_infer, reference=_no_value)
 
-group_op = register_op("group", pattern=Pattern.SOURCE, differentiable=False, reference=lambda n: [],
+group_op = register_op("group", pattern=Pattern.SOURCE, differentiable=False, reference=lambda attrs: [],
                        infer=lambda n: [])
 
 
