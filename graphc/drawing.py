@@ -4,6 +4,7 @@ import shutil
 import graphviz
 
 from .graph import Graph, Tensor
+from .registry import Pattern
 
 
 def _dot(graph, groups=None):
@@ -20,7 +21,7 @@ def _dot(graph, groups=None):
                 grouped.add(id(n))
     for n in graph.nodes:
         if id(n) not in grouped:
-            shape = "ellipse" if n.op in ("placeholder", "constant", "variable") else "box"
+            shape = "ellipse" if n.opdef.pattern == Pattern.SOURCE else "box"
             d.node(str(id(n)), f"{n.op}\n{n.name}", shape=shape)
         for t in n.inputs:
             label = "" if t.shape is None else "x".join("?" if s is None else str(s) for s in t.shape)

@@ -14,7 +14,7 @@ def evaluate(fetches, feed_dict=None):
     for node in needed_nodes([t.node for t in fetch_list], set(values)):
         if all(id(t) in values for t in node.outputs):
             continue
-        if node.op == "placeholder":
+        if node.opdef.feed:
             raise FeedError(f"you must feed a value for placeholder '{node.name}'")
         out = node.opdef.reference(node.attrs, *[values[id(t)] for t in node.inputs])
         outs = out if isinstance(out, (list, tuple)) else [out]

@@ -130,7 +130,7 @@ def global_variables_initializer():
 
 
 def is_variable_tensor(t):
-    return isinstance(t, Tensor) and t.node.op == "variable"
+    return isinstance(t, Tensor) and t.node.opdef.variable
 
 
 

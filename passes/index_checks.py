@@ -18,7 +18,7 @@ def add_index_checks(graph, fetches):
             return None
         pos, dims = bounds(node)
         idx = inputs[pos]
-        if idx.node.op == "constant":
+        if idx.node.opdef.constant:
             check_indices(node, idx.node.attrs["value"])
         elif 0 not in idx.shape:
             what = describe(node)

@@ -279,13 +279,13 @@ def export(fetches, path, feeds, session=None):
     for node in needed_nodes([t.node for t in fetch_list], fed):
         if all(id(t) in fed for t in node.outputs):
             continue
-        if node.op == "constant":
+        if node.opdef.constant:
             b.initializers.append(onnx.numpy_helper.from_array(np.asarray(node.attrs["value"]), b.name(node.outputs[0])))
             continue
-        if node.op == "variable":
+        if node.opdef.variable:
             b.initializers.append(onnx.numpy_helper.from_array(_variable_value(node, session), b.name(node.outputs[0])))
             continue
-        if node.op == "placeholder":
+        if node.opdef.feed:
             raise OnnxExportError(f"placeholder {node.name} is needed by the fetches but is not in feeds")
         emit = EMITTERS.get(node.op)
         if emit is None:

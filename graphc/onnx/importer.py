@@ -103,7 +103,7 @@ class Context:
         """The numpy value of tensor `t` if it does not depend on a fed input, else an error naming `what`."""
         value = self._static_value(t)
         if value is None:
-            fed = [n.name for n in needed_nodes([t.node], set()) if n.op == "placeholder"]
+            fed = [n.name for n in needed_nodes([t.node], set()) if n.opdef.feed]
             raise StaticInputError(f"{what} must be known at import time (from initializers, Constant or "
                                    f"Shape of static dims), but {t.name} depends on model inputs {fed}",
                                    inputs=fed)
