@@ -1,6 +1,7 @@
 """Host op of a Plan that runs a loop (graphc/ops/loop.py's while_loop): its condition and body were
 compiled into sub-executables (runtime/compiler.py), which this iterates on numpy views of the buffers:
-the body runs while the condition's kernel returns true, each iteration's outputs feeding the next."""
+the body runs while the condition's kernel returns true, each iteration's outputs feeding the next; the
+last output is the trip count."""
 import numpy as np
 
 
@@ -9,10 +10,11 @@ def _while_loop(call, plan, pending):
 
     def run(*buffers):
         inputs = [np.from_dlpack(b) for b in buffers[:call.num_inputs]]
-        values, captured = inputs[:k], inputs[k:]
+        values, captured, trips = inputs[:k], inputs[k:], 0
         while bool(cond.run(values + captured)[0]):
             values = body.run(values + captured)
-        for out, v in zip(buffers[call.num_inputs:], values):
+            trips += 1
+        for out, v in zip(buffers[call.num_inputs:], values + [np.array(trips, np.int32)]):
             np.copyto(np.from_dlpack(out), v)
     return run
 

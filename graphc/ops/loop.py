@@ -9,6 +9,7 @@ shape invariants). A loop whose condition the graph already decides is unrolled 
 """
 import numpy as np
 
+from .. import dtypes
 from ..errors import ShapeError
 from ..graph import Graph, Tensor
 from ..registry import Example, Pattern, TensorType, register_op
@@ -83,15 +84,16 @@ def _while_infer(node):
             raise ShapeError(f"while_loop '{node.name}': loop variable {x.name} is {x.dtype.name} but the body "
                              f"returns {y.dtype.name}; a loop variable keeps its dtype")
         out.append(TensorType(x.shape, x.dtype))
-    return out
+    return out + [TensorType((), dtypes.int32)]  # the trip count (what the gradient iterates back over)
 
 
 def _while_reference(node, *arrays):
     k, cond, body = node.attrs["num_vars"], node.attrs["cond"], node.attrs["body"]
-    values, captured = list(arrays[:k]), list(arrays[k:])
+    values, captured, trips = list(arrays[:k]), list(arrays[k:]), 0
     while bool(cond.evaluate(values + captured)[0]):
         values = [np.asarray(v, x.dtype) for v, x in zip(body.evaluate(values + captured), arrays)]
-    return values
+        trips += 1
+    return values + [np.array(trips, np.int32)]
 
 
 def trace_loop(cond_fn, body_fn, loop_vars):
@@ -123,23 +125,75 @@ def while_loop(cond_fn, body_fn, loop_vars, name=None):
     node = loop_vars[0].graph.create_node("while_loop", loop_vars + captured,
                                           {"cond": cond, "body": body, "num_vars": len(loop_vars)},
                                           name or "while")
-    return list(node.outputs)
+    return list(node.outputs[:-1])
 
 
-def _examples(rng):
-    """Doubling a vector until its sum passes a fed bound, with a counter; a loop that runs no iteration."""
+def inline(sub, tensors):
+    """`sub`'s outputs computed from `tensors` (one for each of its inputs) by copies of its nodes in the
+    default graph."""
+    from ..graph import get_default_graph, needed_nodes
+    g = get_default_graph()
+    values = {id(ph): t for ph, t in zip(sub.inputs, tensors)}
+    for n in needed_nodes([o.node for o in sub.outputs], set(values)):
+        if not all(id(o) in values for o in n.outputs):
+            new = g.create_node(n.op, [values[id(t)] for t in n.inputs], n.attrs, n.name.rsplit("/", 1)[-1])
+            values.update(zip(map(id, n.outputs), new.outputs))
+    return [values[id(o)] for o in sub.outputs]
+
+
+def _while_gradient(node, dys):
+    """Back through the iterations, last first: iteration j's inputs are recomputed from the initial
+    values by a loop of j iterations (no stack of per-iteration values: O(trips^2) body runs), then the
+    body's vector-Jacobian product carries the loop variables' cotangents back, and the captured
+    tensors' cotangents are summed over the iterations."""
+    from ..autodiff import gradients
+    from .control import identity
+    from .creation import zeros_like
+    from .elemwise import cast
+    k, body = node.attrs["num_vars"], node.attrs["body"]
+    x0, captured, trips = list(node.inputs[:k]), list(node.inputs[k:]), node.outputs[k]
+    floats = [t.dtype.is_floating for t in node.inputs]
+
+    def back(v):
+        g = v[0].graph
+        j, gx, gc = v[0], v[1:1 + k], v[1 + k:]
+        caps = [g.capture(c) for c in captured]
+        xj = while_loop(lambda u: u[0] < j, lambda u: [u[0] + 1] + inline(body, u[1:] + caps),
+                        [j * 0] + [g.capture(x) for x in x0])[1:]
+        recomputed = list(xj[0].node.outputs)
+        xj = [identity(x) for x in xj]  # the vjp below stops here: it is of one iteration, while the
+        outs = inline(body, xj + caps)   # recomputation stays differentiable for higher orders
+        pairs = [(o, d) for o, d, f in zip(outs, gx, floats) if f]
+        wrt = [t for t, f in zip(xj + caps, floats) if f]
+        grads = iter(gradients([o for o, _ in pairs], wrt, [d for _, d in pairs], recomputed) if pairs and wrt else [])
+        new = [next(grads) if f else None for f in floats]
+        new = [zeros_like(t) if d is None else d for t, d in zip(xj + caps, new)]
+        return [j - 1] + new[:k] + [a + b for a, b in zip(gc, new[k:])]
+    start = [trips - 1] + [cast(d, x.dtype) if f else zeros_like(x) for d, x, f in zip(dys[:k], x0, floats)] + \
+        [zeros_like(c) for c in captured]
+    out = while_loop(lambda v: v[0] >= 0, back, start)
+    return [g if f else None for g, f in zip(out[1:], floats)]
+
+
+def _examples(rng, dtype="float32"):
+    """A vector through x * w + sin(x) until its sum passes a fed bound, with a counter; a loop that runs
+    no iteration."""
     from .creation import placeholder
+    from .elemwise import sin
     from .reduce import reduce_sum
     g = Graph()
     with g.as_default():
-        x, i, bound = placeholder("float32", [3]), placeholder("int32", []), placeholder("float32", [])
-        cond, body, _ = trace_loop(lambda v: reduce_sum(v[0]) < bound, lambda v: [v[0] * 2.0, v[1] + 1], [x, i])
+        x, i, w, bound = (placeholder(dtype, [3]), placeholder("int32", []), placeholder(dtype, [3]),
+                          placeholder(dtype, []))
+        cond, body, captured = trace_loop(lambda v: reduce_sum(v[0]) < bound,
+                                          lambda v: [v[0] * w + sin(v[0]), v[1] + 1], [x, i])
     attrs = {"cond": cond, "body": body, "num_vars": 2}
-    x0 = np.abs(rng.standard_normal(3)).astype(np.float32) + 0.1
-    return [Example([x0, np.array(0, np.int32), np.array(40.0, np.float32)], attrs),
-            Example([x0, np.array(5, np.int32), np.array(-1.0, np.float32)], attrs)]
+    x0 = (np.abs(rng.standard_normal(3)) + 0.5).astype(dtype)
+    values = {w: (np.abs(rng.standard_normal(3)) * 0.5 + 1.0).astype(dtype)}
+    return [Example([x0, np.array(i0, np.int32)] + [values.get(t, np.array(b, dtype)) for t in captured], attrs)
+            for i0, b in ((0, 30.0), (5, -1.0))]
 
 
 while_loop_op = register_op(
-    "while_loop", pattern=Pattern.OPAQUE, host=True, differentiable=False, infer=_while_infer,
-    reference=_while_reference, examples=_examples)
+    "while_loop", pattern=Pattern.OPAQUE, host=True, infer=_while_infer, reference=_while_reference,
+    gradient=_while_gradient, examples=_examples, grad_examples=lambda rng: _examples(rng, "float64"))
