@@ -168,13 +168,22 @@ def variable_scope(name_or_scope, default_name=None, reuse=None, initializer=Non
     graph = get_default_graph()
     stack = _scope_stack(graph)
     outer = stack[-1]
+    # TF1's scope counts: a default_name takes the first unused `name`, `name_1`, ...; opening a scope
+    # resets the counts under it, so a function building layers inside a reopened scope names them alike
+    counts = graph.__dict__.setdefault("_variable_scope_counts", {})
     if isinstance(name_or_scope, VariableScope):
         full = name_or_scope.name
     else:
-        local = name_or_scope or default_name
-        if not local:
+        if not (name_or_scope or default_name):
             raise ValueError("variable_scope needs a name (or default_name)")
+        local, k = name_or_scope or default_name, 0
+        while not name_or_scope and counts.get(f"{outer.name}/{local}" if outer.name else local, 0):
+            k += 1
+            local = f"{default_name}_{k}"
         full = f"{outer.name}/{local}" if outer.name else local
+    counts[full] = counts.get(full, 0) + 1
+    for key in [key for key in counts if key.startswith(full + "/")]:
+        counts[key] = 0
     inherited = reuse if reuse is not None else (outer.reuse or getattr(name_or_scope, "reuse", None))
     scope = VariableScope(full, inherited or None,
                           initializer if initializer is not None else outer.initializer)

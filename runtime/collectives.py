@@ -75,9 +75,13 @@ HOST_OPS = {"allreduce": _allreduce, "allgather": _allgather, "broadcast": _broa
 
 
 def host_functions(plan):
-    """{call index: callable} for the plan's host calls; the first also checks the ranks agree."""
+    """{call index: callable} for the plan's host calls (collectives, and loops: runtime/loops.py); the first
+    collective also checks the ranks agree."""
+    from . import loops
     pending = {}  # bucket -> MPI request in flight, between an allreduce_start and its wait
-    funcs = {k: HOST_OPS[c.host_op](c, plan, pending) for k, c in enumerate(plan.calls) if c.host_op}
+    funcs = {k: HOST_OPS[c.host_op](c, plan, pending) for k, c in enumerate(plan.calls) if c.host_op in HOST_OPS}
+    loop_funcs = {k: loops.HOST_OPS[c.host_op](c, plan, pending) for k, c in enumerate(plan.calls)
+                  if c.host_op in loops.HOST_OPS}
     if funcs:
         first = min(funcs)
         signature = [_describe(plan.calls[k], plan, names=False) for k in sorted(funcs)]
@@ -89,4 +93,4 @@ def host_functions(plan):
                 checked.append(True)
             run_first(*buffers)
         funcs[first] = checked_first
-    return funcs
+    return {**funcs, **loop_funcs}

@@ -203,7 +203,7 @@ def build_plan(graph, fetches, groups, kernels, target, checks=()):
             if n.opdef.writes_input is not None:
                 ids[id(n.outputs[0])] = buffer_of(n.inputs[n.opdef.writes_input])
     calls = [Call(k.name, [buffer_of(t) for t in k.inputs] + [buffer_of(t) for t in k.outputs], len(k.inputs),
-                  **_host_call(k))
+                  **_host_call(k, target))
              for k in kernels]
     fetch_ids = [buffer_of(t) for t in fetches]
     constants = {b.id: graph.get_tensor_by_name(b.name).node.attrs["value"]
@@ -214,12 +214,33 @@ def build_plan(graph, fetches, groups, kernels, target, checks=()):
                 index_checks=index_checks)
 
 
-def _host_call(kernel):
-    """Call fields of a host op's call (a collective the runtime runs between kernels), else none."""
+def _host_call(kernel, target):
+    """Call fields of a host op's call (a collective or a loop the runtime runs between kernels), else none;
+    a loop's subgraphs become sub-executables here, compiled for its inputs' shapes."""
     node = kernel.nodes[0]
     if not node.opdef.host:
         return {}
-    return {"host_op": node.op, "attrs": {k: v for k, v in node.attrs.items() if k in ("op", "root", "bucket")}}
+    attrs = {k: v for k, v in node.attrs.items() if k in ("op", "root", "bucket", "num_vars")}
+    attrs.update({k: _compile_subgraph(node, v, target) for k, v in node.attrs.items() if hasattr(v, "graph")})
+    return {"host_op": node.op, "attrs": attrs}
+
+
+def _compile_subgraph(node, sub, target):
+    """A Subgraph (graphc/ops/loop.py) of `node` as an Executable taking `node`'s inputs' shapes and dtypes."""
+    from graphc.graph import needed_nodes
+    specs = {ph: (tuple(int(d) for d in t.shape), t.dtype) for ph, t in zip(sub.inputs, node.inputs)}
+    inner = needed_nodes([t.node for t in sub.outputs], {id(ph) for ph in sub.inputs})
+    bad = [n for n in inner if n.opdef.stateful and n.opdef.pattern != Pattern.SOURCE or n.op == "random_counter"]
+    if bad:
+        raise CompileError(f"{node.op} '{node.name}': its body runs {bad[0].op} '{bad[0].name}'; a loop run at run "
+                           "time may not assign variables or draw random numbers")
+    exe = compile_fetches(sub.outputs, specs, target=target)
+    if len(sub.outputs) == node.attrs.get("num_vars"):  # the body: each loop variable keeps its shape
+        for t, fid in zip(node.inputs, exe.plan.fetches):
+            if tuple(exe.plan.buffers[fid].shape) != tuple(t.shape):
+                raise CompileError(f"{node.op} '{node.name}': loop variable {t.name} has shape {list(t.shape)} but "
+                                   f"the body returns shape {list(exe.plan.buffers[fid].shape)}")
+    return exe
 
 
 def _lower(groups, live, target):

@@ -43,10 +43,78 @@ def test_while_loop_with_a_trip_count_the_graph_decides():
     check_gradients(f, [np.array([1.5, -0.7])], second_order=True)
 
 
-def test_data_dependent_while_loop_is_refused_clearly():
+def _numpy_grow(x, bound):
+    """numpy oracle: x multiplied by 1.5 until its sum reaches bound; (x, steps)."""
+    steps = 0
+    while x.sum() < bound:
+        x, steps = x * np.float32(1.5), steps + 1
+    return x, steps
+
+
+def test_data_dependent_while_loop_runs_as_a_loop():
+    x = tf.placeholder(tf.float32, [None])
+    bound = tf.placeholder(tf.float32, [])
+    out, steps = tf.while_loop(lambda v, i: tf.reduce_sum(v) < bound, lambda v, i: (v * 1.5, i + 1),
+                               [x, tf.constant(0)])
+    with tf.Session() as sess:
+        for xv, b in [(np.array([0.5, 1.0, 2.0], np.float32), 100.0), (np.array([3.0, 1.0], np.float32), 5000.0),
+                      (np.array([9.0], np.float32), 1.0)]:
+            want, n = _numpy_grow(xv, b)
+            got, got_n = sess.run([out, steps], {x: xv, bound: b})
+            np.testing.assert_allclose(got, want, rtol=1e-6)
+            assert got_n == n
+        exe = sess.compiled([out, steps], {x: np.ones(3, np.float32), bound: 10.0})
+    # not unrolled: one loop op, its body compiled once, whatever the trip count
+    assert [n.op for n in exe.graph.nodes].count("while_loop") == 1
+    assert sum("while" in k for k in exe.kernels) == 1
+
+
+def test_run_time_loop_reads_captured_tensors_and_variables_and_nests():
     n = tf.placeholder(tf.int32, [])
-    with pytest.raises(NotImplementedError, match="run time"):
-        tf.while_loop(lambda i: i < n, lambda i: i + 1, [tf.constant(0)])
+    w = tf.Variable(np.array([[0.5, -0.2], [0.1, 0.9]], np.float32))
+    h0 = tf.placeholder(tf.float32, [2])
+
+    def outer_body(i, h, total):
+        # an inner loop whose trip count is the outer counter: sums 0 + 1 + ... + i
+        _, s = tf.while_loop(lambda j, acc: j <= i, lambda j, acc: (j + 1, acc + j), [tf.constant(0), tf.constant(0)])
+        return i + 1, tf.tanh(tf.matmul(h[None, :], w)[0] + tf.cast(s, tf.float32)), total + s
+    _, h, total = tf.while_loop(lambda i, h, t: i < n, outer_body, [tf.constant(0), h0, tf.constant(0)])
+    hv, wv = np.array([0.3, -0.4], np.float32), None
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        wv = sess.run(w)
+        for steps in (0, 1, 4):
+            want_h, want_t = hv, 0
+            for i in range(steps):
+                s = sum(range(i + 1))
+                want_h, want_t = np.tanh(want_h @ wv + s), want_t + s
+            got_h, got_t = sess.run([h, total], {n: steps, h0: hv})
+            np.testing.assert_allclose(got_h, want_h, rtol=1e-5, atol=1e-6)
+            assert got_t == want_t
+
+
+def test_run_time_loop_maximum_iterations_and_structures():
+    bound = tf.placeholder(tf.float32, [])
+    limit = tf.placeholder(tf.int32, [])
+    state = (tf.constant(1.0), {"count": tf.constant(0)})
+    out = tf.while_loop(lambda s: s[0] < bound, lambda s: (s[0] * 2.0, {"count": s[1]["count"] + 1}), [state],
+                        maximum_iterations=limit)
+    with tf.Session() as sess:
+        for b, lim in [(100.0, 50), (100.0, 3), (0.5, 9)]:
+            v, count = 1.0, 0
+            while v < b and count < lim:
+                v, count = v * 2.0, count + 1
+            got = sess.run(out, {bound: b, limit: lim})
+            assert got[0][0] == v and got[0][1]["count"] == count
+
+
+def test_run_time_loop_errors_name_the_problem():
+    n = tf.placeholder(tf.int32, [])
+    with pytest.raises(ValueError, match="keeps its shape"):
+        tf.while_loop(lambda v: tf.reduce_sum(v) < tf.cast(n, tf.float32), lambda v: tf.concat([v, v], 0),
+                      [tf.ones([2])])
+    with pytest.raises(ValueError, match="keeps its dtype"):
+        tf.while_loop(lambda i: i < n, lambda i: tf.cast(i, tf.float32), [tf.constant(0)])
 
 
 def test_map_fn_over_rows():

@@ -302,3 +302,15 @@ def test_app_flags_config_and_interactive_session():
     assert a.eval() == 6.0 and v.eval() == 1.0
     sess.close()
     assert tf.arg_max(tf.constant([[1, 5, 2]]), 1).eval(session=tf.Session())[0] == 1
+
+
+def test_range_static_and_from_a_fed_batch_size():
+    x = tf.placeholder(tf.float32, [None, 3])
+    index = tf.range(0, tf.shape(x)[0]) * 5 + 1            # length known once x is fed (aymeric_dynamic_rnn)
+    with tf.Session() as sess:
+        got = sess.run([index, tf.range(7), tf.range(1.0, 2.0, 0.25), tf.range(tf.shape(x)[0], 0, -2)],
+                       {x: np.zeros((4, 3), np.float32)})
+    want = [np.arange(4) * 5 + 1, np.arange(7), np.arange(1.0, 2.0, 0.25), np.arange(4, 0, -2)]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w)
+    assert got[0].dtype == np.int32 and got[2].dtype == np.float32

@@ -2,8 +2,8 @@
 
 cond evaluates both branches and selects with `where` (so gradients flow through the taken branch
 only, and branches must not assign variables). while_loop is unrolled while the graph already decides
-its condition (constant_value): loops whose trip count depends on fed data are refused with an error,
-not yet run as loops.
+its condition (constant_value); a loop whose trip count depends on run-time values runs as a loop in the
+runtime (graphc/ops/loop.py, runtime/loops.py), without gradients yet.
 """
 from graphc import ops as _ops
 from graphc.ops import convert_to_tensor
@@ -61,28 +61,60 @@ def case(pred_fn_pairs, default=None, exclusive=False, strict=False, name=None):
     return result()
 
 
+def _call(fn, values):
+    return fn(*values) if isinstance(values, (list, tuple)) else fn(values)
+
+
+def _body_values(values, out):
+    """The body's result `out` in the structure of the loop variables `values`."""
+    if isinstance(values, (list, tuple)) and not isinstance(out, (list, tuple)):
+        out = [out]
+    return _pack(values, _flatten(out)) if isinstance(values, (list, tuple)) else out
+
+
 def while_loop(cond_fn, body, loop_vars, shape_invariants=None, parallel_iterations=10, back_prop=True,
                swap_memory=False, maximum_iterations=None, name=None, return_same_structure=False):
-    """Apply body to loop_vars while cond_fn holds; unrolled when the graph decides the condition."""
+    """Apply body to loop_vars while cond_fn holds: unrolled while the graph decides the condition, and
+    from the first condition that depends on run-time values on, a loop the runtime runs (graphc/ops/loop.py)."""
     values = loop_vars
     for step in range(WHILE_UNROLL_MAX + 1):
-        if maximum_iterations is not None and step >= int(maximum_iterations):
+        if maximum_iterations is not None and constant_value(convert_to_tensor(maximum_iterations)) is not None \
+                and step >= int(constant_value(convert_to_tensor(maximum_iterations))):
             break
-        go = cond_fn(*values) if isinstance(values, (list, tuple)) else cond_fn(values)
+        go = _call(cond_fn, values)
         decided = constant_value(go) if hasattr(go, "node") else go
         if decided is None:
-            raise NotImplementedError(
-                "while_loop: the condition depends on values known only at run time (e.g. a fed tensor); "
-                "graphc unrolls loops whose trip count the graph decides, and cannot yet run data-dependent loops")
+            return _run_time_loop(cond_fn, body, values, maximum_iterations, step, name)
         if not bool(decided):
             break
-        out = body(*values) if isinstance(values, (list, tuple)) else body(values)
-        if isinstance(values, (list, tuple)) and not isinstance(out, (list, tuple)):
-            out = [out]
-        values = _pack(values, _flatten(out)) if isinstance(values, (list, tuple)) else out
+        values = _body_values(values, _call(body, values))
     else:
         raise ValueError(f"while_loop ran over {WHILE_UNROLL_MAX} iterations")
     return values
+
+
+def _run_time_loop(cond_fn, body, values, maximum_iterations, done, name):
+    """The rest of a while_loop (after `done` unrolled iterations) as one while_loop op; a counter
+    loop variable enforces maximum_iterations."""
+    from graphc.ops import logical_and
+    from graphc.ops.loop import while_loop as loop_op
+    flat = [convert_to_tensor(v) for v in _flatten(values)]
+    limit = None if maximum_iterations is None else convert_to_tensor(maximum_iterations)
+    if limit is not None:
+        flat.append(convert_to_tensor(done, limit.dtype))
+
+    def user_values(vs):
+        return _pack(values, vs[:len(vs) - (limit is not None)])
+
+    def cond_flat(vs):
+        go = convert_to_tensor(_call(cond_fn, user_values(vs)))
+        return go if limit is None else logical_and(vs[-1] < limit, go)
+
+    def body_flat(vs):
+        out = [convert_to_tensor(t) for t in _flatten(_body_values(values, _call(body, user_values(vs))))]
+        return out if limit is None else out + [vs[-1] + 1]
+    out = loop_op(cond_flat, body_flat, flat, name=name)
+    return user_values(out)
 
 
 def map_fn(fn, elems, dtype=None, parallel_iterations=None, back_prop=True, swap_memory=False, infer_shape=True,

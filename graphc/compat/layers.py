@@ -3,23 +3,11 @@ after the layer ('dense', 'dense_1', ... unless `name` is given; `reuse=True` sh
 import numpy as np
 
 from graphc import ops as _ops
-from graphc.graph import get_default_graph
 from graphc.initializers import glorot_uniform_initializer, ones_initializer, zeros_initializer
 from graphc.ops import convert_to_tensor, matmul, reshape
 from graphc.variables import get_variable, variable_scope
 
 UPDATE_OPS = "update_ops"
-
-
-def _scope_name(base, name):
-    """`name`, or base made unique in the default graph as TF names layers (dense, dense_1, ...)."""
-    if name:
-        return name
-    graph = get_default_graph()
-    counts = graph.__dict__.setdefault("_layer_counts", {})
-    k = counts.get(base, 0)
-    counts[base] = k + 1
-    return base if k == 0 else f"{base}_{k}"
 
 
 def _activate(y, activation):
@@ -34,7 +22,7 @@ def dense(inputs, units, activation=None, use_bias=True, kernel_initializer=None
           kernel_regularizer=None, bias_regularizer=None, trainable=True, name=None, reuse=None, **unused):
     """activation(inputs @ kernel + bias) over the last dim of inputs."""
     x = convert_to_tensor(inputs)
-    with variable_scope(_scope_name("dense", name), reuse=reuse):
+    with variable_scope(name, default_name="dense", reuse=reuse):
         kernel = get_variable("kernel", [int(x.shape[-1]), units], x.dtype,
                               kernel_initializer or glorot_uniform_initializer(), trainable=trainable)
         if x.ndim == 2:
@@ -56,7 +44,7 @@ def conv2d(inputs, filters, kernel_size, strides=(1, 1), padding="valid", data_f
     x = convert_to_tensor(inputs)
     fmt = "NHWC" if data_format == "channels_last" else "NCHW"
     channels = int(x.shape[-1] if fmt == "NHWC" else x.shape[1])
-    with variable_scope(_scope_name("conv2d", name), reuse=reuse):
+    with variable_scope(name, default_name="conv2d", reuse=reuse):
         kernel = get_variable("kernel", _pair(kernel_size) + [channels, filters], x.dtype,
                               kernel_initializer or glorot_uniform_initializer(), trainable=trainable)
         y = _ops.conv2d(x, kernel, strides=_pair(strides), padding=padding.upper(), data_format=fmt,
@@ -81,7 +69,7 @@ def conv2d_transpose(inputs, filters, kernel_size, strides=(1, 1), padding="vali
         oh, ow = h * sh, w * sw
     else:
         oh, ow = (h - 1) * sh + kh, (w - 1) * sw + kw
-    with variable_scope(_scope_name("conv2d_transpose", name), reuse=reuse):
+    with variable_scope(name, default_name="conv2d_transpose", reuse=reuse):
         kernel = get_variable("kernel", [kh, kw, filters, int(c)], x.dtype,
                               kernel_initializer or glorot_uniform_initializer(), trainable=trainable)
         y = _ct(x, kernel, [n, oh, ow, filters], [1, sh, sw, 1], padding.upper())
@@ -138,7 +126,7 @@ def batch_normalization(inputs, axis=-1, momentum=0.99, epsilon=1e-3, center=Tru
     depth = int(x.shape[axis])
     reduce_axes = [a for a in range(rank) if a != axis]
     shape = [depth if a == axis else 1 for a in range(rank)]
-    with variable_scope(_scope_name("batch_normalization", name), reuse=reuse):
+    with variable_scope(name, default_name="batch_normalization", reuse=reuse):
         gamma = get_variable("gamma", [depth], x.dtype, gamma_initializer or ones_initializer(),
                              trainable=trainable) if scale else None
         beta = get_variable("beta", [depth], x.dtype, beta_initializer or zeros_initializer(),

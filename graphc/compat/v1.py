@@ -18,6 +18,7 @@ from graphc.ops import convert_to_tensor, identity, stop_gradient  # noqa: F401
 from graphc.ops import (broadcast_to, concat, expand_dims, gather, one_hot, shape, slice, split, squeeze,  # noqa: F401,A004
                         pad, stack, strided_slice, tile, unsorted_segment_sum, unstack)
 from graphc.ops import rank, size  # noqa: E402,F401
+from graphc.ops.sequence import range  # noqa: E402,F401,A004 (TF's name)
 
 
 def gradients(ys, xs, grad_ys=None, name="gradients", colocate_gradients_with_ops=False, gate_gradients=False,

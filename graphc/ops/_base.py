@@ -8,11 +8,15 @@ from ..registry import TensorType
 
 
 def graph_of(values):
-    """The graph of the first Tensor among `values`, else the default graph."""
+    """The graph of the first Tensor among `values`, else the default graph (always, while it traces a
+    loop body: a CaptureGraph takes in the outer tensors its nodes read)."""
+    default = get_default_graph()
+    if hasattr(default, "capture"):
+        return default
     for v in values:
         if isinstance(v, Tensor):
             return v.graph
-    return get_default_graph()
+    return default
 
 
 def convert_to_tensor(value, dtype=None, name=None, graph=None):

@@ -1,0 +1,199 @@
+"""while_loop: a loop whose trip count is decided by tensor values at run time.
+
+The condition and the body are traced once into one `Subgraph` (a graph of their own whose placeholders
+are the loop variables, then the outer tensors they read); the compiler builds each into a sub-executable
+and the runtime iterates them (runtime/loops.py): the body runs while the condition's kernel returns true.
+The loop variables keep their shapes and dtypes from one iteration to the next (TF1's default
+shape invariants). A loop whose condition the graph already decides is unrolled by its caller instead
+(graphc/compat/control_flow.py).
+"""
+import numpy as np
+
+from .. import dtypes
+from ..errors import ShapeError
+from ..graph import Graph, Tensor
+from ..registry import Example, Pattern, TensorType, register_op
+
+
+class CaptureGraph(Graph):
+    """A graph that traces a function: a tensor of an enclosing graph used by a new node becomes a
+    placeholder of this one (a constant is copied in instead), recorded in `captures`."""
+
+    def __init__(self, outer):
+        super().__init__()
+        self.outer = outer
+        self.seed = outer.seed
+        self.captures = []    # (outer tensor, its placeholder here)
+        self._captured = {}   # id(outer tensor) -> placeholder here
+
+    def capture(self, t):
+        """`t` as a tensor of this graph (itself when it is one already)."""
+        if t.graph is self:
+            return t
+        if id(t) in self._captured:
+            return self._captured[id(t)]
+        if t.graph is not self.outer and isinstance(self.outer, CaptureGraph):
+            t_outer = self.outer.capture(t)  # a nested loop reads it through the enclosing loop
+        elif t.graph is self.outer:
+            t_outer = t
+        else:
+            raise ShapeError(f"while_loop: {t.name} belongs to a graph that does not enclose the loop")
+        if t_outer.node.opdef.constant:
+            inner = self.create_node("constant", (), t_outer.node.attrs, t_outer.node.name).outputs[0]
+        else:
+            inner = self.create_node("placeholder", (), {"shape": t_outer.shape, "dtype": t_outer.dtype},
+                                     "capture").outputs[0]
+            self.captures.append((t_outer, inner))
+        self._captured[id(t)] = inner
+        return inner
+
+    def create_node(self, op, inputs=(), attrs=None, name=None, control_inputs=()):
+        """As Graph.create_node, capturing inputs (and control inputs' effects) of enclosing graphs."""
+        inputs = [self.capture(t) if isinstance(t, Tensor) else t for t in inputs]
+        control_inputs = [c for c in control_inputs if c.graph is self]
+        return super().create_node(op, inputs, attrs, name, control_inputs)
+
+
+class Subgraph:
+    """A traced function: its graph, the placeholders it takes and the tensors it returns."""
+
+    def __init__(self, graph, inputs, outputs):
+        self.graph, self.inputs, self.outputs = graph, list(inputs), list(outputs)
+
+    def evaluate(self, arrays):
+        """The outputs for input `arrays`, by the numpy reference interpreter."""
+        from ..reference import evaluate
+        return evaluate(self.outputs, dict(zip(self.inputs, arrays)))
+
+    def __repr__(self):  # unique per trace: two loops never merge (cse keys attributes by str)
+        return f"<Subgraph {id(self):x}: {len(self.inputs)} inputs, {len(self.outputs)} outputs>"
+
+
+def _while_infer(node):
+    k, body = node.attrs["num_vars"], node.attrs["body"]
+    cond = node.attrs["cond"]
+    if len(node.inputs) != len(body.inputs) or len(body.outputs) != k:
+        raise ShapeError(f"while_loop '{node.name}': {len(node.inputs)} inputs and {k} loop variables do not fit a "
+                         f"body taking {len(body.inputs)} and returning {len(body.outputs)}")
+    if len(cond.outputs) != 1 or cond.outputs[0].dtype.name != "bool" or cond.outputs[0].shape not in (None, ()):
+        raise ShapeError(f"while_loop '{node.name}': the condition must return one scalar bool, "
+                         f"got {[(o.dtype.name, o.shape) for o in cond.outputs]}")
+    out = []
+    for x, ph, y in zip(node.inputs, body.inputs, body.outputs):
+        if x.dtype != ph.dtype or y.dtype != x.dtype:
+            raise ShapeError(f"while_loop '{node.name}': loop variable {x.name} is {x.dtype.name} but the body "
+                             f"returns {y.dtype.name}; a loop variable keeps its dtype")
+        out.append(TensorType(x.shape, x.dtype))
+    return out + [TensorType((), dtypes.int32)]  # the trip count (what the gradient iterates back over)
+
+
+def _while_reference(node, *arrays):
+    k, cond, body = node.attrs["num_vars"], node.attrs["cond"], node.attrs["body"]
+    values, captured, trips = list(arrays[:k]), list(arrays[k:]), 0
+    while bool(cond.evaluate(values + captured)[0]):
+        values = [np.asarray(v, x.dtype) for v, x in zip(body.evaluate(values + captured), arrays)]
+        trips += 1
+    return values + [np.array(trips, np.int32)]
+
+
+def trace_loop(cond_fn, body_fn, loop_vars):
+    """(cond Subgraph, body Subgraph, outer tensors captured) for functions of the flat `loop_vars`
+    (Tensors): both are traced into one CaptureGraph, taking the loop variables and then the captures."""
+    outer = loop_vars[0].graph
+    g = CaptureGraph(outer)
+    with g.as_default():
+        phs = [g.create_node("placeholder", (), {"shape": v.shape, "dtype": v.dtype}, "loop_var").outputs[0]
+               for v in loop_vars]
+        pred = cond_fn(phs)
+        outs = body_fn(phs)
+        pred, outs = g.capture(pred), [g.capture(o) for o in outs]  # a body may return an outer tensor
+    for v, o in zip(loop_vars, outs):
+        if o.shape is not None and v.shape is not None and (
+                len(o.shape) != len(v.shape) or any(a is not None and b is not None and a != b
+                                                    for a, b in zip(o.shape, v.shape))):
+            raise ShapeError(f"while_loop: loop variable {v.name} has shape {v.shape} but the body returns shape "
+                             f"{o.shape}; a loop variable keeps its shape from one iteration to the next")
+    inputs = phs + [inner for _, inner in g.captures]
+    return Subgraph(g, inputs, [pred]), Subgraph(g, inputs, outs), [t for t, _ in g.captures]
+
+
+def while_loop(cond_fn, body_fn, loop_vars, name=None):
+    """The loop variables (a list of Tensors) after applying `body_fn` while `cond_fn` holds, run as a
+    loop at run time; both functions take and return lists of Tensors."""
+    loop_vars = list(loop_vars)
+    cond, body, captured = trace_loop(cond_fn, body_fn, loop_vars)
+    node = loop_vars[0].graph.create_node("while_loop", loop_vars + captured,
+                                          {"cond": cond, "body": body, "num_vars": len(loop_vars)},
+                                          name or "while")
+    return list(node.outputs[:-1])
+
+
+def inline(sub, tensors):
+    """`sub`'s outputs computed from `tensors` (one for each of its inputs) by copies of its nodes in the
+    default graph."""
+    from ..graph import get_default_graph, needed_nodes
+    g = get_default_graph()
+    values = {id(ph): t for ph, t in zip(sub.inputs, tensors)}
+    for n in needed_nodes([o.node for o in sub.outputs], set(values)):
+        if not all(id(o) in values for o in n.outputs):
+            new = g.create_node(n.op, [values[id(t)] for t in n.inputs], n.attrs, n.name.rsplit("/", 1)[-1])
+            values.update(zip(map(id, n.outputs), new.outputs))
+    return [values[id(o)] for o in sub.outputs]
+
+
+def _while_gradient(node, dys):
+    """Back through the iterations, last first: iteration j's inputs are recomputed from the initial
+    values by a loop of j iterations (no stack of per-iteration values: O(trips^2) body runs), then the
+    body's vector-Jacobian product carries the loop variables' cotangents back, and the captured
+    tensors' cotangents are summed over the iterations."""
+    from ..autodiff import gradients
+    from .control import identity
+    from .creation import zeros_like
+    from .elemwise import cast
+    k, body = node.attrs["num_vars"], node.attrs["body"]
+    x0, captured, trips = list(node.inputs[:k]), list(node.inputs[k:]), node.outputs[k]
+    floats = [t.dtype.is_floating for t in node.inputs]
+
+    def back(v):
+        g = v[0].graph
+        j, gx, gc = v[0], v[1:1 + k], v[1 + k:]
+        caps = [g.capture(c) for c in captured]
+        xj = while_loop(lambda u: u[0] < j, lambda u: [u[0] + 1] + inline(body, u[1:] + caps),
+                        [j * 0] + [g.capture(x) for x in x0])[1:]
+        recomputed = list(xj[0].node.outputs)
+        xj = [identity(x) for x in xj]  # the vjp below stops here: it is of one iteration, while the
+        outs = inline(body, xj + caps)   # recomputation stays differentiable for higher orders
+        pairs = [(o, d) for o, d, f in zip(outs, gx, floats) if f]
+        wrt = [t for t, f in zip(xj + caps, floats) if f]
+        grads = iter(gradients([o for o, _ in pairs], wrt, [d for _, d in pairs], recomputed) if pairs and wrt else [])
+        new = [next(grads) if f else None for f in floats]
+        new = [zeros_like(t) if d is None else d for t, d in zip(xj + caps, new)]
+        return [j - 1] + new[:k] + [a + b for a, b in zip(gc, new[k:])]
+    start = [trips - 1] + [cast(d, x.dtype) if f else zeros_like(x) for d, x, f in zip(dys[:k], x0, floats)] + \
+        [zeros_like(c) for c in captured]
+    out = while_loop(lambda v: v[0] >= 0, back, start)
+    return [g if f else None for g, f in zip(out[1:], floats)]
+
+
+def _examples(rng, dtype="float32"):
+    """A vector through x * w + sin(x) until its sum passes a fed bound, with a counter; a loop that runs
+    no iteration."""
+    from .creation import placeholder
+    from .elemwise import sin
+    from .reduce import reduce_sum
+    g = Graph()
+    with g.as_default():
+        x, i, w, bound = (placeholder(dtype, [3]), placeholder("int32", []), placeholder(dtype, [3]),
+                          placeholder(dtype, []))
+        cond, body, captured = trace_loop(lambda v: reduce_sum(v[0]) < bound,
+                                          lambda v: [v[0] * w + sin(v[0]), v[1] + 1], [x, i])
+    attrs = {"cond": cond, "body": body, "num_vars": 2}
+    x0 = (np.abs(rng.standard_normal(3)) + 0.5).astype(dtype)
+    values = {w: (np.abs(rng.standard_normal(3)) * 0.5 + 1.0).astype(dtype)}
+    return [Example([x0, np.array(i0, np.int32)] + [values.get(t, np.array(b, dtype)) for t in captured], attrs)
+            for i0, b in ((0, 30.0), (5, -1.0))]
+
+
+while_loop_op = register_op(
+    "while_loop", pattern=Pattern.OPAQUE, host=True, infer=_while_infer, reference=_while_reference,
+    gradient=_while_gradient, examples=_examples, grad_examples=lambda rng: _examples(rng, "float64"))
