@@ -87,8 +87,8 @@ def _while_infer(node):
     return out + [TensorType((), dtypes.int32)]  # the trip count (what the gradient iterates back over)
 
 
-def _while_reference(node, *arrays):
-    k, cond, body = node.attrs["num_vars"], node.attrs["cond"], node.attrs["body"]
+def _while_reference(attrs, *arrays):
+    k, cond, body = attrs["num_vars"], attrs["cond"], attrs["body"]
     values, captured, trips = list(arrays[:k]), list(arrays[k:]), 0
     while bool(cond.evaluate(values + captured)[0]):
         values = [np.asarray(v, x.dtype) for v, x in zip(body.evaluate(values + captured), arrays)]

@@ -32,8 +32,8 @@ def _range_infer(node):
     return TensorType((_length(values[0], values[2], values[1]),), node.inputs[0].dtype)
 
 
-def _range_reference(node, start, delta, limit=None):
-    n = node.attrs["length"] if limit is None else _length(start, limit, delta)
+def _range_reference(attrs, start, delta, limit=None):
+    n = attrs["length"] if limit is None else _length(start, limit, delta)
     return (start + np.arange(n, dtype=np.float64 if start.dtype.kind == "f" else np.int64) * delta).astype(start.dtype)
 
 
