@@ -194,54 +194,74 @@ def _rebuild_tracking(graph, fetches, rule, state):
     return rebuild(graph, fetches, tracking_rule)
 
 
-def hoist_sinks(graph, fetches):
-    """The graph reordered so that nodes feeding only fetches and assignments (weight gradients and
-    their updates) run as soon as their inputs exist, ending their inputs' lives early; an assignment
-    still runs after every read of its variable placed before it."""
+def _nbytes(t):
+    return t.dtype.np.itemsize * int(np.prod(t.shape))
+
+
+def memory_order(graph, fetches):
+    """The graph's nodes in an order that ends lives early: among the nodes whose inputs exist, one that
+    frees at least as many bytes as it allocates (a weight gradient reading the last use of an
+    activation) runs first; otherwise the graph's own order is kept. An assignment still runs after
+    every read of its variable placed before it."""
     nodes = graph.nodes
     position = {id(n): i for i, n in enumerate(nodes)}
     readers = {}
     for n in nodes:
-        for t in n.inputs:
-            readers.setdefault(id(t), []).append(n)
+        for t in n.opdef.data_inputs(n):
+            readers.setdefault(id(t), set()).add(id(n))
     fetched = {id(t) for t in fetches}
-    sink = set()
+    free = set()  # outputs that never take arena space: fetched, or only fed elementwise into writes
     for n in reversed(nodes):
-        if n.opdef.pattern == Pattern.SOURCE or n.opdef.host:
-            continue
-        if n.opdef.writes_input is not None or all(
-                id(t) in fetched or all(id(r) in sink for r in readers.get(id(t), [])) for t in n.outputs):
-            sink.add(id(n))
-    deps = {id(n): {position[id(t.node)] for t in n.inputs} | {position[id(c)] for c in n.control_inputs}
-            for n in nodes}
+        for t in n.outputs:
+            rs = [nodes[position[r]] for r in readers.get(id(t), ())]
+            if id(t) in fetched or n.opdef.writes_input is not None or (rs and all(r.opdef.writes_input is not None or (
+                    r.opdef.pattern in (Pattern.ELEMWISE, Pattern.BROADCAST) and all(id(o) in free for o in r.outputs))
+                    for r in rs)):
+                free.add(id(t))
+    deps = {id(n): {id(t.node) for t in n.inputs} | {id(c) for c in n.control_inputs} for n in nodes}
     for i, n in enumerate(nodes):  # a write waits for the reads of its variable placed before it
         if n.opdef.writes_input is not None:
             var = n.inputs[n.opdef.writes_input]
-            deps[id(n)] |= {position[id(r)] for r in readers.get(id(var), []) if position[id(r)] < i}
-    placed, order, waiting = set(), [], [n for n in nodes if id(n) in sink]
-
-    def place(n):
-        order.append(n)
-        placed.add(position[id(n)])
-
-    def place_ready_sinks():
-        progress = True
-        while progress:
-            progress = False
-            for n in list(waiting):
-                if deps[id(n)] <= placed:
-                    waiting.remove(n)
-                    place(n)
-                    progress = True
-
+            deps[id(n)] |= {r for r in readers.get(id(var), ()) if position[r] < i}
+            deps[id(n)] |= {id(m) for m in nodes[:i] if any(t is var for t in m.inputs)}
+    waiting = {id(n): len(deps[id(n)]) for n in nodes}
+    dependents = {}
     for n in nodes:
-        if id(n) not in sink:
-            place(n)
-            place_ready_sinks()
-    place_ready_sinks()
+        for d in deps[id(n)]:
+            dependents.setdefault(d, []).append(id(n))
+    unread = {t: len(rs) for t, rs in readers.items()}
+
+    def net(n):
+        """Bytes freed minus bytes allocated by running `n` now."""
+        freed = sum(_nbytes(t) for t in {id(t): t for t in n.opdef.data_inputs(n)}.values()
+                    if unread[id(t)] == 1 and id(t) not in fetched and t.node.opdef.pattern != Pattern.SOURCE)
+        return freed - sum(_nbytes(t) for t in n.outputs if id(t) not in free)
+
+    ready = sorted(position[id(n)] for n in nodes if waiting[id(n)] == 0)
+    order = []
+    while ready:
+        sources = [i for i in ready if nodes[i].opdef.pattern == Pattern.SOURCE]  # no arena space
+        gains = [(net(nodes[i]), i) for i in ready] if not sources else []
+        best = max((g for g in gains if g[0] >= 0 and g[0] + _allocated(nodes[g[1]], free) > 0),
+                   key=lambda g: (g[0], -g[1]), default=None)
+        i = sources[0] if sources else best[1] if best else ready[0]
+        ready.remove(i)
+        n = nodes[i]
+        order.append(n)
+        for t in n.opdef.data_inputs(n):
+            unread[id(t)] -= 1
+        for d in dependents.get(id(n), ()):
+            waiting[d] -= 1
+            if waiting[d] == 0:
+                ready.append(position[d])
+        ready.sort()
     if [id(n) for n in order] == [id(n) for n in nodes]:
         return graph, fetches
     return rebuild(graph, fetches, nodes=order)
+
+
+def _allocated(node, free):
+    return sum(_nbytes(t) for t in node.outputs if id(t) not in free)
 
 
 def _recompute_flops(graph, names):
@@ -260,7 +280,7 @@ def remat(graph, fetches, budget, arena_of):
     report.evaluations = 1
     if base <= budget:
         return graph, fetches, report
-    graph, fetches = hoist_sinks(graph, fetches)
+    graph, fetches = memory_order(graph, fetches)
     best = (arena_of(graph, fetches, []), graph, fetches, [], {})
     report.evaluations += 1
     report.method = "reorder"
