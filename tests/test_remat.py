@@ -113,7 +113,7 @@ def test_budget_above_arena_changes_nothing_and_dump_shows_remat(tmp_path, monke
 
 
 def test_compile_takes_a_memory_budget():
-    fetches, feed, ws = _mlp(layers=4)
+    fetches, feed, ws = _mlp()
     with gc.Session() as sess:
         for w in ws:
             sess.run(w.initializer)
