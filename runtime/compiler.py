@@ -315,9 +315,25 @@ def compile_fetches(fetches, feed_specs, ops=(), target="cpu", opt_level=3, outp
     spec_fetches = [mapping[id(t)] for t in fetches]
     if verification_on():
         verify(graph, spec_fetches, static=True, after="specialize")
+    precision = _mixed_precision_of([t.graph for t in fetches] + [n.graph for n in ops])
+    if precision:
+        from graphc.passes.mixed_precision import low_precision
+        graph, spec_fetches = stages.run("mixed_precision", low_precision(precision), graph, spec_fetches,
+                                         dump=lambda r: graph_text(r[0]))
+        if verification_on():
+            verify(graph, spec_fetches, static=True, after="mixed_precision")
     return compile_graph(graph, spec_fetches, target, opt_level, feed_tensors=list(feed_specs),
                          output_names=output_names, freeze=freeze, session=session, stages=stages,
                          memory_budget=memory_budget)
+
+
+def _mixed_precision_of(graphs):
+    """The dtype graphc.train.mixed_precision set for the graph being compiled, or None."""
+    from graphc.train import MIXED_PRECISION
+    for g in graphs[:1]:
+        found = g.get_collection(MIXED_PRECISION)
+        return found[-1] if found else None
+    return None
 
 
 def compile_graph(graph, fetches, target="cpu", opt_level=3, feed_tensors=(), output_names=(), freeze=False,
