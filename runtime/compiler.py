@@ -405,7 +405,8 @@ def compile_graph(graph, fetches, target="cpu", opt_level=3, feed_tensors=(), ou
 def _rematerialize(graph, fetches, budget, fuse):
     """passes/remat.py with this driver's fusion and arena planning in the loop."""
     from graphc.passes.remat import remat
-    if not isinstance(budget, (int, np.integer)) or isinstance(budget, bool) or budget <= 0:
+    if not isinstance(budget, (int, float, np.integer, np.floating)) or isinstance(budget, bool) or \
+            not np.isfinite(budget) or budget < 1:
         raise ValueError(f"memory_budget must be a positive number of bytes, got {budget!r}")
     return remat(graph, fetches, int(budget), lambda g, f, late=None: _planned_arena(g, f, late, fuse))
 

@@ -78,13 +78,12 @@ def test_training_step_under_budget_updates_weights_as_unconstrained():
 def test_transformer_block_gradients_equal_unconstrained():
     from models.transformer import CONTEXT, D, Block
     rng = np.random.default_rng(0)
-    x = gc.placeholder(gc.float32, [2 * CONTEXT, D])
+    x = gc.placeholder(gc.float32, [CONTEXT, D])
     mask = gc.constant(np.triu(np.full((CONTEXT, CONTEXT), -1e9, np.float32), 1))
-    block = Block(0)
-    loss = gc.reduce_mean(gc.square(block(block(x, mask), mask)))
+    loss = gc.reduce_mean(gc.square(Block(0)(x, mask)))
     ws = [v for v in gc.global_variables()]
     grads = gc.gradients(loss, [w.value() for w in ws])
-    feed = {x: rng.standard_normal((2 * CONTEXT, D)).astype("float32")}
+    feed = {x: rng.standard_normal((CONTEXT, D)).astype("float32")}
     want, full, _ = _run(grads, feed, ws)
     got, exe, _ = _run(grads, feed, ws, fraction=0.7)
     assert exe.arena_bytes <= 0.7 * full.arena_bytes and exe.remat.tensors
@@ -97,7 +96,7 @@ def test_no_plan_fits_is_a_clear_error():
     with gc.Session(memory_budget=1024) as sess:
         with pytest.raises(RematError, match=r"memory budget of 1024 bytes: the smallest arena found is \d+ bytes"):
             sess.compiled(fetches, feed)
-    for bad in (0, -5, 1.5, "1MB"):
+    for bad in (0, -5, float("nan"), "1MB", True):
         with gc.Session(memory_budget=bad) as sess, pytest.raises(ValueError, match="memory_budget must be"):
             sess.compiled(fetches, feed)
 
