@@ -347,6 +347,7 @@ def compile_graph(graph, fetches, target="cpu", opt_level=3, feed_tensors=(), ou
     from graphc.analysis.fusion import fuse_groups
     from graphc.passes.index_checks import add_index_checks
     from graphc.passes.manager import graph_text
+    from graphc.passes.verify import verification_on, verify
 
     target = get_target(target)
     options = opt_options(opt_level, target)
@@ -359,6 +360,8 @@ def compile_graph(graph, fetches, target="cpu", opt_level=3, feed_tensors=(), ou
         graph, fetches, remat_report = stages.run("remat", _rematerialize, graph, fetches, memory_budget,
                                                   options.fuse, dump=lambda r: str(r[2]) + graph_text(r[0]))
         late = set(remat_report.copies) if remat_report.method != "none" else None
+        if verification_on():
+            verify(graph, fetches, static=True, after="remat")
     graph, fetches, checks = stages.run("index_checks", add_index_checks, graph, fetches,
                                         dump=lambda r: graph_text(r[0]))
     side_effects = [n for n in graph.nodes if n.opdef.stateful and n.opdef.pattern != Pattern.SOURCE]
