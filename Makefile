@@ -45,6 +45,7 @@ bench: $(BENCH_STAMP)
 	$(PY) benchmarks/bench_fusion.py
 	$(PY) benchmarks/bench_compile.py
 	$(PY) benchmarks/bench_distributed.py
+	$(PY) benchmarks/bench_remat.py
 
 # Seeded, time-bounded fuzzing (~10-15 min on 2 cores): counts per outcome; fails on any crash, hang,
 # wrong result or unclear exception. `make test` runs a short version (tests/test_fuzz.py).

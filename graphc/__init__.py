@@ -38,7 +38,7 @@ def __getattr__(name):
     raise AttributeError(f"module 'graphc' has no attribute {name!r}")
 
 
-def compile(fetches, feeds, target="cpu", opt_level=3, session=None):
+def compile(fetches, feeds, target="cpu", opt_level=3, session=None, memory_budget=None):
     """Compile `fetches` for `feeds` into an Executable with run(feeds) and export(path) (runtime/compiler.py)."""
     from graphc.runtime.compiler import compile as _compile
-    return _compile(fetches, feeds, target, opt_level, session)
+    return _compile(fetches, feeds, target, opt_level, session, memory_budget=memory_budget)

@@ -7,7 +7,7 @@ import numpy as np
 
 from .errors import GraphcError
 from .ops import cast, convert_to_tensor, sqrt, square
-from .ops.state import assign, assign_add, assign_sub, group
+from .ops.state import assign, assign_add, assign_sub, group  # noqa: F401
 from .variables import Variable, global_variables, trainable_variables
 
 
@@ -214,6 +214,112 @@ class FtrlOptimizer(Optimizer):
         quadratic = sqrt(acc_t) / lr + 2.0 * self.l2
         value = (sign(linear_t) * self.l1 - linear_t) / quadratic
         return [assign(v, where(greater(_abs(linear_t), self.l1), value, value * 0.0))]
+
+
+# ---- mixed precision ------------------------------------------------------------------------------
+MIXED_PRECISION = "graphc_mixed_precision"  # graph collection: the dtype passes/mixed_precision.py uses
+
+
+class MixedPrecisionOptimizer(Optimizer):
+    """`optimizer` on a graph whose matmuls and convolutions compute in float16 or bfloat16 (see
+    passes/mixed_precision.py) while its variables stay float32. For float16, dynamic loss scaling:
+    the loss is multiplied by `loss_scale` before differentiation and the gradients divided by it; a
+    step whose gradients overflow (inf or NaN) changes no variable and multiplies the scale by
+    `backoff`; after `growth_interval` good steps in a row the scale grows by `growth_factor`."""
+
+    def __init__(self, optimizer, dtype="float16", initial_scale=2.0 ** 15, growth_interval=2000,
+                 growth_factor=2.0, backoff=0.5, name="MixedPrecision"):
+        from . import dtypes
+        super().__init__(optimizer.learning_rate, name)
+        self.optimizer, self.dtype = optimizer, dtypes.as_dtype(dtype)
+        if self.dtype not in (dtypes.float16, dtypes.bfloat16):
+            raise ValueError(f"mixed_precision: dtype must be float16 or bfloat16, got {self.dtype.name}")
+        if initial_scale <= 0 or growth_interval < 1 or growth_factor < 1 or not 0 < backoff < 1:
+            raise ValueError("mixed_precision: need initial_scale > 0, growth_interval >= 1, growth_factor >= 1 "
+                             f"and 0 < backoff < 1; got {initial_scale}, {growth_interval}, {growth_factor}, {backoff}")
+        self.scaled = self.dtype == dtypes.float16
+        self.initial_scale, self.growth_interval = float(initial_scale), int(growth_interval)
+        self.growth_factor, self.backoff = float(growth_factor), float(backoff)
+        self.loss_scale = self.good_steps = None  # variables, made with the first gradients
+
+    def compute_gradients(self, loss, var_list=None, **unused):
+        """The inner optimizer's gradients of the (scaled) loss, unscaled; marks the graph mixed precision."""
+        graph = loss.graph
+        if graph.get_collection(MIXED_PRECISION) not in ([], [self.dtype.name]):
+            raise ValueError(f"the graph already computes in {graph.get_collection(MIXED_PRECISION)[-1]}")
+        if not graph.get_collection(MIXED_PRECISION):
+            graph.add_to_collection(MIXED_PRECISION, self.dtype.name)
+        if not self.scaled:
+            return self.optimizer.compute_gradients(loss, var_list)
+        with graph.as_default():
+            if self.loss_scale is None:
+                self.loss_scale = Variable(np.array(self.initial_scale, np.float32), trainable=False,
+                                           name=f"{self.name}/loss_scale")
+                self.good_steps = Variable(np.array(0, np.int32), trainable=False, name=f"{self.name}/good_steps")
+            scale = self.loss_scale.value()
+            pairs = self.optimizer.compute_gradients(loss * cast(scale, loss.dtype), var_list)
+            return [(None if g is None else g / cast(scale, g.dtype), v) for g, v in pairs]
+
+    def apply_gradients(self, grads_and_vars, global_step=None, name=None):
+        """The inner update when every gradient is finite (float16: else no variable changes), and the
+        loss scale's update."""
+        if not self.scaled:
+            return self.optimizer.apply_gradients(grads_and_vars, global_step, name)
+        from .ops import abs as _abs, less_equal, logical_and, reduce_max, where
+        pairs = [(g, v) for g, v in grads_and_vars if g is not None]
+        if not pairs:
+            raise ValueError("no gradients: the loss does not depend on any of the variables")
+        graph = pairs[0][0].graph
+        with graph.as_default():
+            finite = None
+            for g, _ in pairs:  # NaN compares false, so a NaN or inf anywhere makes this false
+                ok = less_equal(reduce_max(_abs(cast(g, "float32"))), float(np.finfo(np.float32).max))
+                finite = ok if finite is None else logical_and(finite, ok)
+            start = len(graph.nodes)
+            inner = self.optimizer.apply_gradients(pairs, global_step, name)
+            update = _only_if(finite, inner, graph.nodes[start:])
+            scale, good = self.loss_scale.value(), self.good_steps.value()
+            grown = less_equal(float(self.growth_interval), cast(good + 1, "float32"))
+            new_scale = where(finite, where(grown, scale * self.growth_factor, scale), scale * self.backoff)
+            new_good = where(finite, where(grown, good * 0, good + 1), good * 0)
+            return group([update, assign(self.loss_scale, new_scale), assign(self.good_steps, new_good)],
+                         name=name or self.name)
+
+    def _apply(self, g, v):
+        return self.optimizer._apply(g, v)
+
+
+def _only_if(condition, op, made):
+    """A copy of `op` (a group of updates built from the nodes `made`) whose every assignment writes
+    the variable's own value back where `condition` is false: the step is skipped, slots and global
+    step included."""
+    from .ops import where
+    made_ids = {id(n) for n in made}
+    copies = {}
+
+    def copy(node):
+        if id(node) not in made_ids or node.opdef.variable:
+            return node
+        if id(node) in copies:
+            return copies[id(node)]
+        inputs = [copy(t.node).outputs[t.index] for t in node.inputs]
+        controls = [copy(c) for c in node.control_inputs]
+        if node.opdef.writes_input is not None:
+            ref, value = inputs
+            new_value = {"assign": value, "assign_sub": ref - value, "assign_add": ref + value}[node.op]
+            result = assign(ref, where(condition, new_value, ref)).node
+        else:
+            result = node.graph.create_node(node.op, inputs, node.attrs, node.name, control_inputs=controls)
+        copies[id(node)] = result
+        return result
+    return copy(op)
+
+
+def mixed_precision(optimizer, dtype="float16", **loss_scaling):
+    """`optimizer` training in mixed precision: matmuls and convolutions in `dtype` ("float16" or
+    "bfloat16"), float32 master weights, reductions and softmax; float16 with dynamic loss scaling
+    (`initial_scale`, `growth_interval`, `growth_factor`, `backoff`: see MixedPrecisionOptimizer)."""
+    return MixedPrecisionOptimizer(optimizer, dtype, **loss_scaling)
 
 
 # ---- global step and learning-rate schedules ----------------------------------------------------

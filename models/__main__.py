@@ -28,6 +28,8 @@ def main(argv=None):
     train.add_argument("name", choices=sorted(MODELS))
     train.add_argument("--quick", action="store_true", help="a few seconds: only the loss must fall")
     train.add_argument("--steps", type=int, default=None, help="training steps (default: the model's own)")
+    train.add_argument("--precision", choices=["float32", "float16", "bfloat16"], default="float32",
+                       help="matmuls and convs in this dtype (cnn, transformer; float16 with loss scaling)")
     args = parser.parse_args(argv)
     if args.command == "list":
         for name, what in MODELS.items():
@@ -35,6 +37,8 @@ def main(argv=None):
         return 0
     if args.steps is not None and args.steps < 1:
         parser.error(f"--steps must be a positive integer, got {args.steps}")
+    from .common import PRECISION
+    PRECISION["dtype"] = args.precision
     start = time.perf_counter()
     result = load(args.name).train(quick=args.quick, steps=args.steps)
     if result.session is not None:

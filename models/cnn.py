@@ -4,7 +4,7 @@ max pooling, then two dense layers with dropout between them. Layout NCHW, graph
 import numpy as np
 
 import graphc as gc
-from .common import Result, digits, loss_fell, progress
+from .common import Result, digits, loss_fell, progress, with_precision
 
 NAME, METRIC, TARGET = "cnn", "test_accuracy", ">= 0.97"
 SIZE = 16
@@ -62,7 +62,7 @@ def build(seed=0):
 
         logits = forward(x, training=True)
         loss = gc.reduce_mean(gc.losses.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
-        step = gc.train.MomentumOptimizer(lr, 0.9).minimize(loss)
+        step = with_precision(gc.train.MomentumOptimizer(lr, 0.9)).minimize(loss)
         train_op = gc.group(step, *bn1.updates, *bn2.updates)
         probs = gc.softmax(forward(x, training=False), name="probs")
         init = gc.global_variables_initializer()

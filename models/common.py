@@ -26,6 +26,16 @@ class Result:
         return f"{self.name}: {self.metric}={value} (target {self.target}) {'ok' if self.ok else 'FAILED'}"
 
 
+PRECISION = {"dtype": "float32"}  # `train --precision`: what with_precision() wraps optimizers for
+
+
+def with_precision(optimizer):
+    """`optimizer`, in mixed precision (graphc.train.mixed_precision) when `--precision` asked for it."""
+    import graphc as gc
+    dtype = PRECISION["dtype"]
+    return optimizer if dtype == "float32" else gc.train.mixed_precision(optimizer, dtype)
+
+
 def progress(steps, desc, enabled=True):
     """The tqdm bar a training loop iterates over."""
     return tqdm(range(steps), desc=desc, disable=not enabled, leave=False, mininterval=0.5)

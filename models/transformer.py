@@ -6,7 +6,7 @@ import time
 import numpy as np
 
 import graphc as gc
-from .common import CharData, Result, loss_fell, numpy_corpus, progress
+from .common import CharData, Result, loss_fell, numpy_corpus, progress, with_precision
 from .rnn import STEPS_T as CONTEXT  # same windows as the LSTM, so their losses compare
 
 NAME, METRIC = "transformer", "valid_xent"
@@ -64,7 +64,7 @@ def build(vocab, batch, seed=0):
         lr = gc.placeholder(gc.float32, [], name="lr")
         loss = gc.reduce_mean(gc.losses.sparse_softmax_cross_entropy_with_logits(
             labels=gc.reshape(y, [-1]), logits=forward(x)))
-        train_op = gc.train.AdamOptimizer(lr, beta2=0.99).minimize(loss)
+        train_op = with_precision(gc.train.AdamOptimizer(lr, beta2=0.99)).minimize(loss)
         ids = gc.placeholder(gc.int32, [None, CONTEXT], name="ids")
         probs = gc.softmax(forward(ids), name="probs")
         init = gc.global_variables_initializer()

@@ -36,6 +36,7 @@ class Executable:
         self._num_threads = None
         self.executors = ExecutorPool(plan, module)  # one executor per concurrent run
         self.random_counters = []   # names of the random ops' run counters, fed after feed_tensors
+        self.remat = None           # passes/remat.py's RematReport when compiled with a memory_budget
 
     @property
     def num_threads(self):
@@ -134,10 +135,11 @@ def _module_source(module):
         return ""
 
 
-def compile(fetches, feeds, target="cpu", opt_level=3, session=None, output_names=None):
+def compile(fetches, feeds, target="cpu", opt_level=3, session=None, output_names=None, memory_budget=None):
     """Compile `fetches` (a tensor, a list, or {output name: tensor}) for `feeds` ({placeholder:
     example array or (shape, dtype)}) into an Executable; variables read take their current values
-    in `session` as constants (a trained model's weights)."""
+    in `session` as constants (a trained model's weights); `memory_budget`: arena bytes to
+    rematerialize down to (passes/remat.py)."""
     from graphc import dtypes
     if isinstance(fetches, dict):
         output_names, fetches = output_names or list(fetches), list(fetches.values())
@@ -154,7 +156,7 @@ def compile(fetches, feeds, target="cpu", opt_level=3, session=None, output_name
                            "in a Session")
     names = output_names or [t.name.split(":")[0] if t.name.endswith(":0") else t.name for t in fetches]
     return compile_fetches(fetches, specs, target=target, opt_level=opt_level, output_names=names,
-                           freeze=True, session=session)
+                           freeze=True, session=session, memory_budget=memory_budget)
 
 
 def _freeze_variables(plan, session):
@@ -320,10 +322,11 @@ class _Stages:
 
 
 def compile_fetches(fetches, feed_specs, ops=(), target="cpu", opt_level=3, output_names=(), freeze=False,
-                    session=None):
+                    session=None, memory_budget=None):
     """The compile driver: `fetches` (tensors) and `ops` of a graph, for feeds {placeholder: (shape, dtype)},
     into an Executable for `target` (a codegen Target or 'cpu'/'cuda'); `freeze`: the variables read
-    become constants holding their values in `session` (compile())."""
+    become constants holding their values in `session` (compile()); `memory_budget`: arena bytes that
+    rematerialization (passes/remat.py) brings the plan down to when it is larger."""
     from graphc.passes.manager import graph_text
     from graphc.passes.specialize import specialize
     from graphc.passes.verify import verification_on, verify
@@ -333,14 +336,31 @@ def compile_fetches(fetches, feed_specs, ops=(), target="cpu", opt_level=3, outp
     spec_fetches = [mapping[id(t)] for t in fetches]
     if verification_on():
         verify(graph, spec_fetches, static=True, after="specialize")
+    precision = _mixed_precision_of([t.graph for t in fetches] + [n.graph for n in ops])
+    if precision:
+        from graphc.passes.mixed_precision import low_precision
+        graph, spec_fetches = stages.run("mixed_precision", low_precision(precision), graph, spec_fetches,
+                                         dump=lambda r: graph_text(r[0]))
+        if verification_on():
+            verify(graph, spec_fetches, static=True, after="mixed_precision")
     return compile_graph(graph, spec_fetches, target, opt_level, feed_tensors=list(feed_specs),
-                         output_names=output_names, freeze=freeze, session=session, stages=stages)
+                         output_names=output_names, freeze=freeze, session=session, stages=stages,
+                         memory_budget=memory_budget)
+
+
+def _mixed_precision_of(graphs):
+    """The dtype graphc.train.mixed_precision set for the graph being compiled, or None."""
+    from graphc.train import MIXED_PRECISION
+    for g in graphs[:1]:
+        found = g.get_collection(MIXED_PRECISION)
+        return found[-1] if found else None
+    return None
 
 
 def compile_graph(graph, fetches, target="cpu", opt_level=3, feed_tensors=(), output_names=(), freeze=False,
-                  session=None, stages=None):
-    """The compile driver from a specialized graph: optimize -> fuse -> lower -> schedule -> build -> plan
-    -> arena, then the Executable (see compile_fetches)."""
+                  session=None, stages=None, memory_budget=None):
+    """The compile driver from a specialized graph: optimize -> [remat] -> index_checks -> fuse -> lower ->
+    schedule -> build -> plan -> arena, then the Executable (see compile_fetches)."""
     from graphc.codegen.build import build_module, cached_module, check_storage_only, \
         schedule_kernels
     from graphc.codegen.target import get_target
@@ -348,6 +368,7 @@ def compile_graph(graph, fetches, target="cpu", opt_level=3, feed_tensors=(), ou
     from graphc.analysis.fusion import fuse_groups
     from graphc.passes.index_checks import add_index_checks
     from graphc.passes.manager import graph_text
+    from graphc.passes.verify import verification_on, verify
 
     target = get_target(target)
     options = opt_options(opt_level, target)
@@ -355,6 +376,13 @@ def compile_graph(graph, fetches, target="cpu", opt_level=3, feed_tensors=(), ou
     pass_records = []
     graph, fetches = stages.run("optimize", optimize, graph, fetches, options.passes, records=pass_records,
                                 dump=lambda r: graph_text(r[0]))
+    remat_report, late = None, None
+    if memory_budget is not None:
+        graph, fetches, remat_report = stages.run("remat", _rematerialize, graph, fetches, memory_budget,
+                                                  options.fuse, dump=lambda r: str(r[2]) + graph_text(r[0]))
+        late = set(remat_report.copies) if remat_report.method != "none" else None
+        if verification_on():
+            verify(graph, fetches, static=True, after="remat")
     graph, fetches, checks = stages.run("index_checks", add_index_checks, graph, fetches,
                                         dump=lambda r: graph_text(r[0]))
     side_effects = [n for n in graph.nodes if n.opdef.stateful and n.opdef.pattern != Pattern.SOURCE]
@@ -363,7 +391,7 @@ def compile_graph(graph, fetches, target="cpu", opt_level=3, feed_tensors=(), ou
     live_roots = list(fetches) + [t for n in side_effects for t in n.outputs] + [t for t, _ in checks]
 
     def kernels_of(fuse):
-        groups = stages.run("fuse", fuse_groups, graph, fetches, fuse, dump=_groups_text)
+        groups = stages.run("fuse", fuse_groups, graph, fetches, fuse, late, dump=_groups_text)
         live = _live_tensors(groups, live_roots)
         # nothing to compute: no output used (dead), or every used output is empty (a 0 extent breaks schedules)
         groups = [g for g in groups if any(id(t) in live and 0 not in t.shape for n in g for t in n.outputs)]
@@ -391,8 +419,46 @@ def compile_graph(graph, fetches, target="cpu", opt_level=3, feed_tensors=(), ou
         _freeze_variables(plan, session)
     exe = Executable(plan, module, kernels, graph, fetches, groups=groups, pass_records=pass_records,
                      stage_records=stages.records, feed_tensors=feed_tensors, output_names=output_names)
+    if remat_report is not None:
+        remat_report.arena_after = plan.arena_bytes  # the real plan's (the choice planned without lowering)
+        exe.remat = remat_report
     release_freed_memory()  # compiling leaves hundreds of MB freed but held by the allocator
     return exe
+
+
+def _rematerialize(graph, fetches, budget, fuse):
+    """passes/remat.py with this driver's fusion and arena planning in the loop."""
+    from graphc.passes.remat import remat
+    if not isinstance(budget, (int, float, np.integer, np.floating)) or isinstance(budget, bool) or \
+            not np.isfinite(budget) or budget < 1:
+        raise ValueError(f"memory_budget must be a positive number of bytes, got {budget!r}")
+    return remat(graph, fetches, int(budget), lambda g, f, late=None: _planned_arena(g, f, late, fuse))
+
+
+def _planned_arena(graph, fetches, late, fuse):
+    """Arena bytes the driver would plan for `graph` (fusion and memory planning, without lowering)."""
+    from graphc.analysis.fusion import fuse_groups
+    from graphc.analysis.memory import plan_memory
+    from graphc.codegen.build import group_io
+    from graphc.passes.index_checks import add_index_checks
+    graph, fetches, checks = add_index_checks(graph, fetches)
+    side_effects = [n for n in graph.nodes if n.opdef.stateful and n.opdef.pattern != Pattern.SOURCE]
+    roots = list(fetches) + [t for n in side_effects for t in n.outputs] + [t for t, _ in checks]
+    groups = fuse_groups(graph, fetches, fuse, late)
+    live = _live_tensors(groups, roots)
+    groups = [g for g in groups if any(id(t) in live and 0 not in t.shape for n in g for t in n.outputs)]
+    kept = {id(t) for t in roots}
+    temps, calls, in_place = {}, [], set()
+    for i, g in enumerate(groups):
+        inputs, outputs = group_io(g, live)
+        for n in g:
+            for t in n.outputs:
+                if id(t) not in kept and n.opdef.writes_input is None:
+                    temps[id(t)] = t.dtype.np.itemsize * int(np.prod(t.shape))
+        calls.append(([id(t) for t in inputs], [id(t) for t in outputs]))
+        if all(n.opdef.pattern == Pattern.ELEMWISE and not n.opdef.stateful for n in g):
+            in_place.add(i)
+    return plan_memory(calls, temps, in_place)[1]
 
 
 def _groups_text(groups):

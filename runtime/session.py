@@ -63,14 +63,18 @@ class Session:
 
     The compiled signatures kept are the `cache_size` (default CACHE_SIZE) most recently used: a
     signature pushed out is compiled again when next run. `num_threads` caps the threads its kernels
-    run on (default: TVM_NUM_THREADS, else every core the process may use)."""
+    run on (default: TVM_NUM_THREADS, else every core the process may use). `memory_budget` (bytes)
+    makes every signature whose planned arena is larger recompute activations to fit it
+    (passes/remat.py; `sess.compiled(...).remat` says what)."""
 
     CACHE_SIZE = 64
 
-    def __init__(self, target=None, graph=None, config=None, opt_level=3, cache_size=None, num_threads=None):
+    def __init__(self, target=None, graph=None, config=None, opt_level=3, cache_size=None, num_threads=None,
+                 memory_budget=None):
         self.graph = graph or get_default_graph()
         self.target = target
         self.opt_level = opt_level
+        self.memory_budget = memory_budget
         self.variables = {}       # variable name -> tvm tensor on the session's device
         self.initialized = set()  # variables that hold a value
         self.cache_size = self.CACHE_SIZE if cache_size is None else int(cache_size)
@@ -287,7 +291,8 @@ class Session:
         # random ops' run counters are fed by the session, after the caller's feeds
         counters = [n.outputs[0] for n in nodes if n.op == "random_counter"]
         feed_specs.update({t: ((), dtypes.int64) for t in counters})
-        exe = compile_fetches(tensors, feed_specs, ops, self._target_for(nodes), self.opt_level)
+        exe = compile_fetches(tensors, feed_specs, ops, self._target_for(nodes), self.opt_level,
+                              memory_budget=self.memory_budget)
         exe.random_counters = [t.node.name for t in counters]
         exe.num_threads = self.num_threads
         return exe

@@ -9,6 +9,8 @@ Rules, by the kind of the producer's group (its most restrictive pattern):
 - an elementwise producer group into an assignment consuming it (an optimizer update ends the
   kernel that computes it), unless the group also reads the variable being overwritten.
 A node whose value is fetched, or that writes state, post-dominates into the sink: it ends a group.
+Nodes named in `late` (rematerialization's recomputing copies, passes/remat.py) never share a kernel
+with a node placed before the first of them: a recomputation must run late, where it saves memory.
 """
 import networkx as nx
 
@@ -88,11 +90,13 @@ def _between(forward, i, p, ordered):
     return down & up
 
 
-def fuse_groups(graph, fetches, fuse=True):
-    """Groups of kernel nodes in a valid execution order; one node per group when `fuse` is False."""
+def fuse_groups(graph, fetches, fuse=True, late=None):
+    """Groups of kernel nodes in a valid execution order; one node per group when `fuse` is False.
+    `late` (after rematerialization): names of nodes kept out of groups with nodes before them (see the
+    module docstring), and groups are ordered by their last node rather than their first."""
     nodes = kernel_nodes(graph)
     if not fuse or len(nodes) < 2:
-        return [[n] for n in nodes]
+        return [[n] for n in nodes]  # (in graph order, which rematerialization placed)
     index = {id(n): i for i, n in enumerate(nodes)}
     forward = nx.DiGraph()
     forward.add_nodes_from(range(len(nodes)))
@@ -115,6 +119,11 @@ def fuse_groups(graph, fetches, fuse=True):
 
     leader = list(range(len(nodes)))
     kind = [_fusion_order(n) for n in nodes]
+    position = min if late is None else max
+    late = set(late or ())
+    first_late = min((i for i, n in enumerate(nodes) if n.name in late), default=len(nodes))
+    # per group root: (has a late node, has a node before the first late one)
+    phase = [(n.name in late, i < first_late and n.name not in late) for i, n in enumerate(nodes)]
 
     def find(i):
         while leader[i] != i:
@@ -138,26 +147,44 @@ def fuse_groups(graph, fetches, fuse=True):
             group = [nodes[j] for j in range(len(nodes)) if find(j) in {find(i)} | {find(b) for b in between}]
             if _reads_target(group, nodes[p]):
                 continue
+        roots = {find(p), find(i)} | {find(b) for b in between}
+        merged_phase = (any(phase[r][0] for r in roots), any(phase[r][1] for r in roots))
+        if all(merged_phase):
+            continue
         root = find(p)
+        phase[root] = merged_phase
         merged_kind = max([kind[root], kind[find(i)]] + [kind[find(b)] for b in between])
         for member in [i, *between]:
             leader[find(member)] = root
         kind[root] = merged_kind
-    return _ordered_groups(nodes, forward, find)
+    return _ordered_groups(nodes, forward, find, position)
 
 
-def _ordered_groups(nodes, forward, find):
-    """Groups sorted so each runs after the groups it reads from (or unfused, if that fails)."""
+def _write_after_reads(nodes):
+    """(reader, writer) index pairs: every read of a variable placed before an assignment to it."""
+    index = {id(n): i for i, n in enumerate(nodes)}
+    readers = {}
+    for i, n in enumerate(nodes):
+        for t in n.inputs:
+            readers.setdefault(id(t), []).append(i)
+    return [(r, w) for w, n in enumerate(nodes) if n.opdef.writes_input is not None
+            for r in readers.get(id(n.inputs[n.opdef.writes_input]), []) if r < w and r != index[id(n)]]
+
+
+def _ordered_groups(nodes, forward, find, position=min):
+    """Groups sorted so each runs after the groups it reads from and every read of a variable before
+    the assignments placed after it (or unfused, if that fails); among ready groups, the one whose
+    first (`position=min`) or last (max: where its result is made) member comes first in the graph."""
     members = {}
     for i in range(len(nodes)):
         members.setdefault(find(i), []).append(i)
     deps = nx.DiGraph()
     deps.add_nodes_from(members)
-    for a, b in forward.edges:
+    for a, b in list(forward.edges) + _write_after_reads(nodes):
         if find(a) != find(b):
             deps.add_edge(find(a), find(b))
     try:
-        order = list(nx.lexicographical_topological_sort(deps, key=lambda r: min(members[r])))
+        order = list(nx.lexicographical_topological_sort(deps, key=lambda r: position(members[r])))
     except nx.NetworkXUnfeasible:  # fusion made a cycle between groups: fall back to one op per kernel
         return [[n] for n in nodes]
     return [[nodes[i] for i in sorted(members[r])] for r in order]
