@@ -112,9 +112,9 @@ def numpy_corpus(max_chars=None):
     for name in sorted(numpy.__all__):  # fixed; dir(numpy) grows as submodules get imported
         obj = getattr(numpy, name, None)
         doc = inspect.getdoc(obj) if obj is not None else None
-        if not doc or id(doc) in seen or len(doc) < 200:
+        if not doc or doc in seen or len(doc) < 200:  # by text: getdoc's strings are fresh, their ids reused
             continue
-        seen.add(id(doc))
+        seen.add(doc)
         # the prose before the parameter tables reads most like English
         parts.append(doc.split("\nParameters\n")[0].split("\nExamples\n")[0].strip())
     text = "\n\n".join(parts)

@@ -94,7 +94,7 @@ def sample(sess, m, data, prompt="The ", length=80, seed=0):
 def train(quick=False, steps=None, progress_bar=True, batch=32, seed=0, cpu_budget=None):
     """Adam with warmup on random windows; the bar is 35% below the unigram entropy on validation."""
     data = CharData(numpy_corpus())
-    steps = steps or (10 if quick else 600)
+    steps = steps or (10 if quick else 400)
     m = build(data.vocab, batch, seed)
     sess = start_session(m)
     rng = np.random.default_rng(seed)
