@@ -9,6 +9,9 @@ after warm-up) and one table is printed: graphc's median, each peer's, and graph
   (c) BERT-mini encoder (4 layers, d 256), seq 128      vs ONNX Runtime
   (d) MLP 784-512-512-10 training step, batch 128      vs TF 2.x (tf.compat.v1 graph mode), PyTorch eager
   (e) the TF1 snippet (x*y+z, reduce_sum, 3 gradients)  vs TF 2.x (tf.compat.v1 graph mode), PyTorch eager
+  (f) the classic TF1 MNIST conv net, training step    vs TF 2.x (tf.compat.v1 graph mode)
+  (g, h, i) training steps of graphc.models' cnn, rnn and transformer (benchmarks/zoo_steps.py)
+                                                        vs TF 2.x (tf.compat.v1 graph mode), PyTorch eager
 
 A workload whose model graphc cannot import or compile yet is reported as 'not available: <reason>';
 a missing peer package likewise. Run: `make bench`, or .venv/bin/python benchmarks/run.py [--only a,d]
@@ -264,6 +267,25 @@ def _convnet_build():
     return ours, peers
 
 
+# ---- (g, h, i) training steps of the model zoo: cnn, rnn, transformer (ports in zoo_steps.py) ----------
+def _zoo_build(name):
+    """The workload build of one zoo model's training step: graphc's own model against its ports."""
+    def build():
+        import zoo_steps
+        make_zoo, make_tf, make_torch = zoo_steps.ZOO[name]
+        zoo = make_zoo()
+        peers = []
+        for peer, load, make in (("tf1", _tf_v1, lambda m: make_tf(zoo, m, lambda g: _tf_session(m, g))),
+                                 ("torch", _torch, lambda m: make_torch(zoo, m))):
+            try:
+                step, state = make(load())
+                peers.append((Runner(peer, step), state))
+            except NotAvailable as e:
+                peers.append((peer, e))
+        return (Runner("graphc", zoo.step), zoo.state), peers
+    return build
+
+
 # ---- (e) the TF1 snippet --------------------------------------------------------------------------
 SNIPPET_SHAPE = (3000, 4000)
 
@@ -332,6 +354,9 @@ def workloads():
         Workload("d", "MLP training step b128", _train_build),
         Workload("e", "TF1 snippet 3000x4000", _snippet_build),
         Workload("f", "conv-net training step b128", _convnet_build),
+        Workload("g", "zoo cnn training step b64", _zoo_build("cnn")),
+        Workload("h", "zoo rnn (LSTM x64) step b32", _zoo_build("rnn")),
+        Workload("i", "zoo transformer step b32", _zoo_build("transformer")),
     ]
 
 
@@ -388,7 +413,7 @@ def time_runners(runners, repeat, warmup):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", default="", help="comma-separated workload keys (a..e); default all")
+    ap.add_argument("--only", default="", help="comma-separated workload keys (a..i); default all")
     ap.add_argument("--repeat", type=int, default=30, help="at least this many timed runs per runner, over 3 alternating rounds of at least 0.5 s each (median reported)")
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--cpu-time", action="store_true",

@@ -4,7 +4,7 @@ max pooling, then two dense layers with dropout between them. Layout NCHW, graph
 import numpy as np
 
 import graphc as gc
-from .common import Result, digits, loss_fell, progress, with_precision
+from .common import Result, digits, quick_result, start_session, train_loop, with_precision
 
 NAME, METRIC, TARGET = "cnn", "test_accuracy", ">= 0.97"
 SIZE = 16
@@ -33,8 +33,9 @@ class BatchNorm:
         return (x - mean) * gc.rsqrt(var + self.epsilon) * self.gamma + self.beta
 
 
-def build(seed=0):
-    """The network with its training loss/step and an inference output sharing the weights."""
+def build(seed=0, dropout=0.25):
+    """The network with its training loss/step and an inference output sharing the weights (dropout=0: none,
+    so that a training step is deterministic, as the benchmark against TensorFlow and PyTorch needs)."""
     graph = gc.Graph()
     with graph.as_default():
         gc.set_random_seed(seed)
@@ -56,8 +57,8 @@ def build(seed=0):
             h = gc.conv(h, w2, pads=[2, 2, 2, 2])                                         # 16 x 8 x 8
             h = gc.max_pool(gc.relu(bn2(h, training)), [2, 2], strides=[2, 2])           # 16 x 4 x 4
             h = gc.relu(gc.matmul(gc.reshape(h, [-1, 256]), w3) + b3)
-            if training:  # a fresh mask every Session.run
-                h = gc.dropout(h, rate=0.25)
+            if training and dropout:  # a fresh mask every Session.run
+                h = gc.dropout(h, rate=dropout)
             return gc.matmul(h, w4) + b4
 
         logits = forward(x, training=True)
@@ -75,18 +76,18 @@ def train(quick=False, steps=None, progress_bar=True, batch=64, seed=0):
     x_train, x_test = x_train[:, None], x_test[:, None]
     steps = steps or (15 if quick else 400)
     m = build(seed)
-    sess = gc.Session(graph=m["graph"])
-    sess.run(m["init"])
+    sess = start_session(m)
     rng = np.random.default_rng(seed)
-    losses = []
-    for i in progress(steps, NAME, progress_bar):
+
+    def step(i):
         idx = rng.choice(len(x_train), batch, replace=False)
         lr = 0.05 * 0.5 * (1 + np.cos(np.pi * i / steps))
-        _, loss = sess.run([m["train_op"], m["loss"]], {m["x"]: x_train[idx], m["y"]: y_train[idx], m["lr"]: lr})
-        losses.append(float(loss))
+        return sess.run([m["train_op"], m["loss"]], {m["x"]: x_train[idx], m["y"]: y_train[idx], m["lr"]: lr})[1]
+
+    trained = train_loop(step, steps, NAME, progress_bar)
     accuracy = float((sess.run(m["probs"], {m["x"]: x_test}).argmax(1) == y_test).mean())
     feeds = {m["x"]: x_test[:8]}
+    extra = {"test_accuracy": f"{accuracy:.4f}", **trained.times()}
     if quick:
-        return Result(NAME, "loss", losses[-1], f"< first {losses[0]:.3f}", loss_fell(losses), losses, sess,
-                      [m["probs"]], feeds, {"test_accuracy": f"{accuracy:.4f}"})
-    return Result(NAME, METRIC, accuracy, TARGET, accuracy >= 0.97, losses, sess, [m["probs"]], feeds)
+        return quick_result(NAME, trained.losses, sess, [m["probs"]], feeds, extra)
+    return Result(NAME, METRIC, accuracy, TARGET, accuracy >= 0.97, trained.losses, sess, [m["probs"]], feeds, extra)

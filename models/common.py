@@ -1,9 +1,12 @@
-"""What every model of the zoo shares: the result record, a tqdm training loop, and the datasets that ship
-inside installed packages (scikit-learn digits and breast cancer, networkx graphs, numpy's docstrings)."""
+"""What every model of the zoo shares: the result record, the training loop, the character-model
+evaluation, and the datasets that ship inside installed packages (scikit-learn digits, numpy's docstrings)."""
 import dataclasses
+import time
 
 import numpy as np
 from tqdm import tqdm
+
+import graphc as gc
 
 
 @dataclasses.dataclass
@@ -39,6 +42,46 @@ def with_precision(optimizer):
 def progress(steps, desc, enabled=True):
     """The tqdm bar a training loop iterates over."""
     return tqdm(range(steps), desc=desc, disable=not enabled, leave=False, mininterval=0.5)
+
+
+@dataclasses.dataclass
+class Trained:
+    """What `train_loop` did: the losses, and the time it took after the first step (which compiles)."""
+    losses: list
+    wall: float = 0.0  # seconds
+    cpu: float = 0.0   # seconds of this process's CPU time (all threads)
+
+    def times(self):
+        """The times as `extra` entries."""
+        return {"steps": len(self.losses), "train_seconds": f"{self.wall:.1f} wall, {self.cpu:.1f} cpu"}
+
+
+def start_session(model):
+    """A Session on `model["graph"]` with `model["init"]` run."""
+    sess = gc.Session(graph=model["graph"])
+    sess.run(model["init"])
+    return sess
+
+
+def train_loop(step, steps, desc, progress_bar=True, cpu_budget=None):
+    """Call `step(i)`, which runs one training step and returns its loss, for i < steps under a tqdm bar;
+    stop early once `cpu_budget` seconds of CPU time have passed after the first step (which compiles).
+    CPU time, not wall time: on a shared machine the wall clock mostly measures the other jobs."""
+    trained = Trained([])
+    for i in progress(steps, desc, progress_bar):
+        trained.losses.append(float(step(i)))
+        if i == 0:
+            wall, cpu = time.perf_counter(), time.process_time()
+        trained.wall, trained.cpu = time.perf_counter() - wall, time.process_time() - cpu
+        if cpu_budget and trained.cpu > cpu_budget:
+            break
+    return trained
+
+
+def quick_result(name, losses, session, outputs, feeds, extra=None, window=5):
+    """The Result of a --quick run: the last loss against the first, ok when the loss fell."""
+    return Result(name, "loss", losses[-1], f"< first {losses[0]:.3f}", loss_fell(losses, window), losses,
+                  session, outputs, feeds, extra or {})
 
 
 def loss_fell(losses, window=5):
@@ -79,9 +122,9 @@ def numpy_corpus(max_chars=None):
     for name in sorted(numpy.__all__):  # fixed; dir(numpy) grows as submodules get imported
         obj = getattr(numpy, name, None)
         doc = inspect.getdoc(obj) if obj is not None else None
-        if not doc or id(doc) in seen or len(doc) < 200:
+        if not doc or doc in seen or len(doc) < 200:  # by text: getdoc's strings are fresh, their ids reused
             continue
-        seen.add(id(doc))
+        seen.add(doc)
         # the prose before the parameter tables reads most like English
         parts.append(doc.split("\nParameters\n")[0].split("\nExamples\n")[0].strip())
     text = "\n\n".join(parts)
@@ -120,3 +163,24 @@ class CharData:
     def decode(self, ids):
         """Characters of the ids."""
         return "".join(self.chars[i] for i in ids)
+
+
+def validation_loss(sess, model, data, batch, batches=8, seed=1):
+    """Mean cross-entropy (nats/char) of a character model over fixed random validation windows."""
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(batches):
+        x, y = data.batch(rng, batch, model["x"].shape[1], "valid")
+        values.append(sess.run(model["loss"], {model["x"]: x, model["y"]: y}))
+    return float(np.mean(values))
+
+
+def char_model_result(name, quick, sess, model, data, batch, trained, text, feeds):
+    """The Result of a character model: validation cross-entropy against 65% of the unigram entropy."""
+    baseline = data.unigram_entropy()
+    valid = validation_loss(sess, model, data, batch)
+    extra = {"unigram_entropy": f"{baseline:.3f}", "valid_xent": f"{valid:.4f}", **trained.times(), "sample": text}
+    if quick:
+        return quick_result(name, trained.losses, sess, [model["probs"]], feeds, extra, window=3)
+    return Result(name, "valid_xent", valid, f"<= {0.65 * baseline:.3f}", valid <= 0.65 * baseline, trained.losses,
+                  sess, [model["probs"]], feeds, extra)

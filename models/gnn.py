@@ -5,7 +5,7 @@ a 2,000-node stochastic block model, both made by networkx."""
 import numpy as np
 
 import graphc as gc
-from .common import Result, loss_fell, progress
+from .common import Result, loss_fell, start_session, train_loop
 
 NAME, METRIC = "gnn", "accuracy"
 BARS = {"karate": 0.90, "sbm": 0.95}
@@ -83,13 +83,10 @@ def fit(dataset, steps, progress_bar):
     """Train on one dataset; returns (accuracy on unlabeled nodes, losses, session, model, features)."""
     g, features, labels, labeled = dataset
     m = build(g, features.shape[1], int(labels.max()) + 1)
-    sess = gc.Session(graph=m["graph"])
-    sess.run(m["init"])
+    sess = start_session(m)
     feed = {m["x"]: features, m["labels"]: labels, m["weight"]: labeled / labeled.sum().astype(np.float32)}
-    losses = []
-    for _ in progress(steps, f"{NAME} {len(labels)} nodes", progress_bar):
-        _, loss = sess.run([m["train_op"], m["loss"]], feed)
-        losses.append(float(loss))
+    losses = train_loop(lambda i: sess.run([m["train_op"], m["loss"]], feed)[1], steps,
+                        f"{NAME} {len(labels)} nodes", progress_bar).losses
     predicted = sess.run(m["logits"], {m["x"]: features}).argmax(1)
     return float((predicted == labels)[~labeled].mean()), losses, sess, m, features
 

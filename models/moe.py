@@ -5,7 +5,7 @@ load-balancing loss (Switch Transformer's E * sum_e f_e P_e, f_e over both choic
 import numpy as np
 
 import graphc as gc
-from .common import Result, digits, loss_fell, progress
+from .common import Result, digits, quick_result, start_session, train_loop
 
 NAME, METRIC = "moe", "test_accuracy"
 EXPERTS, TOP, HIDDEN, CLASSES = 8, 2, 64, 10
@@ -73,22 +73,21 @@ def train(quick=False, steps=None, progress_bar=True, batch=128, seed=0):
     x_train, x_test = x_train.reshape(-1, 64), x_test.reshape(-1, 64)
     steps = steps or (20 if quick else 600)
     m = build(batch, len(x_test), seed)
-    sess = gc.Session(graph=m["graph"])
-    sess.run(m["init"])
+    sess = start_session(m)
     rng = np.random.default_rng(seed)
-    losses = []
-    for _ in progress(steps, NAME, progress_bar):
+
+    def step(i):
         idx = rng.choice(len(x_train), batch, replace=False)
-        _, loss = sess.run([m["train_op"], m["loss"]], {m["x"]: x_train[idx], m["y"]: y_train[idx]})
-        losses.append(float(loss))
+        return sess.run([m["train_op"], m["loss"]], {m["x"]: x_train[idx], m["y"]: y_train[idx]})[1]
+
+    trained = train_loop(step, steps, NAME, progress_bar)
     probs, experts = sess.run([m["probs"], m["experts"]], {m["x_eval"]: x_test})
     accuracy = float((probs.argmax(1) == y_test).mean())
     load = np.bincount(experts.reshape(-1), minlength=EXPERTS)
     cv = float(load.std() / load.mean())
-    extra = {"expert_load": load.tolist(), "load_cv": f"{cv:.3f}"}
+    extra = {"test_accuracy": f"{accuracy:.4f}", "expert_load": load.tolist(), "load_cv": f"{cv:.3f}", **trained.times()}
     feeds = {m["x_eval"]: x_test}
     if quick:
-        return Result(NAME, "loss", losses[-1], f"< first {losses[0]:.3f}", loss_fell(losses), losses, sess,
-                      [m["probs"]], feeds, {**extra, "test_accuracy": f"{accuracy:.4f}"})
+        return quick_result(NAME, trained.losses, sess, [m["probs"]], feeds, extra)
     return Result(NAME, METRIC, f"{accuracy:.4f}, load_cv={cv:.3f}", ">= 0.96, load_cv <= 0.3",
-                  accuracy >= 0.96 and cv <= 0.3, losses, sess, [m["probs"]], feeds, extra)
+                  accuracy >= 0.96 and cv <= 0.3, trained.losses, sess, [m["probs"]], feeds, extra)

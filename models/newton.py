@@ -4,7 +4,7 @@ Data: scikit-learn's breast cancer set; the bar is scikit-learn's own LogisticRe
 import numpy as np
 
 import graphc as gc
-from .common import Result, loss_fell, progress
+from .common import Result, quick_result, train_loop
 
 NAME, METRIC, TARGET = "newton", "max_coef_err", "<= 1e-4 in <= 10 Newton steps"
 C = 1.0  # scikit-learn's inverse L2 strength; the intercept is not penalized, as in scikit-learn
@@ -78,22 +78,22 @@ def train(quick=False, steps=None, progress_bar=True):
     sess = gc.Session(graph=m["graph"])
     sess.run(gc.variables_initializer([m["w"], m["b"]]))
     feed = {m["x"]: x, m["y"]: y}
-    losses = []
 
     def hvp(v):
         hw, hb = sess.run(list(m["hv"]), {**feed, m["v"][0]: v[:n], m["v"][1]: np.float64(v[n])})
         return np.concatenate([hw, [hb]])
 
-    for _ in progress(steps, NAME, progress_bar):
+    def newton_step(i):
         loss, gw, gb = sess.run([m["loss"], *m["grad"]], feed)
-        losses.append(float(loss))
         d = conjugate_gradient(hvp, np.concatenate([gw, [gb]]), iters=n + 1)
         sess.run(m["update"], {m["step"][0]: d[:n], m["step"][1]: np.float64(d[n])})
+        return loss  # before the step
+
+    losses = train_loop(newton_step, steps, NAME, progress_bar).losses
     losses.append(float(sess.run(m["loss"], feed)))
     w, b = sess.run([m["w"].value(), m["b"].value()])
     err = float(np.abs(np.concatenate([w, [b]]) - sklearn_coefficients(x, y)).max())
     if quick:
-        return Result(NAME, "loss", losses[-1], f"< first {losses[0]:.3f}", loss_fell(losses, 1), losses, sess,
-                      [m["prob"]], {m["x"]: x[:16]}, {"max_coef_err": f"{err:.3g}"})
+        return quick_result(NAME, losses, sess, [m["prob"]], {m["x"]: x[:16]}, {"max_coef_err": f"{err:.3g}"}, 1)
     return Result(NAME, METRIC, err, TARGET, err <= 1e-4 and steps <= 10, losses, sess, [m["prob"]],
                   {m["x"]: x[:16]}, {"newton_steps": steps})

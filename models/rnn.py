@@ -5,7 +5,7 @@ import numpy as np
 
 import graphc as gc
 from graphc.compat.v1 import clip_by_global_norm
-from .common import CharData, Result, loss_fell, numpy_corpus, progress
+from .common import CharData, char_model_result, numpy_corpus, start_session, train_loop
 
 NAME, METRIC = "rnn", "valid_xent"
 STEPS_T, HIDDEN, EMBED = 64, 256, 32
@@ -47,8 +47,9 @@ def build(vocab, batch, seed=0, clip=1.0, steps_t=STEPS_T):
                             [batch, steps_t, 4 * HIDDEN])
         h = c = gc.zeros([batch, HIDDEN])
         outputs = []
-        for t in range(steps_t):
-            h, c = cell.step(x_proj[:, t, :], h, c)
+        # unstack (a split), not x_proj[:, t, :]: the gradient of 64 slices would be 64 full-size sums
+        for x_t in gc.unstack(x_proj, axis=1):
+            h, c = cell.step(x_t, h, c)
             outputs.append(h)
         logits = gc.matmul(gc.reshape(gc.stack(outputs, axis=1), [-1, HIDDEN]), w_out) + b_out
         loss = gc.reduce_mean(gc.losses.sparse_softmax_cross_entropy_with_logits(
@@ -88,42 +89,21 @@ def sample(sess, m, data, prompt="The ", length=80, seed=0):
     return "".join(out)
 
 
-def validation_loss(sess, m, data, batch, batches=8, seed=1):
-    """Mean cross-entropy (nats/char) over fixed random validation windows."""
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(batches):
-        x, y = data.batch(rng, batch, m["x"].shape[1], "valid")
-        values.append(sess.run(m["loss"], {m["x"]: x, m["y"]: y}))
-    return float(np.mean(values))
-
-
-def train(quick=False, steps=None, progress_bar=True, batch=32, seed=0, time_budget=None):
+def train(quick=False, steps=None, progress_bar=True, batch=32, seed=0, cpu_budget=None):
     """Adam on random 64-character windows; the bar is 35% below the unigram entropy on validation."""
-    import time
     data = CharData(numpy_corpus())
-    steps = steps or (10 if quick else 600)
+    steps = steps or (10 if quick else 400)
     steps_t = 8 if quick else STEPS_T  # quick: 8 unrolled steps compile in a fraction of the time
     m = build(data.vocab, batch, seed, steps_t=steps_t)
-    sess = gc.Session(graph=m["graph"])
-    sess.run(m["init"])
+    sess = start_session(m)
     rng = np.random.default_rng(seed)
-    losses, start = [], None
-    for i in progress(steps, NAME, progress_bar):
+
+    def step(i):
         x, y = data.batch(rng, batch, steps_t)
-        _, loss = sess.run([m["train_op"], m["loss"]], {m["x"]: x, m["y"]: y})
-        start = start or time.perf_counter()  # the first step compiles
-        losses.append(float(loss))
-        if time_budget and time.perf_counter() - start > time_budget:
-            break
-    valid = validation_loss(sess, m, data, batch)
-    baseline = data.unigram_entropy()
-    bar = 0.65 * baseline
-    extra = {"unigram_entropy": f"{baseline:.3f}", "train_seconds": f"{time.perf_counter() - start:.1f}",
-             "steps": len(losses), "sample": sample(sess, m, data, length=20 if quick else 80)}
+        return sess.run([m["train_op"], m["loss"]], {m["x"]: x, m["y"]: y})[1]
+
+    trained = train_loop(step, steps, NAME, progress_bar, cpu_budget)
     feeds = {m["char"]: np.array([1, 2], np.int32), m["h"]: np.zeros((2, HIDDEN), np.float32),
              m["c"]: np.zeros((2, HIDDEN), np.float32)}
-    if quick:
-        return Result(NAME, "loss", losses[-1], f"< first {losses[0]:.3f}", loss_fell(losses, 3), losses, sess,
-                      [m["probs"]], feeds, extra)
-    return Result(NAME, METRIC, valid, f"<= {bar:.3f}", valid <= bar, losses, sess, [m["probs"]], feeds, extra)
+    text = sample(sess, m, data, length=20 if quick else 80)
+    return char_model_result(NAME, quick, sess, m, data, batch, trained, text, feeds)

@@ -1,12 +1,10 @@
 """GPT-style decoder on the docstrings of the installed numpy: token and position embeddings, pre-LN blocks
 of causal multi-head self-attention and a GELU MLP, a final layer norm, next-character cross-entropy;
 Adam with a linear warmup then cosine decay of the learning rate (fed per step)."""
-import time
-
 import numpy as np
 
 import graphc as gc
-from .common import CharData, Result, loss_fell, numpy_corpus, progress, with_precision
+from .common import CharData, char_model_result, numpy_corpus, start_session, train_loop, with_precision
 from .rnn import STEPS_T as CONTEXT  # same windows as the LSTM, so their losses compare
 
 NAME, METRIC = "transformer", "valid_xent"
@@ -93,29 +91,19 @@ def sample(sess, m, data, prompt="The ", length=80, seed=0):
     return data.decode(out)
 
 
-def train(quick=False, steps=None, progress_bar=True, batch=32, seed=0, time_budget=None):
+def train(quick=False, steps=None, progress_bar=True, batch=32, seed=0, cpu_budget=None):
     """Adam with warmup on random windows; the bar is 35% below the unigram entropy on validation."""
-    from .rnn import validation_loss
     data = CharData(numpy_corpus())
-    steps = steps or (10 if quick else 600)
+    steps = steps or (10 if quick else 400)
     m = build(data.vocab, batch, seed)
-    sess = gc.Session(graph=m["graph"])
-    sess.run(m["init"])
+    sess = start_session(m)
     rng = np.random.default_rng(seed)
-    losses, start = [], None
-    for i in progress(steps, NAME, progress_bar):
+
+    def step(i):
         x, y = data.batch(rng, batch, CONTEXT)
-        _, loss = sess.run([m["train_op"], m["loss"]], {m["x"]: x, m["y"]: y, m["lr"]: learning_rate(i, steps)})
-        start = start or time.perf_counter()  # the first step compiles
-        losses.append(float(loss))
-        if time_budget and time.perf_counter() - start > time_budget:
-            break
-    valid = validation_loss(sess, m, data, batch)
-    bar = 0.65 * data.unigram_entropy()
-    extra = {"unigram_entropy": f"{data.unigram_entropy():.3f}", "train_seconds": f"{time.perf_counter() - start:.1f}",
-             "steps": len(losses), "sample": sample(sess, m, data, length=10 if quick else 80)}
+        return sess.run([m["train_op"], m["loss"]], {m["x"]: x, m["y"]: y, m["lr"]: learning_rate(i, steps)})[1]
+
+    trained = train_loop(step, steps, NAME, progress_bar, cpu_budget)
     feeds = {m["ids"]: data.batch(np.random.default_rng(2), 2, CONTEXT, "valid")[0]}
-    if quick:
-        return Result(NAME, "loss", losses[-1], f"< first {losses[0]:.3f}", loss_fell(losses, 3), losses, sess,
-                      [m["probs"]], feeds, extra)
-    return Result(NAME, METRIC, valid, f"<= {bar:.3f}", valid <= bar, losses, sess, [m["probs"]], feeds, extra)
+    text = sample(sess, m, data, length=10 if quick else 80)
+    return char_model_result(NAME, quick, sess, m, data, batch, trained, text, feeds)

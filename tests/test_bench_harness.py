@@ -31,3 +31,15 @@ def test_unimportable_model_is_reported_not_fatal(monkeypatch):
         bench.prepare(workload)
     table = bench.format_table([(workload, "not available: ONNX op Conv is not supported", [])])
     assert "(a) MLP inference b64" in table and "not available" in table
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", ["g", "h", "i"])
+def test_zoo_training_steps_agree_with_tensorflow_and_torch(key):
+    """The ports of the zoo's cnn, rnn and transformer steps compute graphc's loss and updated weights."""
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("torch")
+    workload = next(w for w in bench.workloads() if w.key == key)
+    ours, peers = bench.prepare(workload)       # raises if a peer's loss or weights after a step differ
+    assert [name for name, _ in peers] == ["tf1", "torch"]
+    assert all(isinstance(runner, bench.Runner) for _, runner in peers)
