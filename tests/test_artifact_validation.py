@@ -168,6 +168,19 @@ def _missing_key(p):
     del p["calls"]
 
 
+def _no_index_checks(p):
+    del p["index_checks"]
+
+
+def _index_check_of_a_feed(p):
+    feed = next(b["id"] for b in p["buffers"] if b["kind"] == "feed")
+    p["index_checks"] = [[feed, "gather 'g'", [5]]]
+
+
+def _index_check_malformed(p):
+    p["index_checks"] = [[0, "gather 'g'", [-5]]]
+
+
 @pytest.mark.parametrize("edit, message", [
     (_reverse_calls, "reads temporaries .* before any call writes them"),
     (_drop_first_call, "reads temporaries .* before any call writes them"),
@@ -188,6 +201,9 @@ def _missing_key(p):
     (_target, "targets 'cuda' but the manifest says 'cpu'"),
     (_variables, "reads or writes variables"),
     (_missing_key, "plan lacks calls"),
+    (_no_index_checks, "plan lacks index_checks"),
+    (_index_check_of_a_feed, "index check 0 .* which no call writes as an int64 scalar"),
+    (_index_check_malformed, "malformed index check at index 0"),
 ])
 def test_inconsistent_plans_are_refused(artifact, tmp_path, edit, message):
     with pytest.raises(ArtifactError, match=message):
@@ -231,7 +247,7 @@ def test_malformed_manifests_are_refused(artifact, tmp_path, edit, message):
 
 @pytest.mark.parametrize("data, message", [
     (b"\xff\xfe", "cannot read its manifest"), (b"[1, 2]", "not a JSON object"),
-    (b"{\"format\": \"graphc-artifact\", \"format_version\": 2}", "manifest lacks graphc_version"),
+    (b"{\"format\": \"graphc-artifact\", \"format_version\": 3}", "manifest lacks graphc_version"),
     (b"{\"format\": \"graphc-artifact\", \"format_version\": 1}", "format version 1, from before"),
 ])
 def test_unreadable_manifests_are_refused(artifact, tmp_path, data, message):

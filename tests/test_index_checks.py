@@ -99,3 +99,22 @@ def test_gather_of_concat_with_a_negative_constant_index(opt_level):
     xv = np.arange(6, dtype=np.float32).reshape(3, 2)
     with graphc.Session(graph=g, opt_level=opt_level) as sess:
         np.testing.assert_array_equal(sess.run(y, {x: xv}), np.concatenate([xv, xv])[-1])
+
+
+@pytest.mark.parametrize("case", ["gather", "gather_nd"])
+def test_artifact_keeps_its_index_checks(case, tmp_path):
+    """An exported artifact checks fed indices as the Session does: its plan carries the index checks."""
+    build, i_shape, good, bad, named = CASES[case]
+    xv = np.arange(15, dtype=np.float32).reshape(5, 3)
+    g = graphc.Graph()
+    with g.as_default():
+        x = graphc.placeholder(np.float32, [5, 3], name="x")
+        i = graphc.placeholder(np.int64, [len(good)] if i_shape == [None] else i_shape, name="i")
+        y = build(x, i) * 1.0
+        good_feed = {x: xv, i: np.array(good, np.int64)}
+        graphc.compile({"y": y}, good_feed).export(str(tmp_path / "g.gca"))
+    runner = graphc.runtime.load(tmp_path / "g.gca")
+    np.testing.assert_array_equal(runner.run({"x": xv, "i": np.array(good, np.int64)})["y"],
+                                  reference.evaluate([y], good_feed)[0])
+    with pytest.raises(InvalidArgumentError, match=rf"{case} '.*': index {named} is out of range"):
+        runner.run({"x": xv, "i": np.array(bad, np.int64)})
