@@ -26,6 +26,7 @@ from graphc.files import sha256_file
 from graphc.host import checked_num_threads, cpu_name, missing_features
 from graphc.version import __version__
 
+from .elf import ELFError, exported_symbols
 from .plan import CONST, FEED, TEMP, Buffer, Call, Plan
 
 FORMAT_VERSION = 3  # 2: member sizes and the manifest's own digest; 3: the plan's index checks
@@ -421,9 +422,9 @@ class Runner:
 
     Its kernel library stays loaded until the Runner is freed or closed (`close()`, or `with`)."""
 
-    def __init__(self, manifest, plan, module, num_threads=None):
+    def __init__(self, manifest, plan, module, num_threads=None, path="<artifact>"):
         from .executor import ExecutorPool
-        self.manifest = manifest
+        self.manifest, self.path = manifest, path
         self.inputs = [(i["name"], tuple(i["shape"]), i["dtype"]) for i in manifest["inputs"]]
         self.outputs = [(o["name"], tuple(o["shape"]), o["dtype"]) for o in manifest["outputs"]]
         self.module = module  # keeps the kernel library loaded
@@ -468,7 +469,14 @@ class Runner:
         executors = self.executors
         if executors is None:
             raise GraphcError("this loaded artifact was closed: load it again to run it")
-        values = executors.run(self._feed_list(feeds))
+        feeds_list = self._feed_list(feeds)
+        try:
+            values = executors.run(feeds_list)
+        except (GraphcError, MemoryError):
+            raise
+        except Exception as e:  # TVM's argument checks: a kernel got buffers unlike those it was built for
+            raise ArtifactError(f"artifact {self.path!r} is corrupted: a kernel refused the buffers its plan gives "
+                                f"it ({type(e).__name__}: {str(e).strip()[:500]})") from None
         if isinstance(feeds, dict):
             return {name: v for (name, _, _), v in zip(self.outputs, values)}
         return values
@@ -520,8 +528,15 @@ def _load_members(path, manifest, files, num_threads):
     except Exception as e:  # SafetensorError and friends
         raise ArtifactError(f"artifact {path!r} is corrupted: cannot read its weights ({e})") from None
     plan = _plan_from_json(path, p, manifest, weights)
+    try:  # read from the ELF file: a library without the plan's kernels is refused before dlopen runs it
+        exported = exported_symbols(files["kernels.so"])
+    except ELFError as e:
+        raise ArtifactError(f"artifact {path!r} is corrupted: its kernels.so is not a shared library ({e})") from None
+    absent = sorted({c.kernel for c in plan.calls if "__tvm_ffi_" + c.kernel not in exported})
+    if absent:
+        raise ArtifactError(f"artifact {path!r} is corrupted: its kernel library lacks kernels {absent}")
     module = tvm_runtime.load_module(files["kernels.so"])  # dlopen: the file may go after
     absent = sorted({c.kernel for c in plan.calls if not module.implements_function(c.kernel)})
     if absent:
         raise ArtifactError(f"artifact {path!r} is corrupted: its kernel library lacks kernels {absent}")
-    return Runner(manifest, plan, module, num_threads)
+    return Runner(manifest, plan, module, num_threads, path)
