@@ -26,9 +26,10 @@ from graphc.files import sha256_file
 from graphc.host import checked_num_threads, cpu_name, missing_features
 from graphc.version import __version__
 
+from .elf import ELFError, exported_symbols
 from .plan import CONST, FEED, TEMP, Buffer, Call, Plan
 
-FORMAT_VERSION = 2  # 2: member sizes and the manifest's own digest
+FORMAT_VERSION = 3  # 2: member sizes and the manifest's own digest; 3: the plan's index checks
 MEMBERS = ("kernels.so", "plan.json", "weights.safetensors")
 MANIFEST, MANIFEST_DIGEST, SIGNATURE = "manifest.json", "manifest.sha256", "manifest.sig"
 MAX_MANIFEST_BYTES = 16 << 20  # the manifest and the plan are small JSON: refuse to inflate more than this
@@ -62,7 +63,7 @@ def export_executable(exe, path, inputs, outputs, sign_key=None):
         plan_json = {"target": plan.target, "buffers": [asdict(b) for b in plan.buffers],
                      "calls": [asdict(c) for c in plan.calls], "fetches": list(plan.fetches),
                      "arena_bytes": plan.arena_bytes, "variable_reads": plan.variable_reads,
-                     "variable_writes": plan.variable_writes}
+                     "variable_writes": plan.variable_writes, "index_checks": plan.index_checks}
         with open(files["plan.json"], "w") as f:
             json.dump(plan_json, f)
         # narrow types (bfloat16, float8, ...) are written as their bits; the executor reads them so
@@ -262,7 +263,7 @@ def read_manifest(path, trusted_keys=None):
                                     f"up to {FORMAT_VERSION}: upgrade graphc to load it")
             if version < FORMAT_VERSION:
                 raise ArtifactError(f"artifact {path!r} has format version {version}, from before artifacts "
-                                    f"carried member sizes and a manifest digest: export it again")
+                                    f"carried member sizes, a manifest digest and index checks: export it again")
             digest = _read_member(path, z, MANIFEST_DIGEST, 64)
             if digest != hashlib.sha256(data).hexdigest().encode():
                 raise ArtifactError(f"artifact {path!r} is corrupted: manifest.json does not match its sha256 in "
@@ -328,7 +329,7 @@ def _plan_from_json(path, p, manifest, weights):
 
     if not isinstance(p, dict):
         raise bad("is not a JSON object")
-    missing = [k for k in ("target", "buffers", "calls", "fetches", "arena_bytes") if k not in p]
+    missing = [k for k in ("target", "buffers", "calls", "fetches", "arena_bytes", "index_checks") if k not in p]
     if missing:
         raise bad(f"lacks {', '.join(missing)}")
     if p["target"] != manifest["target"]["kind"]:
@@ -386,6 +387,7 @@ def _plan_from_json(path, p, manifest, weights):
     unset = [f for f in fetches if buffers[f].kind == TEMP and f not in written]
     if unset:
         raise bad(f"fetches temporaries {unset} that no call writes")
+    index_checks = _index_checks(p["index_checks"], buffers, written, bad)
     consts = {b.id: b for b in buffers if b.kind == CONST}
     if set(weights) != {str(i) for i in consts}:
         raise ArtifactError(f"artifact {path!r} is corrupted: its weights do not match the plan's constants")
@@ -396,25 +398,42 @@ def _plan_from_json(path, p, manifest, weights):
             raise ArtifactError(f"artifact {path!r} is corrupted: weight {i} is {w.dtype}{list(w.shape)}, the "
                                 f"plan's constant is {b.dtype}{list(b.shape)}")
         constants[i] = w
-    return Plan(p["target"], buffers, calls, fetches, constants, arena, [], [])
+    return Plan(p["target"], buffers, calls, fetches, constants, arena, [], [], index_checks)
+
+
+def _index_checks(checks, buffers, written, bad):
+    """The plan's index checks [buffer id, what, dims], each an int64 scalar that a call writes."""
+    if not isinstance(checks, list):
+        raise bad("has index_checks that are not a list")
+    for k, c in enumerate(checks):
+        if not (isinstance(c, list) and len(c) == 3 and type(c[0]) is int and 0 <= c[0] < len(buffers)
+                and isinstance(c[1], str) and len(c[1]) <= 1024 and isinstance(c[2], list) and c[2]
+                and all(type(d) is int and d >= 0 for d in c[2])):
+            raise bad(f"has a malformed index check at index {k}")
+        b = buffers[c[0]]
+        if b.kind != TEMP or b.shape != () or b.dtype != "int64" or c[0] not in written:
+            raise bad(f"index check {k} ({c[1]}) reads buffer {c[0]}, which no call writes as an int64 scalar")
+    return checks
 
 
 class Runner:
-    """A loaded artifact: `run(feeds)` with feeds as {name: array} or a list in input order.
+    """A loaded artifact: `run(feeds)` with feeds as {name: array} or a list in input order; safe to
+    call from any number of threads (each concurrent run takes its own executor, as a Session's do).
 
     Its kernel library stays loaded until the Runner is freed or closed (`close()`, or `with`)."""
 
-    def __init__(self, manifest, plan, module, num_threads=None):
-        from .executor import Executor
-        self.manifest = manifest
+    def __init__(self, manifest, plan, module, num_threads=None, path="<artifact>"):
+        from .executor import ExecutorPool
+        self.manifest, self.path = manifest, path
         self.inputs = [(i["name"], tuple(i["shape"]), i["dtype"]) for i in manifest["inputs"]]
         self.outputs = [(o["name"], tuple(o["shape"]), o["dtype"]) for o in manifest["outputs"]]
         self.module = module  # keeps the kernel library loaded
-        self.executor = Executor(plan, module, num_threads)
+        self.executors = ExecutorPool(plan, module, num_threads)
+        self.executors.release(self.executors.acquire())  # the first executor now: a broken plan fails at load
 
     def close(self):
         """Unload the kernel library and free the buffers (the Runner cannot run after this)."""
-        self.executor = self.module = None
+        self.executors = self.module = None
 
     def __enter__(self):
         return self
@@ -447,9 +466,17 @@ class Runner:
 
     def run(self, feeds):
         """Outputs for `feeds`: a dict by output name when feeds is a dict, else a list."""
-        if self.executor is None:
+        executors = self.executors
+        if executors is None:
             raise GraphcError("this loaded artifact was closed: load it again to run it")
-        values = self.executor.run(self._feed_list(feeds))
+        feeds_list = self._feed_list(feeds)
+        try:
+            values = executors.run(feeds_list)
+        except (GraphcError, MemoryError):
+            raise
+        except Exception as e:  # TVM's argument checks: a kernel got buffers unlike those it was built for
+            raise ArtifactError(f"artifact {self.path!r} is corrupted: a kernel refused the buffers its plan gives "
+                                f"it ({type(e).__name__}: {str(e).strip()[:500]})") from None
         if isinstance(feeds, dict):
             return {name: v for (name, _, _), v in zip(self.outputs, values)}
         return values
@@ -501,8 +528,15 @@ def _load_members(path, manifest, files, num_threads):
     except Exception as e:  # SafetensorError and friends
         raise ArtifactError(f"artifact {path!r} is corrupted: cannot read its weights ({e})") from None
     plan = _plan_from_json(path, p, manifest, weights)
+    try:  # read from the ELF file: a library without the plan's kernels is refused before dlopen runs it
+        exported = exported_symbols(files["kernels.so"])
+    except ELFError as e:
+        raise ArtifactError(f"artifact {path!r} is corrupted: its kernels.so is not a shared library ({e})") from None
+    absent = sorted({c.kernel for c in plan.calls if "__tvm_ffi_" + c.kernel not in exported})
+    if absent:
+        raise ArtifactError(f"artifact {path!r} is corrupted: its kernel library lacks kernels {absent}")
     module = tvm_runtime.load_module(files["kernels.so"])  # dlopen: the file may go after
     absent = sorted({c.kernel for c in plan.calls if not module.implements_function(c.kernel)})
     if absent:
         raise ArtifactError(f"artifact {path!r} is corrupted: its kernel library lacks kernels {absent}")
-    return Runner(manifest, plan, module, num_threads)
+    return Runner(manifest, plan, module, num_threads, path)

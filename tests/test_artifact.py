@@ -91,7 +91,7 @@ def test_export_writes_one_zip_with_verified_members(mlp_artifact):
                                         "weights.safetensors"]
         manifest = json.loads(z.read("manifest.json"))
         plan = json.loads(z.read("plan.json"))
-    assert manifest["format_version"] == 2 and manifest["target"]["kind"] == "cpu"
+    assert manifest["format_version"] == 3 and manifest["target"]["kind"] == "cpu"
     assert set(manifest["sha256"]) == {"kernels.so", "plan.json", "weights.safetensors"}
     assert plan["calls"] and all(c["kernel"] for c in plan["calls"])
     assert not [f for f in os.listdir(path.parent) if f.startswith(".partial-")]  # no half-written files

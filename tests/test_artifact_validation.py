@@ -168,6 +168,19 @@ def _missing_key(p):
     del p["calls"]
 
 
+def _no_index_checks(p):
+    del p["index_checks"]
+
+
+def _index_check_of_a_feed(p):
+    feed = next(b["id"] for b in p["buffers"] if b["kind"] == "feed")
+    p["index_checks"] = [[feed, "gather 'g'", [5]]]
+
+
+def _index_check_malformed(p):
+    p["index_checks"] = [[0, "gather 'g'", [-5]]]
+
+
 @pytest.mark.parametrize("edit, message", [
     (_reverse_calls, "reads temporaries .* before any call writes them"),
     (_drop_first_call, "reads temporaries .* before any call writes them"),
@@ -188,6 +201,9 @@ def _missing_key(p):
     (_target, "targets 'cuda' but the manifest says 'cpu'"),
     (_variables, "reads or writes variables"),
     (_missing_key, "plan lacks calls"),
+    (_no_index_checks, "plan lacks index_checks"),
+    (_index_check_of_a_feed, "index check 0 .* which no call writes as an int64 scalar"),
+    (_index_check_malformed, "malformed index check at index 0"),
 ])
 def test_inconsistent_plans_are_refused(artifact, tmp_path, edit, message):
     with pytest.raises(ArtifactError, match=message):
@@ -201,7 +217,8 @@ def test_inconsistent_plans_are_refused(artifact, tmp_path, edit, message):
     ("plan.json", b"[" * 100000, "cannot read its plan"),
     ("weights.safetensors", b"\x08\x00\x00\x00\x00\x00\x00\x00{\"a\": 1}", "cannot read its weights"),
     ("weights.safetensors", b"", "cannot read its weights"),
-    ("kernels.so", b"\x7fELF not really", "corrupted"),
+    ("kernels.so", b"\x7fELF not really", "kernels.so is not a shared library"),
+    ("kernels.so", b"\x7fELF\x02\x01" + bytes(58), "kernels.so is not a shared library"),
 ])
 def test_garbage_members_with_matching_hashes_are_refused(artifact, tmp_path, member, data, message):
     bad = _rewrite_all(artifact[0], tmp_path / "bad.gca", {member: lambda _: data})
@@ -231,7 +248,7 @@ def test_malformed_manifests_are_refused(artifact, tmp_path, edit, message):
 
 @pytest.mark.parametrize("data, message", [
     (b"\xff\xfe", "cannot read its manifest"), (b"[1, 2]", "not a JSON object"),
-    (b"{\"format\": \"graphc-artifact\", \"format_version\": 2}", "manifest lacks graphc_version"),
+    (b"{\"format\": \"graphc-artifact\", \"format_version\": 3}", "manifest lacks graphc_version"),
     (b"{\"format\": \"graphc-artifact\", \"format_version\": 1}", "format version 1, from before"),
 ])
 def test_unreadable_manifests_are_refused(artifact, tmp_path, data, message):
@@ -292,3 +309,34 @@ def test_encrypted_member_is_refused(artifact, tmp_path):
     (tmp_path / "enc.gca").write_bytes(bytes(data))
     with pytest.raises(ArtifactError, match="corrupted"):
         gc.runtime.load(tmp_path / "enc.gca")
+
+
+def test_another_models_kernel_library_is_refused_before_it_is_loaded(artifact, tmp_path, monkeypatch):
+    """A kernels.so replaced (hashes recomputed) by a library without the plan's kernels never gets dlopen()ed:
+    its exported symbols are read from the ELF file first."""
+    from graphc import tvm_runtime
+    g = gc.Graph()
+    with g.as_default():
+        x = gc.placeholder(np.float32, [3, 8], name="x")
+        other = tmp_path / "other.gca"
+        gc.compile({"y": gc.sqrt(gc.abs(x))}, {x: artifact[1]}).export(str(other))
+    with zipfile.ZipFile(other) as z:
+        library = z.read("kernels.so")
+    bad = _rewrite_all(artifact[0], tmp_path / "bad.gca", {"kernels.so": lambda _: library})
+    loaded = []
+    monkeypatch.setattr(tvm_runtime, "load_module", lambda path: loaded.append(path))
+    with pytest.raises(ArtifactError, match="its kernel library lacks kernels"):
+        gc.runtime.load(bad)
+    assert loaded == []
+
+
+def test_kernel_refusing_its_plan_arguments_is_an_artifact_error(artifact, tmp_path):
+    """Arguments swapped in the plan (consistent for the plan's checks): TVM's argument check in the kernel is
+    reported as an ArtifactError, not a raw ValueError."""
+    def swap(p):
+        c = next(c for c in p["calls"] if c["num_inputs"] >= 2 and len({
+            tuple(p["buffers"][a]["shape"]) for a in c["args"][:2]}) == 2)
+        c["args"][0], c["args"][1] = c["args"][1], c["args"][0]
+    runner = gc.runtime.load(_with_plan(artifact, tmp_path, swap))
+    with pytest.raises(ArtifactError, match="a kernel refused the buffers its plan gives it"):
+        runner.run({"x": artifact[1]})

@@ -1,6 +1,8 @@
 """Data-dependent indices never read or write out of bounds: an index outside [-dim, dim) raises
 InvalidArgumentError naming the op and the index (TF1's error); negative ones count from the end (ONNX).
 Constant out-of-range indices are a clear error at compile time, at every opt level."""
+import re
+
 import numpy as np
 import pytest
 
@@ -99,3 +101,46 @@ def test_gather_of_concat_with_a_negative_constant_index(opt_level):
     xv = np.arange(6, dtype=np.float32).reshape(3, 2)
     with graphc.Session(graph=g, opt_level=opt_level) as sess:
         np.testing.assert_array_equal(sess.run(y, {x: xv}), np.concatenate([xv, xv])[-1])
+
+
+# Runs an artifact in a fresh process that loads it with the runtime alone (no tvm package, no compiler)
+FRESH_RUN = r"""
+import json, sys
+import numpy as np
+import graphc.runtime
+from graphc.errors import InvalidArgumentError
+runner = graphc.runtime.load(sys.argv[1])
+feeds = np.load(sys.argv[2])
+report = {"good": runner.run({"x": feeds["x"], "i": feeds["good"]})["y"].tolist()}
+try:
+    runner.run({"x": feeds["x"], "i": feeds["bad"]})
+except InvalidArgumentError as e:
+    report["error"] = str(e)
+report["modules"] = sorted(m for m in ("tvm", "graphc.passes", "graphc.codegen") if m in sys.modules)
+print(json.dumps(report))
+"""
+
+
+@pytest.mark.parametrize("case", ["gather", "gather_nd"])
+def test_artifact_keeps_its_index_checks(case, tmp_path):
+    """An exported artifact checks fed indices as the Session does: its plan carries the index checks."""
+    import json
+    import subprocess
+    import sys
+    build, i_shape, good, bad, named = CASES[case]
+    xv = np.arange(15, dtype=np.float32).reshape(5, 3)
+    g = graphc.Graph()
+    with g.as_default():
+        x = graphc.placeholder(np.float32, [5, 3], name="x")
+        i = graphc.placeholder(np.int64, [len(good)] if i_shape == [None] else i_shape, name="i")
+        y = build(x, i) * 1.0
+        good_feed = {x: xv, i: np.array(good, np.int64)}
+        graphc.compile({"y": y}, good_feed).export(str(tmp_path / "g.gca"))
+    np.savez(tmp_path / "feeds.npz", x=xv, good=np.array(good, np.int64), bad=np.array(bad, np.int64))
+    proc = subprocess.run([sys.executable, "-c", FRESH_RUN, str(tmp_path / "g.gca"), str(tmp_path / "feeds.npz")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["modules"] == []
+    np.testing.assert_array_equal(np.array(report["good"], np.float32), reference.evaluate([y], good_feed)[0])
+    assert re.search(rf"{case} '.*': index {named} is out of range", report.get("error", "")), report
