@@ -210,3 +210,26 @@ def test_device_arena_views_are_aligned_ranges_of_one_allocation():
     for offset, shape in ((100, (4,)), (4032, (32,)), (-64, (1,))):
         with pytest.raises(ValueError, match="64-byte aligned range"):
             arena.view(offset, shape, "float32")
+
+
+def test_gpu_verification_rejects_a_kernel_over_the_limits_without_loading_tensor_intrinsics():
+    import dataclasses
+    import subprocess
+    import sys
+    x, w = graphc.placeholder("float32", [512, 256]), graphc.placeholder("float32", [256, 384])
+    exe = graphc.compile(graphc.matmul(x, w), {x: ((512, 256), "float32"), w: ((256, 384), "float32")},
+                         target="cuda")
+    target = get_target("cuda")
+    threads = max(launch_threads(exe.inspect_source()))
+    assert all(fits_gpu(k.func, target) for k in exe.kernels_info)
+    small = dataclasses.replace(target, max_threads_per_block=threads // 2)
+    assert not any(fits_gpu(k.func, small) for k in exe.kernels_info)
+    tiny_smem = dataclasses.replace(target, max_shared_memory_per_block=1024)
+    assert not any(fits_gpu(k.func, tiny_smem) for k in exe.kernels_info)
+    # meta_schedule's TuneContext would import tvm.s_tir.tensor_intrin (minutes of TVMScript parsing)
+    probe = ("import graphc; from graphc.codegen.schedule.cuda import fits_gpu; from graphc.codegen.target import "
+             "get_target; import sys, tvm; from tvm import te; a = te.placeholder((64,)); "
+             "f = te.create_prim_func([a, te.compute((64,), lambda i: a[i] * 2)]); "
+             "fits_gpu(f, get_target('cuda')); print('tvm.s_tir.tensor_intrin' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert out.stdout.strip() == "False", out.stderr[-2000:]
