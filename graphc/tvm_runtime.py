@@ -126,6 +126,11 @@ def empty(shape, dtype, dev):
     return func("runtime.TVMTensorAllocWithScope")(tvm_ffi.Shape(tuple(shape)), tvm_ffi.dtype(dtype), dev, None)
 
 
+def is_tensor(value):
+    """Whether `value` is a TVM tensor (rather than, say, a numpy array)."""
+    return isinstance(value, ffi().Tensor)
+
+
 def copy_from(tensor, arr):
     """Copy C-contiguous numpy array `arr` (storage dtype, same size) into `tensor`."""
     arr = np.require(arr, requirements="C")

@@ -114,6 +114,12 @@ class Executor:
         last, view = self.last_feed[k]
         if arr is last:
             return view
+        if rt.is_tensor(arr):  # already a TVM tensor (e.g. weights kept on the GPU): bound as is
+            b = self.plan.buffers[bid]
+            if arr.device != self.device or tuple(arr.shape) != tuple(b.shape) or str(arr.dtype) != storage_name(b.dtype):
+                raise ValueError(f"feed {b.name!r} is a {str(arr.dtype)}{list(arr.shape)} tensor on {arr.device}; "
+                                 f"expected {storage_name(b.dtype)}{list(b.shape)} on {self.device}")
+            return arr
         if self.on_cpu and shareable(arr):
             view = rt.from_dlpack(as_storage(arr))
             self.last_feed[k] = (arr, view)

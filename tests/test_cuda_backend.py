@@ -233,3 +233,15 @@ def test_gpu_verification_rejects_a_kernel_over_the_limits_without_loading_tenso
              "fits_gpu(f, get_target('cuda')); print('tvm.s_tir.tensor_intrin' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
     assert out.stdout.strip() == "False", out.stderr[-2000:]
+
+
+def test_a_feed_already_on_the_device_is_bound_without_a_copy():
+    from graphc import tvm_runtime
+    x, w = graphc.placeholder("float32", [4, 8]), graphc.placeholder("float32", [8, 3])
+    exe = graphc.compile(graphc.matmul(x, w), {x: ((4, 8), "float32"), w: ((8, 3), "float32")})
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal((4, 8)).astype("float32"), rng.standard_normal((8, 3)).astype("float32")
+    on_device = tvm_runtime.tensor(b, tvm_runtime.device("cpu"))
+    np.testing.assert_allclose(exe.run([a, on_device])[0], a @ b, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"expected float32\[8, 3\]"):
+        exe.run([a, tvm_runtime.tensor(a, tvm_runtime.device("cpu"))])
