@@ -126,6 +126,11 @@ def empty(shape, dtype, dev):
     return func("runtime.TVMTensorAllocWithScope")(tvm_ffi.Shape(tuple(shape)), tvm_ffi.dtype(dtype), dev, None)
 
 
+def is_tensor(value):
+    """Whether `value` is a TVM tensor (rather than, say, a numpy array)."""
+    return isinstance(value, ffi().Tensor)
+
+
 def copy_from(tensor, arr):
     """Copy C-contiguous numpy array `arr` (storage dtype, same size) into `tensor`."""
     arr = np.require(arr, requirements="C")
@@ -146,3 +151,55 @@ def to_numpy(t):
     if out.size:
         func("runtime.TVMTensorCopyToBytes")(t, ctypes.c_void_p(out.ctypes.data), out.nbytes)
     return out
+
+
+class _DLDevice(ctypes.Structure):
+    _fields_ = [("device_type", ctypes.c_int32), ("device_id", ctypes.c_int32)]
+
+
+class _DLDataType(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint8), ("bits", ctypes.c_uint8), ("lanes", ctypes.c_uint16)]
+
+
+class _DLTensor(ctypes.Structure):
+    _fields_ = [("data", ctypes.c_void_p), ("device", _DLDevice), ("ndim", ctypes.c_int32),
+                ("dtype", _DLDataType), ("shape", ctypes.POINTER(ctypes.c_int64)),
+                ("strides", ctypes.POINTER(ctypes.c_int64)), ("byte_offset", ctypes.c_uint64)]
+
+
+class _DLManagedTensor(ctypes.Structure):
+    _fields_ = [("dl_tensor", _DLTensor), ("manager_ctx", ctypes.c_void_p), ("deleter", ctypes.c_void_p)]
+
+
+_capsule_new = ctypes.pythonapi.PyCapsule_New
+_capsule_new.restype = ctypes.py_object
+_capsule_new.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
+
+
+class DeviceArena:
+    """One allocation of `nbytes` on device `dev` and tensors viewing it at byte offsets (a plan's arena
+    on a GPU: one cudaMalloc, no allocation per buffer). A view's data pointer is moved to its offset
+    (DLPack byte_offset 0: TVM's kernels refuse any other), and the view points into memory this object
+    owns: keep the arena alive as long as its views."""
+
+    def __init__(self, nbytes, dev):
+        self.base = empty((max(int(nbytes), 1),), "uint8", dev)
+        self.nbytes = int(nbytes)
+        self._keep = []  # the DLPack structs and shapes the views point into
+
+    def view(self, offset, shape, dtype):
+        """A tensor of `shape` and storage dtype `dtype` at byte `offset` (a multiple of 64) in the arena."""
+        d = ffi().dtype(dtype)
+        nbytes = int(np.prod(shape, dtype=np.int64)) * d.itemsize
+        if offset % 64 or offset < 0 or offset + nbytes > self.nbytes:
+            raise ValueError(f"arena view [{offset}, {offset + nbytes}) is not a 64-byte aligned range "
+                             f"inside the {self.nbytes}-byte arena")
+        dims = (ctypes.c_int64 * max(len(shape), 1))(*shape)
+        dev = self.base.device
+        managed = _DLManagedTensor(_DLTensor(self.base.data_ptr() + offset,
+                                             _DLDevice(dev.dlpack_device_type(), dev.index), len(shape),
+                                             _DLDataType(d.type_code, d.bits, d.lanes), dims, None, 0), None, None)
+        self._keep.append((managed, dims))
+        # no deleter: the struct is freed with this arena, never by TVM
+        return ffi().from_dlpack(_capsule_new(ctypes.addressof(managed), b"dltensor", None),
+                                 require_alignment=64, require_contiguous=True)

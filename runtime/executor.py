@@ -57,14 +57,20 @@ class Executor:
         self.num_threads = num_threads  # None: the process default (runtime/host.py num_threads)
         self.device = tvm_device(plan.target)
         self.on_cpu = host_memory(plan.target)
-        from .collectives import host_functions
-        host = host_functions(plan)  # collectives, called between kernels like kernels
+        host = {}
+        if any(c.host_op for c in plan.calls):  # collectives, called between kernels like kernels
+            from .collectives import host_functions
+            host = host_functions(plan)
         self.funcs = [host[k] if c.host_op else module[c.kernel] for k, c in enumerate(plan.calls)]
         self.calls = [tuple(c.args) for c in plan.calls]
         self.buffers = [None] * len(plan.buffers)
-        # The arena is host memory shared with TVM; each planned buffer is a view whose data pointer
-        # is offset (kernels require DLPack byte_offset 0). On GPUs, buffers stay separate for now.
-        self.arena = aligned_empty((plan.arena_bytes,), np.uint8) if plan.arena_bytes and self.on_cpu else None
+        # One arena holds every planned buffer: host memory shared with TVM on CPU, one device allocation
+        # on a GPU; each planned buffer is a view whose data pointer is offset (kernels require DLPack
+        # byte_offset 0).
+        self.arena = None
+        if plan.arena_bytes:
+            self.arena = aligned_empty((plan.arena_bytes,), np.uint8) if self.on_cpu else \
+                rt.DeviceArena(plan.arena_bytes, self.device)
         fetched = set(plan.fetches)
         # fetched kernel outputs get a fresh numpy array each run (CPU), written in place
         self.fresh = [(b.id, tuple(b.shape), np.dtype(b.dtype)) for b in plan.buffers
@@ -74,8 +80,7 @@ class Executor:
         for b in plan.buffers:
             if b.kind == TEMP and b.id not in fresh_ids:
                 if b.offset >= 0 and self.arena is not None:
-                    view = self.arena[b.offset:b.offset + b.nbytes].view(storage_name(b.dtype)).reshape(tuple(b.shape))
-                    self.buffers[b.id] = rt.from_dlpack(view)
+                    self.buffers[b.id] = self._arena_view(b)
                 else:
                     self.buffers[b.id] = rt.empty(b.shape, storage_name(b.dtype), self.device)
             elif b.kind == CONST:
@@ -92,6 +97,13 @@ class Executor:
         self.recycled = [None] * len(self.fresh)
         self.var_ids = [(b.id, b.var_name) for b in plan.buffers if b.kind == VARIABLE]
 
+    def _arena_view(self, b):
+        """A TVM tensor over planned buffer `b`'s bytes in the arena."""
+        if self.on_cpu:
+            view = self.arena[b.offset:b.offset + b.nbytes].view(storage_name(b.dtype)).reshape(tuple(b.shape))
+            return rt.from_dlpack(view)
+        return self.arena.view(b.offset, tuple(b.shape), storage_name(b.dtype))
+
     def _staging_buffer(self, b):
         if self.on_cpu and math.prod(b.shape) > 0:
             host = aligned_empty(tuple(b.shape), b.dtype)
@@ -102,6 +114,12 @@ class Executor:
         last, view = self.last_feed[k]
         if arr is last:
             return view
+        if rt.is_tensor(arr):  # already a TVM tensor (e.g. weights kept on the GPU): bound as is
+            b = self.plan.buffers[bid]
+            if arr.device != self.device or tuple(arr.shape) != tuple(b.shape) or str(arr.dtype) != storage_name(b.dtype):
+                raise ValueError(f"feed {b.name!r} is a {str(arr.dtype)}{list(arr.shape)} tensor on {arr.device}; "
+                                 f"expected {storage_name(b.dtype)}{list(b.shape)} on {self.device}")
+            return arr
         if self.on_cpu and shareable(arr):
             view = rt.from_dlpack(as_storage(arr))
             self.last_feed[k] = (arr, view)

@@ -214,16 +214,20 @@ class Session:
                 raise FailedPreconditionError(
                     f"attempting to use uninitialized variable '{name}': run its initializer first "
                     "(e.g. sess.run(graphc.global_variables_initializer()))")
+        from .device import tvm_device
+        dev = tvm_device(plan.target)
+        for name in plan.variable_reads:  # a value set on the host (Saver.restore) moves to the device once
+            value = self.variables[name]
+            if value.device != dev:
+                from graphc import tvm_runtime
+                self.variables[name] = tvm_runtime.tensor(tvm_runtime.to_numpy(value), dev)
         if plan.variable_writes:
             import tvm
-
-            from .device import tvm_device
             specs = {b.var_name: b for b in plan.buffers if b.var_name}
             for name in plan.variable_writes:
-                if name not in self.variables:
+                if name not in self.variables or self.variables[name].device != dev:
                     b = specs[name]
-                    self.variables[name] = tvm.runtime.empty(tuple(b.shape), dtypes.storage_name(b.dtype),
-                                                             tvm_device(plan.target))
+                    self.variables[name] = tvm.runtime.empty(tuple(b.shape), dtypes.storage_name(b.dtype), dev)
 
     def set_variable(self, name, value):
         """Store `value` (an array) as variable `name`'s value on this session's device (Saver.restore)."""

@@ -113,3 +113,135 @@ def test_cli_compile_emits_cuda_source(tmp_path):
     graphc_cli("compile", tmp_path / "m.onnx", "-o", tmp_path / "m.gca", "--target", "cuda",
                "--emit-source", tmp_path / "m.cu")
     assert "__global__" in (tmp_path / "m.cu").read_text()
+
+
+# ---- GPU memory: one device arena, variables on the device, no host round-trips or syncs -------------
+
+def mlp_train_graph(seed=0):
+    """A two-layer MLP, its loss and an SGD step (assign ops) on Variables: (graph, x, y, loss, train_op)."""
+    rng = np.random.default_rng(seed)
+    g = graphc.Graph()
+    with g.as_default():
+        x, y = graphc.placeholder("float32", [16, 32], name="x"), graphc.placeholder("float32", [16, 8], name="y")
+        w0 = graphc.Variable(rng.standard_normal((32, 64)).astype("float32") * 0.2, name="w0")
+        w1 = graphc.Variable(rng.standard_normal((64, 8)).astype("float32") * 0.2, name="w1")
+        out = graphc.matmul(graphc.relu(graphc.matmul(x, w0)), w1)
+        loss = graphc.reduce_mean(graphc.square(out - y))
+        train_op = graphc.train.GradientDescentOptimizer(0.1).minimize(loss)
+    return g, x, y, loss, train_op
+
+
+def test_cuda_plan_has_one_device_arena_and_updates_variables_on_the_device():
+    from graphc.runtime.plan import TEMP, VARIABLE
+    g, x, y, loss, train_op = mlp_train_graph()
+    with g.as_default(), graphc.Session(target="cuda") as sess:
+        exe = sess.compiled([train_op, loss], {x: np.zeros((16, 32), "float32"), y: np.zeros((16, 8), "float32")})
+    plan = exe.plan
+    assert plan.target == "cuda" and plan.arena_bytes > 0
+    fetched = set(plan.fetches)
+    temps = [b for b in plan.buffers if b.kind == TEMP and b.id not in fetched]
+    assert temps and all(b.offset >= 0 and b.offset + b.nbytes <= plan.arena_bytes for b in temps)
+    variables = {b.id: b.var_name for b in plan.buffers if b.kind == VARIABLE}
+    assert sorted(variables.values()) == ["w0", "w1"] and plan.variable_reads == ["w0", "w1"]
+    written = {i for c in plan.calls for i in c.args[c.num_inputs:]}
+    assert set(variables) <= written  # the SGD updates are kernels writing the variables' device buffers
+    assert not any(c.host_op for c in plan.calls)  # nothing runs on the host between kernels
+
+
+class _SyncCounter:
+    """A device that counts synchronizations."""
+
+    def __init__(self, device):
+        self.device, self.syncs = device, 0
+
+    def sync(self):
+        self.syncs += 1
+        self.device.sync()
+
+
+def test_device_memory_path_matches_cpu_without_syncs(monkeypatch):
+    """The executor's device path (one DeviceArena with views at offsets, variables as device tensors, feeds
+    copied in and fetches copied out) run on TVM's CPU device gives the host path's results exactly."""
+    from graphc import tvm_runtime
+    from graphc.runtime import executor as executor_module
+    rng = np.random.default_rng(1)
+    feeds = [(rng.standard_normal((16, 32)).astype("float32"), rng.standard_normal((16, 8)).astype("float32"))
+             for _ in range(3)]
+
+    def train(device_path):
+        g, x, y, loss, train_op = mlp_train_graph()
+        if device_path:
+            monkeypatch.setattr(executor_module, "host_memory", lambda target: False)
+        try:
+            with g.as_default(), graphc.Session(target="cpu") as sess:
+                sess.run(graphc.global_variables_initializer())
+                exe = sess.compiled([train_op, loss], {x: feeds[0][0], y: feeds[0][1]})
+                executor = exe.executor
+                assert executor.on_cpu is not device_path
+                counter = executor.device = _SyncCounter(executor.device)
+                losses = [sess.run([train_op, loss], {x: a, y: b})[1] for a, b in feeds]
+                assert counter.syncs == 0
+                if device_path:
+                    arena = executor.arena
+                    assert isinstance(arena, tvm_runtime.DeviceArena)
+                    base = arena.base.data_ptr()
+                    planned = [b for b in exe.plan.buffers if b.offset >= 0]
+                    assert planned and all(executor.buffers[b.id].data_ptr() == base + b.offset for b in planned)
+                    assert all(not isinstance(sess.variables[n], np.ndarray) for n in ("w0", "w1"))
+                return losses, [tvm_runtime.to_numpy(sess.variables[n]) for n in ("w0", "w1")]
+        finally:
+            monkeypatch.undo()
+
+    host_losses, host_weights = train(False)
+    dev_losses, dev_weights = train(True)
+    assert host_losses[0] > host_losses[-1]  # it trains
+    for a, b in zip(host_losses + host_weights, dev_losses + dev_weights):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_device_arena_views_are_aligned_ranges_of_one_allocation():
+    from graphc import tvm_runtime
+    arena = tvm_runtime.DeviceArena(4096, tvm_runtime.device("cpu"))
+    a = arena.view(0, (4, 8), "float32")
+    b = arena.view(128, (16,), "float32")
+    tvm_runtime.copy_from(b, np.arange(16, dtype="float32"))
+    np.testing.assert_array_equal(tvm_runtime.to_numpy(arena.view(128, (4, 4), "float32")).ravel(), np.arange(16))
+    assert b.data_ptr() - a.data_ptr() == 128 and tuple(a.shape) == (4, 8)
+    for offset, shape in ((100, (4,)), (4032, (32,)), (-64, (1,))):
+        with pytest.raises(ValueError, match="64-byte aligned range"):
+            arena.view(offset, shape, "float32")
+
+
+def test_gpu_verification_rejects_a_kernel_over_the_limits_without_loading_tensor_intrinsics():
+    import dataclasses
+    import subprocess
+    import sys
+    x, w = graphc.placeholder("float32", [512, 256]), graphc.placeholder("float32", [256, 384])
+    exe = graphc.compile(graphc.matmul(x, w), {x: ((512, 256), "float32"), w: ((256, 384), "float32")},
+                         target="cuda")
+    target = get_target("cuda")
+    threads = max(launch_threads(exe.inspect_source()))
+    assert all(fits_gpu(k.func, target) for k in exe.kernels_info)
+    small = dataclasses.replace(target, max_threads_per_block=threads // 2)
+    assert not any(fits_gpu(k.func, small) for k in exe.kernels_info)
+    tiny_smem = dataclasses.replace(target, max_shared_memory_per_block=1024)
+    assert not any(fits_gpu(k.func, tiny_smem) for k in exe.kernels_info)
+    # meta_schedule's TuneContext would import tvm.s_tir.tensor_intrin (minutes of TVMScript parsing)
+    probe = ("import graphc; from graphc.codegen.schedule.cuda import fits_gpu; from graphc.codegen.target import "
+             "get_target; import sys, tvm; from tvm import te; a = te.placeholder((64,)); "
+             "f = te.create_prim_func([a, te.compute((64,), lambda i: a[i] * 2)]); "
+             "fits_gpu(f, get_target('cuda')); print('tvm.s_tir.tensor_intrin' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert out.stdout.strip() == "False", out.stderr[-2000:]
+
+
+def test_a_feed_already_on_the_device_is_bound_without_a_copy():
+    from graphc import tvm_runtime
+    x, w = graphc.placeholder("float32", [4, 8]), graphc.placeholder("float32", [8, 3])
+    exe = graphc.compile(graphc.matmul(x, w), {x: ((4, 8), "float32"), w: ((8, 3), "float32")})
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal((4, 8)).astype("float32"), rng.standard_normal((8, 3)).astype("float32")
+    on_device = tvm_runtime.tensor(b, tvm_runtime.device("cpu"))
+    np.testing.assert_allclose(exe.run([a, on_device])[0], a @ b, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"expected float32\[8, 3\]"):
+        exe.run([a, tvm_runtime.tensor(a, tvm_runtime.device("cpu"))])

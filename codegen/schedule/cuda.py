@@ -4,6 +4,7 @@ own fallback after them binds every block to blocks and threads and never leaves
 thread: a reduction with few outputs is split across a block's threads (a cross-thread reduction
 with warp shuffles). A full reduction (dlight's Reduction) runs on one block of up to 1024 threads;
 a two-stage version over every SM is still to do."""
+import functools
 import math
 
 import tvm
@@ -149,11 +150,22 @@ CUDA_RULES = (
 def fits_gpu(func, target):
     """Whether a scheduled kernel respects the GPU's limits (threads per block, shared memory per
     block, vector widths), by TVM's verify_gpu_code after the lowering passes meta-schedule runs."""
-    from tvm.s_tir import meta_schedule as ms
-    limits = tvm.target.Target({"kind": "cuda", "arch": target.arch,
-                                "max_shared_memory_per_block": target.max_shared_memory_per_block,
-                                "max_threads_per_block": target.max_threads_per_block,
-                                "thread_warp_size": target.warp_size}, host=target.tvm_target.host)
-    verify = ms.postproc.VerifyGPUCode()
-    verify._initialize_with_tune_context(ms.TuneContext(target=limits))
+    verify = _gpu_verifier(target.arch, target.max_shared_memory_per_block, target.max_threads_per_block,
+                           target.warp_size)
     return bool(verify.apply(tvm.s_tir.Schedule(func)))
+
+
+@functools.lru_cache(maxsize=None)
+def _gpu_verifier(arch, max_shared_memory_per_block, max_threads_per_block, warp_size):
+    """meta_schedule's VerifyGPUCode postproc for these limits. Its TuneContext is made by the FFI
+    constructor: TuneContext.__init__ imports tvm.s_tir.tensor_intrin, which parses ~250 TVMScript
+    functions through inspect.stack (over a minute per process; most of ResNet-18's 152 s CUDA compile)."""
+    from tvm.s_tir import meta_schedule as ms
+    from tvm.s_tir.meta_schedule import _ffi_api
+    limits = tvm.target.Target({"kind": "cuda", "arch": arch, "max_shared_memory_per_block": max_shared_memory_per_block,
+                                "max_threads_per_block": max_threads_per_block, "thread_warp_size": warp_size})
+    context = ms.TuneContext.__new__(ms.TuneContext)
+    context.__init_handle_by_constructor__(_ffi_api.TuneContext, None, limits, None, None, "main", 1, -1, None)
+    verify = ms.postproc.VerifyGPUCode()
+    verify._initialize_with_tune_context(context)
+    return verify
