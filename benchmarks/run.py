@@ -1,4 +1,4 @@
-"""graphc against its peers on five CPU workloads, 2 threads for every runner.
+"""graphc against its peers on CPU workloads, 2 threads for every runner.
 
 Each workload is built with the same weights and inputs for every runner; before anything is timed,
 every peer's outputs are checked against graphc's (rtol 1e-3). Then each runner is timed (median
@@ -12,6 +12,9 @@ after warm-up) and one table is printed: graphc's median, each peer's, and graph
   (f) the classic TF1 MNIST conv net, training step    vs TF 2.x (tf.compat.v1 graph mode)
   (g, h, i) training steps of graphc.models' cnn, rnn and transformer (benchmarks/zoo_steps.py)
                                                         vs TF 2.x (tf.compat.v1 graph mode), PyTorch eager
+  (p..s) models exported by torch.onnx.export (benchmarks/torch_models.py), as users bring them:
+  (p) ResNet-18 b1, (q) MobileNetV2 b1, (r) BERT-style encoder s128, (s) GPT-style causal decoder s128
+                                                        vs ONNX Runtime
 
 A workload whose model graphc cannot import or compile yet is reported as 'not available: <reason>';
 a missing peer package likewise. Run: `make bench`, or .venv/bin/python benchmarks/run.py [--only a,d]
@@ -103,6 +106,27 @@ def _onnx_workload(make_model, make_feeds):
             peers.append(("onnxruntime", e))
         return _graphc_onnx(model, feeds), peers
     return build
+
+
+def _torch_workload(name):
+    """A model of benchmarks/torch_models.py, exported by torch.onnx.export, for graphc and ONNX Runtime."""
+    def build():
+        import torch_models
+        try:
+            model, feeds = getattr(torch_models, name)()
+        except ImportError as e:
+            raise NotAvailable(f"torch is not installed ({e})") from None
+        feeds = {k: _aligned(v) for k, v in feeds.items()}
+        return _onnx_workload(lambda: model, lambda: feeds)()
+    return build
+
+
+def _aligned(a):
+    """`a` copied into an aligned buffer (graphc reads it in place, as a caller's buffer would be)."""
+    from graphc.runtime.executor import aligned_empty
+    out = aligned_empty(a.shape, a.dtype)
+    out[...] = a
+    return out
 
 
 def _rng_feed(shape, seed=1):
@@ -357,6 +381,10 @@ def workloads():
         Workload("g", "zoo cnn training step b64", _zoo_build("cnn")),
         Workload("h", "zoo rnn (LSTM x64) step b32", _zoo_build("rnn")),
         Workload("i", "zoo transformer step b32", _zoo_build("transformer")),
+        Workload("p", "torch ResNet-18 b1", _torch_workload("resnet18")),
+        Workload("q", "torch MobileNetV2 b1", _torch_workload("mobilenet_v2")),
+        Workload("r", "torch BERT encoder s128", _torch_workload("bert_encoder")),
+        Workload("s", "torch GPT decoder s128", _torch_workload("gpt_decoder")),
     ]
 
 
@@ -413,7 +441,7 @@ def time_runners(runners, repeat, warmup):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", default="", help="comma-separated workload keys (a..i); default all")
+    ap.add_argument("--only", default="", help="comma-separated workload keys (a..i, p..s); default all")
     ap.add_argument("--repeat", type=int, default=30, help="at least this many timed runs per runner, over 3 alternating rounds of at least 0.5 s each (median reported)")
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--cpu-time", action="store_true",

@@ -1,6 +1,7 @@
 """TE lowerings of graphc/ops/conv.py: convolutions as direct reductions over (input channels of the
 group, kernel offsets), pooling as window reductions with the padding tested in the index (no padded
-copy). The CPU schedule of a 2-D conv is codegen/schedule/cpu.py's CONV_GEMM block schedule."""
+copy). On CPU a 2-D float conv is codegen/schedule/cpu.py's CONV_GEMM block schedule, a depthwise one
+its CONV_DEPTHWISE schedule."""
 import math
 
 import tvm
@@ -39,6 +40,8 @@ def lower_conv(node, x, w):
     macs = math.prod(out_shape) * math.prod(int(v) for v in w.shape[1:])
     if _uses_conv_gemm(nd, groups, x.dtype, macs):
         return _conv2d_gemm(x, w, k, s, d, p, out_shape)
+    if nd == 2 and int(w.shape[1]) == 1 and groups == int(x.shape[1]) and str(x.dtype) == "float32":
+        return _conv2d_depthwise(x, w, k, s, d, p, out_shape)
     cig, cog = int(w.shape[1]), int(w.shape[0]) // groups
     xp = _padded(x, p, nd, "conv_pad")
     rc = te.reduce_axis((0, cig), name="rc")
@@ -64,22 +67,21 @@ def _tile_columns(wide):
     return wide_nr if pad[wide_nr] <= 1.05 * pad[narrow_nr] else narrow_nr
 
 
-def _conv2d_gemm(x, w, k, st, d, p, out_shape):
-    """2-D conv as a GEMM, W (C_out x C_in*kh*kw) times the im2col matrix, with no im2col copy.
+def _phase_planes(x, k, st, d, p, cols):
+    """The padded input of a 2-D conv as flat phase planes ("conv_pad_pack", kind CONV_PLANES), so that the
+    conv's reads over a "wide" output grid of OH x Wq columns are contiguous runs.
 
     The padded input is split into stride x stride phases (one flat, zero-extended row-major plane
-    each, "conv_pad_pack"), and the output computed over a "wide" grid of OH x Wq columns (Wq the
-    phase width; the last Wq - OW of each row are discarded). Then the im2col entry of kernel offset
-    (r, t) and wide column j is phase ((r*dh) % s, (t*dw) % s) at j + ((r*dh) // s) * Wq + (t*dw) // s:
-    a contiguous run in j, which the micro-kernel ("conv_gemm" rule) streams in place."""
-    n, c_out, oh, ow = out_shape
+    each), and the output computed over OH x Wq columns (Wq the phase width; the last Wq - OW of each
+    row are discarded). The input read by kernel offset (r, t) at wide column j is then plane
+    phase(r, t) at j + offset(r, t). Returns (planes [N, C, phases, length], Wq, phase(r, t), offset(r, t));
+    `cols` (a multiple of the register tile, >= OH * Wq) is how many wide columns the conv computes."""
     c_in, (h, wd) = int(x.shape[1]), (int(x.shape[2]), int(x.shape[3]))
+    n = int(x.shape[0])
     kh, kw = k
     sh, sw = st
     hp, wp = h + p[0] + p[2], wd + p[1] + p[3]
     hq, wq = -(-hp // sh), -(-wp // sw)
-    nr = _tile_columns(oh * wq)
-    cols = -(-(oh * wq) // nr) * nr
     length = cols + ((kh - 1) * d[0]) // sh * wq + ((kw - 1) * d[1]) // sw
     length = -(-length // wq) * wq   # whole rows: the copy's schedule loops over (row, column)
     zero = tirx.const(0, x.dtype)
@@ -94,6 +96,33 @@ def _conv2d_gemm(x, w, k, st, d, p, out_shape):
         return tirx.if_then_else(ok, x[b, c, _clamp(row, h), _clamp(col, wd)], zero)
     xf = te.compute((n, c_in, ph_h * ph_w, length), phase_plane, name="conv_pad_pack",
                     attrs={kinds.KEY: kinds.CONV_PLANES, "plane_width": wq})
+
+    def phase(r, t):
+        return ((r * d[0]) % sh) * ph_w + (t * d[1]) % sw
+
+    def offset(r, t):
+        return ((r * d[0]) // sh) * wq + (t * d[1]) // sw
+    return xf, wq, phase, offset
+
+
+def _wide_grid(x, st, p, oh, nr):
+    """(Wq, wide columns): the phase width and OH x Wq rounded up to whole `nr`-column tiles."""
+    wq = -(-(int(x.shape[3]) + p[1] + p[3]) // st[1])
+    return wq, -(-(oh * wq) // nr) * nr
+
+
+def _conv2d_gemm(x, w, k, st, d, p, out_shape):
+    """2-D conv as a GEMM, W (C_out x C_in*kh*kw) times the im2col matrix, with no im2col copy: the
+    im2col entry of kernel offset (r, t) and wide column j is a contiguous run of a phase plane
+    (_phase_planes), which the micro-kernel ("conv_gemm" rule) streams in place."""
+    n, c_out, oh, ow = out_shape
+    c_in = int(x.shape[1])
+    kh, kw = k
+    wq, _ = _wide_grid(x, st, p, oh, 1)
+    nr = _tile_columns(oh * wq)
+    _, cols = _wide_grid(x, st, p, oh, nr)
+    xf, wq, phase, offset = _phase_planes(x, k, st, d, p, cols)
+    zero = tirx.const(0, x.dtype)
     mr, mp = gemm_tiles(c_out)
     if mp != c_out:
         w = te.compute((mp, c_in, kh, kw), lambda o, c, r, t: tirx.if_then_else(
@@ -104,11 +133,43 @@ def _conv2d_gemm(x, w, k, st, d, p, out_shape):
     rt = te.reduce_axis((0, kw), name="rt")
 
     def product(b, o, j):
-        ph = ((rr * d[0]) % sh) * ph_w + (rt * d[1]) % sw
-        off = ((rr * d[0]) // sh) * wq + (rt * d[1]) // sw
-        return te.sum(w[o, rc, rr, rt] * xf[b, rc, ph, j + off], axis=[rc, rr, rt])
+        return te.sum(w[o, rc, rr, rt] * xf[b, rc, phase(rr, rt), j + offset(rr, rt)], axis=[rc, rr, rt])
     c = te.compute((n, mp, cols), product, name="conv_gemm",
                    attrs={kinds.KEY: kinds.CONV_GEMM, "gemm_mr": mr, "gemm_nr": nr})
+    return te.compute(out_shape, lambda b, o, y, xx: c[b, o, y * wq + xx], name="conv")
+
+
+DEPTHWISE_MAX_VECTORS = 4  # accumulator vectors per depthwise tile: enough independent FMAs to hide latency
+
+
+def _depthwise_columns(wide):
+    """Wide output columns per depthwise register tile: whole float32 vectors of the target, up to
+    DEPTHWISE_MAX_VECTORS, fewer where padding `wide` up to the tile would waste over 10%."""
+    lanes = current_target().vector_lanes(32)
+    for vectors in range(DEPTHWISE_MAX_VECTORS, 1, -1):
+        if -(-wide // (vectors * lanes)) * vectors * lanes <= 1.1 * wide:
+            return vectors * lanes
+    return lanes
+
+
+def _conv2d_depthwise(x, w, k, st, d, p, out_shape):
+    """A 2-D depthwise conv (one input channel per group) as a stencil over the flat phase planes
+    (_phase_planes): per output channel, a tile of whole vectors of wide columns accumulates the kh x kw
+    taps in registers, each tap one broadcast weight times a contiguous run ("conv_depthwise" rule)."""
+    n, c_out, oh, ow = out_shape
+    multiplier = c_out // int(x.shape[1])
+    kh, kw = k
+    wq, _ = _wide_grid(x, st, p, oh, 1)
+    nr = _depthwise_columns(oh * wq)
+    _, cols = _wide_grid(x, st, p, oh, nr)
+    xf, wq, phase, offset = _phase_planes(x, k, st, d, p, cols)
+    rr = te.reduce_axis((0, kh), name="rr")
+    rt = te.reduce_axis((0, kw), name="rt")
+
+    def product(b, o, j):
+        return te.sum(w[o, 0, rr, rt] * xf[b, o // multiplier, phase(rr, rt), j + offset(rr, rt)], axis=[rr, rt])
+    c = te.compute((n, c_out, cols), product, name="conv_depthwise",
+                   attrs={kinds.KEY: kinds.CONV_DEPTHWISE, "gemm_nr": nr})
     return te.compute(out_shape, lambda b, o, y, xx: c[b, o, y * wq + xx], name="conv")
 
 

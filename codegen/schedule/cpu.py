@@ -7,7 +7,7 @@ import tvm
 from graphc.registry import Registry
 
 from . import inline_spatial, is_reduction, sblocks
-from .kinds import CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, GEMM, LAYER_NORM, LAYER_NORM_STATS, kind_of
+from .kinds import CONV_DEPTHWISE, CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, GEMM, LAYER_NORM, LAYER_NORM_STATS, kind_of
 from .rule import ScheduleRule
 
 PARALLEL_MIN_ELEMENTS = 1 << 14  # below this, waking the thread pool costs more than it saves
@@ -238,6 +238,31 @@ def schedule_conv_gemm(sch, block, target):
     sch.decompose_reduction(block, ks[0])
 
 
+@block_schedule(CONV_DEPTHWISE)
+def schedule_conv_depthwise(sch, block, target):
+    """The depthwise stencil (codegen/lower/conv.py): per (image, channel) and tile of NR wide columns,
+    NR/lanes vector accumulators in registers over the unrolled kh x kw taps, each tap a broadcast
+    weight times contiguous (unaligned) vector loads of the phase plane."""
+    nr = int(sch.get(block).annotations["gemm_nr"])
+    b, c, j, rr, rt = sch.get_loops(block)
+    lanes = target.vector_lanes(_dtype_bits(sch, block))
+    jo, jv, ji = sch.split(j, [None, nr // lanes, lanes])
+    sch.reorder(b, c, jo, rr, rt, jv, ji)
+    acc = sch.cache_write(block, 0, "local")
+    sch.reverse_compute_at(acc, jo)
+    acc_v, acc_i = sch.split(sch.get_loops(acc)[-1], [None, lanes])
+    sch.unroll(acc_v)
+    sch.vectorize(acc_i)
+    for loop in (rr, rt, jv):
+        sch.unroll(loop)
+    sch.vectorize(ji)
+    outer = sch.fuse(b, c)
+    work = (_extent(sch, outer) or 0) * (_extent(sch, jo) or 0) * nr
+    if target.num_threads > 1 and (_extent(sch, outer) or 0) >= 2 and work >= PARALLEL_MIN_ELEMENTS:
+        sch.parallel(outer)
+    sch.decompose_reduction(block, rr)
+
+
 @block_schedule(CONV_WGRAD_GEMM)
 def schedule_conv_weight_grad_gemm(sch, block, target):
     """The conv weight-gradient GEMM (codegen/lower/conv.py): one parallel work item per (input channel,
@@ -387,7 +412,8 @@ class BlockwiseRule(ScheduleRule):
         sch = tvm.s_tir.Schedule(func)
         inline_spatial(sch)
         # each block's kind (and its producers') read before any block is transformed
-        plan = [(block, kind_of(sch, block), _reads_kind(sch, block, CONV_GEMM)) for block in sblocks(sch)]
+        plan = [(block, kind_of(sch, block), _reads_kind(sch, block, CONV_GEMM) or _reads_kind(sch, block, CONV_DEPTHWISE))
+                for block in sblocks(sch)]
         for block, kind, after_conv_gemm in plan:
             schedule_block(sch, block, kind, after_conv_gemm, target)
         return sch

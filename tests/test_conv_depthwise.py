@@ -1,0 +1,42 @@
+"""Depthwise 2-D convs (one input channel per group) take the depthwise stencil kernel
+(codegen/lower/conv.py _conv2d_depthwise, scheduled as CONV_DEPTHWISE), checked against the numpy
+reference interpreter over strides, dilations, asymmetric pads, channel multipliers and a fused
+bias + ReLU6 epilogue (MobileNet's)."""
+import numpy as np
+import pytest
+
+import graphc as gc
+from graphc import reference
+
+from conftest import assert_close
+
+CASES = [  # (x shape NCHW, w shape (C*multiplier, 1, kh, kw), strides, dilations, pads [top, left, bottom, right])
+    ((1, 32, 28, 28), (32, 1, 3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),    # MobileNet's stride-1 layer
+    ((2, 24, 15, 17), (24, 1, 3, 3), (2, 2), (1, 1), (1, 1, 1, 1)),    # stride 2 on odd sizes
+    ((1, 8, 7, 7), (8, 1, 5, 5), (1, 1), (1, 1), (2, 2, 2, 2)),        # 5x5 on a small plane
+    ((1, 6, 13, 11), (12, 1, 3, 2), (1, 2), (2, 1), (0, 1, 2, 0)),     # multiplier 2, dilation, uneven pads
+]
+
+
+@pytest.mark.parametrize("x_shape,w_shape,strides,dilations,pads", CASES)
+def test_depthwise_conv_matches_reference(x_shape, w_shape, strides, dilations, pads, rng, monkeypatch, tmp_path):
+    from graphc.codegen.lower import conv as lower_conv
+    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path))  # lower every kernel here, not from the cache
+    used = []
+    real = lower_conv._conv2d_depthwise
+    monkeypatch.setattr(lower_conv, "_conv2d_depthwise", lambda *a: used.append(1) or real(*a))
+    x_val = rng.standard_normal(x_shape).astype("float32")
+    w_val = rng.standard_normal(w_shape).astype("float32")
+    bias = rng.standard_normal((w_shape[0], 1, 1)).astype("float32")
+    g = gc.Graph()
+    with g.as_default():
+        x = gc.placeholder(gc.float32, x_shape)
+        w = gc.placeholder(gc.float32, w_shape)
+        y = gc.conv(x, w, strides=list(strides), dilations=list(dilations), pads=list(pads), groups=x_shape[1])
+        y = gc.minimum(gc.relu(y + gc.constant(bias)), gc.constant(np.float32(6)))
+        feed = {x: x_val, w: w_val}
+        want = reference.evaluate([y], feed)[0]
+        with gc.Session(graph=g) as sess:
+            got = sess.run(y, feed)
+    assert used, "the depthwise kernel was not used"
+    assert_close(got, want)
