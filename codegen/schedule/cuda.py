@@ -163,7 +163,11 @@ def fits_gpu(func, target):
     block, vector widths), by TVM's verify_gpu_code after the lowering passes meta-schedule runs."""
     verify = _gpu_verifier(target.arch, target.max_shared_memory_per_block, target.max_threads_per_block,
                            target.warp_size)
-    return bool(verify.apply(tvm.s_tir.Schedule(func)))
+    try:
+        sch = tvm.s_tir.Schedule(func)
+    except Exception:  # noqa: BLE001 (ill-formed TIR, e.g. a Let inlined twice into an argmax's condition)
+        return False
+    return bool(verify.apply(sch))
 
 
 @functools.lru_cache(maxsize=None)
