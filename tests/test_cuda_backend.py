@@ -258,3 +258,17 @@ def test_float16_matmul_schedules_without_loading_tensor_intrinsics():
              "print('__shared__' in src, 'tvm.s_tir.tensor_intrin' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
     assert out.stdout.strip() == "True False", out.stderr[-2000:]
+
+
+def test_device_memory_path_reads_index_checks(monkeypatch):
+    """An index check's result is read back from device memory: a bad index is still an error naming it."""
+    from graphc.errors import InvalidArgumentError
+    from graphc.runtime import executor as executor_module
+    monkeypatch.setattr(executor_module, "host_memory", lambda target: False)
+    params, idx = graphc.placeholder("float32", [5, 3]), graphc.placeholder("int32", [4])
+    exe = graphc.compile(graphc.gather(params, idx), {params: ((5, 3), "float32"), idx: ((4,), "int32")})
+    p = np.arange(15, dtype="float32").reshape(5, 3)
+    assert not exe.executor.on_cpu
+    np.testing.assert_array_equal(exe.run([p, np.array([4, 0, 2, 2], "int32")])[0], p[[4, 0, 2, 2]])
+    with pytest.raises(InvalidArgumentError, match="7"):
+        exe.run([p, np.array([0, 7, 1, 1], "int32")])
