@@ -149,7 +149,7 @@ class Executor:
         """InvalidArgumentError naming the op and the index when an index_check found one out of range."""
         from graphc.ops.indexing import NO_BAD_INDEX, index_error
         for bid, what, dims in self.plan.index_checks:
-            bad = int(rt.to_numpy(bufs[bid]))  # not .numpy(): the tvm package adds it, artifacts run without
+            bad = int(rt.to_numpy(bufs[bid]))  # not .numpy(): the tvm package adds it, artifacts run without; works for a device tensor too
             if bad != NO_BAD_INDEX:
                 raise index_error(what, bad, dims)
 

@@ -60,9 +60,7 @@ def test_op_with_dims_known_only_at_feed_time(name):
 
 
 # Known CUDA failures, each a bug to fix (strict: the test fails once the op builds, so the entry is removed)
-CUDA_KNOWN_FAILURES = {
-    "multinomial": "the Gumbel hash's Let variables are defined twice after scheduling (TIR ill-formed)",
-}
+CUDA_KNOWN_FAILURES = {}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=CUDA_KNOWN_FAILURES[n], strict=True))

@@ -18,11 +18,16 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path[:0] = [ROOT, HERE]  # models.onnx_zoo; networks
+
+import networks  # noqa: E402
 LIMIT_BYTES = 60 << 20
 RUNTIME_FILES = {"graphc/__init__.py": None, "graphc/errors.py": "graphc/errors.py",
-                 "graphc/dtypes.py": "graphc/dtypes.py", "graphc/runtime/__init__.py": "runtime/__init__.py",
+                 "graphc/dtypes.py": "graphc/dtypes.py", "graphc/host.py": "graphc/host.py",
+                 "graphc/tvm_runtime.py": "graphc/tvm_runtime.py", "graphc/runtime/__init__.py": "runtime/__init__.py",
                  "graphc/runtime/plan.py": "runtime/plan.py", "graphc/runtime/executor.py": "runtime/executor.py",
-                 "graphc/runtime/device.py": "runtime/device.py"}
+                 "graphc/runtime/device.py": "runtime/device.py",
+                 "models/__init__.py": None, "models/onnx_zoo.py": "models/onnx_zoo.py"}
 
 
 def draw(spec):
@@ -92,6 +97,72 @@ def cases():
     return out
 
 
+def model_cases():
+    """[(name, model, batch, ONNX model with its weights as inputs, reference-rows model or None)]: ResNet-18,
+    BERT-mini and the MobileNet at each batch size. At batch 64 the reference covers the first and last
+    samples only (the outputs of a sample depend on it alone): the batch-2 model computes them."""
+    out = []
+    for model in networks.MODELS:
+        for batch in networks.BATCHES:
+            onnx_model = networks.with_weights_as_inputs(networks.MODELS[model](batch=batch))
+            rows_model = networks.with_weights_as_inputs(networks.MODELS[model](batch=2)) if batch > 2 else None
+            out.append((f"{model}_b{batch}", model, batch, onnx_model, rows_model))
+    return out
+
+
+def write_model_cases(dest, target, index):
+    """Compile each model case to dest/cases/<name>.gca, its weights fed (drawn on the GPU machine from the
+    model's seed: networks.weights), with reference outputs computed here."""
+    import graphc as gc
+    from graphc import reference
+    from graphc.onnx import import_model
+    for name, model, batch, onnx_model, rows_model in model_cases():
+        imp = import_model(onnx_model)
+        x = {"name": "x", "shape": [int(d) for d in imp.inputs["x"].shape], "dtype": "float32",
+             "seed": 500 + batch, "scale": 1.0}
+        weights = networks.weights(model)
+        assert list(imp.inputs)[0] == "x"  # then the weights, in the model's order: the artifact's feed order
+        with imp.graph.as_default():
+            exe = gc.compile(dict(imp.outputs), {t: (tuple(int(d) for d in t.shape), t.dtype.name)
+                                                 for t in imp.inputs.values()}, target=target)
+        feeds = [x] + [{"name": k, "weight": True} for k in list(imp.inputs)[1:]]
+        x_value, rows = draw(x), None
+        if rows_model is not None:
+            rows = [0, batch - 1]
+            imp, x_value = import_model(rows_model), x_value[rows]
+        with imp.graph.as_default():
+            arrays = {t: (x_value if k == "x" else weights[k]) for k, t in imp.inputs.items()}
+            want = reference.evaluate(list(imp.outputs.values()), arrays)
+        exe.export(os.path.join(dest, "cases", name + ".gca"))
+        np.savez(os.path.join(dest, "cases", name + ".ref.npz"), *[np.asarray(w) for w in want])
+        index.append({"name": name, "model": model, "batch": batch, "feeds": feeds, "rtol": 1e-3,
+                      "ref_rows": rows, "kernels": exe.num_kernels})
+        print(f"  {name}: {exe.num_kernels} kernels", flush=True)
+
+
+def write_matmul_cases(dest, target, index):
+    """matmul 4096 x 4096 in float32 and float16 (timed against cuBLAS on the GPU); the reference holds
+    the first and last rows of the product, computed here from those rows of the left operand."""
+    import graphc as gc
+    from graphc import reference
+    n = 4096
+    for dtype, rtol in (("float32", 1e-4), ("float16", 1e-2)):
+        name = f"matmul_{n}_{dtype}"
+        specs = [{"name": "a", "shape": [n, n], "dtype": dtype, "seed": 600, "scale": 1.0},
+                 {"name": "b", "shape": [n, n], "dtype": dtype, "seed": 601, "scale": 1.0}]
+        g = gc.Graph()
+        with g.as_default():
+            a, b = gc.placeholder(dtype, [n, n], name="a"), gc.placeholder(dtype, [n, n], name="b")
+            exe = gc.compile({"out0": gc.matmul(a, b)}, {a: ((n, n), dtype), b: ((n, n), dtype)}, target=target)
+            rows = gc.placeholder(dtype, [2, n], name="rows")
+            want = reference.evaluate(gc.matmul(rows, b), {rows: draw(specs[0])[[0, n - 1]], b: draw(specs[1])})
+        exe.export(os.path.join(dest, "cases", name + ".gca"))
+        np.savez(os.path.join(dest, "cases", name + ".ref.npz"), np.asarray(want))
+        index.append({"name": name, "feeds": specs, "rtol": rtol, "ref_rows": [0, n - 1], "matmul": n,
+                      "kernels": exe.num_kernels})
+        print(f"  {name}: {exe.num_kernels} kernels", flush=True)
+
+
 def cuda_target():
     """graphc's sm_90 target with a baseline x86-64 host (the GPU machine's CPU is unknown here)."""
     import dataclasses
@@ -121,6 +192,8 @@ def write_cases(dest):
         index.append({"name": name, "feeds": [spec for _, spec in feeds], "rtol": rtol,
                       "kernels": exe.num_kernels})
         print(f"  {name}: {exe.num_kernels} kernels", flush=True)
+    write_matmul_cases(dest, target, index)
+    write_model_cases(dest, target, index)
     with open(os.path.join(dest, "cases.json"), "w") as fh:
         json.dump(index, fh, indent=1)
 
@@ -188,7 +261,7 @@ def main():
     copy_tvm_runtime(args.out)
     copy_graphc_runtime(args.out)
     download_wheels(args.out)
-    for f in ("run.sh", "check.py"):
+    for f in ("run.sh", "check.py", "networks.py"):
         shutil.copy(os.path.join(HERE, f), os.path.join(args.out, f))
     size = bundle_bytes(args.out)
     print(f"gpu-bundle: wrote {args.out} ({size / (1 << 20):.1f} MiB)")

@@ -1,7 +1,10 @@
 """Runs on the GPU machine (from run.sh): every case against its reference, then graphc against PyTorch.
 
 Loads each artifact the way graphc's runtime/artifact.py does (plan.json + kernels.so, run by graphc's
-Executor), with TVM's runtime alone. Inputs and weights come from numpy's seeded generators, as in build.py."""
+Executor), with TVM's runtime alone. Inputs and weights come from numpy's seeded generators, as in build.py;
+the models' weights from their builders' seeds (networks.py), one set per model for both batch sizes.
+Timing: graphc's kernel launches with every feed already on the GPU, PyTorch eager and torch.compile on the
+same weights, and cuBLAS (torch.matmul) for the matmul cases; CUDA events, medians."""
 import ctypes
 import json
 import os
@@ -14,6 +17,7 @@ import zipfile
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+BUDGET_S = 300      # no torch.compile starts once the run is this old (run.sh: under 8 minutes in all)
 
 
 def draw(spec):
@@ -59,101 +63,164 @@ def load(path):
     return Executor(plan, module), module
 
 
-def median_ms(fn, sync, repeat=30):
-    """Median milliseconds of fn() over `repeat` runs after warm-up, each timed with `sync` around it."""
+def events_ms(fn, sync, repeat=20):
+    """Median milliseconds of fn() over `repeat` runs after warm-up: CUDA events where torch is present
+    (TVM and torch both launch on the legacy default stream), else wall time with `sync` after each."""
     for _ in range(3):
         fn()
     sync()
+    try:
+        import torch
+    except ImportError:
+        torch = None
     times = []
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
-
-
-def torch_ms(fn, repeat=30):
-    """Median milliseconds of a torch callable by CUDA events."""
-    import torch
-    for _ in range(3):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(repeat):
+        if torch is None:
+            t0 = time.perf_counter()
+            fn()
+            sync()
+            times.append((time.perf_counter() - t0) * 1e3)
+            continue
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
         fn()
         end.record()
-        torch.cuda.synchronize()
+        end.synchronize()
         times.append(start.elapsed_time(end))
     return statistics.median(times)
 
 
-def torch_mlp(feeds):
-    """The MLP case in PyTorch with the same weights: (eager fn, compiled fn)."""
+def torch_sync():
     import torch
-    t = {k: torch.from_numpy(v).cuda() for k, v in feeds.items()}
+    torch.cuda.synchronize()
 
-    def f(x):
-        h = x
-        for i in range(3):
-            h = h @ t[f"w{i}"] + t[f"b{i}"]
-            h = torch.relu(h) if i < 2 else h
-        return h
-    compiled = torch.compile(f)
-    return (lambda: f(t["x"])), (lambda: compiled(t["x"]))
+
+def kernel_launcher(exe, feeds):
+    """A function that launches one run's kernels, feeds already on the GPU, outputs left there."""
+    bufs, _ = exe._bind(feeds, None)
+    calls = [(f, [bufs[i] for i in args]) for f, args in zip(exe.funcs, exe.calls)]
+
+    def launch():
+        for f, args in calls:
+            f(*args)
+    return launch
+
+
+_weights = {}
+
+
+def case_feeds(case):
+    """{feed name: array} of a case: drawn from its seed, or a model weight from the model's builder."""
+    import networks
+    if case.get("model") and case["model"] not in _weights:
+        _weights[case["model"]] = networks.weights(case["model"])
+    return {s["name"]: _weights[case["model"]][s["name"]] if s.get("weight") else draw(s) for s in case["feeds"]}
+
+
+def check(case, exe, feeds):
+    """(matches, max relative error) of a case's outputs against its reference."""
+    got = exe.run([feeds[s["name"]] for s in case["feeds"]])
+    ref = np.load(os.path.join(HERE, "cases", case["name"] + ".ref.npz"))
+    want = [ref[f"arr_{i}"] for i in range(len(ref.files))]
+    if case.get("ref_rows"):  # the reference holds these rows (samples) of the first output only
+        got = [got[0][case["ref_rows"]]]
+    errs = [float(np.max(np.abs(g.astype(np.float64) - w.astype(np.float64)) / (np.abs(w.astype(np.float64)) + 1.0)))
+            for g, w in zip(got, want)]
+    return all(e <= case["rtol"] * 10 for e in errs), max(errs)
+
+
+def torch_peers(case, feeds, compile_too):
+    """{eager: fn, compile: fn or None} running the case's network in PyTorch on the same weights and input."""
+    import torch
+    t = {k: torch.from_numpy(np.ascontiguousarray(v)).cuda() for k, v in feeds.items()}
+    if case.get("matmul"):
+        return {"cublas": lambda: torch.matmul(t["a"], t["b"])}
+    if case.get("model"):
+        import networks
+        eager = networks.torch_runner(networks.MODELS[case["model"]](batch=case["batch"]),
+                                      {k: v for k, v in feeds.items() if k != "x"})
+    elif case["name"].startswith("mlp_b"):
+        def eager(x):
+            h = x
+            for i in range(3):
+                h = h @ t[f"w{i}"] + t[f"b{i}"]
+                h = torch.relu(h) if i < 2 else h
+            return h
+    else:
+        return {}
+    peers = {"eager": lambda: eager(t["x"])}
+    if compile_too:
+        compiled = torch.compile(eager)
+        peers["compile"] = lambda: compiled(t["x"])
+    return peers
 
 
 def main():
-    """Check, time, print the table; exit 1 if any case is wrong."""
+    """Check every case, then time graphc and its PyTorch peers; print the table; exit 1 if any case is wrong."""
+    started = time.time()
     import tvm
     ctypes.CDLL(os.path.join(os.path.dirname(tvm.__file__), "lib", "libtvm_runtime_cuda.so"), ctypes.RTLD_GLOBAL)
     if not tvm.cuda(0).exist:
         sys.exit("graphc gpu-bundle: TVM's CUDA runtime sees no GPU")
+    sys.path.insert(0, HERE)
+    from graphc import tvm_runtime as rt
     with open(os.path.join(HERE, "cases.json")) as fh:
         index = json.load(fh)
-    rows, failed = [], 0
     dev = tvm.cuda(0)
-    for case in index:
+    rows, loaded = [], {}
+    for case in index:  # 1. every case against its reference
         name = case["name"]
-        feeds = {s["name"]: draw(s) for s in case["feeds"]}
         try:
+            feeds = case_feeds(case)
             exe, _ = load(os.path.join(HERE, "cases", name + ".gca"))
-            got = exe.run([feeds[s["name"]] for s in case["feeds"]])
-            ref = np.load(os.path.join(HERE, "cases", name + ".ref.npz"))
-            want = [ref[f"arr_{i}"] for i in range(len(ref.files))]
-            errs = [float(np.max(np.abs(g.astype(np.float64) - w) / (np.abs(w) + 1.0))) for g, w in zip(got, want)]
-            ok = all(e <= case["rtol"] * 10 for e in errs)
-            ms = median_ms(lambda: exe.run([feeds[s["name"]] for s in case["feeds"]]), dev.sync, repeat=10)
-            row = {"case": name, "match": ok, "max_rel_err": max(errs), "graphc_ms": ms}
+            ok, err = check(case, exe, feeds)
+            row = {"case": name, "match": ok, "max_rel_err": err, "kernels": len(exe.calls)}
+            loaded[name] = (exe, feeds)
         except Exception as e:  # noqa: BLE001 (one broken case is reported, the others still run)
-            row, ok = {"case": name, "match": False, "error": f"{type(e).__name__}: {e}"[:300]}, False
-        if name.startswith("mlp_b") and ok:
-            try:
-                eager, compiled = torch_mlp(feeds)
-                row["torch_eager_ms"], row["torch_compile_ms"] = torch_ms(eager), torch_ms(compiled)
-                row["ratio_vs_eager"] = row["graphc_ms"] / row["torch_eager_ms"]
-            except Exception as e:  # noqa: BLE001
-                row["torch_error"] = str(e)[:200]
-        failed += not ok
+            row = {"case": name, "match": False, "error": f"{type(e).__name__}: {e}"[:300]}
         rows.append(row)
         print(json.dumps(row), flush=True)
-    import torch
-    for dtype in ("float32", "float16"):
-        a = torch.randn(4096, 4096, device="cuda", dtype=getattr(torch, dtype))
-        ms = torch_ms(lambda: torch.matmul(a, a), repeat=20)
-        rows.append({"case": f"torch.matmul 4096 {dtype}", "torch_ms": ms, "tflops": 2 * 4096 ** 3 / ms / 1e9})
-        print(json.dumps(rows[-1]), flush=True)
-    print(f"\n{'case':28s} {'ok':>4s} {'graphc ms':>10s} {'eager ms':>9s} {'compile ms':>10s}")
-    for r in rows:
-        print(f"{r['case']:28s} {str(r.get('match', '')):>4s} {r.get('graphc_ms', r.get('torch_ms', 0)):10.3f} "
-              f"{r.get('torch_eager_ms', 0):9.3f} {r.get('torch_compile_ms', 0):10.3f}")
+    for case, row in zip(index, rows):  # 2. graphc's time, then PyTorch's on the same weights
+        if case["name"] not in loaded:
+            continue
+        exe, feeds = loaded[case["name"]]
+        try:
+            on_gpu = [rt.tensor(np.ascontiguousarray(feeds[s["name"]]), exe.device) for s in case["feeds"]]
+            row["graphc_ms"] = events_ms(kernel_launcher(exe, on_gpu), dev.sync)
+            peers = torch_peers(case, feeds, compile_too=time.time() - started < BUDGET_S)
+            for peer, fn in peers.items():
+                row[f"{peer}_ms"] = events_ms(fn, torch_sync)
+                row[f"ratio_vs_{peer}"] = row["graphc_ms"] / row[f"{peer}_ms"]
+            if case.get("model") and "compile" not in peers:
+                row["compile_note"] = "torch.compile skipped: time budget"
+        except Exception as e:  # noqa: BLE001
+            row["timing_error"] = f"{type(e).__name__}: {e}"[:300]
+        print(json.dumps(row), flush=True)
+    print_table(rows)
     if os.environ.get("OUT"):
         with open(os.path.join(os.environ["OUT"], "gpu_bundle.json"), "w") as fh:
             json.dump(rows, fh, indent=1)
-    print(f"{len(index) - failed}/{len(index)} cases match their references")
+    failed = sum(not r["match"] for r in rows)
+    print(f"{len(index) - failed}/{len(index)} cases match their references ({time.time() - started:.0f} s)")
     sys.exit(1 if failed else 0)
+
+
+def print_table(rows):
+    """One line per case: match, error, graphc ms, the peers' ms and graphc/peer ratios."""
+    def ms(r, k):
+        return f"{r[k]:9.3f}" if k in r else f"{'-':>9s}"
+
+    def ratio(r, k):
+        return f"{r[k]:6.2f}x" if k in r else f"{'-':>7s}"
+    print(f"\n{'case':24s} {'ok':>5s} {'max err':>8s} {'graphc ms':>9s} {'eager ms':>9s} {'compile':>9s} "
+          f"{'cuBLAS ms':>9s} {'/eager':>7s} {'/compile':>7s} {'/cuBLAS':>7s}")
+    for r in rows:
+        err = f"{r['max_rel_err']:8.1e}" if "max_rel_err" in r else f"{'-':>8s}"
+        print(f"{r['case']:24s} {str(r['match']):>5s} {err} {ms(r, 'graphc_ms')} {ms(r, 'eager_ms')} "
+              f"{ms(r, 'compile_ms')} {ms(r, 'cublas_ms')} {ratio(r, 'ratio_vs_eager')} "
+              f"{ratio(r, 'ratio_vs_compile')} {ratio(r, 'ratio_vs_cublas')}")
+        if "error" in r or "timing_error" in r:
+            print(f"  {r.get('error') or r.get('timing_error')}")
 
 
 if __name__ == "__main__":

@@ -30,8 +30,10 @@ class Dlight(ScheduleRule):
         # dlight's tensor-core path stays off until it works
         func = func.with_attr("dlight.do_not_tensorize", True)
         try:
-            with target.tvm_target:
-                sch = self.rule.apply(func, target.tvm_target, False)
+            rule_target = _dlight_target(target.max_shared_memory_per_block, target.max_threads_per_block,
+                                         target.warp_size)
+            with rule_target:
+                sch = self.rule.apply(func, rule_target, False)
         except Exception:  # noqa: BLE001 (a dlight rule that trips over a kernel does not apply to it)
             return None
         if isinstance(sch, (list, tuple)):
@@ -40,6 +42,15 @@ class Dlight(ScheduleRule):
         # memory by GeneralReduction) is not applicable either
         return sch if sch is not None and splits_reductions_validly(sch) and fits_gpu(sch.mod["main"], target) \
             else None
+
+
+@functools.lru_cache(maxsize=None)
+def _dlight_target(max_shared_memory_per_block, max_threads_per_block, warp_size):
+    """The target dlight's rules schedule for: the GPU's limits, and an arch below sm_70. On sm_70+ dlight's
+    Matmul imports tvm.s_tir.tensor_intrin for any float16 or int8 product (minutes of TVMScript parsing)
+    before it reads dlight.do_not_tensorize; no other rule reads the arch, and the build uses the real one."""
+    return tvm.target.Target({"kind": "cuda", "arch": "sm_60", "max_shared_memory_per_block": max_shared_memory_per_block,
+                              "max_threads_per_block": max_threads_per_block, "thread_warp_size": warp_size})
 
 
 def splits_reductions_validly(sch):
@@ -152,7 +163,11 @@ def fits_gpu(func, target):
     block, vector widths), by TVM's verify_gpu_code after the lowering passes meta-schedule runs."""
     verify = _gpu_verifier(target.arch, target.max_shared_memory_per_block, target.max_threads_per_block,
                            target.warp_size)
-    return bool(verify.apply(tvm.s_tir.Schedule(func)))
+    try:
+        sch = tvm.s_tir.Schedule(func)
+    except Exception:  # noqa: BLE001 (ill-formed TIR, e.g. a Let inlined twice into an argmax's condition)
+        return False
+    return bool(verify.apply(sch))
 
 
 @functools.lru_cache(maxsize=None)
