@@ -134,3 +134,14 @@ def test_map_fn_over_rows():
     xv = np.arange(6, dtype=np.float32).reshape(3, 2)
     with tf.Session() as sess:
         np.testing.assert_allclose(sess.run(y, {x: xv}), (xv * xv).sum(1))
+
+
+def test_a_run_time_loop_is_not_exported_as_an_artifact(tmp_path):
+    from graphc.runtime.artifact import ArtifactError
+    from graphc.runtime.compiler import compile
+    n = tf.placeholder(tf.int32, [])
+    out = tf.while_loop(lambda i: i < n, lambda i: i + 2, [tf.constant(0)])
+    exe = compile(out, {n: np.array(5, np.int32)})
+    np.testing.assert_equal(exe.run({n: np.array(5, np.int32)})[0], 6)
+    with pytest.raises(ArtifactError, match="host op while_loop"):
+        exe.export(str(tmp_path / "loop.gca"))
