@@ -314,3 +314,17 @@ def test_range_static_and_from_a_fed_batch_size():
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w)
     assert got[0].dtype == np.int32 and got[2].dtype == np.float32
+
+
+def test_softmax_cross_entropy_casts_labels_to_the_logits_type():
+    # aymeric_dataset_api: float64 one-hot labels from tf.data against float32 logits (TF casts them)
+    logits = tf.placeholder(tf.float32, [None, 3])
+    labels = tf.placeholder(tf.float64, [None, 3])
+    loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(logits=logits, labels=labels))
+    grad = tf.gradients(loss, logits)[0]
+    lv, yv = np.array([[1, 2, 0.5], [0.1, -1, 2]], np.float32), np.eye(3)[[1, 2]]
+    with tf.Session() as sess:
+        got_loss, got_grad = sess.run([loss, grad], {logits: lv, labels: yv})
+    p = np.exp(lv) / np.exp(lv).sum(1, keepdims=True)
+    np.testing.assert_allclose(got_loss, -(yv * np.log(p)).sum(1).mean(), rtol=1e-6)
+    np.testing.assert_allclose(got_grad, (p - yv) / 2, rtol=1e-5, atol=1e-7)
