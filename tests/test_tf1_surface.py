@@ -328,3 +328,17 @@ def test_softmax_cross_entropy_casts_labels_to_the_logits_type():
     p = np.exp(lv) / np.exp(lv).sum(1, keepdims=True)
     np.testing.assert_allclose(got_loss, -(yv * np.log(p)).sum(1).mean(), rtol=1e-6)
     np.testing.assert_allclose(got_grad, (p - yv) / 2, rtol=1e-5, atol=1e-7)
+
+
+def test_dropout_with_a_shapeless_keep_prob_keeps_the_input_shape():
+    # nlintz_05: conv2d after dropout(x, tf.placeholder("float")) needs the rank of x
+    x = tf.placeholder(tf.float32, [None, 4, 4, 1])
+    keep = tf.placeholder("float")
+    y = tf.nn.dropout(x, keep)
+    assert y.shape.as_list() == [None, 4, 4, 1]
+    out = tf.nn.conv2d(y, tf.ones([2, 2, 1, 1]), strides=[1, 1, 1, 1], padding="VALID")
+    xv = np.random.default_rng(0).uniform(size=(2, 4, 4, 1)).astype(np.float32)
+    with tf.Session() as sess:
+        got = sess.run(out, {x: xv, keep: 1.0})
+    want = xv[:, :-1, :-1] + xv[:, 1:, :-1] + xv[:, :-1, 1:] + xv[:, 1:, 1:]
+    np.testing.assert_allclose(got, want, rtol=1e-5)
