@@ -342,3 +342,16 @@ def test_dropout_with_a_shapeless_keep_prob_keeps_the_input_shape():
         got = sess.run(out, {x: xv, keep: 1.0})
     want = xv[:, :-1, :-1] + xv[:, 1:, :-1] + xv[:, :-1, 1:] + xv[:, 1:, 1:]
     np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_saver_creates_the_checkpoint_folder(tmp_path):
+    # golbin_saver: saver.save(sess, './model/dnn.ckpt') before ./model exists (TF creates it)
+    v = tf.Variable(np.arange(3, dtype=np.float32))
+    saver = tf.train.Saver([v])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        path = saver.save(sess, str(tmp_path / "model" / "dnn.ckpt"), global_step=7)
+        sess.run(v.assign(np.zeros(3, np.float32)))
+        saver.restore(sess, path)
+        np.testing.assert_array_equal(sess.run(v), np.arange(3, dtype=np.float32))
+    assert tf.train.latest_checkpoint(str(tmp_path / "model")) == path
