@@ -14,6 +14,7 @@ from .variables import (Variable, global_variables, global_variables_initializer
                         variables_initializer)
 from .initializers import set_random_seed
 from . import initializers, losses, train  # noqa: F401
+from . import loop_gradient  # noqa: F401  (registers while_loop's gradient rule)
 
 from .version import __version__  # noqa: F401
 

@@ -1,12 +1,15 @@
 """Losses built from graph ops (so they differentiate), in their numerically stable forms."""
-from .ops import (abs, convert_to_tensor, exp, log, log_softmax, maximum, multiply, one_hot, reduce_mean,
+from .graph import Tensor
+from .ops import (abs, cast, convert_to_tensor, exp, log, log_softmax, maximum, multiply, one_hot, reduce_mean,
                   reduce_sum, square, stop_gradient, subtract)
 
 
 def softmax_cross_entropy_with_logits_v2(labels=None, logits=None, axis=-1, name=None, dim=None):
     """-sum(labels * log_softmax(logits)) along `axis`, one value per example."""
     logits = convert_to_tensor(logits)
-    labels = convert_to_tensor(labels, logits.dtype)
+    labels = convert_to_tensor(labels) if isinstance(labels, Tensor) else convert_to_tensor(labels, logits.dtype)
+    if labels.dtype != logits.dtype:  # TF casts the labels to the logits' type (e.g. float64 one-hot rows)
+        labels = cast(labels, logits.dtype)
     axis = axis if dim is None else dim
     return -reduce_sum(multiply(labels, log_softmax(logits, axis)), axis, name=name)
 

@@ -468,6 +468,7 @@ class Saver:
         values = sess.run([v.value() for _, v in variables])
         tensors = {key: np.require(val, requirements="C") for (key, _), val in zip(variables, values)}
         directory = os.path.dirname(os.path.abspath(save_path))
+        os.makedirs(directory, exist_ok=True)  # as TF's checkpoint writer: './model/dnn.ckpt' makes ./model
         fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
         os.close(fd)
         try:  # write then rename: a crash never leaves a half-written checkpoint

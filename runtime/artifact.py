@@ -53,6 +53,10 @@ def export_executable(exe, path, inputs, outputs, sign_key=None):
     tmp = tempfile.mkdtemp(prefix="graphc-export-")
     try:
         files = {m: os.path.join(tmp, m) for m in MEMBERS}
+        host = next((c for c in plan.calls if c.host_op), None)
+        if host is not None:  # a collective needs an MPI job, a loop its sub-executables: kernels only here
+            raise ArtifactError(f"cannot export: the plan runs host op {host.host_op} ({host.kernel}); "
+                                "artifacts run kernels only")
         if exe.module is None:
             raise ArtifactError("nothing to export: the compiled graph has no kernels")
         from graphc.codegen.cache import library_file

@@ -259,7 +259,8 @@ def _host_kernel(name, nodes, target):
     from graphc.codegen.build import Kernel
     node = nodes[0]
     if not target.host_memory:
-        raise CompileError(f"{node.op} '{node.name}' is a collective; collectives run on CPU targets only")
+        raise CompileError(f"{node.op} '{node.name}' is a host op (a collective or a run-time loop); host ops run "
+                           "on CPU targets only")
     return Kernel(name, nodes, list(node.opdef.data_inputs(node)), list(node.outputs))
 
 

@@ -108,6 +108,17 @@ def test_run_time_loop_maximum_iterations_and_structures():
             assert got[0][0] == v and got[0][1]["count"] == count
 
 
+def test_gradients_through_a_run_time_loop():
+    """The trip count is fixed by a fed bound at run time; first and second order against differences."""
+    def f(x, w, bound):
+        out, _ = tf.while_loop(lambda v, i: tf.reduce_sum(v) < tf.cast(bound, tf.float64),
+                               lambda v, i: (v * w + tf.sin(v), i + 1), [x, tf.constant(0)])
+        return out * w
+    for b in (1, 25):  # no iteration, several
+        check_gradients(f, [np.array([0.4, 0.7, 0.2]), np.array([1.3, 1.1, 1.2]), np.array(b, np.int32)],
+                        second_order=True)
+
+
 def test_run_time_loop_errors_name_the_problem():
     n = tf.placeholder(tf.int32, [])
     with pytest.raises(ValueError, match="keeps its shape"):
@@ -123,3 +134,14 @@ def test_map_fn_over_rows():
     xv = np.arange(6, dtype=np.float32).reshape(3, 2)
     with tf.Session() as sess:
         np.testing.assert_allclose(sess.run(y, {x: xv}), (xv * xv).sum(1))
+
+
+def test_a_run_time_loop_is_not_exported_as_an_artifact(tmp_path):
+    from graphc.runtime.artifact import ArtifactError
+    from graphc.runtime.compiler import compile
+    n = tf.placeholder(tf.int32, [])
+    out = tf.while_loop(lambda i: i < n, lambda i: i + 2, [tf.constant(0)])
+    exe = compile(out, {n: np.array(5, np.int32)})
+    np.testing.assert_equal(exe.run({n: np.array(5, np.int32)})[0], 6)
+    with pytest.raises(ArtifactError, match="host op while_loop"):
+        exe.export(str(tmp_path / "loop.gca"))

@@ -314,3 +314,44 @@ def test_range_static_and_from_a_fed_batch_size():
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w)
     assert got[0].dtype == np.int32 and got[2].dtype == np.float32
+
+
+def test_softmax_cross_entropy_casts_labels_to_the_logits_type():
+    # aymeric_dataset_api: float64 one-hot labels from tf.data against float32 logits (TF casts them)
+    logits = tf.placeholder(tf.float32, [None, 3])
+    labels = tf.placeholder(tf.float64, [None, 3])
+    loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(logits=logits, labels=labels))
+    grad = tf.gradients(loss, logits)[0]
+    lv, yv = np.array([[1, 2, 0.5], [0.1, -1, 2]], np.float32), np.eye(3)[[1, 2]]
+    with tf.Session() as sess:
+        got_loss, got_grad = sess.run([loss, grad], {logits: lv, labels: yv})
+    p = np.exp(lv) / np.exp(lv).sum(1, keepdims=True)
+    np.testing.assert_allclose(got_loss, -(yv * np.log(p)).sum(1).mean(), rtol=1e-6)
+    np.testing.assert_allclose(got_grad, (p - yv) / 2, rtol=1e-5, atol=1e-7)
+
+
+def test_dropout_with_a_shapeless_keep_prob_keeps_the_input_shape():
+    # nlintz_05: conv2d after dropout(x, tf.placeholder("float")) needs the rank of x
+    x = tf.placeholder(tf.float32, [None, 4, 4, 1])
+    keep = tf.placeholder("float")
+    y = tf.nn.dropout(x, keep)
+    assert y.shape.as_list() == [None, 4, 4, 1]
+    out = tf.nn.conv2d(y, tf.ones([2, 2, 1, 1]), strides=[1, 1, 1, 1], padding="VALID")
+    xv = np.random.default_rng(0).uniform(size=(2, 4, 4, 1)).astype(np.float32)
+    with tf.Session() as sess:
+        got = sess.run(out, {x: xv, keep: 1.0})
+    want = xv[:, :-1, :-1] + xv[:, 1:, :-1] + xv[:, :-1, 1:] + xv[:, 1:, 1:]
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_saver_creates_the_checkpoint_folder(tmp_path):
+    # golbin_saver: saver.save(sess, './model/dnn.ckpt') before ./model exists (TF creates it)
+    v = tf.Variable(np.arange(3, dtype=np.float32))
+    saver = tf.train.Saver([v])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        path = saver.save(sess, str(tmp_path / "model" / "dnn.ckpt"), global_step=7)
+        sess.run(v.assign(np.zeros(3, np.float32)))
+        saver.restore(sess, path)
+        np.testing.assert_array_equal(sess.run(v), np.arange(3, dtype=np.float32))
+    assert tf.train.latest_checkpoint(str(tmp_path / "model")) == path

@@ -141,6 +141,8 @@ def _draw_shape(node):
         value = constant_value(t)
         if value is not None:
             return tuple(int(d) for d in value)
+        if t.node.op == "shape" and t.node.inputs[0].shape is not None:  # as TF's constant_value_as_shape:
+            return tuple(t.node.inputs[0].shape)                       # the dims of x that are known
         if t.shape is None or t.shape[0] is None:
             return None
         return (None,) * t.shape[0]
@@ -352,6 +354,9 @@ def dropout(x, keep_prob=None, noise_shape=None, seed=None, name=None, rate=None
     if (keep_prob is None) == (rate is None):
         raise ValueError("dropout needs exactly one of keep_prob and rate")
     keep = convert_to_tensor(keep_prob, x.dtype) if rate is None else 1.0 - convert_to_tensor(rate, x.dtype)
+    if keep.shape is None:  # a shapeless placeholder: keep_prob is a scalar (TF1), so the result keeps x's shape
+        from .shape import reshape
+        keep = reshape(keep, [])
     if noise_shape is None:
         noise_shape = tuple(x.shape) if x.shape is not None and all(d is not None for d in x.shape) \
             else shape_of(x)
