@@ -51,7 +51,7 @@ def test_run_without_output_prints_a_summary(artifact, tmp_path):
 
 def test_info_prints_the_manifest(artifact):
     out = graphc_cli("info", artifact[0]).stdout
-    assert "format version 2" in out and "target: cpu" in out
+    assert "format version 3" in out and "target: cpu" in out
     assert "x: float32[3, 8]" in out and "y: float32[3, 4]" in out and "kernels.so" in out
 
 

@@ -10,6 +10,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def test_quick_fuzz_finds_no_failure():
     proc = subprocess.run([sys.executable, "-m", "fuzz", "--quick", "--only", "graphs", "--only", "onnx",
-                           "--only", "artifacts", "--only", "concurrency", "--workers", "1"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+                           "--only", "artifacts", "--only", "concurrency", "--workers", "1"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert "fuzz: passed" in proc.stdout
