@@ -89,6 +89,8 @@ class Executor:
             elif b.kind == FEED:  # where a feed cannot be shared, it is copied here
                 self.staging[b.id] = self._staging_buffer(b)
         self.feed_ids = [b.id for b in plan.feeds]
+        # kernels are built without TVM's argument asserts (codegen/build.py): feeds are checked here
+        self.feed_types = [(tuple(b.shape), np.dtype(storage_name(b.dtype))) for b in plan.feeds]
         # per feed: the array fed last and its DLPack view; the same array fed again is bound as is
         self.last_feed = [(None, None)] * len(self.feed_ids)
         # per fresh output: [array, its DLPack view, refcounts while only the executor holds it]; an
@@ -120,7 +122,11 @@ class Executor:
                 raise ValueError(f"feed {b.name!r} is a {str(arr.dtype)}{list(arr.shape)} tensor on {arr.device}; "
                                  f"expected {storage_name(b.dtype)}{list(b.shape)} on {self.device}")
             return arr
-        if self.on_cpu and shareable(arr):
+        shape, dtype = self.feed_types[k]
+        if tuple(arr.shape) != shape:
+            raise ValueError(f"feed {k}: an array of shape {tuple(arr.shape)}, expected {shape} (the shape it was "
+                             f"compiled for)")
+        if self.on_cpu and shareable(arr) and as_storage(arr).dtype == dtype:
             view = rt.from_dlpack(as_storage(arr))
             self.last_feed[k] = (arr, view)
             return view
