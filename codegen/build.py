@@ -212,28 +212,31 @@ def schedule_kernels(kernels, target):
     return [schedule_kernel(k, target) for k in distinct(kernels)]
 
 
-def cached_module(kernels, target):
-    """(cache key, the library cached under it or None) for unscheduled `kernels`; the key is None where
-    the target's libraries are not cached (codegen/cache.py)."""
+def cached_module(kernels, target, checked=False):
+    """(cache key, the library cached under it or None) for unscheduled `kernels` (built with argument
+    checks when `checked`, see build_module); the key is None where the target's libraries are not cached
+    (codegen/cache.py)."""
     target = get_target(target)
     kernels = distinct(kernels)
     if not kernels or not target.cacheable or cache.cache_dir() is None or any(k.scheduled for k in kernels):
         return None, None
-    key = cache.module_key([(k.name, k.func) for k in kernels], target.tvm_target)
+    key = cache.module_key([(k.name, k.func) for k in kernels], target.tvm_target, checked)
     return key, cache.load(key, [k.name for k in kernels])
 
 
-def build_module(kernels, target, key=None):
+def build_module(kernels, target, key=None, checked=False):
     """Compile every distinct kernel (scheduling any not yet scheduled) into one TVM module for the target;
-    returns the runtime module, also stored in the on-disk cache under `key` (from cached_module) when given."""
+    returns the runtime module, also stored in the on-disk cache under `key` (from cached_module) when given.
+    `checked`: keep TVM's argument checks (shape, dtype, alignment of every buffer argument), for libraries
+    that leave the process in an artifact, whose plan.json could have been edited."""
     target = get_target(target)
     kernels = distinct(kernels)
     mod = tvm.IRModule({k.name: schedule_kernel(k, target).func for k in kernels})
     try:
-        # No argument asserts: the executor only passes the buffers of its plan (shapes, dtypes, alignment
-        # fixed at compile time, feeds checked by the Session first), and the asserts, dozens per buffer
+        # In process, no argument asserts: the executor only passes the buffers of its own plan (shapes,
+        # dtypes, alignment fixed at compile time, feeds checked first), and the asserts, dozens per buffer
         # argument, were two thirds of LLVM's time (LSTM training step: 8.2 CPU-s -> 2.4).
-        with tvm.transform.PassContext(config={"tirx.disable_assert": True}):
+        with tvm.transform.PassContext(config={"tirx.disable_assert": not checked}):
             module = tvm.compile(mod, target=target.tvm_target)
     except Exception as e:
         raise CompileError(f"TVM failed to build {len(kernels)} kernels for {target.kind}: {e}") from e

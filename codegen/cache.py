@@ -60,12 +60,13 @@ def _write_atomically(path, data):
             os.remove(partial)
 
 
-def module_key(named_funcs, target):
-    """The cache key of a library of kernels: [(symbol, unscheduled PrimFunc)] for `target` (a tvm Target)."""
+def module_key(named_funcs, target, checked=False):
+    """The cache key of a library of kernels: [(symbol, unscheduled PrimFunc)] for `target` (a tvm Target),
+    `checked`: built with TVM's argument checks (codegen/build.py build_module)."""
     import tvm
 
     h = hashlib.sha256()
-    for part in (str(target), tvm.__version__, __version__, _code_fingerprint()):
+    for part in (str(target), tvm.__version__, __version__, _code_fingerprint(), "checked" * checked):
         h.update(part.encode())
         h.update(b"\0")
     for name, func in named_funcs:

@@ -60,10 +60,11 @@ def export_executable(exe, path, inputs, outputs, sign_key=None):
         if exe.module is None:
             raise ArtifactError("nothing to export: the compiled graph has no kernels")
         from graphc.codegen.cache import library_file
-        if library_file(exe.module):  # loaded from the kernel cache: that file is the library
-            shutil.copyfile(library_file(exe.module), files["kernels.so"])
+        module = exe.checked_module()  # the kernels check their arguments: plan.json could be edited
+        if library_file(module):  # loaded from the kernel cache: that file is the library
+            shutil.copyfile(library_file(module), files["kernels.so"])
         else:
-            exe.module.export_library(files["kernels.so"])
+            module.export_library(files["kernels.so"])
         plan_json = {"target": plan.target, "buffers": [asdict(b) for b in plan.buffers],
                      "calls": [asdict(c) for c in plan.calls], "fetches": list(plan.fetches),
                      "arena_bytes": plan.arena_bytes, "variable_reads": plan.variable_reads,

@@ -37,6 +37,7 @@ class Executable:
         self.executors = ExecutorPool(plan, module)  # one executor per concurrent run
         self.random_counters = []   # names of the random ops' run counters, fed after feed_tensors
         self.remat = None           # passes/remat.py's RematReport when compiled with a memory_budget
+        self.checked = False        # kernels built with TVM's argument checks (compile(): for artifacts)
 
     @property
     def num_threads(self):
@@ -84,6 +85,16 @@ class Executable:
         if self.module is None:
             return ""
         return _module_source(self.module) or _module_source(self._module_in_memory())
+
+    def checked_module(self):
+        """The kernel library with TVM's argument checks, as an artifact carries it: this module, or the
+        same kernels built again with checks (a Session's kernels are built without them)."""
+        if self.checked or self.module is None:
+            return self.module
+        from graphc.codegen.build import build_module, cached_module
+        compiled = [k for k in self.kernels_info if k.func is not None]
+        key, module = cached_module(compiled, self.plan.target, checked=True)
+        return module or build_module(compiled, self.plan.target, key, checked=True)
 
     def _module_in_memory(self):
         """The kernels built again in memory: a library loaded from the kernel cache keeps no source."""
@@ -398,10 +409,11 @@ def compile_graph(graph, fetches, target="cpu", opt_level=3, feed_tensors=(), ou
         groups = [g for g in groups if any(id(t) in live and 0 not in t.shape for n in g for t in n.outputs)]
         kernels = stages.run("lower", _lower, groups, live, target, dump=_kernels_text)
         compiled = [k for k in kernels if k.func is not None]  # not the host ops
-        key, module = cached_module(compiled, target)
+        # a frozen plan is compiled for an artifact: its kernels keep their argument checks
+        key, module = cached_module(compiled, target, checked=freeze)
         if module is None:
             stages.run("schedule", schedule_kernels, compiled, target, dump=_kernels_text)
-            module = stages.run("build", build_module, compiled, target, key) if compiled else None
+            module = stages.run("build", build_module, compiled, target, key, freeze) if compiled else None
         return groups, kernels, module
 
     try:
@@ -420,6 +432,7 @@ def compile_graph(graph, fetches, target="cpu", opt_level=3, feed_tensors=(), ou
         _freeze_variables(plan, session)
     exe = Executable(plan, module, kernels, graph, fetches, groups=groups, pass_records=pass_records,
                      stage_records=stages.records, feed_tensors=feed_tensors, output_names=output_names)
+    exe.checked = freeze
     if remat_report is not None:
         remat_report.arena_after = plan.arena_bytes  # the real plan's (the choice planned without lowering)
         exe.remat = remat_report

@@ -340,3 +340,20 @@ def test_kernel_refusing_its_plan_arguments_is_an_artifact_error(artifact, tmp_p
     runner = gc.runtime.load(_with_plan(artifact, tmp_path, swap))
     with pytest.raises(ArtifactError, match="a kernel refused the buffers its plan gives it"):
         runner.run({"x": artifact[1]})
+
+
+def test_a_sessions_executable_exports_kernels_that_check_their_arguments(tmp_path):
+    """A Session builds its kernels without TVM's argument checks (its own plan feeds them); exported, they
+    are built again with the checks, so an edited plan is refused as above rather than run unchecked."""
+    from test_artifact import mlp
+    rng = np.random.default_rng(0)
+    with gc.Graph().as_default():
+        x, y, ref = mlp(rng)
+        xv = rng.standard_normal((3, 8)).astype(np.float32)
+        with gc.Session() as sess:
+            exe = sess.compiled(y, {x: xv})
+            assert not exe.checked
+            exe.export(str(tmp_path / "session.gca"))
+    (got,) = gc.runtime.load(str(tmp_path / "session.gca")).run({"x": xv}).values()  # unnamed: output_0
+    np.testing.assert_allclose(got, ref(xv), rtol=1e-5, atol=1e-5)
+    test_kernel_refusing_its_plan_arguments_is_an_artifact_error((str(tmp_path / "session.gca"), xv), tmp_path)
