@@ -41,7 +41,7 @@ def _array(value):
 
 
 MODES = ("bound", "fed")
-_MODE = ["bound"]  # set by run(); forked workers inherit it
+_MODE = ["bound"]  # set by run() and in each worker
 
 
 def run_case(case, mode=None):
@@ -127,7 +127,10 @@ def _compare(outputs, names_out, expected, case):
 _CASES = {}  # name -> TestCase, collected once in the parent and inherited by forked workers
 
 
-def _worker(conn):
+def _worker(conn, mode):
+    _MODE[0] = mode
+    if not _CASES:  # a spawned worker collects the cases itself
+        select()
     while True:
         name = conn.recv()
         if name is None:
@@ -144,7 +147,7 @@ def _worker(conn):
 class _Worker:
     def __init__(self, ctx):
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker, args=(child,), daemon=True)
+        self.proc = ctx.Process(target=_worker, args=(child, _MODE[0]), daemon=True)
         self.proc.start()
         self.name, self.started = None, 0.0
 
@@ -171,7 +174,9 @@ def run(names, jobs=2, timeout=60.0, progress=False, log=None, mode="bound"):
     _MODE[0] = mode
     if not _CASES:
         select()
-    ctx = mp.get_context("fork")  # the parent holds only onnx test cases (no TVM), so forking is safe
+    # Fork while the parent holds only onnx test cases; once it has imported TVM (e.g. a test process that ran
+    # kernels before), a forked child can deadlock in the thread pool it inherits: spawn instead.
+    ctx = mp.get_context("spawn" if "tvm" in sys.modules else "fork")
     todo, results = list(names), {}
     workers = [_Worker(ctx) for _ in range(max(1, min(jobs, len(todo))))]
     startup = 60.0  # the first case of a worker also imports graphc and TVM
