@@ -66,14 +66,20 @@ def _resnet18_module():
     return nn.Sequential(*layers)
 
 
-def resnet18(batch=1, seed=0):
-    """torchvision-style ResNet-18 (BasicBlocks 2-2-2-2), batch x 3 x 224 x 224."""
+def _image_model(make_module, batch, seed):
+    """(ONNX bytes, feeds) of the module `make_module()` builds (seeded weights, random norm statistics)
+    on a seeded batch x 3 x 224 x 224 input."""
     torch = _torch()
     torch.manual_seed(seed)
-    m = _resnet18_module()
+    m = make_module()
     _randomize_norm_stats(m, seed)
     x = np.random.default_rng(seed + 1).standard_normal((batch, 3, 224, 224)).astype(np.float32)
     return export(m, [torch.from_numpy(x)], ["x"]), {"x": x}
+
+
+def resnet18(batch=1, seed=0):
+    """torchvision-style ResNet-18 (BasicBlocks 2-2-2-2), batch x 3 x 224 x 224."""
+    return _image_model(_resnet18_module, batch, seed)
 
 
 # ---- MobileNetV2 ----------------------------------------------------------------------------------------
@@ -111,12 +117,7 @@ def _mobilenet_v2_module():
 
 def mobilenet_v2(batch=1, seed=0):
     """MobileNetV2 (width 1.0: inverted residuals around 3x3 depthwise convs), batch x 3 x 224 x 224."""
-    torch = _torch()
-    torch.manual_seed(seed)
-    m = _mobilenet_v2_module()
-    _randomize_norm_stats(m, seed)
-    x = np.random.default_rng(seed + 1).standard_normal((batch, 3, 224, 224)).astype(np.float32)
-    return export(m, [torch.from_numpy(x)], ["x"]), {"x": x}
+    return _image_model(_mobilenet_v2_module, batch, seed)
 
 
 # ---- transformers -----------------------------------------------------------------------------------------
