@@ -3,37 +3,7 @@ packing results back into their structure (used by Session and Executable)."""
 import numpy as np
 
 from graphc.errors import FeedError
-
-
-# ---- fetch structures -------------------------------------------------------------------------
-def flatten_fetches(fetches):
-    """The leaves of a nested list/tuple/dict/namedtuple of fetches, in order."""
-    if hasattr(fetches, "_fetch_tensors"):  # a composite fetch (a summary op): its tensors
-        return list(fetches._fetch_tensors)
-    if isinstance(fetches, dict):
-        return [leaf for k in fetches for leaf in flatten_fetches(fetches[k])]
-    if isinstance(fetches, (list, tuple)):
-        return [leaf for f in fetches for leaf in flatten_fetches(f)]
-    return [fetches]
-
-
-def pack_results(fetches, values):
-    """`values` (flat, in leaf order) rebuilt into the structure of `fetches`."""
-    return _pack(fetches, iter(values))
-
-
-def _pack(f, it):
-    # (a module-level function: a recursive closure would be a reference cycle keeping the fetched
-    # arrays alive until the garbage collector runs, so the executor could not reuse their memory)
-    if hasattr(f, "_fetch_tensors"):
-        return f._fetch_value([next(it) for _ in f._fetch_tensors])
-    if isinstance(f, dict):
-        return type(f)((k, _pack(v, it)) for k, v in f.items())
-    if isinstance(f, tuple) and hasattr(f, "_fields"):
-        return type(f)(*[_pack(v, it) for v in f])
-    if isinstance(f, (list, tuple)):
-        return type(f)(_pack(v, it) for v in f)
-    return next(it)
+from graphc.nest import flatten as flatten_fetches, pack as pack_results  # noqa: F401  (fetch structures)
 
 
 # ---- feeds --------------------------------------------------------------------------------------

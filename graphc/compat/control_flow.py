@@ -3,35 +3,14 @@
 cond evaluates both branches and selects with `where` (so gradients flow through the taken branch
 only, and branches must not assign variables). while_loop is unrolled while the graph already decides
 its condition (constant_value); a loop whose trip count depends on run-time values runs as a loop in the
-runtime (graphc/ops/loop.py, runtime/loops.py), without gradients yet.
+runtime (graphc/ops/loop.py, runtime/loops.py; its gradient: graphc/loop_gradient.py).
 """
 from graphc import ops as _ops
+from graphc.nest import flatten as _flatten, pack as _pack
 from graphc.ops import convert_to_tensor
 from graphc.ops._base import constant_value
 
 WHILE_UNROLL_MAX = 10000
-
-
-def _flatten(structure):
-    if isinstance(structure, dict):
-        return [leaf for k in structure for leaf in _flatten(structure[k])]
-    if isinstance(structure, (list, tuple)):
-        return [leaf for s in structure for leaf in _flatten(s)]
-    return [structure]
-
-
-def _pack(structure, leaves):
-    it = iter(leaves)
-
-    def build(s):
-        if isinstance(s, dict):
-            return type(s)((k, build(v)) for k, v in s.items())
-        if isinstance(s, tuple) and hasattr(s, "_fields"):
-            return type(s)(*[build(v) for v in s])
-        if isinstance(s, (list, tuple)):
-            return type(s)(build(v) for v in s)
-        return next(it)
-    return build(structure)
 
 
 def cond(pred, true_fn=None, false_fn=None, strict=False, name=None, fn1=None, fn2=None):
