@@ -51,15 +51,8 @@ def test_op_family_compiles_within_gpu_limits(name, arch):
     check_op(name, arch)
 
 
-# builds (nvcc accepts it), but the fallback's argmax still holds the Gumbel hash's Let twice: TVM's
-# well-formedness check refuses the scheduled TIR, so fits_gpu cannot verify it (strict: fails once fixed)
-ILL_FORMED = {"multinomial": "the Gumbel hash's Let is defined twice in the scheduled argmax (TIR ill-formed)"}
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("name,arch", [
-    pytest.param(n, a, marks=pytest.mark.xfail(reason=ILL_FORMED[n], strict=True)) if n in ILL_FORMED else (n, a)
-    for n in KERNEL_OPS for a in ARCHS if (n, a) not in QUICK])
+@pytest.mark.parametrize("name,arch", [(n, a) for n in KERNEL_OPS for a in ARCHS if (n, a) not in QUICK])
 def test_every_op_compiles_within_gpu_limits(name, arch):
     check_op(name, arch)
 

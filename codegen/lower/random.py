@@ -3,6 +3,7 @@ from tvm import te, tirx, topi
 
 from graphc.ops import random as R
 
+from ..schedule import kinds
 from . import lowering
 
 
@@ -73,8 +74,11 @@ def lower_draw(node, counter, *shape_input):
 def lower_multinomial(node, counter, logits):
     b, c = (int(d) for d in logits.shape)
     s = int(node.attrs["num_samples"])
+    # stored, not inlined into argmax: its combiner reads the score twice, which would define the hash's
+    # Lets twice (TIR that TVM's well-formedness check, and so the CUDA build, rejects)
     scores = te.compute((b, s, c), lambda i, j, k: tirx.Cast("float64", logits[i, k]) + _with_key(
-        node, counter, lambda key: R.gumbel(TEBackend, key, _flat_index((b, s, c), (i, j, k)))), name="gumbel_scores")
+        node, counter, lambda key: R.gumbel(TEBackend, key, _flat_index((b, s, c), (i, j, k)))), name="gumbel_scores",
+        attrs={kinds.KEY: kinds.STORED})
     idx = topi.argmax(scores, axis=2)
     dtype = node.outputs[0].dtype.name
     return te.compute((b, s), lambda i, j: tirx.Cast(dtype, idx[i, j]), name="multinomial")
