@@ -75,11 +75,48 @@ def test_matmul_stages_tiles_in_shared_memory_and_accumulates_in_registers():
     assert re.search(r"__syncthreads\(\)", src)
 
 
-def test_full_reduction_spreads_over_threads():
-    x = graphc.placeholder("float32", [3000, 4000])
-    src = cuda_source(graphc.reduce_sum(x), {x: ((3000, 4000), "float32")})
+def kernel_bodies(src):
+    """{kernel name: its CUDA body} of every __global__ kernel defined in `src`."""
+    parts = re.split(r'extern "C" __global__ void __launch_bounds__\(\d+\) (\w+)\([^)]*\) \{', src)
+    return dict(zip(parts[1::2], parts[2::2]))
+
+
+@pytest.mark.parametrize("reduce", [graphc.reduce_sum, graphc.reduce_mean, graphc.reduce_max])
+def test_full_reduction_runs_in_two_stages(reduce):
+    x = graphc.placeholder("float32", [3000, 4000])   # 12M values, as in the seed snippet
+    src = cuda_source(reduce(x), {x: ((3000, 4000), "float32")})
+    bodies = kernel_bodies(src)
     assert min(launch_threads(src)) >= 32  # never one thread
-    assert "__shfl" in src or "red_buf" in src
+    # stage 1: blocks (blockIdx.x) each reduce a coalesced slice of the input into a partial, with warp shuffles
+    stage1 = [b for b in bodies.values() if "in0_ptr[" in b]
+    assert len(stage1) == 1 and "blockIdx.x" in stage1[0] and "__shfl" in stage1[0]
+    # stage 2: one block of threads combines the partials (a second kernel, also with shuffles)
+    assert sum("__shfl" in b for b in bodies.values()) == 2
+
+
+@pytest.mark.parametrize("shape,axis,np_reduce", [((3000, 4000), None, np.sum), ((3, 100003), 1, np.max)])
+def test_two_stage_reduction_indexing_on_cpu(shape, axis, np_reduce):
+    """The two-stage schedule's loops (strided slices, per-thread sums, partials) left serial and run by
+    LLVM: the GPU is not the first to test its indexing (a length that the tiles do not divide)."""
+    import tvm
+    from tvm import te
+    from graphc.codegen.schedule import is_reduction, sblocks
+    from graphc.codegen.schedule.cuda import two_stage_reduction
+    xt = te.placeholder(shape, "float32", name="x")
+    if axis is None:
+        i, j = te.reduce_axis((0, shape[0])), te.reduce_axis((0, shape[1]))
+        out = te.compute((), lambda: te.sum(xt[i, j], axis=[i, j]), name="s")
+        out = te.compute((), lambda: out[()] * 0.5, name="half")   # a 0-d epilogue
+    else:
+        k = te.reduce_axis((0, shape[1]))
+        out = te.compute((shape[0],), lambda i: te.max(xt[i, k], axis=k), name="m")
+    sch = tvm.s_tir.Schedule(te.create_prim_func([xt, out]))
+    two_stage_reduction(sch, next(b for b in sblocks(sch) if is_reduction(sch, b)), 512, 256, bind=False)
+    x = np.random.default_rng(0).standard_normal(shape).astype("float32")
+    got = tvm.runtime.tensor(np.zeros(tuple(int(d) for d in out.shape), "float32"))
+    tvm.build(sch.mod, target="llvm")(tvm.runtime.tensor(x), got)
+    want = np_reduce(x.astype("float64"), axis=axis) * (0.5 if axis is None else 1)
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-4, atol=1e-3)
 
 
 def test_row_reductions_use_a_block_per_row():

@@ -2,8 +2,8 @@
 register blocking, GEMV, row reductions with a warp or block per row), wrapped as graphc rules; graphc's
 own fallback after them binds every block to blocks and threads and never leaves a reduction on one
 thread: a reduction with few outputs is split across a block's threads (a cross-thread reduction
-with warp shuffles). A full reduction (dlight's Reduction) runs on one block of up to 1024 threads;
-a two-stage version over every SM is still to do."""
+with warp shuffles). A long reduction to a few values (a full reduce_sum/mean/max) runs in two stages:
+blocks on every SM reduce slices into partials, then one block combines the partials."""
 import functools
 import math
 
@@ -119,6 +119,81 @@ def schedule_reduction(sch, block, target, threads):
     return reduce_across_threads(sch, block, spatial, reduce, row_threads)
 
 
+def two_stage_reduction(sch, block, parts, threads, bind=True):
+    """Reduce `block` in two kernels: `parts` blocks of `threads` threads each reduce a strided slice into
+    a partial (threads read consecutive elements: coalesced; each thread sums its elements in a register,
+    then the block's threads combine theirs), then one block of `parts` threads combines the partials.
+    bind=False leaves the loops serial, the same indexing, to check it on the CPU."""
+    bind = sch.bind if bind else (lambda loop, thread_axis: None)
+    for other in sblocks(sch):  # TVM 0.27's rfactor fails beside a block with no loop (a 0-d epilogue)
+        if not sch.get_loops(other):
+            sch.add_unit_loop(other)
+    spatial, reduce = _split_iters(sch, block)
+    r = sch.fuse(*reduce) if len(reduce) > 1 else reduce[0]
+    _, part, _ = sch.split(r, [None, parts, threads])
+    partials = sch.rfactor(part, 0)     # stage 1 writes partials[part, ...]; `block` now reduces over part
+    *outs, serial, part, thread = sch.get_loops(partials)   # rfactor made new loops
+    sch.reorder(part, thread, serial)
+    # a thread's own sum first (a predicated serial loop), so the cross-thread step has no predicate:
+    # TVM leaves a predicated cross-thread reduction unlowered (a race on the output)
+    per_thread = sch.rfactor(thread, 0)
+    *outs, part, thread, serial = sch.get_loops(per_thread)
+    if len(outs) > 1:
+        outs = [sch.fuse(*outs)]
+    bind(thread, "threadIdx.x")
+    bind(part, "blockIdx.x")
+    if outs:
+        bind(outs[0], "blockIdx.y")
+    sch.set_scope(per_thread, 0, "local")
+    sch.decompose_reduction(per_thread, serial)   # zero the sum outside the predicated loop
+    sch.reverse_compute_at(partials, part, preserve_unit_loops=True)
+    # under `part` the partial's loops are unit loops and the one over the threads' sums, made innermost
+    # (TVM's cross-thread reduction needs that)
+    inner = sch.get_loops(partials)[len(outs) + 1:]
+    combine_threads = next(loop for loop in inner if _extent(sch, loop) == threads)
+    units = [loop for loop in inner if _extent(sch, loop) == 1]
+    if units:
+        sch.reorder(*units, combine_threads)
+    bind(combine_threads, "threadIdx.x")
+    *outs, combine = sch.get_loops(block)   # the spatial loops, then the reduction over the partials
+    bind(sch.fuse(*outs) if len(outs) > 1 else outs[0] if outs else sch.add_unit_loop(combine), "blockIdx.x")
+    bind(combine, "threadIdx.x")
+
+
+def _thread_bound(sch, block):
+    return any(sch.get(loop).kind == tvm.tirx.ForKind.THREAD_BINDING for loop in sch.get_loops(block))
+
+
+class TwoStageReduction(ScheduleRule):
+    """A kernel with one long reduction to few outputs (e.g. a sum of 12M values): two_stage_reduction,
+    with two blocks per SM in the first stage; its epilogue blocks one thread per element."""
+    name = "cuda_two_stage_reduction"
+    min_length = 1 << 16       # shorter reductions fit one block (dlight's Reduction)
+    max_outputs = 8            # more outputs fill the GPU with a block per output already
+    threads = 256
+
+    def apply(self, func, target):
+        sch = tvm.s_tir.Schedule(func)
+        inline_spatial(sch)
+        reductions = [b for b in sblocks(sch) if is_reduction(sch, b)]
+        split = _split_iters(sch, reductions[0]) if len(reductions) == 1 else None
+        if split is None or None in [_extent(sch, loop) for loop in split[0] + split[1]]:
+            return None
+        outputs = math.prod(_extent(sch, s) for s in split[0])
+        length = math.prod(_extent(sch, r) for r in split[1])
+        if outputs > self.max_outputs or length < self.min_length:
+            return None
+        parts = min(target.max_threads_per_block or 1024, 1 << (2 * (target.sm_count or 100) - 1).bit_length())
+        try:
+            two_stage_reduction(sch, reductions[0], parts, self.threads)
+            for other in sblocks(sch):   # the epilogue (e.g. a mean's division)
+                if not _thread_bound(sch, other):
+                    bind_spatial(sch, list(sch.get_loops(other)), 32, other)
+        except ScheduleError:
+            return None
+        return sch if splits_reductions_validly(sch) and fits_gpu(sch.mod["main"], target) else None
+
+
 class ThreadedFallback(ScheduleRule):
     """Any kernel (the CUDA fallback): spatial blocks one thread per element (coalesced along the
     innermost axis); reductions spread over threads by schedule_reduction."""
@@ -146,8 +221,9 @@ class ThreadedFallback(ScheduleRule):
         return sch
 
 
-# a Target's rules, in order: dlight's specialised rules, then the fallback
+# a Target's rules, in order: long reductions to few values, dlight's specialised rules, then the fallback
 CUDA_RULES = (
+    TwoStageReduction(),
     Dlight(dlight.gpu.Matmul()),
     Dlight(dlight.gpu.GEMV()),
     Dlight(dlight.gpu.LowBatchGEMV()),
