@@ -20,6 +20,9 @@ setup(
         "ml_dtypes>=0.5",  # bfloat16, float8, int4 numpy types (graphc/dtypes.py)
         "onnx==1.23.*",
         "apache-tvm==0.27.*",
+        # the FFI this TVM was built against: with 0.1.15 its JSON serialization (used by tensorize's
+        # DeepCopy, tvm.ir.save_json) crashes the process
+        "apache-tvm-ffi==0.1.14.post0",
         "networkx>=3.2,<4",
         "tqdm>=4.66",
         "safetensors>=0.4",

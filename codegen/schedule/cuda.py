@@ -11,7 +11,7 @@ import tvm
 from tvm.s_tir import dlight
 from tvm.s_tir.schedule import ScheduleError
 
-from . import inline_spatial, is_reduction, sblocks
+from . import inline_spatial, is_layout_copy, is_reduction, sblocks
 from .rule import ScheduleRule
 
 REDUCE = tvm.tirx.IterVar.CommReduce
@@ -42,6 +42,74 @@ class Dlight(ScheduleRule):
         # memory by GeneralReduction) is not applicable either
         return sch if sch is not None and splits_reductions_validly(sch) and fits_gpu(sch.mod["main"], target) \
             else None
+
+
+def sm_version(arch):
+    """70 for 'sm_70', 90 for 'sm_90a'; 0 when the arch does not say."""
+    digits = "".join(ch for ch in arch.removeprefix("sm_") if ch.isdigit())
+    return int(digits) if digits else 0
+
+
+def _float16_product(func, min_side):
+    """Whether the kernel reads float16 and has one reduction whose last three iterators (M, N, K of a
+    product) all span at least `min_side` (a candidate for tensor cores: smaller sides waste the tiles)."""
+    if not any(str(getattr(param, "dtype", "")) == "float16" for param in func.params):
+        return False
+    sch = tvm.s_tir.Schedule(func)
+    reductions = [b for b in sblocks(sch) if is_reduction(sch, b)]
+    if len(reductions) != 1:
+        return False
+    sides = [iv.dom.extent for iv in sch.get(reductions[0]).iter_vars][-3:]
+    return len(sides) == 3 and all(isinstance(e, tvm.tirx.IntImm) and int(e) >= min_side for e in sides)
+
+
+class TensorCoreMatmul(ScheduleRule):
+    """A float16 product (matmul, batch matmul, dense) on sm_70+ on tensor cores: dlight's
+    MatmulTensorization: 16x16x16 WMMA fragments (wmma::mma_sync) fed from double-buffered dynamic shared memory,
+    accumulating in float32 (float16 when the kernel accumulates in float16), the epilogue in the same
+    kernel. Not applicable when a side is under 64, when dlight does not tensorize the kernel, or over the
+    GPU's limits."""
+    name = "cuda_tensor_core_matmul"
+    min_sm = 70
+    min_side = 64    # as dlight's Matmul: a smaller M, N or K runs on CUDA cores
+
+    def apply(self, func, target):
+        if sm_version(target.arch) < self.min_sm or not _float16_product(func, self.min_side):
+            return None
+        _register_wmma_intrinsics()
+        func = _without_layout_copies(func)
+        if func is None:
+            return None
+        rule_target = tvm.target.Target({"kind": "cuda", "arch": target.arch,
+                                         "max_shared_memory_per_block": target.max_shared_memory_per_block,
+                                         "max_threads_per_block": target.max_threads_per_block,
+                                         "thread_warp_size": target.warp_size})
+        try:
+            with rule_target:
+                sch = dlight.gpu.matmul.MatmulTensorization().apply(func, rule_target, False)
+        except Exception:  # noqa: BLE001 (a dlight rule that trips over a kernel does not apply to it)
+            return None
+        return sch if sch is not None and fits_gpu(sch.mod["main"], target) else None
+
+
+def _without_layout_copies(func):
+    """`func` with its layout copies (the CPU GEMM's B panels) inlined: dlight stages its own tiles; None
+    when one cannot be inlined."""
+    sch = tvm.s_tir.Schedule(func)
+    for block in sblocks(sch):
+        if is_layout_copy(sch, block):
+            try:
+                sch.compute_inline(block)
+            except ScheduleError:
+                return None
+    return sch.mod["main"]
+
+
+@functools.lru_cache(maxsize=None)
+def _register_wmma_intrinsics():
+    """Register TVM's CUDA tensor intrinsics (WMMA/MMA), which dlight's tensorization names. Slow (TVM
+    parses ~250 TVMScript functions: 1-3 minutes), so only when a float16 product is compiled for sm_70+."""
+    import tvm.s_tir.tensor_intrin.cuda  # noqa: F401
 
 
 @functools.lru_cache(maxsize=None)
@@ -221,9 +289,11 @@ class ThreadedFallback(ScheduleRule):
         return sch
 
 
-# a Target's rules, in order: long reductions to few values, dlight's specialised rules, then the fallback
+# a Target's rules, in order: long reductions to few values, float16 products on tensor cores, dlight's
+# specialised rules, then the fallback
 CUDA_RULES = (
     TwoStageReduction(),
+    TensorCoreMatmul(),
     Dlight(dlight.gpu.Matmul()),
     Dlight(dlight.gpu.GEMV()),
     Dlight(dlight.gpu.LowBatchGEMV()),
