@@ -43,6 +43,7 @@ class Target:
     arch: str = ""               # e.g. "sm_90"
     sm_count: int | None = None
     max_shared_memory_per_block: int | None = None
+    max_dynamic_shared_memory_per_block: int | None = None   # the opt-in limit of dynamic shared memory
     max_threads_per_block: int | None = None
     warp_size: int | None = None
 
@@ -138,6 +139,8 @@ def _cpu_target(mcpu, mattr, threads):
 
 
 _SM_COUNTS = {"sm_90": 132, "sm_89": 128, "sm_86": 84, "sm_80": 108, "sm_75": 68, "sm_70": 80}
+# a block's dynamic shared memory once the kernel opts in (TVM's CUDA runtime does, by cuFuncSetAttribute)
+_SM_DYNAMIC_SHARED_KIB = {"sm_90": 227, "sm_89": 99, "sm_86": 99, "sm_80": 163, "sm_75": 64, "sm_70": 96}
 
 
 def _cuda_rules():
@@ -156,6 +159,7 @@ def _cuda_target(arch, threads):
     """cuda_target, cached per arch and host thread count."""
     tt = tvm.target.Target({"kind": "cuda", "arch": arch}, host=_llvm(threads=threads))
     sm_count, shared = _SM_COUNTS.get(arch), 48 << 10  # 48 KiB: a block's static shared memory limit
+    dynamic_shared = _SM_DYNAMIC_SHARED_KIB.get(arch, 48) << 10
     try:
         dev = tvm.cuda(0)
         if dev.exist:
@@ -164,7 +168,7 @@ def _cuda_target(arch, threads):
         pass
     return Target("cuda", tt, rules=_cuda_rules(), passes=(), host_memory=False, cacheable=False,
                   num_threads=threads, mcpu=host_cpu(), arch=arch, sm_count=sm_count,
-                  max_shared_memory_per_block=shared,
+                  max_shared_memory_per_block=shared, max_dynamic_shared_memory_per_block=dynamic_shared,
                   max_threads_per_block=int(tt.attrs["max_num_threads"]),
                   warp_size=int(tt.attrs["thread_warp_size"]))
 

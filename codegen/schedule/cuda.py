@@ -89,7 +89,9 @@ class TensorCoreMatmul(ScheduleRule):
                 sch = dlight.gpu.matmul.MatmulTensorization().apply(func, rule_target, False)
         except Exception:  # noqa: BLE001 (a dlight rule that trips over a kernel does not apply to it)
             return None
-        return sch if sch is not None and fits_gpu(sch.mod["main"], target) else None
+        # its tiles live in dynamic shared memory, which may exceed the static 48 KiB
+        return sch if sch is not None and fits_gpu(sch.mod["main"], target, target.max_dynamic_shared_memory_per_block) \
+            else None
 
 
 def _without_layout_copies(func):
@@ -304,11 +306,12 @@ CUDA_RULES = (
 )
 
 
-def fits_gpu(func, target):
+def fits_gpu(func, target, shared_memory=None):
     """Whether a scheduled kernel respects the GPU's limits (threads per block, shared memory per
-    block, vector widths), by TVM's verify_gpu_code after the lowering passes meta-schedule runs."""
-    verify = _gpu_verifier(target.arch, target.max_shared_memory_per_block, target.max_threads_per_block,
-                           target.warp_size)
+    block, or `shared_memory` bytes when given, vector widths), by TVM's verify_gpu_code after the
+    lowering passes meta-schedule runs."""
+    verify = _gpu_verifier(target.arch, shared_memory or target.max_shared_memory_per_block,
+                           target.max_threads_per_block, target.warp_size)
     try:
         sch = tvm.s_tir.Schedule(func)
     except Exception:  # noqa: BLE001 (ill-formed TIR, e.g. a Let inlined twice into an argmax's condition)
