@@ -390,18 +390,11 @@ def _out_spatial(node, x_shape):
     return pool_output_shape(node.attrs, [int(v) for v in x_shape])
 
 
-def _is_nan_bits(v):
-    """isnan of a float32 expression from its bits (exponent all ones, mantissa not 0): integer ops that
-    TVM vectorizes (its vectorizer scalarizes a whole loop around tirx.isnan)."""
-    bits = tirx.reinterpret("int32", v) & tirx.const(0x7FFFFFFF, "int32")
-    return bits > tirx.const(0x7F800000, "int32")
-
-
 def _nan_max_reducer():
     """max over float32 that keeps a NaN: the accumulator is NaN only if a value was, and `acc < v` is
     false for a NaN accumulator, so only the new value needs the NaN test. Identity -inf."""
     def combine(acc, v):
-        return tirx.Select(_is_nan_bits(v), v, tirx.Select(acc < v, v, acc))
+        return tirx.Select(ieee.isnan(v), v, tirx.Select(acc < v, v, acc))
     return te.comm_reducer(combine, lambda t: tirx.const(float("-inf"), t), name="nan_max")
 
 
