@@ -5,7 +5,9 @@ the whole network (models/onnx_zoo.py). Outputs are checked against ORT; medians
 With --cpu-time both run on one thread and each run is measured in that thread's CPU time (best of
 15): on a machine shared with other jobs, wall times mostly measure the other jobs.
 
-Run: .venv/bin/python benchmarks/bench_conv.py [--layers-only | --model-only] [--cpu-time]
+--mobilenet times MobileNetV2's heaviest depthwise and 1x1 layers instead.
+
+Run: .venv/bin/python benchmarks/bench_conv.py [--layers-only | --model-only | --mobilenet] [--cpu-time]
 """
 import os
 import sys
@@ -31,6 +33,11 @@ THREADS = 1 if CPU_TIME else 2
 LAYERS = [(3, 224, 64, 7, 2), (64, 56, 64, 3, 1), (64, 56, 128, 3, 2), (64, 56, 128, 1, 2), (128, 28, 128, 3, 1),
           (128, 28, 256, 3, 2), (128, 28, 256, 1, 2), (256, 14, 256, 3, 1), (256, 14, 512, 3, 2),
           (256, 14, 512, 1, 2), (512, 7, 512, 3, 1)]
+# (C_in, H=W, C_out, kernel, stride, groups) of MobileNetV2's heaviest convs (depthwise and 1x1, + ReLU6): --mobilenet
+MOBILENET_LAYERS = [(96, 112, 96, 3, 2, 96), (144, 56, 144, 3, 1, 144), (32, 112, 32, 3, 1, 32),
+                    (144, 56, 144, 3, 2, 144), (192, 28, 192, 3, 1, 192), (576, 14, 576, 3, 1, 576),
+                    (16, 112, 96, 1, 1, 1), (24, 56, 144, 1, 1, 1), (144, 56, 24, 1, 1, 1), (320, 7, 1280, 1, 1, 1),
+                    (960, 7, 320, 1, 1, 1), (96, 14, 576, 1, 1, 1)]
 
 
 def ort_session(model):
@@ -40,19 +47,22 @@ def ort_session(model):
     return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
 
 
-def conv_model(c_in, h, c_out, k, s, rng):
-    """An ONNX model of one Conv (bias) + Relu."""
-    w = (rng.standard_normal((c_out, c_in, k, k)) * np.sqrt(2 / (c_in * k * k))).astype(np.float32)
+def conv_model(c_in, h, c_out, k, s, rng, groups=1, relu6=False):
+    """An ONNX model of one Conv (bias) + Relu (Clip(0, 6), MobileNet's ReLU6, with `relu6`)."""
+    w = (rng.standard_normal((c_out, c_in // groups, k, k)) * np.sqrt(2 / (c_in // groups * k * k))).astype(np.float32)
     b = rng.standard_normal(c_out).astype(np.float32) * 0.1
-    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[k, k], strides=[s, s], pads=[k // 2] * 4),
-             helper.make_node("Relu", ["y"], ["out"])]
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[k, k], strides=[s, s], pads=[k // 2] * 4,
+                              group=groups),
+             helper.make_node("Clip", ["y", "zero", "six"], ["out"]) if relu6 else helper.make_node("Relu", ["y"], ["out"])]
     out_hw = (h + 2 * (k // 2) - k) // s + 1
     graph = helper.make_graph(nodes, "conv", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c_in, h, h])],
                               [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, c_out, out_hw, out_hw])],
-                              [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+                              [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")] +
+                              ([numpy_helper.from_array(np.float32(v), n) for n, v in (("zero", 0), ("six", 6))]
+                               if relu6 else []))
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    return model, 2.0 * c_out * c_in * k * k * out_hw * out_hw
+    return model, 2.0 * c_out * c_in // groups * k * k * out_hw * out_hw
 
 
 def graphc_runner(model, feed):
@@ -92,12 +102,14 @@ def compare(label, model, flops, x):
 def main():
     rng = np.random.default_rng(0)
     if "--model-only" not in sys.argv:
-        for c_in, h, c_out, k, s in LAYERS:
-            model, flops = conv_model(c_in, h, c_out, k, s, rng)
+        layers = [ly + (1,) for ly in LAYERS] if "--mobilenet" not in sys.argv else MOBILENET_LAYERS
+        for c_in, h, c_out, k, s, groups in layers:
+            model, flops = conv_model(c_in, h, c_out, k, s, rng, groups, relu6="--mobilenet" in sys.argv)
             x = aligned_empty((1, c_in, h, h), np.float32)
             x[...] = rng.standard_normal(x.shape)
-            compare(f"conv {c_in}x{h}x{h} -> {c_out} k{k} s{s}", model, flops, x)
-    if "--layers-only" not in sys.argv:
+            compare(f"conv {c_in}x{h}x{h} -> {c_out} k{k} s{s}" + (f" g{groups}" if groups > 1 else ""),
+                    model, flops, x)
+    if "--layers-only" not in sys.argv and "--mobilenet" not in sys.argv:
         model = resnet18()
         x = aligned_empty((1, 3, 224, 224), np.float32)
         x[...] = rng.standard_normal(x.shape)

@@ -122,7 +122,8 @@ class Executable:
         return sum(b.nbytes for b in self.plan.buffers if b.kind == TEMP and b.id not in fetched)
 
     def profile(self, feeds, repeat=10, variables=None):
-        """Mean seconds per kernel over `repeat` runs: {kernel name: seconds}. `feeds` is a
+        """Mean seconds per run in each kernel over `repeat` runs: {kernel name: seconds}, the calls of a
+        kernel several ops share summed. `feeds` is a
         feed_dict (as given to Session.run) or a list of arrays in feed order."""
         if isinstance(feeds, dict):
             from .feeds import check_feed

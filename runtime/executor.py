@@ -171,18 +171,19 @@ class Executor:
             trace.append((c.kernel, epoch + t0, epoch + time.perf_counter(), args))
 
     def profile(self, feeds, repeat=10, variables=None):
-        """Mean seconds of each kernel call over `repeat` runs, by kernel name."""
+        """Mean seconds per run spent in each kernel over `repeat` runs, by kernel name: a kernel that
+        several calls share (the same computation on the same shapes) sums all of its calls."""
         import time
         bufs, _ = self._bind(feeds, variables)
         rt.use_threads(self.num_threads)
-        totals = [0.0] * len(self.funcs)
+        totals = dict.fromkeys((c.kernel for c in self.plan.calls), 0.0)
         for _ in range(repeat):
-            for k, (f, args) in enumerate(zip(self.funcs, self.calls)):
+            for c, f, args in zip(self.plan.calls, self.funcs, self.calls):
                 arg_list = [bufs[i] for i in args]
                 t0 = time.perf_counter()
                 f(*arg_list)
-                totals[k] += time.perf_counter() - t0
-        return {c.kernel: t / repeat for c, t in zip(self.plan.calls, totals)}
+                totals[c.kernel] += time.perf_counter() - t0
+        return {name: t / repeat for name, t in totals.items()}
 
     def _bind(self, feeds, variables):
         """Bind feeds, variables and fresh output arrays; returns (buffers, fresh outputs by id)."""

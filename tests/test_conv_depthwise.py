@@ -15,6 +15,7 @@ CASES = [  # (x shape NCHW, w shape (C*multiplier, 1, kh, kw), strides, dilation
     ((2, 24, 15, 17), (24, 1, 3, 3), (2, 2), (1, 1), (1, 1, 1, 1)),    # stride 2 on odd sizes
     ((1, 8, 7, 7), (8, 1, 5, 5), (1, 1), (1, 1), (2, 2, 2, 2)),        # 5x5 on a small plane
     ((1, 6, 13, 11), (12, 1, 3, 2), (1, 2), (2, 1), (0, 1, 2, 0)),     # multiplier 2, dilation, uneven pads
+    ((1, 5, 9, 14), (5, 1, 3, 3), (2, 3), (1, 2), (1, 0, 1, 2)),       # column stride 3 with column dilation
 ]
 
 

@@ -56,3 +56,25 @@ def test_micro_kernels_use_full_vectors(mcpu, bits, register, monkeypatch):
         kinds = _fma_kinds(exe.module.mod.inspect_source("asm"))
         assert kinds, f"{name} for {mcpu}: no FMA instructions"
         assert kinds == {(register, "ps")}, f"{name} for {mcpu}: FMAs on {sorted(kinds)}, want only {register}"
+
+
+@pytest.mark.parametrize("mcpu,bits,register", ISAS)
+def test_max_pool_and_relu6_run_on_full_vectors(mcpu, bits, register, monkeypatch):
+    # the max-pool stencil's NaN-keeping max and a conv's ReLU6 (clip) epilogue test NaN on the float's
+    # bits: vector compares on whole registers of the target (tirx.isnan made TVM emit scalar code)
+    monkeypatch.setenv("GRAPHC_CACHE", "0")
+    target = cpu_target(mcpu=mcpu)
+    g = gc.Graph()
+    with g.as_default():
+        x = gc.placeholder(gc.float32, [1, 16, 32, 32])
+        pooled = gc.max_pool(x, [3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+        wd = gc.placeholder(gc.float32, [16, 1, 3, 3])
+        relu6 = gc.minimum(gc.relu(gc.conv(x, wd, pads=[1, 1, 1, 1], groups=16)), gc.constant(np.float32(6)))
+    feeds = {x: ((1, 16, 32, 32), "float32"), wd: ((16, 1, 3, 3), "float32")}
+    for name, fetch in (("max pool", pooled), ("depthwise conv + ReLU6", relu6)):
+        asm = gc.compile(fetch, {x: feeds[x], **({wd: feeds[wd]} if fetch is relu6 else {})},
+                         target=target).module.mod.inspect_source("asm")
+        compares = re.findall(r"\bv(?:p?cmp|max|min|u?comi)\w*\s+[^\n]*", asm)
+        scalar = [c for c in compares if re.match(r"v\w*(ss|sd)\b", c)]
+        assert any(f"%{register}" in c for c in compares), f"{name} for {mcpu}: no {register} compare or max"
+        assert not scalar, f"{name} for {mcpu}: scalar compares {scalar[:3]}"

@@ -235,3 +235,21 @@ def test_side_input_depending_on_the_matmul_through_another_kernel_stays_correct
         e = np.exp(m - m.max(axis=1, keepdims=True))
         want = np.maximum(m, 0) + np.exp(e / e.sum(axis=1, keepdims=True))
         np.testing.assert_allclose(sess.run(y, {x: xv}), want, rtol=1e-5, atol=1e-5)
+
+
+def test_profile_sums_the_calls_of_a_shared_kernel(monkeypatch):
+    import time
+    g = gc.Graph()
+    with g.as_default():
+        x = gc.placeholder(gc.float32, [4, 8])
+        w = gc.constant(np.full((8, 8), 0.5, "float32"))
+        h = gc.tanh(gc.matmul(gc.tanh(gc.matmul(x, w)), w))  # the same kernel, called twice
+        xv = np.ones((4, 8), "float32")
+        with gc.Session(graph=g) as sess:
+            exe = sess.compiled(h, {x: xv})
+    calls = [c.kernel for c in exe.plan.calls]
+    assert len(set(calls)) < len(calls), calls
+    ticks = iter(range(10 ** 6))
+    monkeypatch.setattr(time, "perf_counter", lambda: float(next(ticks)))  # every call lasts 1 "second"
+    times = exe.profile({x: xv}, repeat=3)
+    assert times == {k: float(calls.count(k)) for k in calls}

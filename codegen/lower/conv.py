@@ -67,7 +67,7 @@ def _tile_columns(wide):
     return wide_nr if pad[wide_nr] <= 1.05 * pad[narrow_nr] else narrow_nr
 
 
-def _phase_planes(x, k, st, d, p, cols):
+def _phase_planes(x, k, st, d, p, cols, fill=None):
     """The padded input of a 2-D conv as flat phase planes ("conv_pad_pack", kind CONV_PLANES), so that the
     conv's reads over a "wide" output grid of OH x Wq columns are contiguous runs.
 
@@ -75,7 +75,8 @@ def _phase_planes(x, k, st, d, p, cols):
     each), and the output computed over OH x Wq columns (Wq the phase width; the last Wq - OW of each
     row are discarded). The input read by kernel offset (r, t) at wide column j is then plane
     phase(r, t) at j + offset(r, t). Returns (planes [N, C, phases, length], Wq, phase(r, t), offset(r, t));
-    `cols` (a multiple of the register tile, >= OH * Wq) is how many wide columns the conv computes."""
+    `cols` (a multiple of the register tile, >= OH * Wq) is how many wide columns the conv computes;
+    `fill` (default 0) is the value of the padding."""
     c_in, (h, wd) = int(x.shape[1]), (int(x.shape[2]), int(x.shape[3]))
     n = int(x.shape[0])
     kh, kw = k
@@ -84,7 +85,7 @@ def _phase_planes(x, k, st, d, p, cols):
     hq, wq = -(-hp // sh), -(-wp // sw)
     length = cols + ((kh - 1) * d[0]) // sh * wq + ((kw - 1) * d[1]) // sw
     length = -(-length // wq) * wq   # whole rows: the copy's schedule loops over (row, column)
-    zero = tirx.const(0, x.dtype)
+    zero = tirx.const(0, x.dtype) if fill is None else fill
 
     # only the phases some kernel offset reads (one for a 1x1 kernel, whatever the stride)
     ph_h, ph_w = min(sh, (kh - 1) * d[0] + 1), min(sw, (kw - 1) * d[1] + 1)
@@ -152,17 +153,27 @@ def _depthwise_columns(wide):
     return lanes
 
 
+def _stencil_planes(x, k, st, d, p, oh, fill=None):
+    """The phase planes of a stencil over whole vectors of wide columns (_phase_planes) with the columns
+    at stride 1: returns (planes, Wq, phase, offset, NR, wide columns); output column xx is wide
+    column y * Wq + xx * stride. A column phase would make the plane copy a strided gather, which cost
+    several times the stencil (MobileNetV2's 96x112x112 stride-2 depthwise layer: 2.6 ms against 0.9)."""
+    st = (st[0], 1)
+    wq, _ = _wide_grid(x, st, p, oh, 1)
+    nr = _depthwise_columns(oh * wq)
+    _, cols = _wide_grid(x, st, p, oh, nr)
+    xf, wq, phase, offset = _phase_planes(x, k, st, d, p, cols, fill)
+    return xf, wq, phase, offset, nr, cols
+
+
 def _conv2d_depthwise(x, w, k, st, d, p, out_shape):
     """A 2-D depthwise conv (one input channel per group) as a stencil over the flat phase planes
-    (_phase_planes): per output channel, a tile of whole vectors of wide columns accumulates the kh x kw
+    (_stencil_planes): per output channel, a tile of whole vectors of wide columns accumulates the kh x kw
     taps in registers, each tap one broadcast weight times a contiguous run ("conv_depthwise" rule)."""
     n, c_out, oh, ow = out_shape
     multiplier = c_out // int(x.shape[1])
     kh, kw = k
-    wq, _ = _wide_grid(x, st, p, oh, 1)
-    nr = _depthwise_columns(oh * wq)
-    _, cols = _wide_grid(x, st, p, oh, nr)
-    xf, wq, phase, offset = _phase_planes(x, k, st, d, p, cols)
+    xf, wq, phase, offset, nr, cols = _stencil_planes(x, k, st, d, p, oh)
     rr = te.reduce_axis((0, kh), name="rr")
     rt = te.reduce_axis((0, kw), name="rt")
 
@@ -170,7 +181,7 @@ def _conv2d_depthwise(x, w, k, st, d, p, out_shape):
         return te.sum(w[o, 0, rr, rt] * xf[b, o // multiplier, phase(rr, rt), j + offset(rr, rt)], axis=[rr, rt])
     c = te.compute((n, c_out, cols), product, name="conv_depthwise",
                    attrs={kinds.KEY: kinds.CONV_DEPTHWISE, "gemm_nr": nr})
-    return te.compute(out_shape, lambda b, o, y, xx: c[b, o, y * wq + xx], name="conv")
+    return te.compute(out_shape, lambda b, o, y, xx: c[b, o, y * wq + xx * st[1]], name="conv")
 
 
 def _transposed_sum(in_sizes, k, s, d, pb, value, dtype, extra_axes=()):
@@ -379,9 +390,39 @@ def _out_spatial(node, x_shape):
     return pool_output_shape(node.attrs, [int(v) for v in x_shape])
 
 
+def _nan_max_reducer():
+    """max over float32 that keeps a NaN: the accumulator is NaN only if a value was, and `acc < v` is
+    false for a NaN accumulator, so only the new value needs the NaN test. Identity -inf."""
+    def combine(acc, v):
+        return tirx.Select(ieee.isnan(v), v, tirx.Select(acc < v, v, acc))
+    return te.comm_reducer(combine, lambda t: tirx.const(float("-inf"), t), name="nan_max")
+
+
+def _windows_inside_padding(k, s, d, p, in_sizes, out_sizes):
+    """Whether every pooling window ends inside the padded input (no ceil_mode window past the end)."""
+    nd = len(k)
+    return all((out_sizes[i] - 1) * s[i] + (k[i] - 1) * d[i] < in_sizes[i] + p[i] + p[nd + i] for i in range(nd))
+
+
+def _max_pool2d_stencil(x, k, s, d, p, out_shape):
+    """2-D float max pool as the depthwise stencil (_stencil_planes, padded with -inf) with a NaN-keeping
+    max in place of the multiply-add: contiguous vector runs instead of a per-element bounds test."""
+    n, c, oh, ow = out_shape
+    xf, wq, phase, offset, nr, cols = _stencil_planes(x, k, s, d, p, oh, tirx.const(float("-inf"), x.dtype))
+    rr = te.reduce_axis((0, k[0]), name="rr")
+    rt = te.reduce_axis((0, k[1]), name="rt")
+    nan_max = _nan_max_reducer()
+    m = te.compute((n, c, cols), lambda b, ch, j: nan_max(xf[b, ch, phase(rr, rt), j + offset(rr, rt)], axis=[rr, rt]),
+                   name="max_pool_stencil", attrs={kinds.KEY: kinds.CONV_DEPTHWISE, "gemm_nr": nr})
+    return te.compute(out_shape, lambda b, ch, y, xx: m[b, ch, y * wq + xx * s[1]], name="max_pool")
+
+
 @lowering("max_pool")
 def lower_max_pool(node, x):
     nd, k, s, d, p, in_sizes = _pool_params(node, x.shape)
+    out_shape = tuple(node.outputs[0].shape)
+    if nd == 2 and str(x.dtype) == "float32" and _windows_inside_padding(k, s, d, p, in_sizes, out_shape[2:]):
+        return _max_pool2d_stencil(x, k, s, d, p, out_shape)
     rk = [te.reduce_axis((0, k[i]), name=f"rk{i}") for i in range(nd)]
 
     def body(n, c, *sp):
