@@ -171,7 +171,8 @@ class Executor:
             trace.append((c.kernel, epoch + t0, epoch + time.perf_counter(), args))
 
     def profile(self, feeds, repeat=10, variables=None):
-        """Mean seconds of each kernel call over `repeat` runs, by kernel name."""
+        """Mean seconds per run spent in each kernel, by kernel name (a kernel called several times in one
+        run, e.g. shared by repeated layers, counts all its calls)."""
         import time
         bufs, _ = self._bind(feeds, variables)
         rt.use_threads(self.num_threads)
@@ -182,7 +183,10 @@ class Executor:
                 t0 = time.perf_counter()
                 f(*arg_list)
                 totals[k] += time.perf_counter() - t0
-        return {c.kernel: t / repeat for c, t in zip(self.plan.calls, totals)}
+        per_kernel = {}
+        for c, t in zip(self.plan.calls, totals):
+            per_kernel[c.kernel] = per_kernel.get(c.kernel, 0.0) + t / repeat
+        return per_kernel
 
     def _bind(self, feeds, variables):
         """Bind feeds, variables and fresh output arrays; returns (buffers, fresh outputs by id)."""
