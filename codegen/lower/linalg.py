@@ -71,7 +71,7 @@ def lower_matmul(node, a, b):
         j = jo * nr + ji
         return b_at(bidx, k, j) if n % nr == 0 else tirx.if_then_else(j < n, b_at(bidx, k, j), zero)
     packed_b = te.compute(b_batch + (np_ // nr, k_dim, nr), pack_b, name="matmul_packB",
-                          attrs={kinds.KEY: kinds.PACK})
+                          attrs={kinds.KEY: kinds.GEMM_PANELS, "transposed": int(bool(tb))})
     return _packed_gemm(a, packed_b, ta, out_shape)
 
 

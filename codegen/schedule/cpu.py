@@ -7,7 +7,8 @@ import tvm
 from graphc.registry import Registry
 
 from . import inline_spatial, is_reduction, sblocks
-from .kinds import CONV_DEPTHWISE, CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, GEMM, LAYER_NORM, LAYER_NORM_STATS, kind_of
+from .kinds import (CONV_DEPTHWISE, CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, GEMM, GEMM_PANELS, LAYER_NORM,
+                    LAYER_NORM_STATS, kind_of)
 from .rule import ScheduleRule
 
 PARALLEL_MIN_ELEMENTS = 1 << 14  # below this, waking the thread pool costs more than it saves
@@ -203,6 +204,31 @@ def schedule_gemm(sch, block, target):
     if target.num_threads > 1 and work >= GEMM_PARALLEL_MIN_MACS:
         sch.parallel(outer)
     sch.decompose_reduction(block, k)
+
+
+@block_schedule(GEMM_PANELS)
+def schedule_gemm_panels(sch, block, target):
+    """B copied into panels [..., N/NR, K, NR]: each panel row a whole-vector copy of a row of B; B given
+    transposed ([N, K]) is read along its rows (K innermost) instead, so no load is a gather. In parallel
+    over panels when large."""
+    *batch, jo, k, ji = sch.get_loops(block)
+    nr, k_ext = _extent(sch, ji) or 1, _extent(sch, k) or 1
+    lanes = target.vector_lanes(_dtype_bits(sch, block))
+    if int(sch.get(block).annotations.get("transposed", 0)):
+        if k_ext % lanes == 0:
+            ko, ki = sch.split(k, [None, lanes])
+            sch.reorder(ko, ji, ki)
+            sch.unroll(ji)
+            sch.vectorize(ki)
+    else:
+        if nr % lanes == 0:
+            if nr > lanes:
+                sch.unroll(sch.split(ji, [None, lanes])[0])
+            sch.vectorize(sch.get_loops(block)[-1])
+    outer = sch.fuse(*batch, jo) if batch else jo
+    if target.num_threads > 1 and (_extent(sch, outer) or 0) >= 2 and \
+            (_extent(sch, outer) or 0) * k_ext * nr >= PARALLEL_MIN_ELEMENTS:
+        sch.parallel(outer)
 
 
 @block_schedule(CONV_GEMM)

@@ -10,10 +10,11 @@ CONV_DEPTHWISE = "conv_depthwise"      # a depthwise conv's stencil over phase p
 CONV_WGRAD_GEMM = "conv_wgrad_gemm"    # a conv's weight gradient as per-channel GEMMs (attr gemm_nr)
 CONV_PLANES = "conv_planes"            # a conv's padded input copied into flat planes (attr plane_width)
 PACK = "pack"                          # a layout copy for a kernel's inner loop (GEMM panels): never inlined
+GEMM_PANELS = "gemm_panels"            # matmul's B copied into NR-column panels [..., N/NR, K, NR] (attr transposed)
 LAYER_NORM = "layer_norm"              # the normalized output of layer_norm (attr ln_rows)
 LAYER_NORM_STATS = "layer_norm_stats"  # layer_norm's per-row sums, placed by the LAYER_NORM rule
 
-LAYOUT_COPIES = frozenset({PACK, CONV_PLANES})  # blocks kept as loop nests of their own
+LAYOUT_COPIES = frozenset({PACK, GEMM_PANELS, CONV_PLANES})  # blocks kept as loop nests of their own
 
 
 def kind_of(sch, block):
