@@ -7,8 +7,8 @@ import tvm
 from graphc.registry import Registry
 
 from . import inline_spatial, is_reduction, sblocks
-from .kinds import (CONV_DEPTHWISE, CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, GEMM, GEMM_PANELS, LAYER_NORM,
-                    LAYER_NORM_STATS, kind_of)
+from .kinds import (CONV_DEPTHWISE, CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, EPILOGUE_DONE, GEMM, GEMM_PANELS, KEY,
+                    LAYER_NORM, LAYER_NORM_STATS, kind_of)
 from .rule import ScheduleRule
 
 PARALLEL_MIN_ELEMENTS = 1 << 14  # below this, waking the thread pool costs more than it saves
@@ -198,12 +198,32 @@ def schedule_gemm(sch, block, target):
     if nr > 1:  # (with nr == 1 the copy-out has no loop of its own: its last loop is ioi)
         sch.vectorize(sch.get_loops(acc)[-1])
         sch.vectorize(ji)
+        if GEMM_FUSE_EPILOGUE:
+            _epilogue_per_tile(sch, acc, ioi, nr)
     sch.unroll(ii)
     work = math.prod(_extent(sch, l) for l in batch) * m_pad * n_pad * k_ext
     outer = sch.fuse(*batch, ioo, jo)
     if target.num_threads > 1 and work >= GEMM_PARALLEL_MIN_MACS:
         sch.parallel(outer)
     sch.decompose_reduction(block, k)
+
+
+def _epilogue_per_tile(sch, acc, tile_loop, nr):
+    """The GEMM's one elementwise consumer (bias, activation, crop of padded rows) computed per register
+    tile right after the tile is stored, while it is in L1, instead of in a pass of its own over the
+    whole product. The consumer is marked `kinds.KEY: EPILOGUE_DONE` so the generic rules leave it."""
+    consumers = sch.get_consumers(acc)
+    if len(consumers) != 1 or is_reduction(sch, consumers[0]) or kind_of(sch, consumers[0]) is not None:
+        return
+    epilogue = consumers[0]
+    try:
+        sch.reverse_compute_at(epilogue, tile_loop)
+    except tvm.s_tir.schedule.ScheduleError:
+        return
+    last = sch.get_loops(epilogue)[-1]
+    if _extent(sch, last) == nr:
+        sch.vectorize(last)
+    sch.annotate(epilogue, KEY, EPILOGUE_DONE)
 
 
 @block_schedule(GEMM_PANELS)
@@ -350,6 +370,12 @@ def schedule_conv_epilogue(sch, block, target):
             sch.parallel(fused)
 
 
+@block_schedule(EPILOGUE_DONE)
+def _scheduled_with_gemm(sch, block, target):
+    """A GEMM epilogue already placed per register tile by the GEMM schedule (blocks run in order: the
+    GEMM came first): leave it."""
+
+
 @block_schedule(LAYER_NORM_STATS)
 def _scheduled_with_layer_norm(sch, block, target):
     """Layer-norm statistics are placed per row by the "layer_norm" rule (blocks run in order, so
@@ -398,6 +424,7 @@ def schedule_layer_norm(sch, block, target):
             sch.set_scope(b, 0, "local")
 
 
+GEMM_FUSE_EPILOGUE = True
 GEMM_PARALLEL_MIN_MACS = 1 << 18  # smaller products finish before the thread pool wakes
 GEMM_MC = 64  # rows of A per parallel work item: MC x K floats stay in L2 while B panels stream
 
@@ -441,7 +468,8 @@ class BlockwiseRule(ScheduleRule):
         plan = [(block, kind_of(sch, block), _reads_kind(sch, block, CONV_GEMM) or _reads_kind(sch, block, CONV_DEPTHWISE))
                 for block in sblocks(sch)]
         for block, kind, after_conv_gemm in plan:
-            schedule_block(sch, block, kind, after_conv_gemm, target)
+            # (a kind set since, by an earlier block's schedule, counts: e.g. a GEMM's placed epilogue)
+            schedule_block(sch, block, kind or kind_of(sch, block), after_conv_gemm, target)
         return sch
 
 

@@ -11,6 +11,7 @@ CONV_WGRAD_GEMM = "conv_wgrad_gemm"    # a conv's weight gradient as per-channel
 CONV_PLANES = "conv_planes"            # a conv's padded input copied into flat planes (attr plane_width)
 PACK = "pack"                          # a layout copy for a kernel's inner loop (GEMM panels): never inlined
 GEMM_PANELS = "gemm_panels"            # matmul's B copied into NR-column panels [..., N/NR, K, NR] (attr transposed)
+EPILOGUE_DONE = "epilogue_done"        # set by a schedule: a GEMM's elementwise consumer placed in its tile loop
 LAYER_NORM = "layer_norm"              # the normalized output of layer_norm (attr ln_rows)
 LAYER_NORM_STATS = "layer_norm_stats"  # layer_norm's per-row sums, placed by the LAYER_NORM rule
 
