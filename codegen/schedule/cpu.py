@@ -8,7 +8,7 @@ from graphc.registry import Registry
 
 from . import inline_spatial, is_reduction, sblocks
 from .kinds import (CONV_DEPTHWISE, CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, EPILOGUE_DONE, GEMM, GEMM_PANELS, KEY,
-                    LAYER_NORM, LAYER_NORM_STATS, kind_of)
+                    LAYER_NORM, LAYER_NORM_STATS, ROW_STATS, SOFTMAX, SOFTMAX_STATS, kind_of)
 from .rule import ScheduleRule
 
 PARALLEL_MIN_ELEMENTS = 1 << 14  # below this, waking the thread pool costs more than it saves
@@ -376,19 +376,21 @@ def _scheduled_with_gemm(sch, block, target):
     GEMM came first): leave it."""
 
 
-@block_schedule(LAYER_NORM_STATS)
-def _scheduled_with_layer_norm(sch, block, target):
-    """Layer-norm statistics are placed per row by the "layer_norm" rule (blocks run in order, so
-    these come first: leave them)."""
+@block_schedule(LAYER_NORM_STATS, SOFTMAX_STATS)
+def _scheduled_with_their_rows(sch, block, target):
+    """Row statistics (layer norm's sums, softmax's max and sum) are placed per row by their output's
+    rule (blocks run in order, so these come first: leave them)."""
 
 
-@block_schedule(LAYER_NORM)
-def schedule_layer_norm(sch, block, target):
-    """One parallel loop over rows; in each row the sum, the centered sum of squares (vector-wide
-    partial sums) and the vectorized normalization, so a row stays in cache and one barrier remains."""
-    rows = int(sch.get(block).annotations["ln_rows"])
+@block_schedule(LAYER_NORM, SOFTMAX)
+def schedule_row_normalization(sch, block, target):
+    """Layer norm, softmax: one parallel loop over rows; in each row the two statistics (vector-wide
+    partial results: sum and centered sum of squares, or max and sum of exp) and the vectorized output,
+    so a row stays in cache and one barrier remains."""
+    rows = int(sch.get(block).annotations["rows"])
     loops = sch.get_loops(block)
-    stats = [b for b in sblocks(sch) if kind_of(sch, b) == LAYER_NORM_STATS]
+    stats_kind = ROW_STATS[kind_of(sch, block)]
+    stats = [b for b in sblocks(sch) if kind_of(sch, b) == stats_kind]
     if rows == 0 or len(stats) != 2:
         for b in stats:
             schedule_reduction(sch, b, target)
