@@ -3,6 +3,7 @@ Vector widths and thread counts come from the Target, so the same rules serve AV
 import math
 
 import tvm
+from tvm.s_tir.schedule import ScheduleError
 
 from graphc.registry import Registry
 
@@ -198,8 +199,7 @@ def schedule_gemm(sch, block, target):
     if nr > 1:  # (with nr == 1 the copy-out has no loop of its own: its last loop is ioi)
         sch.vectorize(sch.get_loops(acc)[-1])
         sch.vectorize(ji)
-        if GEMM_FUSE_EPILOGUE:
-            _epilogue_per_tile(sch, acc, ioi, nr)
+        _epilogue_per_tile(sch, acc, ioi, nr)
     sch.unroll(ii)
     work = math.prod(_extent(sch, l) for l in batch) * m_pad * n_pad * k_ext
     outer = sch.fuse(*batch, ioo, jo)
@@ -218,7 +218,7 @@ def _epilogue_per_tile(sch, acc, tile_loop, nr):
     epilogue = consumers[0]
     try:
         sch.reverse_compute_at(epilogue, tile_loop)
-    except tvm.s_tir.schedule.ScheduleError:
+    except ScheduleError:  # a consumer that reads the tile's rows irregularly: left as a pass of its own
         return
     last = sch.get_loops(epilogue)[-1]
     if _extent(sch, last) == nr:
@@ -426,7 +426,6 @@ def schedule_row_normalization(sch, block, target):
             sch.set_scope(b, 0, "local")
 
 
-GEMM_FUSE_EPILOGUE = True
 GEMM_PARALLEL_MIN_MACS = 1 << 18  # smaller products finish before the thread pool wakes
 GEMM_MC = 64  # rows of A per parallel work item: MC x K floats stay in L2 while B panels stream
 
