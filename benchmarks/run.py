@@ -18,7 +18,8 @@ after warm-up) and one table is printed: graphc's median, each peer's, and graph
 
 A workload whose model graphc cannot import or compile yet is reported as 'not available: <reason>';
 a missing peer package likewise. Run: `make bench`, or .venv/bin/python benchmarks/run.py [--only a,d]
-[--repeat N] [--cpu-time] (see --help).
+[--repeat N] [--runs N] [--cpu-time] (see --help). The header names the CPU and its vector extensions;
+with --runs N each workload is timed N times and the table gives the median ratio and its min-max.
 
 With --cpu-time every runner gets 1 thread and each run is measured in the process's CPU time: on a
 machine shared with other jobs, wall-clock medians mostly measure the other jobs.
@@ -439,15 +440,36 @@ def time_runners(runners, repeat, warmup):
     return {name: float(np.median(t)) for name, t in samples.items()}
 
 
+def cpu_description():
+    """'<model> (LLVM: <cpu>), vector extensions: ...' of this machine, for the table's header."""
+    model, flags = "unknown CPU", []
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and model == "unknown CPU":
+                    model = value.strip()
+                elif key.strip() == "flags" and not flags:
+                    flags = value.split()
+    except OSError:
+        pass
+    vector = [f for f in flags if f in ("sse4_2", "avx", "avx2", "fma") or f.startswith(("avx512", "amx"))]
+    from graphc.host import host_cpu
+    return f"{model} (LLVM: {host_cpu()}), vector extensions: {' '.join(vector) or 'unknown'}"
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", default="", help="comma-separated workload keys (a..i, p..s); default all")
     ap.add_argument("--repeat", type=int, default=30, help="at least this many timed runs per runner, over 3 alternating rounds of at least 0.5 s each (median reported)")
     ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--runs", type=int, default=1,
+                    help="time each workload this many times: the table gives the median ratio and its min-max")
     ap.add_argument("--cpu-time", action="store_true",
                     help="1 thread per runner, timed in process CPU time (for a machine shared with other jobs)")
     args = ap.parse_args(argv)
     only = set(filter(None, args.only.split(",")))
+    print(cpu_description(), flush=True)
     rows = []
     for w in workloads():
         if only and w.key not in only:
@@ -458,19 +480,23 @@ def main(argv=None):
         except NotAvailable as e:
             rows.append((w, f"not available: {e}", []))
             continue
-        timed = time_runners([("graphc", ours)] + [(n, p) for n, p in peers if not isinstance(p, NotAvailable)],
-                             args.repeat, args.warmup)
-        cols = [(name, p if isinstance(p, NotAvailable) else timed[name]) for name, p in peers]
-        rows.append((w, timed["graphc"], cols))
+        runners = [("graphc", ours)] + [(n, p) for n, p in peers if not isinstance(p, NotAvailable)]
+        runs = [time_runners(runners, args.repeat, args.warmup) for _ in range(max(1, args.runs))]
+        cols = [(name, p, []) if isinstance(p, NotAvailable) else
+                (name, float(np.median([r[name] for r in runs])), [r["graphc"] / r[name] for r in runs])
+                for name, p in peers]
+        rows.append((w, float(np.median([r["graphc"] for r in runs])), cols))
         del ours, peers
     print(format_table(rows))
     clock = "process CPU time" if CPU_TIME else "wall time (only comparable on an otherwise idle machine)"
-    print(f"{THREADS} thread(s) per runner, medians of {clock}; {os.cpu_count()} CPUs, "
+    runs = f"; ratio: median of {args.runs} runs [min-max]" if args.runs > 1 else ""
+    print(f"{THREADS} thread(s) per runner, medians of {clock}{runs}; {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}")
     return rows
 
 
 def format_table(rows):
+    """The results as a text table; a peer column with several runs' ratios shows their median and min-max."""
     lines = [f"{'workload':<28} {'graphc ms':>10}  {'peer':<12} {'peer ms':>10} {'graphc/peer':>12}"]
     for w, ours, cols in rows:
         label = f"({w.key}) {w.title}"
@@ -479,12 +505,15 @@ def format_table(rows):
             continue
         if not cols:
             lines.append(f"{label:<28} {ours * 1e3:>10.3f}")
-        for i, (name, t) in enumerate(cols):
+        for i, (name, t, *ratios) in enumerate(cols):
             head = f"{label:<28} {ours * 1e3:>10.3f}" if i == 0 else " " * 39
+            ratios = ratios[0] if ratios else []
             if isinstance(t, NotAvailable):
                 lines.append(f"{head}  {name:<12} not available: {t}")
-            else:
-                lines.append(f"{head}  {name:<12} {t * 1e3:>10.3f} {ours / t:>12.2f}")
+                continue
+            spread = f"  [{min(ratios):.2f}-{max(ratios):.2f}]" if len(ratios) > 1 else ""
+            ratio = float(np.median(ratios)) if ratios else ours / t
+            lines.append(f"{head}  {name:<12} {t * 1e3:>10.3f} {ratio:>12.2f}{spread}")
     return "\n".join(lines)
 
 

@@ -129,3 +129,14 @@ def test_float16_matmul_accumulates_in_float32(a_shape, b_shape, rng):
         got = sess.run(gc.matmul(pa, pb), {pa: a, pb: b})
     want = np.matmul(a.astype("float32"), b.astype("float32")).astype("float16")
     np.testing.assert_array_equal(got, want)
+
+
+def test_register_block_rows_come_from_the_target():
+    """The matmul's register block is as tall as the accumulator registers allow (AVX2: 12 accumulators of
+    two 8-float vectors per row -> 6 rows; AVX-512: 28 of two 16-float -> 14), shortened where padding M
+    to it would cost more than a sixteenth of the rows."""
+    from graphc.codegen.lower.linalg import matmul_rows
+    from graphc.codegen.target import cpu_target
+    avx2, avx512 = cpu_target(mcpu="haswell"), cpu_target(mcpu="znver4")
+    assert [matmul_rows(m, avx2) for m in (64, 128, 96, 16)] == [6, 6, 6, 4]
+    assert [matmul_rows(m, avx512) for m in (256, 128, 140)] == [14, 13, 14]

@@ -71,3 +71,20 @@ def test_float16_sums_accumulate_in_float32(rng):
     np.testing.assert_array_equal(got_sum, x.sum(axis=-1))
     e = np.exp(x - x.max(-1, keepdims=True))
     np.testing.assert_allclose(got_softmax.astype("float32"), e / e.sum(-1, keepdims=True), rtol=1e-3, atol=0)
+
+
+@pytest.mark.parametrize("shape", [(4, 128, 128), (128, 10), (3, 7), (2, 5, 33)])
+def test_row_softmax_matches_numpy(shape):
+    """softmax and log_softmax over the last axis (max, sum of exp and output per row in one loop), with a
+    fused scale/shift prologue and -inf entries (masked scores)."""
+    rng = np.random.default_rng(0)
+    xv = (rng.standard_normal(shape) * 3).astype(np.float32)
+    xv.reshape(-1, shape[-1])[:, 0] = -np.inf
+    x = gc.placeholder(gc.float32, list(shape))
+    with gc.Session() as sess:
+        soft, log_soft = sess.run([gc.nn.softmax(x * 0.125 + 1.0), gc.nn.log_softmax(x)], {x: xv})
+    z = xv.astype(np.float64) * 0.125 + 1.0
+    e = np.exp(z - z.max(-1, keepdims=True))
+    np.testing.assert_allclose(soft, e / e.sum(-1, keepdims=True), rtol=1e-5, atol=1e-6)
+    shifted = xv.astype(np.float64) - xv.max(-1, keepdims=True)
+    np.testing.assert_allclose(log_soft, shifted - np.log(np.exp(shifted).sum(-1, keepdims=True)), rtol=1e-5, atol=1e-5)

@@ -11,16 +11,25 @@ from . import lowering
 from .reduce import acc_dtype
 
 MR = 4    # rows of the register block
+PAD_FRACTION = 1 / 16  # padding rows of A (computed, then cropped) a bigger register block may cost
 PACK_MIN_ROWS = 16  # below this, B is read once or twice: packing it costs more than it saves
 
 
-def gemm_tiles(m):
-    """(rows per register block, padded M) for an M-row product."""
-    if m % MR == 0:
-        return MR, m
-    if m < MR:
+def gemm_tiles(m, mr=MR):
+    """(rows per register block, padded M) for an M-row product with register blocks of `mr` rows."""
+    if m % mr == 0:
+        return mr, m
+    if m < mr:
         return m, m
-    return MR, (m + MR - 1) // MR * MR
+    return mr, (m + mr - 1) // mr * mr
+
+
+def matmul_rows(m, target):
+    """Rows of the matmul's register block: as many as the accumulator registers hold beside one panel's
+    vectors per row (6 on AVX2, 14 on AVX-512: fewer loads of B per FMA), the largest that pads M by at
+    most PAD_FRACTION, else MR."""
+    most = target.accumulator_registers // max(1, target.gemm_panel_width // target.vector_lanes(32))
+    return next((r for r in range(most, MR, -1) if -(-m // r) * r - m <= m * PAD_FRACTION), MR)
 
 
 def _unpadded(c, dtype, out_shape):
@@ -62,7 +71,7 @@ def lower_matmul(node, a, b):
         j = jo * nr + ji
         return b_at(bidx, k, j) if n % nr == 0 else tirx.if_then_else(j < n, b_at(bidx, k, j), zero)
     packed_b = te.compute(b_batch + (np_ // nr, k_dim, nr), pack_b, name="matmul_packB",
-                          attrs={kinds.KEY: kinds.PACK})
+                          attrs={kinds.KEY: kinds.GEMM_PANELS, "transposed": int(bool(tb))})
     return _packed_gemm(a, packed_b, ta, out_shape)
 
 
@@ -78,7 +87,7 @@ def _packed_gemm(a, packed_b, ta, out_shape):
     batch, m = out_shape[:-2], out_shape[-2]
     k_dim = int(packed_b.shape[-2])
     zero = tirx.const(0, str(a.dtype))
-    mr, mp = gemm_tiles(m)
+    mr, mp = gemm_tiles(m, matmul_rows(m, current_target()))
     nr = int(packed_b.shape[-1])
     np_ = int(packed_b.shape[-3]) * nr
     a_batch, b_batch = tuple(a.shape[:-2]), tuple(packed_b.shape[:-3])

@@ -15,18 +15,33 @@ def _exp(x):
 
 @lowering("softmax", "log_softmax")
 def lower_softmax(node, x):
-    axis = normalize_axis(node.attrs["axis"], len(x.shape))
-    m = topi.max(x, axis=axis, keepdims=True)
-    shifted = te.compute(x.shape, lambda *i: x(*i) - m(*[0 if d == axis else v for d, v in enumerate(i)]),
-                         name="shifted")
-    s = float16_safe_sum(_exp(shifted), axis, True)
-    e = _exp(shifted)
+    """Max-shifted exp and its sum. Over the last axis of float32 the row max and sum are annotated row
+    statistics (kinds.SOFTMAX_STATS), so the CPU schedule computes max, sum and output row by row."""
+    rank = len(x.shape)
+    axis = normalize_axis(node.attrs["axis"], rank)
+    rows = axis == rank - 1 and str(x.dtype) == "float32"
 
     def at(t, i):
         return t(*[0 if d == axis else v for d, v in enumerate(i)])
+    if rows:
+        stat_shape = tuple(x.shape[:-1]) + (1,)
+        k = te.reduce_axis((0, x.shape[-1]), name="k")
+        m = te.compute(stat_shape, lambda *i: te.max(x(*i[:-1], k), axis=k), name="softmax_max",
+                       attrs={kinds.KEY: kinds.SOFTMAX_STATS})
+    else:
+        m = topi.max(x, axis=axis, keepdims=True)
+    shifted = te.compute(x.shape, lambda *i: x(*i) - at(m, i), name="shifted")
+    e = _exp(shifted)
+    if rows:
+        k = te.reduce_axis((0, x.shape[-1]), name="k")
+        s = te.compute(stat_shape, lambda *i: te.sum(e(*i[:-1], k), axis=k), name="softmax_sum",
+                       attrs={kinds.KEY: kinds.SOFTMAX_STATS})
+    else:
+        s = float16_safe_sum(e, axis, True)
+    out_attrs = {kinds.KEY: kinds.SOFTMAX, "rows": rank - 1} if rows else None
     if node.op == "softmax":
-        return te.compute(x.shape, lambda *i: e(*i) / at(s, i), name="softmax")
-    return te.compute(x.shape, lambda *i: shifted(*i) - te.log(at(s, i)), name="log_softmax")
+        return te.compute(x.shape, lambda *i: e(*i) / at(s, i), name="softmax", attrs=out_attrs)
+    return te.compute(x.shape, lambda *i: shifted(*i) - te.log(at(s, i)), name="log_softmax", attrs=out_attrs)
 
 
 @lowering("layer_norm")
@@ -58,7 +73,7 @@ def lower_layer_norm(node, x, gamma, beta):
     eps = tirx.const(node.attrs["epsilon"], dt)
     return te.compute(x.shape, lambda *i: (x(*i) - at(total, i) * inv_n) * te.rsqrt(at(var, i) * inv_n + eps)
                       * param(gamma, i) + param(beta, i), name="layer_norm",
-                      attrs={kinds.KEY: kinds.LAYER_NORM, "ln_rows": begin})
+                      attrs={kinds.KEY: kinds.LAYER_NORM, "rows": begin})
 
 
 def _square(v):

@@ -3,11 +3,13 @@ Vector widths and thread counts come from the Target, so the same rules serve AV
 import math
 
 import tvm
+from tvm.s_tir.schedule import ScheduleError
 
 from graphc.registry import Registry
 
 from . import inline_spatial, is_reduction, sblocks
-from .kinds import CONV_DEPTHWISE, CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, GEMM, LAYER_NORM, LAYER_NORM_STATS, kind_of
+from .kinds import (CONV_DEPTHWISE, CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, EPILOGUE_DONE, GEMM, GEMM_PANELS, KEY,
+                    LAYER_NORM, LAYER_NORM_STATS, ROW_STATS, SOFTMAX, SOFTMAX_STATS, kind_of)
 from .rule import ScheduleRule
 
 PARALLEL_MIN_ELEMENTS = 1 << 14  # below this, waking the thread pool costs more than it saves
@@ -197,12 +199,56 @@ def schedule_gemm(sch, block, target):
     if nr > 1:  # (with nr == 1 the copy-out has no loop of its own: its last loop is ioi)
         sch.vectorize(sch.get_loops(acc)[-1])
         sch.vectorize(ji)
+        _epilogue_per_tile(sch, acc, ioi, nr)
     sch.unroll(ii)
     work = math.prod(_extent(sch, l) for l in batch) * m_pad * n_pad * k_ext
     outer = sch.fuse(*batch, ioo, jo)
     if target.num_threads > 1 and work >= GEMM_PARALLEL_MIN_MACS:
         sch.parallel(outer)
     sch.decompose_reduction(block, k)
+
+
+def _epilogue_per_tile(sch, acc, tile_loop, nr):
+    """The GEMM's one elementwise consumer (bias, activation, crop of padded rows) computed per register
+    tile right after the tile is stored, while it is in L1, instead of in a pass of its own over the
+    whole product. The consumer is marked `kinds.KEY: EPILOGUE_DONE` so the generic rules leave it."""
+    consumers = sch.get_consumers(acc)
+    if len(consumers) != 1 or is_reduction(sch, consumers[0]) or kind_of(sch, consumers[0]) is not None:
+        return
+    epilogue = consumers[0]
+    try:
+        sch.reverse_compute_at(epilogue, tile_loop)
+    except ScheduleError:  # a consumer that reads the tile's rows irregularly: left as a pass of its own
+        return
+    last = sch.get_loops(epilogue)[-1]
+    if _extent(sch, last) == nr:
+        sch.vectorize(last)
+    sch.annotate(epilogue, KEY, EPILOGUE_DONE)
+
+
+@block_schedule(GEMM_PANELS)
+def schedule_gemm_panels(sch, block, target):
+    """B copied into panels [..., N/NR, K, NR]: each panel row a whole-vector copy of a row of B; B given
+    transposed ([N, K]) is read along its rows (K innermost) instead, so no load is a gather. In parallel
+    over panels when large."""
+    *batch, jo, k, ji = sch.get_loops(block)
+    nr, k_ext = _extent(sch, ji) or 1, _extent(sch, k) or 1
+    lanes = target.vector_lanes(_dtype_bits(sch, block))
+    if int(sch.get(block).annotations.get("transposed", 0)):
+        if k_ext % lanes == 0:
+            ko, ki = sch.split(k, [None, lanes])
+            sch.reorder(ko, ji, ki)
+            sch.unroll(ji)
+            sch.vectorize(ki)
+    else:
+        if nr % lanes == 0:
+            if nr > lanes:
+                sch.unroll(sch.split(ji, [None, lanes])[0])
+            sch.vectorize(sch.get_loops(block)[-1])
+    outer = sch.fuse(*batch, jo) if batch else jo
+    if target.num_threads > 1 and (_extent(sch, outer) or 0) >= 2 and \
+            (_extent(sch, outer) or 0) * k_ext * nr >= PARALLEL_MIN_ELEMENTS:
+        sch.parallel(outer)
 
 
 @block_schedule(CONV_GEMM)
@@ -324,19 +370,27 @@ def schedule_conv_epilogue(sch, block, target):
             sch.parallel(fused)
 
 
-@block_schedule(LAYER_NORM_STATS)
-def _scheduled_with_layer_norm(sch, block, target):
-    """Layer-norm statistics are placed per row by the "layer_norm" rule (blocks run in order, so
-    these come first: leave them)."""
+@block_schedule(EPILOGUE_DONE)
+def _scheduled_with_gemm(sch, block, target):
+    """A GEMM epilogue already placed per register tile by the GEMM schedule (blocks run in order: the
+    GEMM came first): leave it."""
 
 
-@block_schedule(LAYER_NORM)
-def schedule_layer_norm(sch, block, target):
-    """One parallel loop over rows; in each row the sum, the centered sum of squares (vector-wide
-    partial sums) and the vectorized normalization, so a row stays in cache and one barrier remains."""
-    rows = int(sch.get(block).annotations["ln_rows"])
+@block_schedule(LAYER_NORM_STATS, SOFTMAX_STATS)
+def _scheduled_with_their_rows(sch, block, target):
+    """Row statistics (layer norm's sums, softmax's max and sum) are placed per row by their output's
+    rule (blocks run in order, so these come first: leave them)."""
+
+
+@block_schedule(LAYER_NORM, SOFTMAX)
+def schedule_row_normalization(sch, block, target):
+    """Layer norm, softmax: one parallel loop over rows; in each row the two statistics (vector-wide
+    partial results: sum and centered sum of squares, or max and sum of exp) and the vectorized output,
+    so a row stays in cache and one barrier remains."""
+    rows = int(sch.get(block).annotations["rows"])
     loops = sch.get_loops(block)
-    stats = [b for b in sblocks(sch) if kind_of(sch, b) == LAYER_NORM_STATS]
+    stats_kind = ROW_STATS[kind_of(sch, block)]
+    stats = [b for b in sblocks(sch) if kind_of(sch, b) == stats_kind]
     if rows == 0 or len(stats) != 2:
         for b in stats:
             schedule_reduction(sch, b, target)
@@ -415,7 +469,8 @@ class BlockwiseRule(ScheduleRule):
         plan = [(block, kind_of(sch, block), _reads_kind(sch, block, CONV_GEMM) or _reads_kind(sch, block, CONV_DEPTHWISE))
                 for block in sblocks(sch)]
         for block, kind, after_conv_gemm in plan:
-            schedule_block(sch, block, kind, after_conv_gemm, target)
+            # (a kind set since, by an earlier block's schedule, counts: e.g. a GEMM's placed epilogue)
+            schedule_block(sch, block, kind or kind_of(sch, block), after_conv_gemm, target)
         return sch
 
 

@@ -11,10 +11,15 @@ CONV_WGRAD_GEMM = "conv_wgrad_gemm"    # a conv's weight gradient as per-channel
 CONV_PLANES = "conv_planes"            # a conv's padded input copied into flat planes (attr plane_width)
 PACK = "pack"                          # a layout copy for a kernel's inner loop (GEMM panels): never inlined
 STORED = "stored"                      # a value computed once into a buffer: its Lets must not be inlined twice
-LAYER_NORM = "layer_norm"              # the normalized output of layer_norm (attr ln_rows)
+GEMM_PANELS = "gemm_panels"            # matmul's B copied into NR-column panels [..., N/NR, K, NR] (attr transposed)
+EPILOGUE_DONE = "epilogue_done"        # set by a schedule: a GEMM's elementwise consumer placed in its tile loop
+LAYER_NORM = "layer_norm"              # the normalized output of layer_norm (attr rows: leading dims)
 LAYER_NORM_STATS = "layer_norm_stats"  # layer_norm's per-row sums, placed by the LAYER_NORM rule
+SOFTMAX = "softmax"                    # (log_)softmax's output over the last axis (attr rows: leading dims)
+SOFTMAX_STATS = "softmax_stats"        # softmax's row max and row sum of exp, placed by the SOFTMAX rule
+ROW_STATS = {LAYER_NORM: LAYER_NORM_STATS, SOFTMAX: SOFTMAX_STATS}  # a row-wise output -> its statistics' kind
 
-LAYOUT_COPIES = frozenset({PACK, CONV_PLANES, STORED})  # blocks kept as loop nests of their own
+LAYOUT_COPIES = frozenset({PACK, GEMM_PANELS, CONV_PLANES, STORED})  # blocks kept as loop nests of their own
 
 
 def kind_of(sch, block):
