@@ -24,6 +24,7 @@ from .dce import dce
 from .rewrite import rebuild
 
 PREFIX = "remat/"   # names of the recomputing copies
+CHEAP = (Pattern.ELEMWISE, Pattern.BROADCAST, Pattern.INJECTIVE)  # recomputed per reader (fusable)
 MIN_GAP = 3         # a tensor whose uses lie within this many nodes of each other is never dropped
 
 
@@ -147,8 +148,11 @@ def apply_remat(graph, fetches, dropped):
         return dropped[id(u)].split >= at if id(u) in dropped else last_read.get(id(u), -1) >= at
 
     def recomputed(t, tensors, g, at):
-        if id(t) in copies:
-            return copies[id(t)]
+        # a cheap elementwise copy is made again for each reader, so fusion puts it in that reader's
+        # kernel and it never takes arena space; other copies are made once and shared
+        key = (id(t), at) if t.node.opdef.pattern in CHEAP else id(t)
+        if key in copies:
+            return copies[key]
         node = t.node
         inputs = []
         for u in node.inputs:
@@ -158,8 +162,8 @@ def apply_remat(graph, fetches, dropped):
         new = g.create_node(node.op, inputs, node.attrs, PREFIX + node.name)
         copy_names.append(new.name)
         for old, nt in zip(node.outputs, new.outputs):
-            copies[id(old)] = nt
-        return copies[id(t)]
+            copies[key if old is t else (id(old), at) if old.node.opdef.pattern in CHEAP else id(old)] = nt
+        return copies[key]
 
     def rule(node, inputs, g):
         at = position[id(node)]
@@ -294,12 +298,31 @@ def remat(graph, fetches, budget, arena_of):
         report.evaluations += 1
         return arena_of(g, f, names), g, f, names, dropped
 
-    # greedy: cheapest recomputation per byte first, each kept unless the planned arena grows; then
-    # the ones the budget does not need are dropped again (most FLOPs first)
+    # greedy by size, largest first: a whole size class at once when that shrinks the arena, else its
+    # tensors one by one, cheapest recomputation per byte first, each kept unless the arena grows;
+    # then the ones the budget does not need are dropped again (most FLOPs first)
     chosen, current = [], best
-    for c in sorted(candidates, key=lambda c: c.flops / max(1, c.nbytes)):
+    sizes = sorted({c.nbytes for c in candidates}, reverse=True)
+    for nbytes in sizes:
         if current[0] <= budget:
             break
+        same = sorted((c for c in candidates if c.nbytes == nbytes), key=lambda c: c.flops / max(1, c.nbytes))
+        if len(same) > 1:
+            result = evaluate({id(k.tensor): k for k in chosen + same})
+            if result is not None and result[0] < current[0]:
+                chosen, current = chosen + same, result
+                continue
+        for c in same:
+            if current[0] <= budget:
+                break
+            result = evaluate({id(k.tensor): k for k in chosen + [c]})
+            if result is not None and result[0] <= current[0]:
+                chosen, current = chosen + [c], result
+    for c in sorted(candidates, key=lambda c: c.flops / max(1, c.nbytes)):  # the rest, across sizes
+        if current[0] <= budget:
+            break
+        if c in chosen:
+            continue
         result = evaluate({id(k.tensor): k for k in chosen + [c]})
         if result is not None and result[0] <= current[0]:
             chosen, current = chosen + [c], result
@@ -320,7 +343,7 @@ def remat(graph, fetches, budget, arena_of):
             if result is not None and result[0] < best[0]:
                 best = result
                 report.method = f"segments of {k}"
-    arena, graph, fetches, names, _ = best
+    arena, graph, fetches, names, dropped = best
     if arena > budget:
         raise RematError(f"no rematerialization plan fits the memory budget of {int(budget)} bytes: the "
                          f"smallest arena found is {arena} bytes (unconstrained: {base} bytes, "
@@ -329,6 +352,6 @@ def remat(graph, fetches, budget, arena_of):
     if report.method == "reorder" and names:
         report.method = "greedy"
     report.copies = list(names)
-    report.tensors = [name[len(PREFIX):] for name in names]
+    report.tensors = sorted({c.tensor.node.name for c in dropped.values()})
     report.added_flops = _recompute_flops(graph, names)
     return graph, fetches, report
