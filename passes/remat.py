@@ -5,12 +5,16 @@ A dropped tensor's late readers read a copy of its producer, placed in graph ord
 first of them; the copy reads the original inputs, or the copies of inputs that are dropped too, so a
 chain of dropped tensors is recomputed once from the nearest kept one (Chen et al.'s segments). The
 copies are the same ops with the same attributes on the same values, so they compute the same
-numbers. Random ops read their run counter like any input, so a copy draws the same values.
+numbers. Random ops read their run counter like any input, so a copy draws the same values. A copy of
+an elementwise or injective op is made again for each late reader, so fusion puts it in that reader's
+kernel (a GELU's or a scale's intermediates then never take arena space in the backward pass).
 
-The choice is greedy on FLOPs per byte, with the real arena planner in the loop (`arena_of` runs fusion
-and memory planning on a candidate graph); when greedy cannot reach the budget, evenly spaced
-checkpoints (sqrt(n) segments and their neighbours) are tried. A plan that fits nowhere is an error
-naming the smallest arena found.
+The choice is greedy with the real arena planner in the loop (`arena_of` runs fusion and memory
+planning on a candidate graph): largest tensors first, a whole size class at once when that shrinks
+the arena (one plan for all of a transformer's attention probabilities and MLP activations), else one
+by one, cheapest FLOPs per byte first; then the remaining candidates across sizes. When greedy cannot
+reach the budget, evenly spaced checkpoints (sqrt(n) segments and their neighbours) are tried. A plan
+that fits nowhere is an error naming the smallest arena found.
 """
 import math
 from dataclasses import dataclass, field

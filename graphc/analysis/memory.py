@@ -61,21 +61,15 @@ def _best_fit(calls, temps, in_place_calls):
     return offsets, end
 
 
-def _by_size(calls, temps, in_place_calls):
-    """plan_memory() largest buffer first, each at the lowest offset no buffer alive with it holds."""
+def _by_size(calls, temps):
+    """plan_memory() largest buffer first, each at the lowest offset no buffer alive with it holds
+    (no writing in place: a block shared at another offset would be overwritten before it is read)."""
     start, end = {}, {}
     for i, (ins, outs) in enumerate(calls):
-        for b in outs:
+        for b in list(ins) + list(outs):
             if b in temps:
-                start.setdefault(b, 2 * i)
-                end[b] = 2 * i
-        for b in ins:
-            if b in temps:
-                start.setdefault(b, 2 * i)
-                # an in-place call's dying input may share its output's block: it ends just before
-                end[b] = 2 * i - (1 if i in in_place_calls else 0)
-    for b in start:  # an input that is also an output of the same call ends no earlier than it starts
-        end[b] = max(end[b], start[b])
+                start.setdefault(b, i)
+                end[b] = i
     placed, offsets, arena = [], {}, 0  # placed: (offset, size, start, end)
     for b in sorted(start, key=lambda b: (-_aligned(temps[b]), start[b])):
         need, offset = _aligned(temps[b]), 0
@@ -94,5 +88,5 @@ def plan_memory(calls, temps, in_place_calls=frozenset()):
 
     Returns ({buffer id: offset}, arena bytes). Calls in `in_place_calls` may reuse a dying input.
     """
-    plans = [_best_fit(calls, temps, in_place_calls), _by_size(calls, temps, in_place_calls)]
+    plans = [_best_fit(calls, temps, in_place_calls), _by_size(calls, temps)]
     return min(plans, key=lambda plan: plan[1])
