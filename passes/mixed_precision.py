@@ -4,9 +4,10 @@ master weights) stays float32. graphc.train.mixed_precision asks for it; the com
 after specialization, so the casts it adds are fused and planned like any other op.
 
 float16 kernels compute in float16 as TVM generates them. bfloat16 is a type graphc holds as bits
-(graphc/dtypes.py), so a bfloat16 product rounds its operands to bfloat16 and its result back to
-bfloat16, accumulating in float32 between: the values a bfloat16 GEMM with float32 accumulation
-(AVX-512 BF16, AMX, tensor cores) produces, on any CPU.
+(graphc/dtypes.py), so a bfloat16 product rounds its operands to bfloat16 and accumulates in float32:
+the float32 values a bfloat16 GEMM with float32 accumulation and output (AVX-512 BF16's vdpbf16ps,
+AMX, tensor cores) produces, on any CPU. (Rounding the result too made the rounding of one product and
+that of the next product's operand fuse into one expression TVM took minutes to simplify.)
 """
 from graphc import dtypes
 
@@ -37,7 +38,7 @@ def low_precision(dtype):
         for k in floats:
             inputs[k] = cast(inputs[k], low) if low == dtypes.float16 else _rounded(inputs[k], low)
         out = g.create_node(node.op, inputs, node.attrs, node.name).outputs[0]
-        return [cast(out, dtypes.float32) if low == dtypes.float16 else _rounded(out, low)]
+        return [cast(out, dtypes.float32) if low == dtypes.float16 else out]
 
     def mixed_precision(graph, fetches):
         return rebuild(graph, fetches, rule)

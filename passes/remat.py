@@ -5,12 +5,16 @@ A dropped tensor's late readers read a copy of its producer, placed in graph ord
 first of them; the copy reads the original inputs, or the copies of inputs that are dropped too, so a
 chain of dropped tensors is recomputed once from the nearest kept one (Chen et al.'s segments). The
 copies are the same ops with the same attributes on the same values, so they compute the same
-numbers. Random ops read their run counter like any input, so a copy draws the same values.
+numbers. Random ops read their run counter like any input, so a copy draws the same values. A copy of
+an elementwise or injective op is made again for each late reader, so fusion puts it in that reader's
+kernel (a GELU's or a scale's intermediates then never take arena space in the backward pass).
 
-The choice is greedy on FLOPs per byte, with the real arena planner in the loop (`arena_of` runs fusion
-and memory planning on a candidate graph); when greedy cannot reach the budget, evenly spaced
-checkpoints (sqrt(n) segments and their neighbours) are tried. A plan that fits nowhere is an error
-naming the smallest arena found.
+The choice is greedy with the real arena planner in the loop (`arena_of` runs fusion and memory
+planning on a candidate graph): largest tensors first, a whole size class at once when that shrinks
+the arena (one plan for all of a transformer's attention probabilities and MLP activations), else one
+by one, cheapest FLOPs per byte first; then the remaining candidates across sizes. When greedy cannot
+reach the budget, evenly spaced checkpoints (sqrt(n) segments and their neighbours) are tried. A plan
+that fits nowhere is an error naming the smallest arena found.
 """
 import math
 from dataclasses import dataclass, field
@@ -24,6 +28,7 @@ from .dce import dce
 from .rewrite import rebuild
 
 PREFIX = "remat/"   # names of the recomputing copies
+CHEAP = (Pattern.ELEMWISE, Pattern.BROADCAST, Pattern.INJECTIVE)  # recomputed per reader (fusable)
 MIN_GAP = 3         # a tensor whose uses lie within this many nodes of each other is never dropped
 
 
@@ -147,8 +152,11 @@ def apply_remat(graph, fetches, dropped):
         return dropped[id(u)].split >= at if id(u) in dropped else last_read.get(id(u), -1) >= at
 
     def recomputed(t, tensors, g, at):
-        if id(t) in copies:
-            return copies[id(t)]
+        # a cheap elementwise copy is made again for each reader, so fusion puts it in that reader's
+        # kernel and it never takes arena space; other copies are made once and shared
+        key = (id(t), at) if t.node.opdef.pattern in CHEAP else id(t)
+        if key in copies:
+            return copies[key]
         node = t.node
         inputs = []
         for u in node.inputs:
@@ -158,8 +166,8 @@ def apply_remat(graph, fetches, dropped):
         new = g.create_node(node.op, inputs, node.attrs, PREFIX + node.name)
         copy_names.append(new.name)
         for old, nt in zip(node.outputs, new.outputs):
-            copies[id(old)] = nt
-        return copies[id(t)]
+            copies[key if old is t else (id(old), at) if old.node.opdef.pattern in CHEAP else id(old)] = nt
+        return copies[key]
 
     def rule(node, inputs, g):
         at = position[id(node)]
@@ -294,12 +302,31 @@ def remat(graph, fetches, budget, arena_of):
         report.evaluations += 1
         return arena_of(g, f, names), g, f, names, dropped
 
-    # greedy: cheapest recomputation per byte first, each kept unless the planned arena grows; then
-    # the ones the budget does not need are dropped again (most FLOPs first)
+    # greedy by size, largest first: a whole size class at once when that shrinks the arena, else its
+    # tensors one by one, cheapest recomputation per byte first, each kept unless the arena grows;
+    # then the ones the budget does not need are dropped again (most FLOPs first)
     chosen, current = [], best
-    for c in sorted(candidates, key=lambda c: c.flops / max(1, c.nbytes)):
+    sizes = sorted({c.nbytes for c in candidates}, reverse=True)
+    for nbytes in sizes:
         if current[0] <= budget:
             break
+        same = sorted((c for c in candidates if c.nbytes == nbytes), key=lambda c: c.flops / max(1, c.nbytes))
+        if len(same) > 1:
+            result = evaluate({id(k.tensor): k for k in chosen + same})
+            if result is not None and result[0] < current[0]:
+                chosen, current = chosen + same, result
+                continue
+        for c in same:
+            if current[0] <= budget:
+                break
+            result = evaluate({id(k.tensor): k for k in chosen + [c]})
+            if result is not None and result[0] <= current[0]:
+                chosen, current = chosen + [c], result
+    for c in sorted(candidates, key=lambda c: c.flops / max(1, c.nbytes)):  # the rest, across sizes
+        if current[0] <= budget:
+            break
+        if c in chosen:
+            continue
         result = evaluate({id(k.tensor): k for k in chosen + [c]})
         if result is not None and result[0] <= current[0]:
             chosen, current = chosen + [c], result
@@ -320,7 +347,7 @@ def remat(graph, fetches, budget, arena_of):
             if result is not None and result[0] < best[0]:
                 best = result
                 report.method = f"segments of {k}"
-    arena, graph, fetches, names, _ = best
+    arena, graph, fetches, names, dropped = best
     if arena > budget:
         raise RematError(f"no rematerialization plan fits the memory budget of {int(budget)} bytes: the "
                          f"smallest arena found is {arena} bytes (unconstrained: {base} bytes, "
@@ -329,6 +356,6 @@ def remat(graph, fetches, budget, arena_of):
     if report.method == "reorder" and names:
         report.method = "greedy"
     report.copies = list(names)
-    report.tensors = [name[len(PREFIX):] for name in names]
+    report.tensors = sorted({c.tensor.node.name for c in dropped.values()})
     report.added_flops = _recompute_flops(graph, names)
     return graph, fetches, report

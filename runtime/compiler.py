@@ -389,15 +389,16 @@ def compile_graph(graph, fetches, target="cpu", opt_level=3, feed_tensors=(), ou
     pass_records = []
     graph, fetches = stages.run("optimize", optimize, graph, fetches, options.passes, records=pass_records,
                                 dump=lambda r: graph_text(r[0]))
+    graph, fetches, checks = stages.run("index_checks", add_index_checks, graph, fetches,
+                                        dump=lambda r: graph_text(r[0]))
     remat_report, late = None, None
-    if memory_budget is not None:
-        graph, fetches, remat_report = stages.run("remat", _rematerialize, graph, fetches, memory_budget,
-                                                  options.fuse, dump=lambda r: str(r[2]) + graph_text(r[0]))
+    if memory_budget is not None:  # the checks' results are kept like fetches
+        graph, roots, remat_report = stages.run("remat", _rematerialize, graph, list(fetches) + [t for t, _ in checks],
+                                                memory_budget, options.fuse, dump=lambda r: str(r[2]) + graph_text(r[0]))
+        fetches, checks = roots[:len(fetches)], [(t, what) for t, (_, what) in zip(roots[len(fetches):], checks)]
         late = set(remat_report.copies) if remat_report.method != "none" else None
         if verification_on():
             verify(graph, fetches, static=True, after="remat")
-    graph, fetches, checks = stages.run("index_checks", add_index_checks, graph, fetches,
-                                        dump=lambda r: graph_text(r[0]))
     side_effects = [n for n in graph.nodes if n.opdef.stateful and n.opdef.pattern != Pattern.SOURCE]
     for n in graph.nodes:  # a dtype error is the user's to fix, not a codegen failure to fall back from
         check_storage_only(n)
@@ -451,14 +452,13 @@ def _rematerialize(graph, fetches, budget, fuse):
 
 
 def _planned_arena(graph, fetches, late, fuse):
-    """Arena bytes the driver would plan for `graph` (fusion and memory planning, without lowering)."""
+    """Arena bytes the driver would plan for `graph` (fusion and memory planning, without lowering);
+    `fetches` include the index checks' results."""
     from graphc.analysis.fusion import fuse_groups
     from graphc.analysis.memory import plan_memory
     from graphc.codegen.build import group_io
-    from graphc.passes.index_checks import add_index_checks
-    graph, fetches, checks = add_index_checks(graph, fetches)
     side_effects = [n for n in graph.nodes if n.opdef.stateful and n.opdef.pattern != Pattern.SOURCE]
-    roots = list(fetches) + [t for n in side_effects for t in n.outputs] + [t for t, _ in checks]
+    roots = list(fetches) + [t for n in side_effects for t in n.outputs]
     groups = fuse_groups(graph, fetches, fuse, late)
     live = _live_tensors(groups, roots)
     groups = [g for g in groups if any(id(t) in live and 0 not in t.shape for n in g for t in n.outputs)]
