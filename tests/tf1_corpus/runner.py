@@ -146,7 +146,8 @@ def saved_runs(entry):
 
 
 def load_reused(paths, scripts, backends):
-    """Outcomes saved by earlier --save runs, for scripts whose text is unchanged: {(name, backend): [Outcome]}."""
+    """Outcomes saved by earlier --save runs, for scripts whose text is unchanged: {(name, backend): [Outcome]}
+    (a later file's runs added to an earlier one's)."""
     reused = {}
     for path in paths:
         saved = json.loads(Path(path).read_text())
@@ -154,7 +155,8 @@ def load_reused(paths, scripts, backends):
             for b in backends:
                 entry = saved.get(s.name, {}).get(b)
                 if entry and entry.get("digest") == s.digest:
-                    reused.setdefault((s.name, b), []).extend(saved_runs(entry))
+                    runs = reused.setdefault((s.name, b), [])
+                    runs.extend(o for o in saved_runs(entry) if o not in runs)  # a run saved in two files counts once
     return reused
 
 
@@ -165,6 +167,17 @@ def format_runs(outcomes):
         return "-"
     low, high = min(values), max(values)
     return f"{low:.4g}" if low == high else f"{low:.4g}..{high:.4g}"
+
+
+def save(path, scripts, backends, results):
+    """Writes the outcomes so far to `path` (JSON: script -> backend -> {"runs": [...], "digest": ...})."""
+    saved = {}
+    for s in scripts:
+        for b in backends:
+            if (s.name, b) in results:
+                runs = [dataclasses.asdict(o) for o in results[s.name, b]]
+                saved.setdefault(s.name, {})[b] = {"runs": runs, "digest": s.digest}
+    Path(path).write_text(json.dumps(saved, indent=1, ensure_ascii=False))
 
 
 def main(argv=None):
@@ -198,13 +211,10 @@ def main(argv=None):
     with ThreadPoolExecutor(max(1, args.jobs)) as pool:
         for (s, b), out in zip(jobs, pool.map(run_job, jobs)):
             results.setdefault((s.name, b), []).append(out)
+            if args.save:  # after every run, so an interrupted corpus run keeps what it did
+                save(args.save, scripts, backends, results)
     if args.save:
-        saved = {}
-        for s in scripts:
-            for b in backends:
-                runs = [dataclasses.asdict(o) for o in results[s.name, b]]
-                saved.setdefault(s.name, {})[b] = {"runs": runs, "digest": s.digest}
-        Path(args.save).write_text(json.dumps(saved, indent=1, ensure_ascii=False))
+        save(args.save, scripts, backends, results)
     print(f"{'script':40s} " + " ".join(f"{b:>17s}" for b in backends) + "  result")
     ran = {b: 0 for b in backends}
     matched = 0
