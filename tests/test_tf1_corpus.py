@@ -68,3 +68,13 @@ def test_quick_corpus_script_runs_under_graphc(name, expected):
     out = runner.run_script(script, "graphc", timeout=300)
     assert out.error is None, out.error
     assert abs(out.metric - expected) <= 0.1 * abs(expected)
+
+
+def test_no_run_prints_the_table_of_saved_outcomes(tmp_path, capsys):
+    script, = runner.discover(["nlintz_00_multiply"])
+    saved = {script.name: {"tensorflow": {"digest": script.digest, "runs": [{"metric": 9.0}, {"metric": 8.0}]},
+                           "graphc": {"digest": script.digest, "runs": [{"metric": 8.5}]}}}
+    (tmp_path / "saved.json").write_text(runner.json.dumps(saved))
+    runner.main(["--no-run", "--reuse", str(tmp_path / "saved.json"), script.name])
+    out = capsys.readouterr().out
+    assert "8..9" in out and "1/1 run, 1 match" in out

@@ -11,7 +11,8 @@ that range: |graphc - nearest end| <= max(REL_TOL * |that end|, ABS_TOL), one to
 
 `--save out.json` keeps every outcome (all of TensorFlow's runs); `--reuse out.json` (repeatable) takes
 outcomes from such files instead of running again, for scripts whose text is unchanged since (e.g.
-TensorFlow's, which rarely change); a script with fewer saved TensorFlow runs than `--tf-runs` runs the rest.
+TensorFlow's, which rarely change); a script with fewer saved TensorFlow runs than `--tf-runs` runs the rest
+(`--no-run`: none; the table of what was saved).
 """
 import argparse
 import dataclasses
@@ -191,6 +192,7 @@ def main(argv=None):
     ap.add_argument("--save", help="write every outcome to this JSON file")
     ap.add_argument("--reuse", action="append", default=[],
                     help="outcomes from an earlier --save, reused for unchanged scripts (repeatable)")
+    ap.add_argument("--no-run", action="store_true", help="run nothing: the table of the reused outcomes only")
     args = ap.parse_args(argv)
     backends = [b for b in args.backends.split(",") if b]
     for b in backends:
@@ -203,6 +205,10 @@ def main(argv=None):
     results = {key: runs[:wanted[key[1]]] for key, runs in load_reused(args.reuse, scripts, backends).items()}
     jobs = [(s, b) for s in scripts for b in backends
             for _ in range(wanted[b] - len(results.get((s.name, b), [])))]
+    if args.no_run:
+        for s, b in jobs:
+            results.setdefault((s.name, b), []) or results[s.name, b].append(Outcome(error="no saved outcome"))
+        jobs = []
 
     def run_job(job):
         out = run_script(job[0], job[1], args.timeout)
@@ -249,7 +255,7 @@ def main(argv=None):
         summary = f"{ran['graphc']}/{len(scripts)} run"
         if "tensorflow" in backends:
             summary += (f", {matched} match (within max({REL_TOL:.0%} relative, {ABS_TOL} absolute) of the range"
-                        f" of {args.tf_runs} TensorFlow runs)")
+                        f" of TensorFlow's runs, up to {args.tf_runs} a script)")
         print(summary)
     return 0
 
