@@ -145,3 +145,32 @@ def test_a_run_time_loop_is_not_exported_as_an_artifact(tmp_path):
     np.testing.assert_equal(exe.run({n: np.array(5, np.int32)})[0], 6)
     with pytest.raises(ArtifactError, match="host op while_loop"):
         exe.export(str(tmp_path / "loop.gca"))
+
+
+@pytest.mark.slow  # compiles the loop's body and its gradient's: about a minute on a shared machine
+def test_random_draws_in_a_run_time_loop_differ_per_iteration_and_run():
+    """Each iteration of a run-time loop draws anew, each run too; a new Session repeats the sequence (TF1's
+    seed rules), and the gradient's recomputed iterations see the same dropout masks as the forward pass."""
+    n = tf.placeholder(tf.int32, [])
+    w = tf.placeholder(tf.float32, [16])
+    row = tf.cast(tf.range(0, 4), tf.float32)
+
+    def body(i, rows):
+        mask = tf.reshape(tf.cast(tf.equal(row, tf.cast(i, tf.float32)), tf.float32), [4, 1])
+        return i + 1, rows + mask * tf.nn.dropout(w, keep_prob=0.5, seed=3)
+    _, rows = tf.while_loop(lambda i, rows: i < n, body, [tf.constant(0), tf.zeros([4, 16])])
+    grad = tf.gradients(tf.reduce_sum(rows), w)[0]
+    wv = np.arange(1, 17, dtype=np.float32)
+    runs = []
+    for _ in range(2):
+        with tf.Session() as sess:
+            runs.append([sess.run([rows, grad], {n: 4, w: wv}) for _ in range(3)])
+    for (r0, g0), (r1, g1) in zip(*runs):  # the same sequence in a new Session
+        np.testing.assert_array_equal(r0, r1)
+        np.testing.assert_array_equal(g0, g1)
+    for rows_v, grad_v in runs[0]:
+        kept = rows_v != 0
+        np.testing.assert_allclose(rows_v[kept], (2 * np.broadcast_to(wv, (4, 16)))[kept])   # scaled by 1/keep
+        np.testing.assert_allclose(grad_v, 2 * kept.sum(0))                                 # the same masks
+    masks = np.concatenate([(r != 0) for r, _ in runs[0]])
+    assert len({m.tobytes() for m in masks}) == 12  # 12 masks of 16 draws: every iteration and run differs

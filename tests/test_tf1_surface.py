@@ -355,3 +355,46 @@ def test_saver_creates_the_checkpoint_folder(tmp_path):
         saver.restore(sess, path)
         np.testing.assert_array_equal(sess.run(v), np.arange(3, dtype=np.float32))
     assert tf.train.latest_checkpoint(str(tmp_path / "model")) == path
+
+
+@pytest.mark.slow  # compiles two loops and their gradients: over 20 s on a shared machine
+def test_dynamic_rnn_over_a_time_dim_known_only_when_fed():
+    """A run-time loop (golbin_seq2seq's [None, None, depth] inputs): values against numpy for two fed
+    lengths, and gradients equal to the unrolled dynamic_rnn's with the same weights."""
+    rng = np.random.default_rng(7)
+    cell = tf.nn.rnn_cell.BasicLSTMCell(4)
+    x = tf.placeholder(tf.float32, [None, None, 2])
+    lengths = tf.placeholder(tf.int32, [None])
+    out, state = tf.nn.dynamic_rnn(cell, x, sequence_length=lengths, dtype=tf.float32)
+    fixed = tf.placeholder(tf.float32, [None, 5, 2])
+    out_u, state_u = tf.nn.dynamic_rnn(cell, fixed, sequence_length=lengths, dtype=tf.float32)  # the same weights
+    weights = tf.placeholder(tf.float32, [None, None, 4])
+    wrt = tf.trainable_variables()
+    grads = tf.gradients(tf.reduce_sum(out * weights) + tf.reduce_sum(state.c), wrt + [x])
+    grads_u = tf.gradients(tf.reduce_sum(out_u * weights) + tf.reduce_sum(state_u.c), wrt + [fixed])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        kv, bv = sess.run(wrt)
+        for steps, lens in ((5, [5, 2, 3]), (2, [2, 2, 1])):
+            xv = rng.standard_normal((3, steps, 2)).astype(np.float32)
+            o, h = sess.run([out, state.h], {x: xv, lengths: lens})
+            for r, n in enumerate(lens):
+                part, _, ph = _np_lstm(xv[r:r + 1, :n].astype(np.float64), kv, bv, 4)
+                np.testing.assert_allclose(o[r, :n], part[0], rtol=1e-4, atol=1e-5)
+                assert np.all(o[r, n:] == 0)
+                np.testing.assert_allclose(h[r], ph[0], rtol=1e-4, atol=1e-5)
+        xv = rng.standard_normal((3, 5, 2)).astype(np.float32)
+        wv = rng.standard_normal((3, 5, 4)).astype(np.float32)
+        got = sess.run(grads, {x: xv, lengths: [5, 2, 3], weights: wv})
+        want = sess.run(grads_u, {fixed: xv, lengths: [5, 2, 3], weights: wv})
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+
+
+def test_dense_over_several_leading_dims_unknown_when_built():
+    x = tf.placeholder(tf.float32, [None, None, 3])
+    y = tf.layers.dense(x, 2)
+    kernel, bias = tf.trainable_variables()
+    xv = np.random.default_rng(8).standard_normal((2, 4, 3)).astype(np.float32)
+    yv, kv, bv = _run([y, kernel, bias], {x: xv}, init=True)
+    np.testing.assert_allclose(yv, xv @ kv + bv, rtol=1e-5, atol=1e-6)

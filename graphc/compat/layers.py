@@ -25,8 +25,8 @@ def dense(inputs, units, activation=None, use_bias=True, kernel_initializer=None
     with variable_scope(name, default_name="dense", reuse=reuse):
         kernel = get_variable("kernel", [int(x.shape[-1]), units], x.dtype,
                               kernel_initializer or glorot_uniform_initializer(), trainable=trainable)
-        if x.ndim == 2:
-            y = matmul(x, kernel)
+        if x.ndim == 2 or sum(d is None for d in x.shape[:-1]) > 1:
+            y = matmul(x, kernel)  # (several leading dims unknown when built: a matmul broadcast over them)
         else:  # [..., depth]: a matmul over the flattened leading dims
             flat = matmul(reshape(x, [-1, int(x.shape[-1])]), kernel)
             y = reshape(flat, [-1 if d is None else d for d in x.shape[:-1]] + [units])

@@ -1,8 +1,9 @@
 """tf.nn.rnn_cell / tf.contrib.rnn: RNN cells and the functions that run them over time.
 
 Cells create their variables (with get_variable, under the scope they are first called in) on their
-first call and reuse them after, as TF1's layer-style cells do. dynamic_rnn unrolls over the static
-time dim of its inputs; sequence_length masks steps past each sequence's end (outputs 0, state kept).
+first call and reuse them after, as TF1's layer-style cells do. dynamic_rnn unrolls over a time dim known
+when the graph is built, and runs a run-time while_loop over one known only when fed; sequence_length masks
+steps past each sequence's end (outputs 0, state kept).
 """
 import collections
 
@@ -241,6 +242,16 @@ def _initial_state(cell, first_input, initial_state, dtype):
     return cell.zero_state(batch, dtype or x.dtype)
 
 
+def _masked_step(cell, x, state, t, length):
+    """One step of `cell`; with sequence lengths, rows past their end output 0 and keep their state."""
+    out, new_state = cell(x, state)
+    if length is not None:
+        alive = _ops.expand_dims(cast(_ops.greater(length, cast(t, x.dtype)), x.dtype), 1)
+        out = out * alive
+        new_state = _map2(lambda n, o: n * alive + o * (1.0 - alive), new_state, state)
+    return out, new_state
+
+
 def static_rnn(cell, inputs, initial_state=None, dtype=None, sequence_length=None, scope=None):
     """Run `cell` over the list `inputs` ([batch, depth] each): (outputs list, final state)."""
     inputs = [convert_to_tensor(x) for x in inputs]
@@ -249,25 +260,53 @@ def static_rnn(cell, inputs, initial_state=None, dtype=None, sequence_length=Non
     outputs = []
     with variable_scope(scope or "rnn"):
         for t, x in enumerate(inputs):
-            out, new_state = cell(x, state)
-            if length is not None:  # past a sequence's end: output 0, state carried unchanged
-                alive = _ops.expand_dims(cast(_ops.greater(length, float(t)), x.dtype), 1)
-                out = out * alive
-                new_state = _map2(lambda n, o: n * alive + o * (1.0 - alive), new_state, state)
+            out, state = _masked_step(cell, x, state, t, length)
             outputs.append(out)
-            state = new_state
     return outputs, state
+
+
+def _run_time_rnn(cell, inputs, initial_state, dtype, sequence_length, scope):
+    """Run `cell` over time-major `inputs` [time, batch, ...] whose time dim is known only at run time, as
+    TF's dynamic_rnn does: step 0 is built in the graph (creating the cell's variables), the other steps
+    are one run-time while_loop that writes each step's output into its row of a [time, batch, units]
+    buffer (TF's TensorArray). Returns (outputs [time, batch, units], final state)."""
+    from graphc.nest import flatten, pack
+    from graphc.ops.loop import while_loop
+    length = None if sequence_length is None else cast(convert_to_tensor(sequence_length), inputs.dtype)
+    steps = _ops.shape(inputs)[0]
+    step_index = _ops.cumsum(_ops.ones_like(inputs[:, 0, 0])) - 1.0  # [time]: 0, 1, 2, ...
+
+    def write(buffer, t, out):
+        row = cast(_ops.equal(step_index, cast(t, inputs.dtype)), out.dtype)
+        return buffer + _ops.reshape(row, [-1, 1, 1]) * _ops.expand_dims(out, 0)
+    with variable_scope(scope or "rnn"):
+        first = _ops.gather(inputs, 0)
+        out, state0 = _masked_step(cell, first, _initial_state(cell, first, initial_state, dtype), 0, length)
+        empty = _ops.zeros_like(cast(inputs[:, :, :1], out.dtype)) * _ops.zeros([1, 1, out.shape[-1]], out.dtype)
+
+        def body(values):
+            t, state = values[0], pack(state0, values[1:-1])
+            out, state = _masked_step(cell, _ops.gather(inputs, t), state, t, length)
+            return [t + 1] + [convert_to_tensor(s) for s in flatten(state)] + [write(values[-1], t, out)]
+        values = while_loop(lambda v: v[0] < steps, body, [convert_to_tensor(1)] +
+                            [convert_to_tensor(s) for s in flatten(state0)] + [write(empty, 0, out)])
+    return values[-1], pack(state0, values[1:-1])
 
 
 def dynamic_rnn(cell, inputs, sequence_length=None, initial_state=None, dtype=None, parallel_iterations=None,
                 swap_memory=False, time_major=False, scope=None):
-    """Run `cell` over inputs [batch, time, depth] ([time, batch, depth] if time_major), unrolled over the
-    static time dim: (outputs of the same layout, final state)."""
+    """Run `cell` over inputs [batch, time, depth] ([time, batch, depth] if time_major): (outputs of the same
+    layout, final state). Unrolled over a time dim known when the graph is built; a run-time loop otherwise."""
     inputs = convert_to_tensor(inputs)
     time_axis = 0 if time_major else 1
-    if inputs.shape is None or inputs.shape[time_axis] is None:
-        raise ValueError(f"dynamic_rnn unrolls over time: the time dim of {inputs.name} must be known when the "
-                         "graph is built")
+    if inputs.shape is None:
+        raise ValueError(f"dynamic_rnn needs the rank of its inputs {inputs.name} known when the graph is built "
+                         "(to find the time dim); give the placeholder a shape such as [None, None, depth]")
+    if inputs.shape[time_axis] is None:
+        swap = [1, 0] + list(range(2, len(inputs.shape)))
+        outputs, state = _run_time_rnn(cell, inputs if time_major else _ops.transpose(inputs, swap),
+                                       initial_state, dtype, sequence_length, scope)
+        return (outputs if time_major else _ops.transpose(outputs, swap)), state
     steps = unstack(inputs, axis=time_axis)
     outputs, state = static_rnn(cell, steps, initial_state, dtype, sequence_length, scope)
     return stack(outputs, axis=time_axis), state

@@ -4,7 +4,8 @@ The condition and the body are traced once into one `Subgraph` (a graph of their
 are the loop variables, then the outer tensors they read); the compiler builds each into a sub-executable
 and the runtime iterates them (runtime/loops.py): the body runs while the condition's kernel returns true.
 The loop variables keep their shapes and dtypes from one iteration to the next (TF1's default
-shape invariants). A loop whose condition the graph already decides is unrolled by its caller instead
+shape invariants). Random draws in the body draw anew on every iteration (their run counter is combined
+with an iteration number the loop carries). A loop whose condition the graph already decides is unrolled by its caller instead
 (graphc/compat/control_flow.py).
 """
 import numpy as np
@@ -25,6 +26,8 @@ class CaptureGraph(Graph):
         self.seed = outer.seed
         self.captures = []    # (outer tensor, its placeholder here)
         self._captured = {}   # id(outer tensor) -> placeholder here
+        self.iteration = None  # the iteration number, an int64 loop variable (when the loop draws random numbers)
+        self.draws_random = False
 
     def capture(self, t):
         """`t` as a tensor of this graph (itself when it is one already)."""
@@ -48,7 +51,14 @@ class CaptureGraph(Graph):
         return inner
 
     def create_node(self, op, inputs=(), attrs=None, name=None, control_inputs=()):
-        """As Graph.create_node, capturing inputs (and control inputs' effects) of enclosing graphs."""
+        """As Graph.create_node, capturing inputs (and control inputs' effects) of enclosing graphs. A random
+        op's run counter becomes the enclosing graph's counter + iteration * 2**32, so each run and each
+        iteration draws anew (the gradient's recomputed iterations draw the same values again)."""
+        if op == "random_counter":
+            self.draws_random = True
+            if self.iteration is not None:
+                counter = self.capture(self.outer.create_node(op, (), {}, name).outputs[0])
+                return (counter + self.iteration * (1 << 32)).node
         inputs = [self.capture(t) if isinstance(t, Tensor) else t for t in inputs]
         control_inputs = [c for c in control_inputs if c.graph is self]
         return super().create_node(op, inputs, attrs, name, control_inputs)
@@ -96,14 +106,16 @@ def _while_reference(attrs, *arrays):
     return values + [np.array(trips, np.int32)]
 
 
-def trace_loop(cond_fn, body_fn, loop_vars):
+def trace_loop(cond_fn, body_fn, loop_vars, counted=False):
     """(cond Subgraph, body Subgraph, outer tensors captured) for functions of the flat `loop_vars`
-    (Tensors): both are traced into one CaptureGraph, taking the loop variables and then the captures."""
+    (Tensors): both are traced into one CaptureGraph, taking the loop variables and then the captures.
+    `counted`: the last loop variable is the iteration number (random draws read it)."""
     outer = loop_vars[0].graph
     g = CaptureGraph(outer)
     with g.as_default():
         phs = [g.create_node("placeholder", (), {"shape": v.shape, "dtype": v.dtype}, "loop_var").outputs[0]
                for v in loop_vars]
+        g.iteration = phs[-1] if counted else None
         pred = cond_fn(phs)
         outs = body_fn(phs)
         pred, outs = g.capture(pred), [g.capture(o) for o in outs]  # a body may return an outer tensor
@@ -122,10 +134,17 @@ def while_loop(cond_fn, body_fn, loop_vars, name=None):
     loop at run time; both functions take and return lists of Tensors."""
     loop_vars = list(loop_vars)
     cond, body, captured = trace_loop(cond_fn, body_fn, loop_vars)
-    node = loop_vars[0].graph.create_node("while_loop", loop_vars + captured,
-                                          {"cond": cond, "body": body, "num_vars": len(loop_vars)},
+    counted, start = body.graph.draws_random, []
+    if counted:  # traced again with the iteration number as a last loop variable, for the random draws
+        from .creation import constant
+        with loop_vars[0].graph.as_default():
+            start = [constant(np.array(0, np.int64))]
+        cond, body, captured = trace_loop(lambda v: cond_fn(v[:-1]), lambda v: list(body_fn(v[:-1])) + [v[-1] + 1],
+                                          loop_vars + start, counted=True)
+    node = loop_vars[0].graph.create_node("while_loop", loop_vars + start + captured,
+                                          {"cond": cond, "body": body, "num_vars": len(loop_vars) + counted},
                                           name or "while")
-    return list(node.outputs[:-1])
+    return list(node.outputs[:len(loop_vars)])
 
 
 def inline(sub, tensors):

@@ -2,14 +2,17 @@
 
 Each corpus script names its source and its metric in its header (`# metric: <regex with one group>`);
 the metric is the group of the last stdout line the regex matches. A script runs in a subprocess, in a
-fresh temporary folder, with a timeout. A graphc result matches TensorFlow's when
-|graphc - tf| <= max(REL_TOL * |tf|, ABS_TOL): one tolerance for every script (the scripts train from
-unseeded random initializations, so runs differ even under one framework).
+fresh temporary folder, with a timeout. The scripts train from unseeded random initializations, so runs
+differ even under one framework: TensorFlow runs each script `--tf-runs` times (default 3) and its reference
+is the range [min, max] of those runs' metrics. A graphc result matches when it lies within the tolerance of
+that range: |graphc - nearest end| <= max(REL_TOL * |that end|, ABS_TOL), one tolerance for every script.
 
-    python tests/tf1_corpus/runner.py [--jobs 2] [--backends tensorflow,graphc] [--timeout 600] [names...]
+    python tests/tf1_corpus/runner.py [--jobs 2] [--backends tensorflow,graphc] [--tf-runs 3] [--timeout 600] [names...]
 
-`--save out.json` keeps every outcome; `--reuse out.json` (repeatable) takes outcomes from such files
-instead of running again, for scripts whose text is unchanged since (e.g. TensorFlow's, which rarely change).
+`--save out.json` keeps every outcome (all of TensorFlow's runs); `--reuse out.json` (repeatable) takes
+outcomes from such files instead of running again, for scripts whose text is unchanged since (e.g.
+TensorFlow's, which rarely change); a script with fewer saved TensorFlow runs than `--tf-runs` runs the rest
+(`--no-run`: none; the table of what was saved).
 """
 import argparse
 import dataclasses
@@ -131,9 +134,51 @@ def run_script(script, backend, timeout=None):
     return Outcome(metric=metric, seconds=seconds)
 
 
-def matches(reference, value):
-    """Whether `value` is within the corpus tolerance of TensorFlow's `reference`."""
-    return abs(value - reference) <= max(REL_TOL * abs(reference), ABS_TOL)
+def matches(low, high, value):
+    """Whether `value` is within the corpus tolerance of TensorFlow's range [low, high] (its runs' metrics)."""
+    nearest = min(max(value, low), high)
+    return abs(value - nearest) <= max(REL_TOL * abs(nearest), ABS_TOL)
+
+
+def saved_runs(entry):
+    """The outcomes in one saved (script, backend) entry: a list under "runs", or one outcome (older files)."""
+    entry = {k: v for k, v in entry.items() if k != "digest"}
+    return [Outcome(**run) for run in entry["runs"]] if "runs" in entry else [Outcome(**entry)]
+
+
+def load_reused(paths, scripts, backends):
+    """Outcomes saved by earlier --save runs, for scripts whose text is unchanged: {(name, backend): [Outcome]}
+    (a later file's runs added to an earlier one's)."""
+    reused = {}
+    for path in paths:
+        saved = json.loads(Path(path).read_text())
+        for s in scripts:
+            for b in backends:
+                entry = saved.get(s.name, {}).get(b)
+                if entry and entry.get("digest") == s.digest:
+                    runs = reused.setdefault((s.name, b), [])
+                    runs.extend(o for o in saved_runs(entry) if o not in runs)  # a run saved in two files counts once
+    return reused
+
+
+def format_runs(outcomes):
+    """A table cell: the one metric, or TensorFlow's 'min..max' over its runs, or '-' when none ran."""
+    values = [o.metric for o in outcomes if o.metric is not None]
+    if not values:
+        return "-"
+    low, high = min(values), max(values)
+    return f"{low:.4g}" if low == high else f"{low:.4g}..{high:.4g}"
+
+
+def save(path, scripts, backends, results):
+    """Writes the outcomes so far to `path` (JSON: script -> backend -> {"runs": [...], "digest": ...})."""
+    saved = {}
+    for s in scripts:
+        for b in backends:
+            if (s.name, b) in results:
+                runs = [dataclasses.asdict(o) for o in results[s.name, b]]
+                saved.setdefault(s.name, {})[b] = {"runs": runs, "digest": s.digest}
+    Path(path).write_text(json.dumps(saved, indent=1, ensure_ascii=False))
 
 
 def main(argv=None):
@@ -142,59 +187,63 @@ def main(argv=None):
     ap.add_argument("names", nargs="*", help="only these scripts (file stems)")
     ap.add_argument("--jobs", type=int, default=2, help="scripts run at once")
     ap.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated: tensorflow,graphc")
+    ap.add_argument("--tf-runs", type=int, default=3, help="TensorFlow runs per script; its reference is their range")
     ap.add_argument("--timeout", type=int, default=None, help="seconds per script run (default: header or 600)")
     ap.add_argument("--save", help="write every outcome to this JSON file")
     ap.add_argument("--reuse", action="append", default=[],
                     help="outcomes from an earlier --save, reused for unchanged scripts (repeatable)")
+    ap.add_argument("--no-run", action="store_true", help="run nothing: the table of the reused outcomes only")
     args = ap.parse_args(argv)
     backends = [b for b in args.backends.split(",") if b]
     for b in backends:
         if b not in BACKENDS:
             ap.error(f"unknown backend {b!r}; expected some of {','.join(BACKENDS)}")
+    if args.tf_runs < 1:
+        ap.error(f"--tf-runs must be at least 1, got {args.tf_runs}")
+    wanted = {"tensorflow": args.tf_runs, "graphc": 1}
     scripts = discover(args.names)
-    results = {}
-    for path in args.reuse:
-        saved = json.loads(Path(path).read_text())
-        for s in scripts:
-            for b in backends:
-                entry = dict(saved.get(s.name, {}).get(b) or {})
-                if entry and entry.pop("digest", None) == s.digest:
-                    results[s.name, b] = Outcome(**entry)
-    jobs = [(s, b) for s in scripts for b in backends if (s.name, b) not in results]
+    results = {key: runs[:wanted[key[1]]] for key, runs in load_reused(args.reuse, scripts, backends).items()}
+    jobs = [(s, b) for s in scripts for b in backends
+            for _ in range(wanted[b] - len(results.get((s.name, b), [])))]
+    if args.no_run:
+        for s, b in jobs:
+            results.setdefault((s.name, b), []) or results[s.name, b].append(Outcome(error="no saved outcome"))
+        jobs = []
 
     def run_job(job):
         out = run_script(job[0], job[1], args.timeout)
         print(f"  {job[0].name} [{job[1]}]: {out.error or out.metric} ({out.seconds:.0f} s)", flush=True)
         return out
     with ThreadPoolExecutor(max(1, args.jobs)) as pool:
-        results.update(zip(((s.name, b) for s, b in jobs), pool.map(run_job, jobs)))
+        for (s, b), out in zip(jobs, pool.map(run_job, jobs)):
+            results.setdefault((s.name, b), []).append(out)
+            if args.save:  # after every run, so an interrupted corpus run keeps what it did
+                save(args.save, scripts, backends, results)
     if args.save:
-        saved = {}
-        for s in scripts:
-            for b in backends:
-                saved.setdefault(s.name, {})[b] = dict(dataclasses.asdict(results[s.name, b]), digest=s.digest)
-        Path(args.save).write_text(json.dumps(saved, indent=1, ensure_ascii=False))
-    print(f"{'script':40s} " + " ".join(f"{b:>12s}" for b in backends) + "  result")
+        save(args.save, scripts, backends, results)
+    print(f"{'script':40s} " + " ".join(f"{b:>17s}" for b in backends) + "  result")
     ran = {b: 0 for b in backends}
     matched = 0
     failures = []
     for s in scripts:
         outs = {b: results[s.name, b] for b in backends}
-        for b, o in outs.items():
-            if o.error is None:
-                ran[b] += 1
-            else:
-                failures.append(f"{s.name} [{b}]: {o.error}")
+        for b, runs in outs.items():
+            ran[b] += any(o.error is None for o in runs)
+            for i, o in enumerate(runs):
+                if o.error is not None:
+                    which = f" run {i + 1}/{len(runs)}" if len(runs) > 1 else ""
+                    failures.append(f"{s.name} [{b}{which}]: {o.error}")
         verdict = ""
         if set(backends) == set(BACKENDS):
-            t, g = outs["tensorflow"].metric, outs["graphc"].metric
-            if t is not None and g is not None:
-                ok = matches(t, g)
+            tf_values = [o.metric for o in outs["tensorflow"] if o.metric is not None]
+            g = outs["graphc"][0].metric
+            if tf_values and g is not None:
+                ok = matches(min(tf_values), max(tf_values), g)
                 matched += ok
                 verdict = "match" if ok else "differ"
             else:
                 verdict = "failed"
-        cells = " ".join(f"{'-' if o.metric is None else format(o.metric, '.4g'):>12s}" for o in outs.values())
+        cells = " ".join(f"{format_runs(runs):>17s}" for runs in outs.values())
         print(f"{s.name:40s} {cells}  {verdict}")
     print()
     for line in failures:
@@ -205,7 +254,8 @@ def main(argv=None):
     if "graphc" in backends:
         summary = f"{ran['graphc']}/{len(scripts)} run"
         if "tensorflow" in backends:
-            summary += f", {matched} match (tolerance: max({REL_TOL:.0%} relative, {ABS_TOL} absolute))"
+            summary += (f", {matched} match (within max({REL_TOL:.0%} relative, {ABS_TOL} absolute) of the range"
+                        f" of TensorFlow's runs, up to {args.tf_runs} a script)")
         print(summary)
     return 0
 
