@@ -55,7 +55,7 @@ fuzz: $(STAMP)
 # The TF1 corpus (tests/tf1_corpus): public TF1 scripts run under TensorFlow's tf.compat.v1 and under
 # graphc, final metrics compared (slow: tens of minutes)
 tf1-corpus: $(BENCH_STAMP)
-	$(PY) tests/tf1_corpus/runner.py --jobs 2
+	$(PY) tests/tf1_corpus/runner.py --jobs 2 --reuse tests/tf1_corpus/tensorflow_runs.json
 
 # build/gpu-bundle/: CUDA kernels, TVM's runtime and a run.sh that checks and times them on a GPU machine
 gpu-bundle: $(STAMP)
