@@ -109,10 +109,12 @@ def profile_network(rounds=9):
     x = aligned_empty((1, 3, 224, 224), np.float32)
     x[...] = np.random.default_rng(0).standard_normal(x.shape)
     imp = import_model(model)
-    exe = gc.Session(graph=imp.graph).compiled(list(imp.outputs.values())[0], {imp.inputs[model.graph.input[0].name]: x})
+    feed = {imp.inputs[model.graph.input[0].name]: x}
+    exe = gc.Session(graph=imp.graph).compiled(list(imp.outputs.values())[0], feed)
     executor = exe.executors.acquire()
     bufs, _ = executor._bind([x] + exe._first_counters(), None)
-    calls = [(c.kernel, f, [bufs[i] for i in args]) for c, f, args in zip(executor.plan.calls, executor.funcs, executor.calls)]
+    calls = [(c.kernel, f, [bufs[i] for i in args])
+             for c, f, args in zip(executor.plan.calls, executor.funcs, executor.calls)]
 
     def seconds(f, args):
         start = time.thread_time_ns()
