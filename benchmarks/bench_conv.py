@@ -7,13 +7,17 @@ With --cpu-time both run on one thread and each run is measured in that thread's
 
 --mobilenet times MobileNetV2's heaviest depthwise and 1x1 layers instead.
 
-Run: .venv/bin/python benchmarks/bench_conv.py [--layers-only | --model-only | --mobilenet] [--cpu-time]
+--profile times every kernel call of the whole ResNet-18 on one thread in CPU time, in network order
+(caches holding the previous layer's data) and repeated back to back (its own data cached, as when a
+layer is timed alone): the difference is what the whole network pays for cold weights and activations.
+
+Run: .venv/bin/python benchmarks/bench_conv.py [--layers-only | --model-only | --mobilenet | --profile] [--cpu-time]
 """
 import os
 import sys
 import time
 
-CPU_TIME = "--cpu-time" in sys.argv
+CPU_TIME = "--cpu-time" in sys.argv or "--profile" in sys.argv
 os.environ.setdefault("TVM_NUM_THREADS", "1" if CPU_TIME else "2")
 
 import numpy as np  # noqa: E402
@@ -99,8 +103,37 @@ def compare(label, model, flops, x):
     return t_gc, t_ort
 
 
+def profile_network(rounds=9):
+    """Each ResNet-18 kernel call's best CPU time in network order and repeated back to back."""
+    model = resnet18()
+    x = aligned_empty((1, 3, 224, 224), np.float32)
+    x[...] = np.random.default_rng(0).standard_normal(x.shape)
+    imp = import_model(model)
+    feed = {imp.inputs[model.graph.input[0].name]: x}
+    exe = gc.Session(graph=imp.graph).compiled(list(imp.outputs.values())[0], feed)
+    executor = exe.executors.acquire()
+    bufs, _ = executor._bind([x] + exe._first_counters(), None)
+    calls = [(c.kernel, f, [bufs[i] for i in args])
+             for c, f, args in zip(executor.plan.calls, executor.funcs, executor.calls)]
+
+    def seconds(f, args):
+        start = time.thread_time_ns()
+        f(*args)
+        return (time.thread_time_ns() - start) / 1e6
+    in_order, repeated = np.full(len(calls), np.inf), np.full(len(calls), np.inf)
+    for _ in range(rounds):  # both kinds sampled in every round, so the machine's load changes hit both
+        in_order = np.minimum(in_order, [seconds(f, args) for _, f, args in calls])
+        repeated = np.minimum(repeated, [(f(*args), seconds(f, args))[1] for _, f, args in calls])
+    for (kernel, _, _), a, b in zip(calls, in_order, repeated):
+        print(f"{kernel[:48]:48} in order {a:7.3f} ms  repeated {b:7.3f} ms  {a - b:+7.3f}")
+    print(f"{'total':48} in order {in_order.sum():7.3f} ms  repeated {repeated.sum():7.3f} ms  "
+          f"{in_order.sum() - repeated.sum():+7.3f}")
+
+
 def main():
     rng = np.random.default_rng(0)
+    if "--profile" in sys.argv:
+        return profile_network()
     if "--model-only" not in sys.argv:
         layers = [ly + (1,) for ly in LAYERS] if "--mobilenet" not in sys.argv else MOBILENET_LAYERS
         for c_in, h, c_out, k, s, groups in layers:

@@ -140,3 +140,43 @@ def test_register_block_rows_come_from_the_target():
     avx2, avx512 = cpu_target(mcpu="haswell"), cpu_target(mcpu="znver4")
     assert [matmul_rows(m, avx2) for m in (64, 128, 96, 16)] == [6, 6, 6, 4]
     assert [matmul_rows(m, avx512) for m in (256, 128, 140)] == [14, 13, 14]
+
+
+@pytest.mark.parametrize("l2", [None, 256 << 10, 512 << 10, 2 << 20])
+@pytest.mark.parametrize("k", [64, 576, 4608, 100000])
+def test_gemm_row_group_fits_half_the_l2(l2, k):
+    """The rows of A re-read for every B panel (a row group) fit half the target's L2 (a default when
+    unknown), up to GEMM_MC, and are as many as fit."""
+    import dataclasses
+    from codegen.schedule import cpu
+    from codegen.target import get_target
+    target = dataclasses.replace(get_target("cpu"), l2_bytes=l2)
+    rows = cpu._rows_in_l2(target, 4 * k)
+    half = (l2 or cpu.DEFAULT_L2_BYTES) // 2
+    assert 1 <= rows <= cpu.GEMM_MC
+    assert rows == 1 or rows * 4 * k <= half
+    assert rows == cpu.GEMM_MC or (rows + 1) * 4 * k > half
+
+
+def test_conv_gemm_with_l2_sized_row_groups_matches_reference(rng):
+    """ResNet's last 3x3 layer shape (K = 512 x 9): its weight rows are grouped by fewer than GEMM_MC so
+    a group stays in L2 across the column tiles; the result still matches the reference."""
+    from graphc import reference
+    x_val = rng.standard_normal((1, 512, 7, 7)).astype("float32")
+    w_val = (rng.standard_normal((96, 512, 3, 3)) / np.sqrt(512 * 9)).astype("float32")  # outputs ~ N(0, 1)
+    x = gc.placeholder(gc.float32, x_val.shape)
+    y = gc.conv(x, gc.constant(w_val), pads=[1, 1, 1, 1])
+    want = reference.evaluate([y], {x: x_val})[0]
+    with gc.Session() as sess:
+        assert_close(sess.run(y, {x: x_val}), want)
+
+
+def test_gemm_with_l2_sized_row_groups_matches_numpy(rng):
+    """K so long that a row group is a single register tile (each row 80 KB); inputs scaled so the sums
+    are ~ N(0, 1) and float32 rounding stays within the tolerance."""
+    k = 20000
+    a = rng.standard_normal((96, k)).astype("float32")
+    b = (rng.standard_normal((k, 40)) / np.sqrt(k)).astype("float32")
+    pa, pb = gc.placeholder("float32", a.shape), gc.placeholder("float32", b.shape)
+    with gc.Session() as sess:
+        assert_close(sess.run(gc.matmul(pa, pb), {pa: a, pb: b}), (a.astype("float64") @ b).astype("float32"))

@@ -172,13 +172,20 @@ def _schedule_column_reduction(sch, block, n_spatial, target):
     return None
 
 
-def _register_tiles(sch, i, j, mr, nr):
-    """Rows split into MR-row register tiles, grouped up to GEMM_MC rows (a divisor: no tail), columns
+def _rows_in_l2(target, k_bytes):
+    """Rows of A (each `k_bytes` long) that fit half the target's L2, at most GEMM_MC: a row group is read
+    again for every B panel, so it must stay in L2 (the other half holds the panel and C's tiles)."""
+    l2 = target.l2_bytes or DEFAULT_L2_BYTES
+    return max(1, min(GEMM_MC, l2 // 2 // max(1, k_bytes)))
+
+
+def _register_tiles(sch, i, j, mr, nr, max_rows):
+    """Rows split into MR-row register tiles, grouped up to `max_rows` rows (a divisor: no tail), columns
     into NR: the loops (row groups, tiles in a group, tile rows, column tiles, tile columns)."""
     blocks = _extent(sch, i) // mr
     io, ii = sch.split(i, [None, mr])
     jo, ji = sch.split(j, [None, nr])
-    rows_per_chunk = max(d for d in range(1, min(GEMM_MC // mr, blocks) + 1) if blocks % d == 0)
+    rows_per_chunk = max(d for d in range(1, max(1, min(max_rows // mr, blocks)) + 1) if blocks % d == 0)
     ioo, ioi = sch.split(io, [None, rows_per_chunk])
     return ioo, ioi, ii, jo, ji
 
@@ -192,7 +199,8 @@ def schedule_gemm(sch, block, target):
     loops = sch.get_loops(block)
     *batch, i, j, k = loops
     m_pad, n_pad, k_ext = _extent(sch, i), _extent(sch, j), _extent(sch, k)
-    ioo, ioi, ii, jo, ji = _register_tiles(sch, i, j, mr, nr)
+    k_bytes = k_ext * _dtype_bits(sch, block) // 8
+    ioo, ioi, ii, jo, ji = _register_tiles(sch, i, j, mr, nr, _rows_in_l2(target, k_bytes))
     sch.reorder(ioo, jo, ioi, k, ii, ji)
     acc = sch.cache_write(block, 0, "local")
     sch.reverse_compute_at(acc, ioi)
@@ -259,7 +267,8 @@ def schedule_conv_gemm(sch, block, target):
     nr = int(sch.get(block).annotations["gemm_nr"])
     b, i, j, *ks = sch.get_loops(block)
     m_pad, n_pad = _extent(sch, i), _extent(sch, j)
-    ioo, ioi, ii, jo, ji = _register_tiles(sch, i, j, mr, nr)
+    k_bytes = math.prod(_extent(sch, l) for l in ks) * _dtype_bits(sch, block) // 8
+    ioo, ioi, ii, jo, ji = _register_tiles(sch, i, j, mr, nr, _rows_in_l2(target, k_bytes))
     lanes = target.vector_lanes(_dtype_bits(sch, block))
     jv = None
     if nr > lanes and nr % lanes == 0:  # whole vectors, unrolled (LLVM splits odd-width vectors badly)
@@ -427,7 +436,8 @@ def schedule_row_normalization(sch, block, target):
 
 
 GEMM_PARALLEL_MIN_MACS = 1 << 18  # smaller products finish before the thread pool wakes
-GEMM_MC = 64  # rows of A per parallel work item: MC x K floats stay in L2 while B panels stream
+GEMM_MC = 64  # rows of A per parallel work item at most: MC x K floats stay in L2 while B panels stream
+DEFAULT_L2_BYTES = 256 << 10  # a target whose L2 is unknown (cross targets): the smallest common L2
 
 
 def _init_empty_reduction(sch, block):
