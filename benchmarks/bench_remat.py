@@ -15,7 +15,6 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import graphc as gc  # noqa: E402
 from graphc.passes.remat import RematError  # noqa: E402
-from common import median_seconds  # noqa: E402  (benchmarks/common.py)
 
 FRACTIONS = (1.0, 0.7, 0.4, 0.25)
 
@@ -49,28 +48,46 @@ def transformer(batch=32):
 
 
 def measure(name, graph, fetches, feed, init, repeat):
-    """One row per budget fraction."""
-    rows, base, reference = [], None, None
+    """One row per budget fraction. Every budget is compiled first, then their steps are timed in turn
+    (round-robin, `repeat` rounds): on a shared machine the load drifts over minutes, and timing the
+    budgets one after another measured that drift (ratios of 0.4-1.6 between identical runs)."""
+    rows, base, reference, runs = [], None, None, []
     for fraction in FRACTIONS:
         budget = None if fraction == 1.0 else int(base * fraction)
-        with gc.Session(graph=graph, memory_budget=budget) as sess:
-            sess.run(init)
-            t0 = time.perf_counter()
-            try:
-                exe = sess.compiled(fetches, feed)
-            except RematError as e:
-                rows.append((name, fraction, budget, None, None, None, None, None, str(e).split(": ")[1]))
-                continue
-            compile_s = time.perf_counter() - t0
-            sess.run(fetches, feed)  # the first step: its updated weights are compared
-            weights = [sess.run(v.value()) for v in _variables(graph)]
-            step = median_seconds(lambda: sess.run(fetches, feed), repeat=repeat, warmup=1, clock=time.process_time)
+        sess = gc.Session(graph=graph, memory_budget=budget)
+        sess.run(init)
+        t0 = time.perf_counter()
+        try:
+            exe = sess.compiled(fetches, feed)
+        except RematError as e:
+            sess.close()
+            rows.append((name, fraction, budget, None, None, None, None, None, str(e).split(": ")[1]))
+            continue
+        compile_s = time.perf_counter() - t0
+        sess.run(fetches, feed)  # the first step: its updated weights are compared
+        weights = [sess.run(v.value()) for v in _variables(graph)]
+        sess.run(fetches, feed)  # warm-up
         if fraction == 1.0:
-            base, base_step, reference = exe.arena_bytes, step, weights
+            base, reference = exe.arena_bytes, weights
         diff = max(float(np.abs(a - b).max()) for a, b in zip(weights, reference))
         flops = exe.remat.added_flops if exe.remat else 0
-        rows.append((name, fraction, budget, exe.arena_bytes, step, step / base_step, flops, diff,
-                     f"compile {compile_s:.0f} s" + (f", {exe.remat.method}" if exe.remat else "")))
+        runs.append((sess, []))
+        rows.append([name, fraction, budget, exe.arena_bytes, runs[-1][1], None, flops, diff,
+                     f"compile {compile_s:.0f} s" + (f", {exe.remat.method}" if exe.remat else "")])
+    for _ in range(repeat):
+        for sess, times in runs:
+            t0 = time.process_time()
+            sess.run(fetches, feed)
+            times.append(time.process_time() - t0)
+    for sess, _ in runs:
+        sess.close()
+    for row in rows:
+        if row[3] is not None:
+            row[4] = float(np.median(row[4]))
+    base_step = rows[0][4]
+    for row in rows:
+        if row[3] is not None:
+            row[5] = row[4] / base_step
     return rows
 
 
