@@ -1,9 +1,10 @@
 """Rematerialization under a memory budget: a 32-layer MLP (width 1024, batch 256) and the model zoo's
 Transformer, one training step each, at budgets of 100%, 70%, 40% and 25% of the unconstrained arena:
-arena bytes, step CPU time (median of process time, all threads), ratio to 100%, FLOPs recomputed, and the largest difference of the
-weights after one step from the unconstrained run's (0: recomputation is exact).
+arena bytes, step CPU time (median of process time, budgets timed round-robin, one kernel thread by
+default), ratio to 100%, FLOPs recomputed, and the largest difference of the weights after one step
+from the unconstrained run's (0: recomputation is exact).
 
-`python benchmarks/bench_remat.py [--only mlp,transformer] [--repeat N] [--layers N --width N --batch N]`
+`python benchmarks/bench_remat.py [--only mlp,transformer] [--repeat N] [--threads N] [--layers N --width N --batch N]`
 """
 import argparse
 import os
@@ -47,14 +48,16 @@ def transformer(batch=32):
     return m["graph"], [m["train_op"], m["loss"]], {m["x"]: x, m["y"]: y, m["lr"]: np.float32(1e-3)}, m["init"]
 
 
-def measure(name, graph, fetches, feed, init, repeat):
+def measure(name, graph, fetches, feed, init, repeat, threads=1):
     """One row per budget fraction. Every budget is compiled first, then their steps are timed in turn
     (round-robin, `repeat` rounds): on a shared machine the load drifts over minutes, and timing the
-    budgets one after another measured that drift (ratios of 0.4-1.6 between identical runs)."""
+    budgets one after another measured that drift (ratios of 0.4-1.6 between identical runs). One thread by
+    default: with more, a thread waiting at a barrier for a descheduled one spins, and the load's
+    spin time counted as step time (the same step read 70-170 ms of CPU with 2 threads)."""
     rows, base, reference, runs = [], None, None, []
     for fraction in FRACTIONS:
         budget = None if fraction == 1.0 else int(base * fraction)
-        sess = gc.Session(graph=graph, memory_budget=budget)
+        sess = gc.Session(graph=graph, memory_budget=budget, num_threads=threads)
         sess.run(init)
         t0 = time.perf_counter()
         try:
@@ -104,13 +107,14 @@ def main(argv=None):
     parser.add_argument("--layers", type=int, default=32)
     parser.add_argument("--width", type=int, default=1024)
     parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--threads", type=int, default=1, help="kernel threads (CPU time counts their spin-waits)")
     args = parser.parse_args(argv)
     rows = []
     if "mlp" in args.only:
         rows += measure(f"MLP {args.layers}x{args.width}, batch {args.batch}",
-                        *mlp(args.layers, args.width, args.batch), args.repeat)
+                        *mlp(args.layers, args.width, args.batch), args.repeat, args.threads)
     if "transformer" in args.only:
-        rows += measure("zoo transformer, batch 32", *transformer(), args.repeat)
+        rows += measure("zoo transformer, batch 32", *transformer(), args.repeat, args.threads)
     print(f"{'model':32s} {'budget':>6s} {'arena MB':>9s} {'CPU ms':>8s} {'x 100%':>7s} {'+GFLOP':>7s} "
           f"{'max |dw|':>9s}  notes")
     for name, fraction, budget, arena, step, ratio, flops, diff, note in rows:
