@@ -1,9 +1,10 @@
 """Rematerialization under a memory budget: a 32-layer MLP (width 1024, batch 256) and the model zoo's
 Transformer, one training step each, at budgets of 100%, 70%, 40% and 25% of the unconstrained arena:
-arena bytes, step CPU time (median of process time, all threads), ratio to 100%, FLOPs recomputed, and the largest difference of the
-weights after one step from the unconstrained run's (0: recomputation is exact).
+arena bytes, step CPU time (median of process time, budgets timed round-robin, one kernel thread by
+default), ratio to 100%, FLOPs recomputed, and the largest difference of the weights after one step
+from the unconstrained run's (0: recomputation is exact).
 
-`python benchmarks/bench_remat.py [--only mlp,transformer] [--repeat N] [--layers N --width N --batch N]`
+`python benchmarks/bench_remat.py [--only mlp,transformer] [--repeat N] [--threads N] [--layers N --width N --batch N]`
 """
 import argparse
 import os
@@ -15,7 +16,6 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import graphc as gc  # noqa: E402
 from graphc.passes.remat import RematError  # noqa: E402
-from common import median_seconds  # noqa: E402  (benchmarks/common.py)
 
 FRACTIONS = (1.0, 0.7, 0.4, 0.25)
 
@@ -48,29 +48,49 @@ def transformer(batch=32):
     return m["graph"], [m["train_op"], m["loss"]], {m["x"]: x, m["y"]: y, m["lr"]: np.float32(1e-3)}, m["init"]
 
 
-def measure(name, graph, fetches, feed, init, repeat):
-    """One row per budget fraction."""
-    rows, base, reference = [], None, None
+def measure(name, graph, fetches, feed, init, repeat, threads=1):
+    """One row per budget fraction. Every budget is compiled first, then their steps are timed in turn
+    (round-robin, `repeat` rounds): on a shared machine the load drifts over minutes, and timing the
+    budgets one after another measured that drift (ratios of 0.4-1.6 between identical runs). One thread by
+    default: with more, a thread waiting at a barrier for a descheduled one spins, and the load's
+    spin time counted as step time (the same step read 70-170 ms of CPU with 2 threads)."""
+    rows, base, reference, runs = [], None, None, []
     for fraction in FRACTIONS:
         budget = None if fraction == 1.0 else int(base * fraction)
-        with gc.Session(graph=graph, memory_budget=budget) as sess:
-            sess.run(init)
-            t0 = time.perf_counter()
-            try:
-                exe = sess.compiled(fetches, feed)
-            except RematError as e:
-                rows.append((name, fraction, budget, None, None, None, None, None, str(e).split(": ")[1]))
-                continue
-            compile_s = time.perf_counter() - t0
-            sess.run(fetches, feed)  # the first step: its updated weights are compared
-            weights = [sess.run(v.value()) for v in _variables(graph)]
-            step = median_seconds(lambda: sess.run(fetches, feed), repeat=repeat, warmup=1, clock=time.process_time)
+        sess = gc.Session(graph=graph, memory_budget=budget, num_threads=threads)
+        sess.run(init)
+        t0 = time.perf_counter()
+        try:
+            exe = sess.compiled(fetches, feed)
+        except RematError as e:
+            sess.close()
+            rows.append((name, fraction, budget, None, None, None, None, None, str(e).split(": ")[1]))
+            continue
+        compile_s = time.perf_counter() - t0
+        sess.run(fetches, feed)  # the first step: its updated weights are compared
+        weights = [sess.run(v.value()) for v in _variables(graph)]
+        sess.run(fetches, feed)  # warm-up
         if fraction == 1.0:
-            base, base_step, reference = exe.arena_bytes, step, weights
+            base, reference = exe.arena_bytes, weights
         diff = max(float(np.abs(a - b).max()) for a, b in zip(weights, reference))
         flops = exe.remat.added_flops if exe.remat else 0
-        rows.append((name, fraction, budget, exe.arena_bytes, step, step / base_step, flops, diff,
-                     f"compile {compile_s:.0f} s" + (f", {exe.remat.method}" if exe.remat else "")))
+        runs.append((sess, []))
+        rows.append([name, fraction, budget, exe.arena_bytes, runs[-1][1], None, flops, diff,
+                     f"compile {compile_s:.0f} s" + (f", {exe.remat.method}" if exe.remat else "")])
+    for _ in range(repeat):
+        for sess, times in runs:
+            t0 = time.process_time()
+            sess.run(fetches, feed)
+            times.append(time.process_time() - t0)
+    for sess, _ in runs:
+        sess.close()
+    for row in rows:
+        if row[3] is not None:
+            row[4] = float(np.median(row[4]))
+    base_step = rows[0][4]
+    for row in rows:
+        if row[3] is not None:
+            row[5] = row[4] / base_step
     return rows
 
 
@@ -87,13 +107,14 @@ def main(argv=None):
     parser.add_argument("--layers", type=int, default=32)
     parser.add_argument("--width", type=int, default=1024)
     parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--threads", type=int, default=1, help="kernel threads (CPU time counts their spin-waits)")
     args = parser.parse_args(argv)
     rows = []
     if "mlp" in args.only:
         rows += measure(f"MLP {args.layers}x{args.width}, batch {args.batch}",
-                        *mlp(args.layers, args.width, args.batch), args.repeat)
+                        *mlp(args.layers, args.width, args.batch), args.repeat, args.threads)
     if "transformer" in args.only:
-        rows += measure("zoo transformer, batch 32", *transformer(), args.repeat)
+        rows += measure("zoo transformer, batch 32", *transformer(), args.repeat, args.threads)
     print(f"{'model':32s} {'budget':>6s} {'arena MB':>9s} {'CPU ms':>8s} {'x 100%':>7s} {'+GFLOP':>7s} "
           f"{'max |dw|':>9s}  notes")
     for name, fraction, budget, arena, step, ratio, flops, diff, note in rows:
