@@ -62,6 +62,15 @@ class Target:
         and the B vectors being loaded)."""
         return self.vector_registers - 4
 
+    @property
+    def gemm_rows(self):
+        """Most rows of a CPU GEMM register block: as many as the accumulator registers hold beside one
+        panel's vectors per row (6 on AVX2, 14 on AVX-512); None on a GPU, whose rules tile products their
+        own way (tensor cores want M unpadded)."""
+        if self.kind != "cpu":
+            return None
+        return self.accumulator_registers // max(1, self.gemm_panel_width // self.vector_lanes(32))
+
     def has_feature(self, feature):
         """Whether this target's LLVM CPU (the host CPU of a GPU target) has a feature such as 'avx2'."""
         llvm = self.tvm_target.host or self.tvm_target

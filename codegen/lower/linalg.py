@@ -25,10 +25,9 @@ def gemm_tiles(m, mr=MR):
 
 
 def matmul_rows(m, target):
-    """Rows of the matmul's register block: as many as the accumulator registers hold beside one panel's
-    vectors per row (6 on AVX2, 14 on AVX-512: fewer loads of B per FMA), the largest that pads M by at
-    most PAD_FRACTION, else MR."""
-    most = target.accumulator_registers // max(1, target.gemm_panel_width // target.vector_lanes(32))
+    """Rows of the matmul's register block: up to the target's `gemm_rows` (fewer loads of B per FMA), the
+    largest that pads M by at most PAD_FRACTION, else MR (always MR on a GPU)."""
+    most = target.gemm_rows or MR
     return next((r for r in range(most, MR, -1) if -(-m // r) * r - m <= m * PAD_FRACTION), MR)
 
 
