@@ -5,6 +5,8 @@ order-preserving integer key of each float instead: the float's bits with negati
 bits flipped (so integer order is float order) and every NaN mapped to the largest (or smallest) key.
 Integer max/min reductions keep TVM's registered reducers, so rfactor and vectorization still apply.
 """
+import math
+
 import numpy as np
 from tvm import te, tirx
 
@@ -28,6 +30,8 @@ def isnan(v):
     integer ops that TVM vectorizes, where tirx.isnan makes its vectorizer scalarize the whole loop
     (MobileNetV2's ReLU6 epilogues ran 2.5-3.5x slower for it)."""
     v = v.asobject() if hasattr(v, "asobject") else v  # a te TensorSlice (x[i]) as its load expression
+    if isinstance(v, tirx.FloatImm):  # decided now: TVM folds no reinterpret, and CUDA's codegen mistypes
+        return tirx.const(math.isnan(v.value), "bool")  # a broadcast of one (a half4 from make_ushort4)
     dtype = str(v.ty)
     if dtype not in _KEY_DTYPE:
         return tirx.isnan(v)
