@@ -12,13 +12,20 @@ def _aligned(nbytes):
     return max(ALIGN, (nbytes + ALIGN - 1) // ALIGN * ALIGN)
 
 
-def _best_fit(calls, temps, in_place_calls):
-    """plan_memory() by allocation order: each buffer takes the best-fitting freed block."""
-    last_use = {}
+def _lifetimes(calls, temps):
+    """({buffer: index of its first call}, {buffer: index of its last call}) for the buffers in `temps`."""
+    first, last = {}, {}
     for i, (ins, outs) in enumerate(calls):
         for b in list(ins) + list(outs):
             if b in temps:
-                last_use[b] = i
+                first.setdefault(b, i)
+                last[b] = i
+    return first, last
+
+
+def _best_fit(calls, temps, in_place_calls):
+    """plan_memory() by allocation order: each buffer takes the best-fitting freed block."""
+    _, last_use = _lifetimes(calls, temps)
     free = []  # (offset, size) blocks, kept sorted and merged
     offsets, end = {}, 0
 
@@ -64,12 +71,7 @@ def _best_fit(calls, temps, in_place_calls):
 def _by_size(calls, temps):
     """plan_memory() largest buffer first, each at the lowest offset no buffer alive with it holds
     (no writing in place: a block shared at another offset would be overwritten before it is read)."""
-    start, end = {}, {}
-    for i, (ins, outs) in enumerate(calls):
-        for b in list(ins) + list(outs):
-            if b in temps:
-                start.setdefault(b, i)
-                end[b] = i
+    start, end = _lifetimes(calls, temps)
     placed, offsets, arena = [], {}, 0  # placed: (offset, size, start, end)
     for b in sorted(start, key=lambda b: (-_aligned(temps[b]), start[b])):
         need, offset = _aligned(temps[b]), 0
