@@ -20,6 +20,14 @@ REPRESENTATIVE = ["add", "matmul", "conv", "max_pool", "sum", "softmax", "gather
 ARCHS = ["sm_80", "sm_90"]
 
 
+def run_probe(code):
+    """(stdout stripped, the tail of stderr) of `code` run by a fresh Python: what a new process imports."""
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    return out.stdout.strip(), out.stderr[-2000:]
+
+
 def compile_example(name, arch):
     """Compile op `name`'s first registry example for CUDA `arch`; returns the Executable."""
     from graphc.passes.specialize import specialize
@@ -252,8 +260,6 @@ def test_device_arena_views_are_aligned_ranges_of_one_allocation():
 
 def test_gpu_verification_rejects_a_kernel_over_the_limits_without_loading_tensor_intrinsics():
     import dataclasses
-    import subprocess
-    import sys
     x, w = graphc.placeholder("float32", [512, 256]), graphc.placeholder("float32", [256, 384])
     exe = graphc.compile(graphc.matmul(x, w), {x: ((512, 256), "float32"), w: ((256, 384), "float32")},
                          target="cuda")
@@ -265,12 +271,11 @@ def test_gpu_verification_rejects_a_kernel_over_the_limits_without_loading_tenso
     tiny_smem = dataclasses.replace(target, max_shared_memory_per_block=1024)
     assert not any(fits_gpu(k.func, tiny_smem) for k in exe.kernels_info)
     # meta_schedule's TuneContext would import tvm.s_tir.tensor_intrin (minutes of TVMScript parsing)
-    probe = ("import graphc; from graphc.codegen.schedule.cuda import fits_gpu; from graphc.codegen.target import "
-             "get_target; import sys, tvm; from tvm import te; a = te.placeholder((64,)); "
-             "f = te.create_prim_func([a, te.compute((64,), lambda i: a[i] * 2)]); "
-             "fits_gpu(f, get_target('cuda')); print('tvm.s_tir.tensor_intrin' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
-    assert out.stdout.strip() == "False", out.stderr[-2000:]
+    out, err = run_probe("import graphc; from graphc.codegen.schedule.cuda import fits_gpu; "
+                         "from graphc.codegen.target import get_target; import sys, tvm; from tvm import te; "
+                         "a = te.placeholder((64,)); f = te.create_prim_func([a, te.compute((64,), lambda i: a[i] * 2)]); "
+                         "fits_gpu(f, get_target('cuda')); print('tvm.s_tir.tensor_intrin' in sys.modules)")
+    assert out == "False", err
 
 
 def test_a_feed_already_on_the_device_is_bound_without_a_copy():
@@ -288,14 +293,12 @@ def test_a_feed_already_on_the_device_is_bound_without_a_copy():
 def test_tensor_intrinsics_load_only_for_float16_products():
     """TVM's tensor intrinsics take minutes to register (~250 TVMScript functions): compiling float32
     products or float16 elementwise kernels for CUDA never loads them."""
-    import subprocess
-    import sys
-    probe = ("import sys, graphc; x = graphc.placeholder('float32', [256, 256]); h = graphc.placeholder('float16', [256]); "
-             "src = graphc.compile(graphc.matmul(x, x), {x: ((256, 256), 'float32')}, target='cuda').inspect_source(); "
-             "graphc.compile(graphc.exp(h), {h: ((256,), 'float16')}, target='cuda'); "
-             "print('__shared__' in src, 'tvm.s_tir.tensor_intrin' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
-    assert out.stdout.strip() == "True False", out.stderr[-2000:]
+    out, err = run_probe(
+        "import sys, graphc; x = graphc.placeholder('float32', [256, 256]); h = graphc.placeholder('float16', [256]); "
+        "src = graphc.compile(graphc.matmul(x, x), {x: ((256, 256), 'float32')}, target='cuda').inspect_source(); "
+        "graphc.compile(graphc.exp(h), {h: ((256,), 'float16')}, target='cuda'); "
+        "print('__shared__' in src, 'tvm.s_tir.tensor_intrin' in sys.modules)")
+    assert out == "True False", err
 
 
 @pytest.mark.slow
