@@ -26,12 +26,11 @@ class Dlight(ScheduleRule):
         self.name = "dlight_" + type(rule).__name__
 
     def apply(self, func, target):
-        # TVM 0.27's tensorize crashes the process (segfault in Tensorize, seen for float16 matmul):
-        # dlight's tensor-core path stays off until it works
+        # tensor cores are TensorCoreMatmul's (tried first, within the dynamic shared-memory limit)
         func = func.with_attr("dlight.do_not_tensorize", True)
         try:
-            rule_target = _dlight_target(target.max_shared_memory_per_block, target.max_threads_per_block,
-                                         target.warp_size)
+            rule_target = _dlight_target(DLIGHT_ARCH, target.max_shared_memory_per_block,
+                                         target.max_threads_per_block, target.warp_size)
             with rule_target:
                 sch = self.rule.apply(func, rule_target, False)
         except Exception:  # noqa: BLE001 (a dlight rule that trips over a kernel does not apply to it)
@@ -80,10 +79,8 @@ class TensorCoreMatmul(ScheduleRule):
         func = _without_layout_copies(func)
         if func is None:
             return None
-        rule_target = tvm.target.Target({"kind": "cuda", "arch": target.arch,
-                                         "max_shared_memory_per_block": target.max_shared_memory_per_block,
-                                         "max_threads_per_block": target.max_threads_per_block,
-                                         "thread_warp_size": target.warp_size})
+        rule_target = _dlight_target(target.arch, target.max_shared_memory_per_block,
+                                     target.max_threads_per_block, target.warp_size)
         try:
             with rule_target:
                 sch = dlight.gpu.matmul.MatmulTensorization().apply(func, rule_target, False)
@@ -114,12 +111,16 @@ def _register_wmma_intrinsics():
     import tvm.s_tir.tensor_intrin.cuda  # noqa: F401
 
 
+# The arch dlight's CUDA-core rules schedule for: below sm_70. On sm_70+ dlight's Matmul imports
+# tvm.s_tir.tensor_intrin for any float16 or int8 product (minutes of TVMScript parsing) before it reads
+# dlight.do_not_tensorize; no other rule reads the arch, and the build uses the real one.
+DLIGHT_ARCH = "sm_60"
+
+
 @functools.lru_cache(maxsize=None)
-def _dlight_target(max_shared_memory_per_block, max_threads_per_block, warp_size):
-    """The target dlight's rules schedule for: the GPU's limits, and an arch below sm_70. On sm_70+ dlight's
-    Matmul imports tvm.s_tir.tensor_intrin for any float16 or int8 product (minutes of TVMScript parsing)
-    before it reads dlight.do_not_tensorize; no other rule reads the arch, and the build uses the real one."""
-    return tvm.target.Target({"kind": "cuda", "arch": "sm_60", "max_shared_memory_per_block": max_shared_memory_per_block,
+def _dlight_target(arch, max_shared_memory_per_block, max_threads_per_block, warp_size):
+    """The TVM target a dlight rule schedules for: `arch` and the GPU's limits."""
+    return tvm.target.Target({"kind": "cuda", "arch": arch, "max_shared_memory_per_block": max_shared_memory_per_block,
                               "max_threads_per_block": max_threads_per_block, "thread_warp_size": warp_size})
 
 
