@@ -118,8 +118,11 @@ def _cpu_rules():
 
 
 def _cpu_passes(vector_bits):
+    from graphc.passes.pack_conv_weights import pack_conv_weights
     from graphc.passes.pack_weights import pack_weights
-    return (("pack_weights", functools.partial(pack_weights, panel_width=GEMM_PANEL_VECTORS * vector_bits // 32)),)
+    width = GEMM_PANEL_VECTORS * vector_bits // 32
+    return (("pack_weights", functools.partial(pack_weights, panel_width=width)),
+            ("pack_conv_weights", functools.partial(pack_conv_weights, panel_width=width)))
 
 
 def cpu_target(mcpu=None, mattr=None):

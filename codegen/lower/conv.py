@@ -140,6 +140,56 @@ def _conv2d_gemm(x, w, k, st, d, p, out_shape):
     return te.compute(out_shape, lambda b, o, y, xx: c[b, o, y * wq + xx], name="conv")
 
 
+@lowering("conv_packed")
+def lower_conv_packed(node, x, packed):
+    """conv of weights packed at compile time into output-channel panels (passes/pack_conv_weights.py):
+    the direct conv (_conv2d_direct)."""
+    k, s, d, p = spatial_attrs(node.attrs, 2, [int(v) for v in packed.shape[2:4]])
+    return _conv2d_direct(x, packed, k, s, d, p, tuple(node.outputs[0].shape))
+
+
+DIRECT_PAD_FRACTION = 0.03  # padding pixels a wider direct-conv tile may cost before a narrower one is taken
+
+
+def _direct_pixels(pixels, vectors):
+    """Output pixels per direct-conv register tile: as many as the accumulator registers hold beside
+    `vectors` vectors of channels each, down to half that, the widest that pads `pixels` by at most
+    DIRECT_PAD_FRACTION, else the one that pads least."""
+    most = max(1, current_target().accumulator_registers // vectors)
+    options = range(most, max(1, most // 2) - 1, -1)
+    padded = {t: -(-pixels // t) * t for t in options}
+    fits = [t for t in options if padded[t] <= (1 + DIRECT_PAD_FRACTION) * pixels]
+    return fits[0] if fits else min(options, key=lambda t: (padded[t], -t))
+
+
+def _conv2d_direct(x, packed, k, st, d, p, out_shape):
+    """2-D conv vectorized over output channels: the weights come packed in panels of NR channels
+    [C_out/NR, C_in, kh, kw, NR], the output pixels are flattened (y * OW + x, no padding columns) and
+    tiled by `conv_pixels`; a register tile (pixels x NR channels) accumulates over (channel, kernel row,
+    kernel column) a broadcast input value times NR/lanes weight vectors ("conv_direct" rule). The input
+    is read from one zero-padded flat plane per channel (_phase_planes at stride 1, so any stride reads
+    it in place); the result, blocked [N, C_out/NR, pixels, NR], is unblocked into NCHW by the fused
+    epilogue while one panel's outputs are in cache."""
+    n, c_out, oh, ow = out_shape
+    blocks, c_in, kh, kw, nr = (int(v) for v in packed.shape)
+    lanes = current_target().vector_lanes(tvm.runtime.DataType(str(x.dtype)).bits)
+    px = _direct_pixels(oh * ow, max(1, nr // lanes))
+    qp = -(-(oh * ow) // px) * px
+    wq = int(x.shape[3]) + p[1] + p[3]
+    rows = (qp - 1) // ow * st[0] + 1  # plane rows the padded tail pixels still start in
+    xf, wq, _, offset = _phase_planes(x, k, (1, 1), d, p, rows * wq)
+    rc = te.reduce_axis((0, c_in), name="rc")
+    rr = te.reduce_axis((0, kh), name="rr")
+    rt = te.reduce_axis((0, kw), name="rt")
+
+    def product(b, ob, q, oi):
+        at = (q // ow) * (st[0] * wq) + (q % ow) * st[1] + offset(rr, rt)
+        return te.sum(xf[b, rc, 0, at] * packed[ob, rc, rr, rt, oi], axis=[rc, rr, rt])
+    c = te.compute((n, blocks, qp, nr), product, name="conv_direct",
+                   attrs={kinds.KEY: kinds.CONV_DIRECT, "conv_pixels": px})
+    return te.compute(out_shape, lambda b, o, y, xx: c[b, o // nr, y * ow + xx, o % nr], name="conv")
+
+
 DEPTHWISE_MAX_VECTORS = 4  # accumulator vectors per depthwise tile: enough independent FMAs to hide latency
 
 

@@ -8,7 +8,7 @@ from tvm.s_tir.schedule import ScheduleError
 from graphc.registry import Registry
 
 from . import inline_spatial, is_reduction, sblocks
-from .kinds import (CONV_DEPTHWISE, CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, EPILOGUE_DONE, GEMM, GEMM_PANELS, KEY,
+from .kinds import (CONV_DEPTHWISE, CONV_DIRECT, CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, EPILOGUE_DONE, GEMM, GEMM_PANELS, KEY,
                     LAYER_NORM, LAYER_NORM_STATS, ROW_STATS, SOFTMAX, SOFTMAX_STATS, kind_of)
 from .rule import ScheduleRule
 
@@ -291,6 +291,39 @@ def schedule_conv_gemm(sch, block, target):
     if target.num_threads > 1 and work >= GEMM_PARALLEL_MIN_MACS:
         sch.parallel(outer)
     sch.decompose_reduction(block, ks[0])
+
+
+@block_schedule(CONV_DIRECT)
+def schedule_conv_direct(sch, block, target):
+    """The direct conv over output-channel panels (codegen/lower/conv.py): per (image, panel) in parallel,
+    per tile of `conv_pixels` output pixels, pixels x NR/lanes vector accumulators in registers over
+    (channel, kernel row, kernel column), each step one broadcast input value per pixel times the
+    panel's NR/lanes weight vectors; the epilogue unblocks the panel's outputs into NCHW right after."""
+    px = int(sch.get(block).annotations["conv_pixels"])
+    b, ob, q, oi, rc, rr, rt = sch.get_loops(block)
+    nr = _extent(sch, oi)
+    lanes = target.vector_lanes(_dtype_bits(sch, block))
+    qo, qi = sch.split(q, [None, px])
+    ov = None
+    if nr > lanes and nr % lanes == 0:  # whole vectors, unrolled
+        ov, oi = sch.split(oi, [None, lanes])
+    sch.reorder(b, ob, qo, rc, rr, rt, qi, *([ov] if ov is not None else []), oi)
+    acc = sch.cache_write(block, 0, "local")
+    sch.reverse_compute_at(acc, qo)
+    acc_last = sch.get_loops(acc)[-1]
+    if ov is not None:
+        sch.unroll(sch.split(acc_last, [None, lanes])[0])
+        acc_last = sch.get_loops(acc)[-1]
+        sch.unroll(ov)
+    sch.vectorize(acc_last)
+    sch.vectorize(oi)
+    sch.unroll(qi)
+    if (_extent(sch, rt) or 0) <= 7:
+        sch.unroll(rt)
+    outer = sch.fuse(b, ob)
+    if target.num_threads > 1 and (_extent(sch, outer) or 0) >= 2:
+        sch.parallel(outer)
+    sch.decompose_reduction(block, rc)
 
 
 @block_schedule(CONV_DEPTHWISE)

@@ -159,8 +159,63 @@ def _conv_gemm_examples(rng):
         ex((1, 4, 23, 23), (8, 4, 7, 7), strides=[3, 2], pads=[3, 3, 2, 3])]
 
 
-conv_op = register_op("conv", pattern=Pattern.OUT_ELEMWISE_FUSABLE, infer=_conv_infer, reference=_conv_ref,
+conv_op = register_op("conv", packed_form="conv_packed", pattern=Pattern.OUT_ELEMWISE_FUSABLE, infer=_conv_infer, reference=_conv_ref,
                       examples=_conv_gemm_examples, grad_examples=_conv_examples)
+
+
+# ---- conv_packed: conv with its weights packed ahead of time into output-channel panels ----------------
+def pack_conv_panels(w, width):
+    """numpy: OIHW conv weights as zero-padded panels of `width` output channels, shape
+    (ceil(O/width), I, kh, kw, width): the layout the CPU's direct conv streams one vector load at a time."""
+    blocks = -(-w.shape[0] // width)
+    padded = np.zeros((blocks * width,) + w.shape[1:], w.dtype)
+    padded[:w.shape[0]] = w
+    return np.ascontiguousarray(padded.reshape((blocks, width) + w.shape[1:]).transpose(0, 2, 3, 4, 1))
+
+
+def unpack_conv_panels(packed, c_out):
+    """numpy: the (c_out, I, kh, kw) weights that `pack_conv_panels` packed."""
+    blocks, c_in, kh, kw, width = packed.shape
+    return packed.transpose(0, 4, 1, 2, 3).reshape(blocks * width, c_in, kh, kw)[:c_out]
+
+
+def _conv_packed_infer(node):
+    x, packed = node.inputs
+    _check_float(x, packed)
+    c_out = int(node.attrs["c_out"])
+    if x.shape is None or len(x.shape) != 4 or packed.shape is None or len(packed.shape) != 5:
+        raise ShapeError(f"conv_packed needs an (N, C, H, W) input and (blocks, C, kh, kw, width) panels, got "
+                         f"{x.name} {x.shape} and {packed.name} {packed.shape}")
+    blocks, c_in, kh, kw, width = packed.shape
+    if None not in (x.shape[1], c_in) and x.shape[1] != c_in or \
+            None not in (blocks, width) and not (blocks - 1) * width < c_out <= blocks * width:
+        raise ShapeError(f"conv_packed: input {x.name} {list(x.shape)} does not match panels {list(packed.shape)} "
+                         f"of {c_out} output channels")
+    k, s, d, p = spatial_attrs(node.attrs, 2, [1 if v is None else v for v in (kh, kw)])
+    out = [None if (kh, kw)[i] is None else conv_out_size(x.shape[2 + i], k[i], s[i], d[i], p[i], p[2 + i])
+           for i in range(2)]
+    if any(o is not None and o < 1 for o in out):
+        raise ShapeError(f"conv_packed of {x.name} {list(x.shape)} with kernel {k} gives an empty output {out}")
+    return TensorType((x.shape[0], c_out) + tuple(out), x.dtype)
+
+
+def _conv_packed_ref(attrs, x, packed):
+    return _conv_ref(attrs, x, unpack_conv_panels(packed, attrs["c_out"]))
+
+
+def _conv_packed_examples(rng):
+    """Panels of 16 channels (an AVX2 target's width): C_out a multiple of it and not, strides, pads, batch 2."""
+    def ex(xs, ws, **attrs):
+        w = rand(rng, ws)
+        return Example([rand(rng, xs), pack_conv_panels(w, 16)], dict(attrs, c_out=ws[0]))
+    return [ex((1, 8, 12, 12), (16, 8, 3, 3), pads=[1, 1, 1, 1]),
+            ex((2, 5, 9, 7), (20, 5, 3, 3), strides=[2, 2], pads=[1, 1, 1, 1]),
+            ex((1, 3, 15, 15), (16, 3, 7, 7), strides=[2, 2], pads=[3, 3, 3, 3]),
+            ex((1, 4, 7, 9), (6, 4, 2, 3), strides=[1, 2], dilations=[2, 1], pads=[0, 1, 1, 0])]
+
+
+register_op("conv_packed", pattern=Pattern.OUT_ELEMWISE_FUSABLE, infer=_conv_packed_infer,
+            reference=_conv_packed_ref, examples=_conv_packed_examples, differentiable=False)
 
 
 def _conv_common(node):
