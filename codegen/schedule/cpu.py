@@ -307,9 +307,14 @@ def schedule_conv_direct(sch, block, target):
     ov = None
     if nr > lanes and nr % lanes == 0:  # whole vectors, unrolled
         ov, oi = sch.split(oi, [None, lanes])
-    sch.reorder(b, ob, qo, rc, rr, rt, qi, *([ov] if ov is not None else []), oi)
+    weight_bytes = _extent(sch, ob) * nr * math.prod(_extent(sch, l) for l in (rc, rr, rt)) * _dtype_bits(sch, block) // 8
+    # all panels in half the L2: every tile of pixels runs all panels while its input is in L1; else
+    # each panel (in L2) runs all tiles
+    pixels_outer = weight_bytes <= (target.l2_bytes or DEFAULT_L2_BYTES) // 2
+    outer_loops = (b, qo, ob) if pixels_outer else (b, ob, qo)
+    sch.reorder(*outer_loops, rc, rr, rt, qi, *([ov] if ov is not None else []), oi)
     acc = sch.cache_write(block, 0, "local")
-    sch.reverse_compute_at(acc, qo)
+    sch.reverse_compute_at(acc, outer_loops[-1])
     acc_last = sch.get_loops(acc)[-1]
     if ov is not None:
         sch.unroll(sch.split(acc_last, [None, lanes])[0])
@@ -320,7 +325,7 @@ def schedule_conv_direct(sch, block, target):
     sch.unroll(qi)
     if (_extent(sch, rt) or 0) <= 7:
         sch.unroll(rt)
-    outer = sch.fuse(b, ob)
+    outer = sch.fuse(*outer_loops[:2])
     if target.num_threads > 1 and (_extent(sch, outer) or 0) >= 2:
         sch.parallel(outer)
     sch.decompose_reduction(block, rc)
@@ -396,14 +401,21 @@ def _reads_kind(sch, block, kind):
     return any(kind_of(sch, p) == kind for p in sch.get_producers(block))
 
 
-def schedule_conv_epilogue(sch, block, target):
-    """The block that crops the conv GEMM's wide rows into the output (with any fused epilogue): the
-    row loop innermost and vectorized when whole vectors fit it, the rest fused and parallel. (The
-    default fuses every loop, which turns the cropped read into a per-lane gather.)"""
+def schedule_conv_epilogue(sch, block, target, flat_pixels=False):
+    """The block that crops the conv GEMM's wide rows into the output, or unblocks the direct conv's
+    channel panels (with any fused epilogue): the row loop (for the direct conv's flat pixels, the
+    image's rows and columns as one loop) innermost and vectorized by the widest vector that divides
+    it, the rest fused and parallel. (The default fuses every loop, which turns the read into a per-lane
+    gather with a division per lane.) `flat_pixels`: the block reads the direct conv's result."""
     *outer, last = sch.get_loops(block)
+    if flat_pixels and len(outer) == 3:
+        *outer, row = outer
+        last = sch.fuse(row, last)
     ext = _extent(sch, last) or 0
     lanes = target.vector_lanes(_dtype_bits(sch, block))
-    if ext % lanes == 0 and ext >= lanes:
+    while lanes > 1 and ext % lanes:
+        lanes //= 2
+    if lanes > 1 and ext >= lanes:
         sch.vectorize(sch.split(last, [None, lanes])[1])
     if outer:
         fused = sch.fuse(*outer) if len(outer) > 1 else outer[0]
@@ -484,9 +496,9 @@ def _init_empty_reduction(sch, block):
         sch.decompose_reduction(block, loops[n_spatial])
 
 
-def schedule_block(sch, block, kind, after_conv_gemm, target):
+def schedule_block(sch, block, kind, after_conv, target):
     """Schedule one block: by the schedule for its annotated `kind`, else as a reduction, a conv GEMM's
-    epilogue (`after_conv_gemm`: it reads one) or an injective loop nest."""
+    epilogue (`after_conv`: the kind of the conv it reads) or an injective loop nest."""
     if any(_extent(sch, loop) == 0 for loop in sch.get_loops(block)):
         _init_empty_reduction(sch, block)
         return  # nothing to speed up, and splitting a loop of extent 0 divides by zero
@@ -494,8 +506,8 @@ def schedule_block(sch, block, kind, after_conv_gemm, target):
         BLOCK_SCHEDULES[kind](sch, block, target)
     elif is_reduction(sch, block):
         schedule_reduction(sch, block, target)
-    elif after_conv_gemm:
-        schedule_conv_epilogue(sch, block, target)
+    elif after_conv:
+        schedule_conv_epilogue(sch, block, target, flat_pixels=after_conv == CONV_DIRECT)
     else:
         schedule_injective(sch, block, target)
 
@@ -509,11 +521,12 @@ class BlockwiseRule(ScheduleRule):
         sch = tvm.s_tir.Schedule(func)
         inline_spatial(sch)
         # each block's kind (and its producers') read before any block is transformed
-        plan = [(block, kind_of(sch, block), _reads_kind(sch, block, CONV_GEMM) or _reads_kind(sch, block, CONV_DEPTHWISE))
+        plan = [(block, kind_of(sch, block), next((k for k in (CONV_GEMM, CONV_DEPTHWISE, CONV_DIRECT)
+                                                    if _reads_kind(sch, block, k)), None))
                 for block in sblocks(sch)]
-        for block, kind, after_conv_gemm in plan:
+        for block, kind, after_conv in plan:
             # (a kind set since, by an earlier block's schedule, counts: e.g. a GEMM's placed epilogue)
-            schedule_block(sch, block, kind or kind_of(sch, block), after_conv_gemm, target)
+            schedule_block(sch, block, kind or kind_of(sch, block), after_conv, target)
         return sch
 
 
