@@ -1,5 +1,5 @@
 """Register tiles come from the target's vector width and register count: cross-compiled for an AVX-512
-CPU (Zen 4) the GEMM, conv and depthwise conv micro-kernels run on full zmm vectors, for an AVX2 CPU (Haswell) on full ymm
+CPU (Zen 4) the GEMM, conv (implicit-im2col GEMM and direct) and depthwise conv micro-kernels run on full zmm vectors, for an AVX2 CPU (Haswell) on full ymm
 vectors. Two views: the LLVM IR's vector multiply-adds are exactly one register wide (a 24-float tile on
 AVX-512 shows as v24f32, which LLVM pads to two zmm, half of one wasted) or a whole number of them, and the assembly's FMAs use only
 that register class, none narrower (partial-vector or scalar tails). LLVM cross-compiles, so this runs on
@@ -38,12 +38,15 @@ def _kernels():
         dw_feeds = {x: ((2, 32, 28, 28), "float32"), wd: ((32, 1, 3, 3), "float32")}
         depthwise = [("depthwise conv" + (" stride 2" if s == 2 else ""),
                       gc.conv(x, wd, strides=[s, s], pads=[1, 1, 1, 1], groups=32), dw_feeds) for s in (1, 2)]
+        # constant weights: packed into channel panels at compile time, the direct conv (pixels x NR channels)
+        direct = gc.relu(gc.conv(x, gc.constant(np.ones((64, 32, 3, 3), "float32")), strides=[2, 2], pads=[1, 1, 1, 1]))
         bt, bias = gc.placeholder(gc.float32, [256, 256]), gc.constant(np.ones(256, "float32"))
         gelu = gc.nn.gelu(gc.matmul(a, bt, transpose_b=True) + bias)  # B^T panels, epilogue per tile
         return [("gemm", gc.matmul(a, b), {a: ((64, 256), "float32"), b: ((256, 256), "float32")}),
                 ("gemm B^T + bias + gelu", gelu, {a: ((64, 256), "float32"), bt: ((256, 256), "float32")}),
                 ("conv", y, conv_feeds), ("conv input gradient", dx, conv_feeds),
-                ("conv weight gradient", dw, conv_feeds)] + depthwise
+                ("conv weight gradient", dw, conv_feeds),
+                ("direct conv, packed weights", direct, {x: ((2, 32, 28, 28), "float32")})] + depthwise
 
 
 @pytest.mark.parametrize("mcpu,bits,register", ISAS)
