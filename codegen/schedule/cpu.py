@@ -307,14 +307,11 @@ def schedule_conv_direct(sch, block, target):
     ov = None
     if nr > lanes and nr % lanes == 0:  # whole vectors, unrolled
         ov, oi = sch.split(oi, [None, lanes])
-    weight_bytes = _extent(sch, ob) * nr * math.prod(_extent(sch, l) for l in (rc, rr, rt)) * _dtype_bits(sch, block) // 8
-    # all panels in half the L2: every tile of pixels runs all panels while its input is in L1; else
-    # each panel (in L2) runs all tiles
-    pixels_outer = weight_bytes <= (target.l2_bytes or DEFAULT_L2_BYTES) // 2
-    outer_loops = (b, qo, ob) if pixels_outer else (b, ob, qo)
-    sch.reorder(*outer_loops, rc, rr, rt, qi, *([ov] if ov is not None else []), oi)
+    # each panel's weights (streamed from L2) serve all tiles of pixels in turn (measured faster than
+    # running every panel per tile, even where all the weights fit the L2: ResNet-18's 64x56x56 layer)
+    sch.reorder(b, ob, qo, rc, rr, rt, qi, *([ov] if ov is not None else []), oi)
     acc = sch.cache_write(block, 0, "local")
-    sch.reverse_compute_at(acc, outer_loops[-1])
+    sch.reverse_compute_at(acc, qo)
     acc_last = sch.get_loops(acc)[-1]
     if ov is not None:
         sch.unroll(sch.split(acc_last, [None, lanes])[0])
@@ -325,7 +322,7 @@ def schedule_conv_direct(sch, block, target):
     sch.unroll(qi)
     if (_extent(sch, rt) or 0) <= 7:
         sch.unroll(rt)
-    outer = sch.fuse(*outer_loops[:2])
+    outer = sch.fuse(b, ob)
     if target.num_threads > 1 and (_extent(sch, outer) or 0) >= 2:
         sch.parallel(outer)
     sch.decompose_reduction(block, rc)
