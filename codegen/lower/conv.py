@@ -1,7 +1,7 @@
 """TE lowerings of graphc/ops/conv.py: convolutions as direct reductions over (input channels of the
 group, kernel offsets), pooling as window reductions with the padding tested in the index (no padded
 copy). On CPU a 2-D float conv is codegen/schedule/cpu.py's CONV_GEMM block schedule, a depthwise one
-its CONV_DEPTHWISE schedule."""
+its CONV_DEPTHWISE schedule, one with weights packed at compile time (conv_packed) its CONV_DIRECT one."""
 import math
 
 import tvm
@@ -171,7 +171,7 @@ def _conv2d_direct(x, packed, k, st, d, p, out_shape):
     kernel column) a broadcast input value times NR/lanes weight vectors ("conv_direct" rule). The input
     is read from one zero-padded flat plane per channel (_phase_planes at stride 1, so any stride reads
     it in place); the result, blocked [N, C_out/NR, pixels, NR], is unblocked into NCHW by the fused
-    epilogue while one panel's outputs are in cache."""
+    epilogue, a vectorized pass over flat pixels."""
     n, c_out, oh, ow = out_shape
     blocks, c_in, kh, kw, nr = (int(v) for v in packed.shape)
     lanes = current_target().vector_lanes(tvm.runtime.DataType(str(x.dtype)).bits)

@@ -8,8 +8,8 @@ from tvm.s_tir.schedule import ScheduleError
 from graphc.registry import Registry
 
 from . import inline_spatial, is_reduction, sblocks
-from .kinds import (CONV_DEPTHWISE, CONV_DIRECT, CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, EPILOGUE_DONE, GEMM, GEMM_PANELS, KEY,
-                    LAYER_NORM, LAYER_NORM_STATS, ROW_STATS, SOFTMAX, SOFTMAX_STATS, kind_of)
+from .kinds import (CONV_DEPTHWISE, CONV_DIRECT, CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, EPILOGUE_DONE, GEMM,
+                    GEMM_PANELS, KEY, LAYER_NORM, LAYER_NORM_STATS, ROW_STATS, SOFTMAX, SOFTMAX_STATS, kind_of)
 from .rule import ScheduleRule
 
 PARALLEL_MIN_ELEMENTS = 1 << 14  # below this, waking the thread pool costs more than it saves
@@ -298,7 +298,9 @@ def schedule_conv_direct(sch, block, target):
     """The direct conv over output-channel panels (codegen/lower/conv.py): per (image, panel) in parallel,
     per tile of `conv_pixels` output pixels, pixels x NR/lanes vector accumulators in registers over
     (channel, kernel row, kernel column), each step one broadcast input value per pixel times the
-    panel's NR/lanes weight vectors; the epilogue unblocks the panel's outputs into NCHW right after."""
+    panel's NR/lanes weight vectors. (The blocked result's consumer, which unblocks it into NCHW, is a
+    pass of its own, schedule_conv_epilogue: TVM's reverse_compute_at cannot place a read of flat pixels
+    y * OW + x per panel, and placed it wrongly for OW = 7.)"""
     px = int(sch.get(block).annotations["conv_pixels"])
     b, ob, q, oi, rc, rr, rt = sch.get_loops(block)
     nr = _extent(sch, oi)
@@ -401,8 +403,8 @@ def _reads_kind(sch, block, kind):
 def schedule_conv_epilogue(sch, block, target, flat_pixels=False):
     """The block that crops the conv GEMM's wide rows into the output, or unblocks the direct conv's
     channel panels (with any fused epilogue): the row loop (for the direct conv's flat pixels, the
-    image's rows and columns as one loop) innermost and vectorized by the widest vector that divides
-    it, the rest fused and parallel. (The default fuses every loop, which turns the read into a per-lane
+    image's rows and columns as one loop, vectorized by the widest vector that divides it) innermost and
+    vectorized when whole vectors fit it, the rest fused and parallel. (The default fuses every loop, which turns the read into a per-lane
     gather with a division per lane.) `flat_pixels`: the block reads the direct conv's result."""
     *outer, last = sch.get_loops(block)
     if flat_pixels and len(outer) == 3:
@@ -410,9 +412,9 @@ def schedule_conv_epilogue(sch, block, target, flat_pixels=False):
         last = sch.fuse(row, last)
     ext = _extent(sch, last) or 0
     lanes = target.vector_lanes(_dtype_bits(sch, block))
-    while lanes > 1 and ext % lanes:
+    while flat_pixels and lanes > 1 and ext % lanes:
         lanes //= 2
-    if lanes > 1 and ext >= lanes:
+    if lanes > 1 and ext % lanes == 0 and ext >= lanes:
         sch.vectorize(sch.split(last, [None, lanes])[1])
     if outer:
         fused = sch.fuse(*outer) if len(outer) > 1 else outer[0]
