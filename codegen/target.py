@@ -119,7 +119,10 @@ def _cpu_rules():
 
 def _cpu_passes(vector_bits):
     from graphc.passes.pack_weights import pack_weights
-    return (("pack_weights", functools.partial(pack_weights, panel_width=GEMM_PANEL_VECTORS * vector_bits // 32)),)
+    from graphc.passes.winograd import winograd
+    panel_width = GEMM_PANEL_VECTORS * vector_bits // 32
+    return (("winograd", functools.partial(winograd, panel_width=panel_width)),
+            ("pack_weights", functools.partial(pack_weights, panel_width=panel_width)))
 
 
 def cpu_target(mcpu=None, mattr=None):

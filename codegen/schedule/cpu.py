@@ -9,8 +9,9 @@ from graphc.registry import Registry
 
 from . import inline_spatial, is_reduction, sblocks
 from .kinds import (CONV_DEPTHWISE, CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, EPILOGUE_DONE, GEMM, GEMM_PANELS, KEY,
-                    LAYER_NORM, LAYER_NORM_STATS, ROW_STATS, SOFTMAX, SOFTMAX_STATS, kind_of)
+                    LAYER_NORM, LAYER_NORM_STATS, ROW_STATS, SOFTMAX, SOFTMAX_STATS, WINOGRAD_INPUT, kind_of)
 from .rule import ScheduleRule
+from .winograd import WINOGRAD_TILE, schedule_winograd_input, schedule_winograd_output, winograd_tile_read
 
 PARALLEL_MIN_ELEMENTS = 1 << 14  # below this, waking the thread pool costs more than it saves
 
@@ -207,7 +208,8 @@ def schedule_gemm(sch, block, target):
     if nr > 1:  # (with nr == 1 the copy-out has no loop of its own: its last loop is ioi)
         sch.vectorize(sch.get_loops(acc)[-1])
         sch.vectorize(ji)
-        _epilogue_per_tile(sch, acc, ioi, nr)
+        if WINOGRAD_TILE not in sch.get(block).annotations:  # (its consumer, the output transform, reads all positions)
+            _epilogue_per_tile(sch, acc, ioi, nr)
     sch.unroll(ii)
     work = math.prod(_extent(sch, l) for l in batch) * m_pad * n_pad * k_ext
     outer = sch.fuse(*batch, ioo, jo)
@@ -379,6 +381,9 @@ def schedule_conv_epilogue(sch, block, target):
             sch.parallel(fused)
 
 
+block_schedule(WINOGRAD_INPUT)(schedule_winograd_input)
+
+
 @block_schedule(EPILOGUE_DONE)
 def _scheduled_with_gemm(sch, block, target):
     """A GEMM epilogue already placed per register tile by the GEMM schedule (blocks run in order: the
@@ -451,9 +456,10 @@ def _init_empty_reduction(sch, block):
         sch.decompose_reduction(block, loops[n_spatial])
 
 
-def schedule_block(sch, block, kind, after_conv_gemm, target):
-    """Schedule one block: by the schedule for its annotated `kind`, else as a reduction, a conv GEMM's
-    epilogue (`after_conv_gemm`: it reads one) or an injective loop nest."""
+def schedule_block(sch, block, kind, after_conv_gemm, target, winograd_tile=None):
+    """Schedule one block: by the schedule for its annotated `kind`, else as a reduction, a Winograd conv's
+    output transform (`winograd_tile`: the tile of the Winograd GEMM it reads), a conv GEMM's epilogue
+    (`after_conv_gemm`: it reads one) or an injective loop nest."""
     if any(_extent(sch, loop) == 0 for loop in sch.get_loops(block)):
         _init_empty_reduction(sch, block)
         return  # nothing to speed up, and splitting a loop of extent 0 divides by zero
@@ -461,6 +467,8 @@ def schedule_block(sch, block, kind, after_conv_gemm, target):
         BLOCK_SCHEDULES[kind](sch, block, target)
     elif is_reduction(sch, block):
         schedule_reduction(sch, block, target)
+    elif winograd_tile:
+        schedule_winograd_output(sch, block, winograd_tile, target)
     elif after_conv_gemm:
         schedule_conv_epilogue(sch, block, target)
     else:
@@ -476,11 +484,11 @@ class BlockwiseRule(ScheduleRule):
         sch = tvm.s_tir.Schedule(func)
         inline_spatial(sch)
         # each block's kind (and its producers') read before any block is transformed
-        plan = [(block, kind_of(sch, block), _reads_kind(sch, block, CONV_GEMM) or _reads_kind(sch, block, CONV_DEPTHWISE))
-                for block in sblocks(sch)]
-        for block, kind, after_conv_gemm in plan:
+        plan = [(block, kind_of(sch, block), _reads_kind(sch, block, CONV_GEMM) or _reads_kind(sch, block, CONV_DEPTHWISE),
+                 winograd_tile_read(sch, block)) for block in sblocks(sch)]
+        for block, kind, after_conv_gemm, winograd_tile in plan:
             # (a kind set since, by an earlier block's schedule, counts: e.g. a GEMM's placed epilogue)
-            schedule_block(sch, block, kind or kind_of(sch, block), after_conv_gemm, target)
+            schedule_block(sch, block, kind or kind_of(sch, block), after_conv_gemm, target, winograd_tile)
         return sch
 
 

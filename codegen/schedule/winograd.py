@@ -1,0 +1,41 @@
+"""CPU schedules of the Winograd conv's transforms (codegen/lower/winograd.py); its GEMM is the matmul
+micro-kernel (cpu.py's GEMM block schedule). Both transforms unroll the loop their expression selects on
+(transform position; output row and column in the tile), so each unrolled copy folds to its own short sum
+and LLVM shares the loads and partial sums between copies."""
+
+WINOGRAD_TILE = "winograd_tile"  # the GEMM block's annotation: the output tile size m of its conv
+
+
+def winograd_tile_read(sch, block):
+    """The tile size m of the Winograd GEMM that `block` reads (its output transform), else None."""
+    for producer in sch.get_producers(block):
+        m = sch.get(producer).annotations.get(WINOGRAD_TILE)
+        if m is not None:
+            return int(m)
+    return None
+
+
+def _parallel(sch, loop, target):
+    extent = sch.get(loop).extent
+    if target.num_threads > 1 and int(extent) >= 2:
+        sch.parallel(loop)
+
+
+def schedule_winograd_input(sch, block, target):
+    """Per (tile, input channel) all alpha^2 positions, unrolled; parallel over tiles."""
+    pos, t, c = sch.get_loops(block)
+    sch.reorder(t, c, pos)
+    sch.unroll(pos)
+    _parallel(sch, t, target)
+
+
+def schedule_winograd_output(sch, block, m, target):
+    """The output transform (with the conv's fused epilogue): per (image, channel) and tile, the m x m outputs
+    unrolled; parallel over (image, channel)."""
+    b, o, y, x = sch.get_loops(block)
+    ty, i = sch.split(y, [None, m])
+    tx, j = sch.split(x, [None, m])
+    sch.reorder(ty, tx, i, j)
+    sch.unroll(i)
+    sch.unroll(j)
+    _parallel(sch, sch.fuse(b, o), target)
