@@ -1,5 +1,6 @@
 """TE lowering of graphc/ops/winograd.py's conv2d_winograd, in three blocks: the input transform
-V = B^T d B of every tile into the GEMM's A operand [alpha^2, tiles, C_in] (kind WINOGRAD_INPUT), the
+V = B^T d B of every tile (from a channels-last padded copy) into the GEMM's A operand [alpha^2, tiles, C_in]
+(kind WINOGRAD_INPUT), the
 batched GEMM M = V x U over the compile-time panels of U (kind GEMM, the matmul micro-kernel), and the output
 transform Y = A^T M A written straight into NCHW, where the conv's fused epilogue (bias, ReLU, residual)
 inlines (the CPU rule schedules it by codegen/schedule/winograd.py). The transforms are unrolled per
@@ -51,11 +52,11 @@ def lower_conv2d_winograd(node, x, u):
     zero = tirx.const(0, x.dtype)
     hp, wp = th * m + 2, tw * m + 2  # whole tiles: the padded input covers every tile's window
 
-    def padded(b, c, y, xx):
+    def padded(b, y, xx, c):  # channels last: the transforms run along them in vectors
         yy, xi = y - pads[0], xx - pads[1]
         ok = tirx.all(yy >= 0, yy < h, xi >= 0, xi < w)
         return tirx.if_then_else(ok, x[b, c, te.max(te.min(yy, h - 1), 0), te.max(te.min(xi, w - 1), 0)], zero)
-    xp = te.compute((n, c_in, hp, wp), padded, name="winograd_pad", attrs={kinds.KEY: kinds.PACK})
+    xp = te.compute((n, hp, wp, c_in), padded, name="winograd_pad", attrs={kinds.KEY: kinds.PACK})
 
     def transformed(pos, t, c):
         t = tirx.min(t, tiles - 1)  # padding rows of the GEMM: any in-bounds tile (their results are dropped)
@@ -63,7 +64,7 @@ def lower_conv2d_winograd(node, x, u):
 
         @functools.lru_cache(maxsize=None)
         def row(r, bcol):  # (d B)[r, bcol]
-            return _combine(bt[bcol], lambda s: xp[b, c, ty * m + r, tx * m + s], x.dtype)
+            return _combine(bt[bcol], lambda s: xp[b, ty * m + r, tx * m + s, c], x.dtype)
         choices = [_combine(bt[a], lambda r: row(r, bcol), x.dtype) for a in range(alpha) for bcol in range(alpha)]
         return _select(pos, choices)
     v = te.compute((alpha * alpha, tiles_p, c_in), transformed, name="winograd_input",
