@@ -38,12 +38,15 @@ def _kernels():
         dw_feeds = {x: ((2, 32, 28, 28), "float32"), wd: ((32, 1, 3, 3), "float32")}
         depthwise = [("depthwise conv" + (" stride 2" if s == 2 else ""),
                       gc.conv(x, wd, strides=[s, s], pads=[1, 1, 1, 1], groups=32), dw_feeds) for s in (1, 2)]
+        # constant weights: the Winograd F(2x2, 3x3) conv (passes/winograd.py), its GEMM and channel-vector transforms
+        winograd = gc.relu(gc.conv(x, gc.constant(np.ones((64, 32, 3, 3), "float32")), pads=[1, 1, 1, 1]))
+        winograd_feeds = {x: ((2, 32, 28, 28), "float32")}
         bt, bias = gc.placeholder(gc.float32, [256, 256]), gc.constant(np.ones(256, "float32"))
         gelu = gc.nn.gelu(gc.matmul(a, bt, transpose_b=True) + bias)  # B^T panels, epilogue per tile
         return [("gemm", gc.matmul(a, b), {a: ((64, 256), "float32"), b: ((256, 256), "float32")}),
                 ("gemm B^T + bias + gelu", gelu, {a: ((64, 256), "float32"), bt: ((256, 256), "float32")}),
                 ("conv", y, conv_feeds), ("conv input gradient", dx, conv_feeds),
-                ("conv weight gradient", dw, conv_feeds)] + depthwise
+                ("conv weight gradient", dw, conv_feeds), ("winograd conv", winograd, winograd_feeds)] + depthwise
 
 
 @pytest.mark.parametrize("mcpu,bits,register", ISAS)
