@@ -7,17 +7,22 @@ With --cpu-time both run on one thread and each run is measured in that thread's
 
 --mobilenet times MobileNetV2's heaviest depthwise and 1x1 layers instead.
 
+--winograd times each 3x3 stride-1 layer shape (ResNet-18's, and `--shapes C,HW C,HW ...`) as the direct conv
+and as Winograd F(2x2, 3x3) (and F(4x4, 3x3) with --f4: slow to compile), forced by passes/winograd.py's rule,
+against ORT, with each one's error relative to ORT's largest output.
+
 --profile times every kernel call of the whole ResNet-18 on one thread in CPU time, in network order
 (caches holding the previous layer's data) and repeated back to back (its own data cached, as when a
 layer is timed alone): the difference is what the whole network pays for cold weights and activations.
 
-Run: .venv/bin/python benchmarks/bench_conv.py [--layers-only | --model-only | --mobilenet | --profile] [--cpu-time]
+Run: .venv/bin/python benchmarks/bench_conv.py [--layers-only | --model-only | --mobilenet | --profile | --winograd]
+[--cpu-time]
 """
 import os
 import sys
 import time
 
-CPU_TIME = "--cpu-time" in sys.argv or "--profile" in sys.argv
+CPU_TIME = "--cpu-time" in sys.argv or "--profile" in sys.argv or "--winograd" in sys.argv
 os.environ.setdefault("TVM_NUM_THREADS", "1" if CPU_TIME else "2")
 
 import numpy as np  # noqa: E402
@@ -130,10 +135,41 @@ def profile_network(rounds=9):
           f"{in_order.sum() - repeated.sum():+7.3f}")
 
 
+def winograd_layers(rng):
+    """Each 3x3 stride-1 layer shape: ORT, the direct conv and Winograd (the pass's rule forced), in CPU time."""
+    import graphc.passes.winograd as winograd_pass
+    shapes = [(c, h) for c, h, co, k, s in LAYERS if k == 3 and s == 1 and c == co]
+    if "--shapes" in sys.argv:
+        shapes = [tuple(int(v) for v in a.split(",")) for a in sys.argv[sys.argv.index("--shapes") + 1:]]
+    tiles = (None, 2, 4) if "--f4" in sys.argv else (None, 2)
+    rule = winograd_pass.winograd_tile
+    try:
+        for c, h in shapes:
+            model, _ = conv_model(c, h, c, 3, 1, rng)
+            x = aligned_empty((1, c, h, h), np.float32)
+            x[...] = rng.standard_normal(x.shape)
+            sess = ort_session(model)
+            feed = {model.graph.input[0].name: x}
+            want = sess.run(None, feed)[0]
+            runs, line = {"ORT": lambda: sess.run(None, feed)}, []
+            for m in tiles:
+                winograd_pass.winograd_tile = lambda *_, m=m: m
+                run, got, compile_s = graphc_runner(model, feed)
+                runs[f"F({m}x{m})" if m else "direct"] = run
+                line.append(f"error {np.abs(got - want).max() / np.abs(want).max():.1e} compile {compile_s:4.1f} s")
+            ms = {k: min(sample_seconds(f, repeat=15, warmup=1, clock=time.thread_time)) * 1e3 for k, f in runs.items()}
+            print(f"conv {c}x{h}x{h} -> {c} 3x3: " + " | ".join(f"{k} {v:6.3f} ms" for k, v in ms.items()) + " | " +
+                  " | ".join(f"{k}: {e}" for k, e in zip(list(runs)[1:], line)), flush=True)
+    finally:
+        winograd_pass.winograd_tile = rule
+
+
 def main():
     rng = np.random.default_rng(0)
     if "--profile" in sys.argv:
         return profile_network()
+    if "--winograd" in sys.argv:
+        return winograd_layers(rng)
     if "--model-only" not in sys.argv:
         layers = [ly + (1,) for ly in LAYERS] if "--mobilenet" not in sys.argv else MOBILENET_LAYERS
         for c_in, h, c_out, k, s, groups in layers:

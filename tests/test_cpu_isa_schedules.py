@@ -40,13 +40,17 @@ def _kernels():
                       gc.conv(x, wd, strides=[s, s], pads=[1, 1, 1, 1], groups=32), dw_feeds) for s in (1, 2)]
         # constant weights: packed into channel panels at compile time, the direct conv (pixels x NR channels)
         direct = gc.relu(gc.conv(x, gc.constant(np.ones((64, 32, 3, 3), "float32")), strides=[2, 2], pads=[1, 1, 1, 1]))
+        # constant weights: the Winograd F(2x2, 3x3) conv (passes/winograd.py), its GEMM and channel-vector transforms
+        winograd = gc.relu(gc.conv(x, gc.constant(np.ones((64, 32, 3, 3), "float32")), pads=[1, 1, 1, 1]))
+        winograd_feeds = {x: ((2, 32, 28, 28), "float32")}
         bt, bias = gc.placeholder(gc.float32, [256, 256]), gc.constant(np.ones(256, "float32"))
         gelu = gc.nn.gelu(gc.matmul(a, bt, transpose_b=True) + bias)  # B^T panels, epilogue per tile
         return [("gemm", gc.matmul(a, b), {a: ((64, 256), "float32"), b: ((256, 256), "float32")}),
                 ("gemm B^T + bias + gelu", gelu, {a: ((64, 256), "float32"), bt: ((256, 256), "float32")}),
                 ("conv", y, conv_feeds), ("conv input gradient", dx, conv_feeds),
                 ("conv weight gradient", dw, conv_feeds),
-                ("direct conv, packed weights", direct, {x: ((2, 32, 28, 28), "float32")})] + depthwise
+                ("direct conv, packed weights", direct, {x: ((2, 32, 28, 28), "float32")}),
+                ("winograd conv", winograd, winograd_feeds)] + depthwise
 
 
 @pytest.mark.parametrize("mcpu,bits,register", ISAS)

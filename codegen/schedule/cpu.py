@@ -9,8 +9,10 @@ from graphc.registry import Registry
 
 from . import inline_spatial, is_reduction, sblocks
 from .kinds import (CONV_DEPTHWISE, CONV_DIRECT, CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, EPILOGUE_DONE, GEMM,
-                    GEMM_PANELS, KEY, LAYER_NORM, LAYER_NORM_STATS, ROW_STATS, SOFTMAX, SOFTMAX_STATS, kind_of)
+                    GEMM_PANELS, KEY, LAYER_NORM, LAYER_NORM_STATS, ROW_STATS, SOFTMAX, SOFTMAX_STATS, WINOGRAD_INPUT,
+                    kind_of)
 from .rule import ScheduleRule
+from .winograd import WINOGRAD_TILE, schedule_winograd_input, schedule_winograd_output, winograd_tile_read
 
 PARALLEL_MIN_ELEMENTS = 1 << 14  # below this, waking the thread pool costs more than it saves
 
@@ -207,7 +209,8 @@ def schedule_gemm(sch, block, target):
     if nr > 1:  # (with nr == 1 the copy-out has no loop of its own: its last loop is ioi)
         sch.vectorize(sch.get_loops(acc)[-1])
         sch.vectorize(ji)
-        _epilogue_per_tile(sch, acc, ioi, nr)
+        if WINOGRAD_TILE not in sch.get(block).annotations:  # (its consumer, the output transform, reads all positions)
+            _epilogue_per_tile(sch, acc, ioi, nr)
     sch.unroll(ii)
     work = math.prod(_extent(sch, l) for l in batch) * m_pad * n_pad * k_ext
     outer = sch.fuse(*batch, ioo, jo)
@@ -423,6 +426,9 @@ def schedule_conv_epilogue(sch, block, target, flat_pixels=False):
             sch.parallel(fused)
 
 
+block_schedule(WINOGRAD_INPUT)(schedule_winograd_input)
+
+
 @block_schedule(EPILOGUE_DONE)
 def _scheduled_with_gemm(sch, block, target):
     """A GEMM epilogue already placed per register tile by the GEMM schedule (blocks run in order: the
@@ -495,9 +501,10 @@ def _init_empty_reduction(sch, block):
         sch.decompose_reduction(block, loops[n_spatial])
 
 
-def schedule_block(sch, block, kind, after_conv, target):
-    """Schedule one block: by the schedule for its annotated `kind`, else as a reduction, a conv GEMM's
-    epilogue (`after_conv`: the kind of the conv it reads) or an injective loop nest."""
+def schedule_block(sch, block, kind, after_conv, target, winograd_tile=None):
+    """Schedule one block: by the schedule for its annotated `kind`, else as a reduction, a Winograd conv's
+    output transform (`winograd_tile`: the tile of the Winograd GEMM it reads), a conv's epilogue
+    (`after_conv`: the kind of the conv it reads) or an injective loop nest."""
     if any(_extent(sch, loop) == 0 for loop in sch.get_loops(block)):
         _init_empty_reduction(sch, block)
         return  # nothing to speed up, and splitting a loop of extent 0 divides by zero
@@ -505,6 +512,8 @@ def schedule_block(sch, block, kind, after_conv, target):
         BLOCK_SCHEDULES[kind](sch, block, target)
     elif is_reduction(sch, block):
         schedule_reduction(sch, block, target)
+    elif winograd_tile:
+        schedule_winograd_output(sch, block, winograd_tile, target)
     elif after_conv:
         schedule_conv_epilogue(sch, block, target, flat_pixels=after_conv == CONV_DIRECT)
     else:
@@ -521,11 +530,11 @@ class BlockwiseRule(ScheduleRule):
         inline_spatial(sch)
         # each block's kind (and its producers') read before any block is transformed
         plan = [(block, kind_of(sch, block), next((k for k in (CONV_GEMM, CONV_DEPTHWISE, CONV_DIRECT)
-                                                    if _reads_kind(sch, block, k)), None))
-                for block in sblocks(sch)]
-        for block, kind, after_conv in plan:
+                                                    if _reads_kind(sch, block, k)), None),
+                 winograd_tile_read(sch, block)) for block in sblocks(sch)]
+        for block, kind, after_conv, winograd_tile in plan:
             # (a kind set since, by an earlier block's schedule, counts: e.g. a GEMM's placed epilogue)
-            schedule_block(sch, block, kind or kind_of(sch, block), after_conv, target)
+            schedule_block(sch, block, kind or kind_of(sch, block), after_conv, target, winograd_tile)
         return sch
 
 

@@ -1,0 +1,66 @@
+"""Winograd convolution where it is faster: a float32 3x3 stride-1 2-D conv with constant weights becomes a
+conv2d_winograd (graphc/ops/winograd.py) over the weights transformed (U = G g G^T) and packed in GEMM panels
+once, at compile time. A CPU target lists this pass (codegen/target.py) with its panel width; which layers it
+takes (winograd_tile) comes from timing each ResNet-18 3x3 layer shape both ways (README, Winograd)."""
+import numpy as np
+
+from graphc.ops.conv import conv_op, spatial_attrs
+from graphc.ops.winograd import transform_weights
+
+from .dce import dce
+from .rewrite import rebuild
+
+
+WINOGRAD_MIN_CHANNELS = 16  # the smallest measured layer shapes (16 channels, 7x7 outputs)
+WINOGRAD_MIN_SIZE = 7
+
+
+def winograd_tile(c_in, c_out, out_h, out_w):
+    """The Winograd output tile m (2 or 4) for a 3x3 stride-1 conv of this shape, or None where the direct
+    conv is as fast. Measured alone (batch 1, 1 thread, AVX2), F(2x2, 3x3) beat the direct GEMM on every
+    ResNet-like shape from 16 channels at 56x56 to 512 at 7x7 (README, Winograd), so it takes that range;
+    F(4x4, 3x3) was faster still at 56x56 and 28x28 but compiles in ~25 s a layer, so it is not chosen."""
+    if min(c_in, c_out) >= WINOGRAD_MIN_CHANNELS and min(out_h, out_w) >= WINOGRAD_MIN_SIZE:
+        return 2
+    return None
+
+
+def _candidate(node, choose):
+    """The tile `choose` picks for a conv node Winograd may replace, else None."""
+    if node.opdef is not conv_op or len(node.inputs) != 2:
+        return None
+    x, w = node.inputs
+    if not w.node.opdef.constant or str(x.dtype.name) != "float32" or x.shape is None or len(x.shape) != 4 \
+            or any(v is None for v in x.shape) or tuple(w.shape[2:]) != (3, 3):
+        return None
+    k, s, d, p = spatial_attrs(node.attrs, 2, [3, 3])
+    if int(node.attrs.get("groups", 1)) != 1 or s != [1, 1] or d != [1, 1]:
+        return None
+    out = node.outputs[0].shape
+    return choose(int(x.shape[1]), int(w.shape[0]), int(out[2]), int(out[3]))
+
+
+def winograd(graph, fetches, panel_width, choose=None):
+    """The graph with each float32 3x3 stride-1 conv of constant weights that `choose(c_in, c_out, out_h,
+    out_w)` gives a tile m for computed as conv2d_winograd F(m x m, 3x3), over its weights transformed and
+    packed in `panel_width`-column panels; returns (graph, fetches)."""
+    choose = choose or winograd_tile
+    if not any(_candidate(n, choose) for n in graph.nodes):
+        return graph, fetches
+
+    def rule(node, inputs, g):
+        m = _candidate(node, choose)
+        if not m:
+            return None
+        x, w = inputs
+        weights = np.asarray(w.node.attrs["value"])
+        u = transform_weights(weights, m, panel_width)
+        u.setflags(write=False)
+        const = g.create_node("constant", (), {"value": u}, w.node.name + "_winograd")
+        _, _, _, pads = spatial_attrs(node.attrs, 2, [3, 3])
+        wino = g.create_node("conv2d_winograd", (x, const.outputs[0]),
+                             {"tile": m, "pads": [int(v) for v in pads], "c_out": int(weights.shape[0])},
+                             node.name + "_winograd")
+        return wino.outputs
+    # the original weights, now read by nothing, are dropped (no buffer for them)
+    return dce(*rebuild(graph, fetches, rule))
