@@ -38,12 +38,15 @@ def _kernels():
         dw_feeds = {x: ((2, 32, 28, 28), "float32"), wd: ((32, 1, 3, 3), "float32")}
         depthwise = [("depthwise conv" + (" stride 2" if s == 2 else ""),
                       gc.conv(x, wd, strides=[s, s], pads=[1, 1, 1, 1], groups=32), dw_feeds) for s in (1, 2)]
+        x1, w1 = gc.placeholder(gc.float32, [1, 32, 16, 16]), gc.placeholder(gc.float32, [64, 32, 1, 1])
+        relu6 = gc.minimum(gc.relu(gc.conv(x1, w1)), gc.constant(np.float32(6)))  # 1x1 GEMM, epilogue per tile
+        conv_1x1 = [("1x1 conv + ReLU6", relu6, {x1: ((1, 32, 16, 16), "float32"), w1: ((64, 32, 1, 1), "float32")})]
         bt, bias = gc.placeholder(gc.float32, [256, 256]), gc.constant(np.ones(256, "float32"))
         gelu = gc.nn.gelu(gc.matmul(a, bt, transpose_b=True) + bias)  # B^T panels, epilogue per tile
         return [("gemm", gc.matmul(a, b), {a: ((64, 256), "float32"), b: ((256, 256), "float32")}),
                 ("gemm B^T + bias + gelu", gelu, {a: ((64, 256), "float32"), bt: ((256, 256), "float32")}),
                 ("conv", y, conv_feeds), ("conv input gradient", dx, conv_feeds),
-                ("conv weight gradient", dw, conv_feeds)] + depthwise
+                ("conv weight gradient", dw, conv_feeds)] + depthwise + conv_1x1
 
 
 @pytest.mark.parametrize("mcpu,bits,register", ISAS)

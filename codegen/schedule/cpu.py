@@ -8,7 +8,7 @@ from tvm.s_tir.schedule import ScheduleError
 from graphc.registry import Registry
 
 from . import inline_spatial, is_reduction, sblocks
-from .kinds import (CONV_DEPTHWISE, CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, EPILOGUE_DONE, GEMM, GEMM_PANELS, KEY,
+from .kinds import (CONV_1X1, CONV_DEPTHWISE, CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, EPILOGUE_DONE, GEMM, GEMM_PANELS, KEY,
                     LAYER_NORM, LAYER_NORM_STATS, ROW_STATS, SOFTMAX, SOFTMAX_STATS, kind_of)
 from .rule import ScheduleRule
 
@@ -291,6 +291,29 @@ def schedule_conv_gemm(sch, block, target):
     if target.num_threads > 1 and work >= GEMM_PARALLEL_MIN_MACS:
         sch.parallel(outer)
     sch.decompose_reduction(block, ks[0])
+
+
+@block_schedule(CONV_1X1)
+def schedule_conv_1x1(sch, block, target):
+    """A 1x1 conv's GEMM over (C_out, H*W) (codegen/lower/conv.py): the matmul's schedule, with the output
+    rows and columns of its one elementwise consumer (crop, bias, activation, residual) fused first into
+    the GEMM's pixel axis, so that consumer runs per register tile while the tile is in L1."""
+    consumers = sch.get_consumers(block)
+    if len(consumers) == 1 and not is_reduction(sch, consumers[0]) and kind_of(sch, consumers[0]) is None \
+            and len(sch.get_loops(consumers[0])) == 4:
+        width = _extent(sch, sch.get_loops(consumers[0])[-1])
+        try:  # (the block's own iteration space: reverse_compute_at rebuilds loops from it)
+            sch.transform_block_layout(consumers[0], lambda b, o, y, x: (b, o, y * width + x))
+        except ScheduleError:
+            pass
+    schedule_gemm(sch, block, target)
+    copy_out, = sch.get_consumers(block)  # the register tile's store into the product
+    epilogue = sch.get_consumers(copy_out)
+    if len(epilogue) == 1 and kind_of(sch, epilogue[0]) == EPILOGUE_DONE:
+        try:  # the epilogue reads the registers: the product is never stored
+            sch.compute_inline(copy_out)
+        except ScheduleError:
+            pass
 
 
 @block_schedule(CONV_DEPTHWISE)

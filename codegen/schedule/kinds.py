@@ -6,6 +6,7 @@ KEY = "schedule"
 
 GEMM = "gemm"                          # C[..., M, N] += A * B over K, register-tiled (attrs gemm_mr, gemm_nr)
 CONV_GEMM = "conv_gemm"                # the implicit-im2col conv product (attrs gemm_mr, gemm_nr)
+CONV_1X1 = "conv_1x1"                  # a 1x1 stride-1 conv as a GEMM over (C_out, H*W) (attrs gemm_mr, gemm_nr)
 CONV_DEPTHWISE = "conv_depthwise"      # a depthwise conv's stencil over phase planes (attr gemm_nr)
 CONV_WGRAD_GEMM = "conv_wgrad_gemm"    # a conv's weight gradient as per-channel GEMMs (attr gemm_nr)
 CONV_PLANES = "conv_planes"            # a conv's padded input copied into flat planes (attr plane_width)
