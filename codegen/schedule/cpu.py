@@ -9,7 +9,7 @@ from graphc.registry import Registry
 
 from . import inline_spatial, is_reduction, sblocks
 from .kinds import (CONV_1X1, CONV_DEPTHWISE, CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, EPILOGUE_DONE, GEMM, GEMM_PANELS, KEY,
-                    LAYER_NORM, LAYER_NORM_STATS, ROW_STATS, SOFTMAX, SOFTMAX_STATS, kind_of)
+                    LAYER_NORM, LAYER_NORM_STATS, ROW_STATS, SOFTMAX, SOFTMAX_STATS, STENCIL_PLANES, kind_of)
 from .rule import ScheduleRule
 
 PARALLEL_MIN_ELEMENTS = 1 << 14  # below this, waking the thread pool costs more than it saves
@@ -379,6 +379,27 @@ def schedule_conv_planes(sch, block, target):
     fused = sch.fuse(*outer)
     if target.num_threads > 1 and (_extent(sch, fused) or 0) >= 2:
         sch.parallel(fused)
+
+
+@block_schedule(STENCIL_PLANES)
+def schedule_stencil_planes(sch, block, target):
+    """A stencil's 2-D padded planes: the padding filled apart (decompose_padding), then the inside
+    copied along whole vectors of its rows, in parallel over (image, channel)."""
+    b, c, *_ = sch.get_loops(block)
+    fused = sch.fuse(b, c)
+    if target.num_threads > 1 and (_extent(sch, fused) or 0) >= 2:
+        sch.parallel(fused)
+    try:
+        fill = sch.decompose_padding(block, sch.get_loops(block)[1])
+    except ScheduleError:
+        return
+    last = sch.get_loops(block)[-1]
+    ext, lanes = _extent(sch, last) or 0, target.vector_lanes(_dtype_bits(sch, block))
+    if ext % lanes == 0 and ext >= lanes:
+        sch.vectorize(sch.split(last, [None, lanes])[1])
+    flast = sch.get_loops(fill)[-1]
+    if (_extent(sch, flast) or 0) % lanes == 0:
+        sch.vectorize(sch.split(flast, [None, lanes])[1])
 
 
 def _reads_kind(sch, block, kind):
