@@ -320,7 +320,7 @@ def schedule_conv_1x1(sch, block, target):
 def schedule_conv_depthwise(sch, block, target):
     """The depthwise stencil (codegen/lower/conv.py): per (image, channel) and tile of NR wide columns,
     NR/lanes vector accumulators in registers over the unrolled kh x kw taps, each tap a broadcast
-    weight times contiguous (unaligned) vector loads of the phase plane."""
+    weight times contiguous (unaligned) vector loads of the phase plane, which is copied per channel."""
     nr = int(sch.get(block).annotations["gemm_nr"])
     b, c, j, rr, rt = sch.get_loops(block)
     lanes = target.vector_lanes(_dtype_bits(sch, block))
@@ -335,6 +335,10 @@ def schedule_conv_depthwise(sch, block, target):
         sch.unroll(loop)
     sch.vectorize(ji)
     outer = sch.fuse(b, c)
+    planes = [p for p in sch.get_producers(block) if kind_of(sch, p) == STENCIL_PLANES]
+    if len(planes) == 1:  # the channel's padded plane copied right before its use: it stays in L1/L2
+        sch.compute_at(planes[0], outer)
+        _copy_inside(sch, planes[0], sch.get_loops(planes[0])[1], target)
     work = (_extent(sch, outer) or 0) * (_extent(sch, jo) or 0) * nr
     if target.num_threads > 1 and (_extent(sch, outer) or 0) >= 2 and work >= PARALLEL_MIN_ELEMENTS:
         sch.parallel(outer)
@@ -383,14 +387,22 @@ def schedule_conv_planes(sch, block, target):
 
 @block_schedule(STENCIL_PLANES)
 def schedule_stencil_planes(sch, block, target):
-    """A stencil's 2-D padded planes: the padding filled apart (decompose_padding), then the inside
-    copied along whole vectors of its rows, in parallel over (image, channel)."""
+    """A stencil's 2-D padded planes, in parallel over (image, channel) (_copy_inside); planes read by a
+    stencil are placed per channel by its schedule (which runs next) instead."""
+    if any(kind_of(sch, c) == CONV_DEPTHWISE for c in sch.get_consumers(block)):
+        return
     b, c, *_ = sch.get_loops(block)
     fused = sch.fuse(b, c)
     if target.num_threads > 1 and (_extent(sch, fused) or 0) >= 2:
         sch.parallel(fused)
+    _copy_inside(sch, block, sch.get_loops(block)[1], target)
+
+
+def _copy_inside(sch, block, loop, target):
+    """Padded planes: the padding filled apart inside `loop` (decompose_padding), then the inside copied
+    along whole vectors of its rows, with no per-element bounds test."""
     try:
-        fill = sch.decompose_padding(block, sch.get_loops(block)[1])
+        fill = sch.decompose_padding(block, loop)
     except ScheduleError:
         return
     last = sch.get_loops(block)[-1]
