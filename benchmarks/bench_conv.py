@@ -11,7 +11,7 @@ With --cpu-time both run on one thread and each run is measured in that thread's
 and as Winograd F(2x2, 3x3) (and F(4x4, 3x3) with --f4: slow to compile), forced by passes/winograd.py's rule,
 against ORT, with each one's error relative to ORT's largest output.
 
---profile times every kernel call of the whole ResNet-18 on one thread in CPU time, in network order
+--profile times every kernel call of the whole ResNet-18 (with --mobilenet: torch's MobileNetV2) on one thread in CPU time, in network order
 (caches holding the previous layer's data) and repeated back to back (its own data cached, as when a
 layer is timed alone): the difference is what the whole network pays for cold weights and activations.
 
@@ -109,8 +109,13 @@ def compare(label, model, flops, x):
 
 
 def profile_network(rounds=9):
-    """Each ResNet-18 kernel call's best CPU time in network order and repeated back to back."""
-    model = resnet18()
+    """Each kernel call's best CPU time in network order and repeated back to back: ResNet-18, or torch's
+    MobileNetV2 (benchmarks/torch_models.py) with --mobilenet."""
+    if "--mobilenet" in sys.argv:
+        from torch_models import mobilenet_v2
+        model, _ = mobilenet_v2()
+    else:
+        model = resnet18()
     x = aligned_empty((1, 3, 224, 224), np.float32)
     x[...] = np.random.default_rng(0).standard_normal(x.shape)
     imp = import_model(model)

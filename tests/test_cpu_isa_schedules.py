@@ -43,6 +43,9 @@ def _kernels():
         # constant weights: the Winograd F(2x2, 3x3) conv (passes/winograd.py), its GEMM and channel-vector transforms
         winograd = gc.relu(gc.conv(x, gc.constant(np.ones((64, 32, 3, 3), "float32")), pads=[1, 1, 1, 1]))
         winograd_feeds = {x: ((2, 32, 28, 28), "float32")}
+        x1, w1 = gc.placeholder(gc.float32, [1, 32, 16, 16]), gc.placeholder(gc.float32, [64, 32, 1, 1])
+        relu6 = gc.minimum(gc.relu(gc.conv(x1, w1)), gc.constant(np.float32(6)))  # 1x1 GEMM, epilogue per tile
+        conv_1x1 = [("1x1 conv + ReLU6", relu6, {x1: ((1, 32, 16, 16), "float32"), w1: ((64, 32, 1, 1), "float32")})]
         bt, bias = gc.placeholder(gc.float32, [256, 256]), gc.constant(np.ones(256, "float32"))
         gelu = gc.nn.gelu(gc.matmul(a, bt, transpose_b=True) + bias)  # B^T panels, epilogue per tile
         return [("gemm", gc.matmul(a, b), {a: ((64, 256), "float32"), b: ((256, 256), "float32")}),
@@ -50,7 +53,7 @@ def _kernels():
                 ("conv", y, conv_feeds), ("conv input gradient", dx, conv_feeds),
                 ("conv weight gradient", dw, conv_feeds),
                 ("direct conv, packed weights", direct, {x: ((2, 32, 28, 28), "float32")}),
-                ("winograd conv", winograd, winograd_feeds)] + depthwise
+                ("winograd conv", winograd, winograd_feeds)] + depthwise + conv_1x1
 
 
 @pytest.mark.parametrize("mcpu,bits,register", ISAS)

@@ -39,6 +39,8 @@ def lower_conv(node, x, w):
     out_shape = tuple(node.outputs[0].shape)
     macs = math.prod(out_shape) * math.prod(int(v) for v in w.shape[1:])
     if _uses_conv_gemm(nd, groups, x.dtype, macs):
+        if _uses_conv_1x1(k, s, p, out_shape):
+            return _conv2d_1x1(x, w, out_shape)
         return _conv2d_gemm(x, w, k, s, d, p, out_shape)
     if nd == 2 and int(w.shape[1]) == 1 and groups == int(x.shape[1]) and str(x.dtype) == "float32":
         return _conv2d_depthwise(x, w, k, s, d, p, out_shape)
@@ -192,6 +194,30 @@ def _conv2d_direct(x, packed, k, st, d, p, out_shape):
     return te.compute(out_shape, lambda b, o, y, xx: c[b, o // nr, y * ow + xx, o % nr], name="conv")
 
 
+def _conv2d_1x1(x, w, out_shape):
+    """A 1x1 stride-1 unpadded conv over whole register tiles of pixels as a plain GEMM, W (C_out x C_in)
+    times the input read in place as C_in x H*W (no plane copy, no wide grid), scheduled as the matmul's
+    register-tiled GEMM with its epilogue (bias, activation, residual) per tile ("conv_1x1" rule)."""
+    n, c_out, oh, ow = out_shape
+    nr = current_target().gemm_panel_width
+    mr, mp = gemm_tiles(c_out)  # MR rows: for these short (small C_in) products faster than taller tiles
+    if mp != c_out:
+        w = te.compute((mp, int(x.shape[1]), 1, 1), lambda o, c, r, t: tirx.if_then_else(
+            o < c_out, w[_clamp(o, c_out), c, 0, 0], tirx.const(0, x.dtype)), name="conv_weight_pack",
+                    attrs={kinds.KEY: kinds.PACK})
+    rc = te.reduce_axis((0, int(x.shape[1])), name="rc")
+    c = te.compute((n, mp, oh * ow), lambda b, o, j: te.sum(w[o, rc, 0, 0] * x[b, rc, j // ow, j % ow], axis=rc),
+                   name="conv_1x1", attrs={kinds.KEY: kinds.CONV_1X1, "gemm_mr": mr, "gemm_nr": nr})
+    return te.compute(out_shape, lambda b, o, y, xx: c[b, o, y * ow + xx], name="conv")
+
+
+def _uses_conv_1x1(k, s, p, out_shape):
+    """Whether a conv takes _conv2d_1x1: 1x1, stride 1, unpadded, its pixels whole GEMM register tiles
+    (smaller images, e.g. 7x7 or 14x14, are faster through the padded wide grid of _conv2d_gemm)."""
+    return tuple(k) == (1, 1) and tuple(s) == (1, 1) and not any(p) and \
+        (out_shape[2] * out_shape[3]) % current_target().gemm_panel_width == 0
+
+
 DEPTHWISE_MAX_VECTORS = 4  # accumulator vectors per depthwise tile: enough independent FMAs to hide latency
 
 
@@ -206,16 +232,53 @@ def _depthwise_columns(wide):
 
 
 def _stencil_planes(x, k, st, d, p, oh, fill=None):
-    """The phase planes of a stencil over whole vectors of wide columns (_phase_planes) with the columns
-    at stride 1: returns (planes, Wq, phase, offset, NR, wide columns); output column xx is wide
+    """The phase planes of a stencil over whole vectors of wide columns (as _phase_planes, 2-D: _row_planes)
+    with the columns at stride 1: returns (planes, Wq, phase, offset, NR, wide columns); output column xx is wide
     column y * Wq + xx * stride. A column phase would make the plane copy a strided gather, which cost
     several times the stencil (MobileNetV2's 96x112x112 stride-2 depthwise layer: 2.6 ms against 0.9)."""
     st = (st[0], 1)
     wq, _ = _wide_grid(x, st, p, oh, 1)
     nr = _depthwise_columns(oh * wq)
     _, cols = _wide_grid(x, st, p, oh, nr)
-    xf, wq, phase, offset = _phase_planes(x, k, st, d, p, cols, fill)
-    return xf, wq, phase, offset, nr, cols
+    planes, wq, phase, offset = _row_planes(x, k, st[0], d, p, cols, fill)
+    return planes, wq, phase, offset, nr, cols
+
+
+def _row_planes(x, k, sh, d, p, cols, fill=None):
+    """_phase_planes for column stride 1, each plane 2-D (rows, Wq) ("stencil_pad", kind STENCIL_PLANES): the
+    padding is then a range of rows and columns, which the schedule fills apart from a vectorized copy of the
+    inside. Returns (flat plane reader (b, c, phase, index), Wq, phase(r, t), offset(r, t))."""
+    n, c_in, h, wd = (int(v) for v in x.shape)
+    kh, kw = k
+    wq = wd + p[1] + p[3]
+    hq = -(-(h + p[0] + p[2]) // sh)
+    rows = -(-(cols + ((kh - 1) * d[0]) // sh * wq + (kw - 1) * d[1]) // wq)
+    ph_h = min(sh, (kh - 1) * d[0] + 1)
+    zero = tirx.const(0, x.dtype) if fill is None else fill
+
+    def plane(b, c, ph, r, col):
+        row = r * sh + ph - p[0]
+        ok = tirx.all(r < hq, row >= 0, row < h, col >= p[1], col < wd + p[1])
+        return tirx.if_then_else(ok, x[b, c, row, col - p[1]], zero)
+    xp = te.compute((n, c_in, ph_h, rows, wq), plane, name="stencil_pad", attrs={kinds.KEY: kinds.STENCIL_PLANES})
+
+    def phase(r, t):
+        return (r * d[0]) % sh
+
+    def offset(r, t):
+        return ((r * d[0]) // sh) * wq + t * d[1]
+    return _FlatPlanes(xp, wq), wq, phase, offset
+
+
+class _FlatPlanes:
+    """Reads 2-D planes [..., rows, Wq] at a flat index (row * Wq + column), as _phase_planes' planes."""
+
+    def __init__(self, planes, wq):
+        self.planes, self.wq = planes, wq
+
+    def __getitem__(self, idx):
+        *lead, i = idx
+        return self.planes[tuple(lead) + (i // self.wq, i % self.wq)]
 
 
 def _conv2d_depthwise(x, w, k, st, d, p, out_shape):

@@ -8,9 +8,9 @@ from tvm.s_tir.schedule import ScheduleError
 from graphc.registry import Registry
 
 from . import inline_spatial, is_reduction, sblocks
-from .kinds import (CONV_DEPTHWISE, CONV_DIRECT, CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, EPILOGUE_DONE, GEMM,
-                    GEMM_PANELS, KEY, LAYER_NORM, LAYER_NORM_STATS, ROW_STATS, SOFTMAX, SOFTMAX_STATS, WINOGRAD_INPUT,
-                    kind_of)
+from .kinds import (CONV_1X1, CONV_DEPTHWISE, CONV_DIRECT, CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, EPILOGUE_DONE,
+                    GEMM, GEMM_PANELS, KEY, LAYER_NORM, LAYER_NORM_STATS, ROW_STATS, SOFTMAX, SOFTMAX_STATS,
+                    STENCIL_PLANES, WINOGRAD_INPUT, kind_of)
 from .rule import ScheduleRule
 from .winograd import WINOGRAD_TILE, schedule_winograd_input, schedule_winograd_output, winograd_tile_read
 
@@ -333,11 +333,34 @@ def schedule_conv_direct(sch, block, target):
     sch.decompose_reduction(block, rc)
 
 
+@block_schedule(CONV_1X1)
+def schedule_conv_1x1(sch, block, target):
+    """A 1x1 conv's GEMM over (C_out, H*W) (codegen/lower/conv.py): the matmul's schedule, with the output
+    rows and columns of its one elementwise consumer (crop, bias, activation, residual) fused first into
+    the GEMM's pixel axis, so that consumer runs per register tile while the tile is in L1."""
+    consumers = sch.get_consumers(block)
+    if len(consumers) == 1 and not is_reduction(sch, consumers[0]) and kind_of(sch, consumers[0]) is None \
+            and len(sch.get_loops(consumers[0])) == 4:
+        width = _extent(sch, sch.get_loops(consumers[0])[-1])
+        try:  # (the block's own iteration space: reverse_compute_at rebuilds loops from it)
+            sch.transform_block_layout(consumers[0], lambda b, o, y, x: (b, o, y * width + x))
+        except ScheduleError:
+            pass
+    schedule_gemm(sch, block, target)
+    copy_out, = sch.get_consumers(block)  # the register tile's store into the product
+    epilogue = sch.get_consumers(copy_out)
+    if len(epilogue) == 1 and kind_of(sch, epilogue[0]) == EPILOGUE_DONE:
+        try:  # the epilogue reads the registers: the product is never stored
+            sch.compute_inline(copy_out)
+        except ScheduleError:
+            pass
+
+
 @block_schedule(CONV_DEPTHWISE)
 def schedule_conv_depthwise(sch, block, target):
     """The depthwise stencil (codegen/lower/conv.py): per (image, channel) and tile of NR wide columns,
     NR/lanes vector accumulators in registers over the unrolled kh x kw taps, each tap a broadcast
-    weight times contiguous (unaligned) vector loads of the phase plane."""
+    weight times contiguous (unaligned) vector loads of the phase plane, which is copied per channel."""
     nr = int(sch.get(block).annotations["gemm_nr"])
     b, c, j, rr, rt = sch.get_loops(block)
     lanes = target.vector_lanes(_dtype_bits(sch, block))
@@ -352,6 +375,10 @@ def schedule_conv_depthwise(sch, block, target):
         sch.unroll(loop)
     sch.vectorize(ji)
     outer = sch.fuse(b, c)
+    planes = [p for p in sch.get_producers(block) if kind_of(sch, p) == STENCIL_PLANES]
+    if len(planes) == 1:  # the channel's padded plane copied right before its use: it stays in L1/L2
+        sch.compute_at(planes[0], outer)
+        _copy_inside(sch, planes[0], sch.get_loops(planes[0])[1], target)
     work = (_extent(sch, outer) or 0) * (_extent(sch, jo) or 0) * nr
     if target.num_threads > 1 and (_extent(sch, outer) or 0) >= 2 and work >= PARALLEL_MIN_ELEMENTS:
         sch.parallel(outer)
@@ -396,6 +423,35 @@ def schedule_conv_planes(sch, block, target):
     fused = sch.fuse(*outer)
     if target.num_threads > 1 and (_extent(sch, fused) or 0) >= 2:
         sch.parallel(fused)
+
+
+@block_schedule(STENCIL_PLANES)
+def schedule_stencil_planes(sch, block, target):
+    """A stencil's 2-D padded planes, in parallel over (image, channel) (_copy_inside); planes read by a
+    stencil are placed per channel by its schedule (which runs next) instead."""
+    if any(kind_of(sch, c) == CONV_DEPTHWISE for c in sch.get_consumers(block)):
+        return
+    b, c, *_ = sch.get_loops(block)
+    fused = sch.fuse(b, c)
+    if target.num_threads > 1 and (_extent(sch, fused) or 0) >= 2:
+        sch.parallel(fused)
+    _copy_inside(sch, block, sch.get_loops(block)[1], target)
+
+
+def _copy_inside(sch, block, loop, target):
+    """Padded planes: the padding filled apart inside `loop` (decompose_padding), then the inside copied
+    along whole vectors of its rows, with no per-element bounds test."""
+    try:
+        fill = sch.decompose_padding(block, loop)
+    except ScheduleError:
+        return
+    last = sch.get_loops(block)[-1]
+    ext, lanes = _extent(sch, last) or 0, target.vector_lanes(_dtype_bits(sch, block))
+    if ext % lanes == 0 and ext >= lanes:
+        sch.vectorize(sch.split(last, [None, lanes])[1])
+    flast = sch.get_loops(fill)[-1]
+    if (_extent(sch, flast) or 0) % lanes == 0:
+        sch.vectorize(sch.split(flast, [None, lanes])[1])
 
 
 def _reads_kind(sch, block, kind):

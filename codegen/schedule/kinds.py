@@ -7,9 +7,11 @@ KEY = "schedule"
 GEMM = "gemm"                          # C[..., M, N] += A * B over K, register-tiled (attrs gemm_mr, gemm_nr)
 CONV_GEMM = "conv_gemm"                # the implicit-im2col conv product (attrs gemm_mr, gemm_nr)
 CONV_DIRECT = "conv_direct"            # a direct conv over output-channel panels, blocked result (attr conv_pixels)
+CONV_1X1 = "conv_1x1"                  # a 1x1 stride-1 conv as a GEMM over (C_out, H*W) (attrs gemm_mr, gemm_nr)
 CONV_DEPTHWISE = "conv_depthwise"      # a depthwise conv's stencil over phase planes (attr gemm_nr)
 CONV_WGRAD_GEMM = "conv_wgrad_gemm"    # a conv's weight gradient as per-channel GEMMs (attr gemm_nr)
 CONV_PLANES = "conv_planes"            # a conv's padded input copied into flat planes (attr plane_width)
+STENCIL_PLANES = "stencil_planes"      # a stencil's padded input as 2-D planes [N, C, phases, rows, Wq]
 WINOGRAD_INPUT = "winograd_input"      # Winograd's input transform [positions, tiles, C_in], unrolled per position
 PACK = "pack"                          # a layout copy for a kernel's inner loop (GEMM panels): never inlined
 STORED = "stored"                      # a value computed once into a buffer: its Lets must not be inlined twice
@@ -21,7 +23,7 @@ SOFTMAX = "softmax"                    # (log_)softmax's output over the last ax
 SOFTMAX_STATS = "softmax_stats"        # softmax's row max and row sum of exp, placed by the SOFTMAX rule
 ROW_STATS = {LAYER_NORM: LAYER_NORM_STATS, SOFTMAX: SOFTMAX_STATS}  # a row-wise output -> its statistics' kind
 
-LAYOUT_COPIES = frozenset({PACK, GEMM_PANELS, CONV_PLANES, STORED, WINOGRAD_INPUT})  # blocks kept as loop nests of their own
+LAYOUT_COPIES = frozenset({PACK, GEMM_PANELS, CONV_PLANES, STENCIL_PLANES, STORED, WINOGRAD_INPUT})  # blocks kept as loop nests of their own
 
 
 def kind_of(sch, block):
