@@ -124,6 +124,20 @@ def test_mlp_training_step_is_at_most_eighteen_kernels():
         exe = sess.compiled([train, loss], feed)
         assert exe.num_kernels <= 18, exe.kernels
         assert sum("assign_sub" in k for k in exe.kernels) == 6
+        assert all(np.ptp(c) > 0 for c in exe.plan.constants.values())  # relu's zero gradient: immediates
+
+
+def test_splat_constants_are_compiled_in_as_values(rng):
+    """A constant whose elements are all equal (relu's gradient folds its zeros_like to one) becomes an
+    immediate in the kernel instead of a buffer read element by element; other constants stay buffers."""
+    x = tf.placeholder(tf.float32, [64, 300])
+    threes, ramp = np.full((64, 300), 3.0, np.float32), np.arange(300, dtype=np.float32)
+    y = tf.nn.relu(x) * tf.constant(threes) + tf.constant(ramp)
+    xv = rng.standard_normal((64, 300)).astype(np.float32)
+    with tf.Session() as sess:
+        exe = sess.compiled(y, {x: xv})
+        assert [c.shape for c in exe.plan.constants.values()] == [(300,)]
+        assert_close(sess.run(y, {x: xv}), np.maximum(xv, 0) * threes + ramp)
 
 
 def test_fusion_keeps_a_multiply_used_value_written_out():
