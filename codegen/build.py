@@ -16,7 +16,7 @@ from .lower import get_lowering
 from .schedule.rule import schedule
 from .target import get_target, lowering_for
 
-INLINE_CONSTANT_MAX = 1  # constants this small become immediates inside the kernel
+INLINE_CONSTANT_MAX = 1  # constants this small become immediates inside the kernel (and any splat, below)
 
 
 @dataclass
@@ -36,13 +36,26 @@ def kernel_name(index, nodes):
     return re.sub(r"\W", "_", f"k{index}_{ops}")[:80]
 
 
+def _splat_value(value):
+    """The one value all elements of array `value` hold (0 when empty), or None: a splat (e.g. the zeros a
+    gradient's fill_like folds to) becomes an immediate instead of a buffer every element is loaded from."""
+    flat = as_storage(value).reshape(-1)
+    if flat.size <= INLINE_CONSTANT_MAX:
+        return flat[0].item() if flat.size else 0
+    first = flat[0]
+    # (the last element and a sparse sample first: a weight array is told apart without a full pass)
+    if flat[-1] != first or np.any(flat[::4093] != first) or np.any(flat != first):
+        return None
+    return first.item()
+
+
 def _inline_constant(tensor):
     node = tensor.node
-    if node.opdef.constant and node.attrs["value"].size <= INLINE_CONSTANT_MAX:
-        value = as_storage(node.attrs["value"]).reshape(-1)[0].item() if node.attrs["value"].size else 0
-        dtype = tensor.dtype.storage
-        return te.compute(tuple(tensor.shape), lambda *i: tirx.const(value, dtype), name="const")
-    return None
+    value = _splat_value(node.attrs["value"]) if node.opdef.constant else None
+    if value is None:
+        return None
+    dtype = tensor.dtype.storage
+    return te.compute(tuple(tensor.shape), lambda *i: tirx.const(value, dtype), name="const")
 
 
 def group_io(nodes, live):
@@ -151,7 +164,7 @@ def _frozen(value):
 def group_signature(nodes, live):
     """What lowering a group reads: each node's op, attributes and output types; where each of its inputs
     comes from (an output of an earlier node of the group, or the i-th outside input, by type, or an
-    inlined one-element constant, by value); which outputs are used after the group. Groups with equal
+    inlined constant (one element or a splat), by value); which outputs are used after the group. Groups with equal
     signatures lower to the same PrimFunc (the steps of an unrolled recurrence do), so one is lowered."""
     inputs, _ = group_io(nodes, live)
     outside = {id(t): i for i, t in enumerate(inputs)}
@@ -165,7 +178,7 @@ def group_signature(nodes, live):
             elif id(t) in outside:
                 sources.append(("input", outside[id(t)]))
             elif _inline_constant(t) is not None:
-                sources.append(("constant", _frozen(t.node.attrs["value"])))
+                sources.append(("constant", _frozen(_splat_value(t.node.attrs["value"]))))
             else:
                 sources.append(("unread",))
             sources[-1] += (tuple(t.shape), str(t.dtype))

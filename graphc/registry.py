@@ -59,7 +59,8 @@ class OpDef:
     def __init__(self, name, *, infer, reference, pattern, examples=None, gradient=None,
                  differentiable=True, stateful=False, grad_examples=None, writes_input=None,
                  overwrites_input=False, shape_only_inputs=(), moves_bits=False, noop_when_same_type=False,
-                 packed_form=None, feed=False, constant=False, variable=False, index_bounds=None, host=False):
+                 packed_form=None, feed=False, constant=False, variable=False, index_bounds=None, host=False,
+                 copied_inputs=()):
         self.name = name
         self.infer = infer
         self.reference = reference  # (attrs, *input arrays) -> array or list of arrays; never the node
@@ -76,6 +77,9 @@ class OpDef:
         # does nothing when its output has its first input's shape and dtype (a bool, or fn(attrs))
         self.noop_when_same_type = noop_when_same_type
         self.packed_form = packed_form  # the op it becomes with its input 1 constant and packed (pack_weights)
+        # inputs its lowering copies (packs) before the inner loop: a producer that only rearranges elements
+        # (reshape, transpose, slice) fuses into that copy instead of writing a tensor of its own
+        self.copied_inputs = copied_inputs
         self.feed = feed          # the graph's inputs (placeholder)
         self.constant = constant  # a value fixed at graph build time (attrs["value"])
         self.variable = variable  # a value held by the Session (attrs["var_name"])

@@ -1,10 +1,12 @@
 """Algebraic simplification on a specialized graph (all shapes known): drop ops that do nothing
 (shape ops to the same shape, x*1, x+0, casts to the same type), fold neg(neg x) and
-transpose(transpose x), and absorb transposes of matmul operands into its flags."""
+transpose(transpose x), absorb transposes of matmul operands into its flags, and cut a split into one
+slice per part (a slice fuses into each part's consumer; a split is a kernel writing every part)."""
 import numpy as np
 
 from graphc.ops import matmul, transpose
-from graphc.ops.shape import transpose_perm
+from graphc.ops.shape import slice as slice_of, split_sizes, transpose_perm
+from graphc.ops._base import normalize_axis
 
 from .rewrite import rebuild
 
@@ -42,6 +44,13 @@ def simplify(graph, fetches):
             perm = tuple(inner_perm[p] for p in transpose_perm(node))
             src = inner.inputs[0]
             return [src] if perm == tuple(range(len(perm))) else [transpose(src, perm)]
+        if op == "split" and len(node.outputs) > 1:
+            x = inputs[0]
+            axis = normalize_axis(node.attrs["axis"], len(x.shape))
+            sizes = split_sizes(x.shape[axis], node.attrs)
+            starts = np.cumsum([0] + list(sizes[:-1]))
+            return [slice_of(x, [int(b) if d == axis else 0 for d in range(len(x.shape))],
+                             [size if d == axis else -1 for d in range(len(x.shape))]) for b, size in zip(starts, sizes)]
         if op == "matmul":
             a, b = inputs
             ta, tb = node.attrs.get("transpose_a", False), node.attrs.get("transpose_b", False)

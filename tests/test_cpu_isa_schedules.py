@@ -48,8 +48,14 @@ def _kernels():
         conv_1x1 = [("1x1 conv + ReLU6", relu6, {x1: ((1, 32, 16, 16), "float32"), w1: ((64, 32, 1, 1), "float32")})]
         bt, bias = gc.placeholder(gc.float32, [256, 256]), gc.constant(np.ones(256, "float32"))
         gelu = gc.nn.gelu(gc.matmul(a, bt, transpose_b=True) + bias)  # B^T panels, epilogue per tile
+        xt, dyt = gc.placeholder(gc.float32, [128, 100]), gc.placeholder(gc.float32, [128, 256])
+        weight_grad = gc.matmul(xt, dyt, transpose_a=True)  # A^T padded in its [K, M] layout
+        heads = lambda t: gc.transpose(gc.reshape(t, (128, 4, 64)), (1, 0, 2))  # noqa: E731
+        scores = gc.matmul(heads(dyt), heads(dyt), transpose_b=True)  # head split read by the operand copies
         return [("gemm", gc.matmul(a, b), {a: ((64, 256), "float32"), b: ((256, 256), "float32")}),
                 ("gemm B^T + bias + gelu", gelu, {a: ((64, 256), "float32"), bt: ((256, 256), "float32")}),
+                ("gemm A^T (weight gradient)", weight_grad, {xt: ((128, 100), "float32"), dyt: ((128, 256), "float32")}),
+                ("attention scores of split heads", scores, {dyt: ((128, 256), "float32")}),
                 ("conv", y, conv_feeds), ("conv input gradient", dx, conv_feeds),
                 ("conv weight gradient", dw, conv_feeds),
                 ("direct conv, packed weights", direct, {x: ((2, 32, 28, 28), "float32")}),

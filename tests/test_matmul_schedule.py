@@ -16,6 +16,7 @@ CASES = [  # (a shape, b shape, transpose_a, transpose_b, dtype)
     ((64, 128), (128, 256), False, False, "float32"),    # exact tiles, parallel
     ((40, 30), (50, 30), False, True, "float32"),        # transpose_b, packed
     ((30, 41), (30, 50), True, False, "float32"),        # transpose_a with padded rows
+    ((3, 40, 23), (3, 40, 17), True, False, "float32"),  # batched, transpose_a with padded rows
     ((2, 30, 17), (17, 50), False, False, "float32"),    # batch against a shared matrix
     ((3, 1, 20, 8), (2, 8, 19), False, False, "float64"),  # broadcast batch dims, float64
     ((5, 2, 16), (5, 16, 2), True, True, "float32"),     # batched, both transposed

@@ -124,6 +124,48 @@ def test_mlp_training_step_is_at_most_eighteen_kernels():
         exe = sess.compiled([train, loss], feed)
         assert exe.num_kernels <= 18, exe.kernels
         assert sum("assign_sub" in k for k in exe.kernels) == 6
+        assert all(np.ptp(c) > 0 for c in exe.plan.constants.values())  # relu's zero gradient: immediates
+
+
+def test_splat_constants_are_compiled_in_as_values(rng):
+    """A constant whose elements are all equal (relu's gradient folds its zeros_like to one) becomes an
+    immediate in the kernel instead of a buffer read element by element; other constants stay buffers."""
+    x = tf.placeholder(tf.float32, [64, 300])
+    threes, ramp = np.full((64, 300), 3.0, np.float32), np.arange(300, dtype=np.float32)
+    y = tf.nn.relu(x) * tf.constant(threes) + tf.constant(ramp)
+    xv = rng.standard_normal((64, 300)).astype(np.float32)
+    with tf.Session() as sess:
+        exe = sess.compiled(y, {x: xv})
+        assert [c.shape for c in exe.plan.constants.values()] == [(300,)]
+        assert_close(sess.run(y, {x: xv}), np.maximum(xv, 0) * threes + ramp)
+
+
+def test_rearranging_producers_fuse_into_the_matmul_operand_copies(rng):
+    """Attention's head split (reshape + transpose of q and k) is read by the matmul's operand copies, one
+    kernel in all; a producer that computes (x * 2) stays a kernel of its own."""
+    x, y = gc.placeholder(gc.float32, (128, 256)), gc.placeholder(gc.float32, (128, 256))
+    heads = lambda t: gc.transpose(gc.reshape(t, (128, 4, 64)), (1, 0, 2))  # noqa: E731
+    scores = gc.matmul(heads(x), heads(y * 2.0), transpose_b=True)
+    xv, yv = (rng.standard_normal((128, 256)).astype(np.float32) for _ in range(2))
+    split = lambda v: v.reshape(128, 4, 64).transpose(1, 0, 2)  # noqa: E731
+    with gc.Session() as sess:
+        exe = sess.compiled(scores, {x: xv, y: yv})
+        assert exe.num_kernels == 2 and any("transpose_matmul" in k for k in exe.kernels), exe.kernels
+        assert_close(sess.run(scores, {x: xv, y: yv}), split(xv) @ split(yv * 2).transpose(0, 2, 1))
+
+
+def test_split_becomes_slices_that_fuse_into_their_consumers(rng):
+    """simplify cuts a split into slices, so each part is read where it is used: one kernel, not a split
+    kernel writing all parts and another reading them."""
+    x = gc.placeholder(gc.float32, (8, 12))
+    a, b, c = gc.split(x, 3, axis=1)
+    y = gc.exp(a) + b * c
+    xv = rng.standard_normal((8, 12)).astype(np.float32)
+    g, (sy,) = specialized([y], {x: xv})
+    assert "split" not in ops_of(simplify(g, [sy])[0])
+    with gc.Session() as sess:
+        assert sess.compiled(y, {x: xv}).num_kernels == 1
+        assert_close(sess.run(y, {x: xv}), np.exp(xv[:, :4]) + xv[:, 4:8] * xv[:, 8:])
 
 
 def test_fusion_keeps_a_multiply_used_value_written_out():

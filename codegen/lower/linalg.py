@@ -62,7 +62,7 @@ def lower_matmul(node, a, b):
     def b_at(bidx, k, j):
         return b[tuple(bidx) + ((j, k) if tb else (k, j))]
 
-    if m < PACK_MIN_ROWS and not tb:
+    if m < PACK_MIN_ROWS and not tb and isinstance(b.op, te.PlaceholderOp):  # (a fused producer: read in the copy)
         return _unpacked_matmul(a, b, ta, out_shape, a_batch, b_batch, k_dim)
 
     def pack_b(*idx):
@@ -93,7 +93,13 @@ def _packed_gemm(a, packed_b, ta, out_shape):
 
     def a_at(bidx, i, k):
         return a[tuple(bidx) + ((k, i) if ta else (i, k))]
-    if mp != m:
+    copy_a = mp != m or not isinstance(a.op, te.PlaceholderOp)  # (a fused producer is read in the copy, not per k)
+    if copy_a and ta:  # A given transposed ([K, M]) stays so: a contiguous copy, and a tile's MR values
+        # of A for one k are then adjacent (a [M, K] copy would be a transpose, read by gathers)
+        padded_a = te.compute(a_batch + (k_dim, mp), lambda *idx: tirx.if_then_else(
+            idx[-1] < m, a(*idx), zero), name="matmul_packA", attrs={kinds.KEY: kinds.PACK})
+        a_at = lambda bidx, i, k: padded_a[tuple(bidx) + (k, i)]  # noqa: E731
+    elif copy_a:
         padded_a = te.compute(a_batch + (mp, k_dim), lambda *idx: tirx.if_then_else(
             idx[-2] < m, a_at(idx[:-2], idx[-2], idx[-1]), zero), name="matmul_packA",
             attrs={kinds.KEY: kinds.PACK})

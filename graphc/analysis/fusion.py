@@ -5,7 +5,9 @@ lowered by codegen into ONE kernel each (TE computes composed, injective parts i
 Rules, by the kind of the producer's group (its most restrictive pattern):
 - elemwise/broadcast/injective into a consumer up to a reduction (a reduction takes its prologue);
 - out_elemwise_fusable (matmul) into elemwise/broadcast consumers (bias, activation, residual);
-- reduce into elemwise/broadcast consumers (an epilogue after the reduction).
+- reduce into elemwise/broadcast consumers (an epilogue after the reduction);
+- a group that only rearranges elements (reshape, transpose, slice) into an input of a matmul that the
+  matmul's lowering copies anyway (OpDef.copied_inputs): the copy reads through it;
 - an elementwise producer group into an assignment consuming it (an optimizer update ends the
   kernel that computes it), unless the group also reads the variable being overwritten.
 A node whose value is fetched, or that writes state, post-dominates into the sink: it ends a group.
@@ -53,6 +55,16 @@ def _joins_epilogue(group_kind, path_orders, target_group_kind, target_order):
     e.g. the residual `exp(-h)` in `relu(h @ w) + exp(-h)` is computed inside the epilogue."""
     return (target_group_kind == FUSION_ORDER[Pattern.OUT_ELEMWISE_FUSABLE] and target_order <= FUSION_ORDER[Pattern.BROADCAST]
             and max(path_orders + [group_kind]) <= FUSION_ORDER[Pattern.BROADCAST])
+
+
+def _joins_operand_copy(producer_group, producer, consumer, between):
+    """A group of element-rearranging ops (no arithmetic, no data-dependent indices) that feeds only
+    inputs the consumer copies before its inner loop (OpDef.copied_inputs): the copy reads through it."""
+    copied = consumer.opdef.copied_inputs
+    reads = [k for k, t in enumerate(consumer.inputs) if t.node is producer]
+    return (not between and reads and all(k in copied for k in reads) and
+            all(m.opdef.moves_bits and m.opdef.index_bounds is None and
+                FUSION_ORDER.get(m.opdef.pattern, 8) <= FUSION_ORDER[Pattern.INJECTIVE] for m in producer_group))
 
 
 def _reenters(forward, find, target_root, joining_roots):
@@ -141,7 +153,10 @@ def fuse_groups(graph, fetches, fuse=True, late=None):
         path_orders = [kind[find(b)] for b in between]
         if not _can_fuse(kind[find(i)], path_orders, kind[find(p)]) and not (
                 _joins_epilogue(kind[find(i)], path_orders, kind[find(p)], _fusion_order(nodes[p])) and
-                not _reenters(forward, find, find(p), {find(i)} | {find(b) for b in between})):
+                not _reenters(forward, find, find(p), {find(i)} | {find(b) for b in between})) and not (
+                nodes[p].opdef.copied_inputs and _joins_operand_copy(
+                    [nodes[j] for j in range(len(nodes)) if find(j) == find(i)], nodes[i], nodes[p], between) and
+                not _reenters(forward, find, find(p), {find(i)})):
             continue
         if nodes[p].opdef.writes_input is not None:
             group = [nodes[j] for j in range(len(nodes)) if find(j) in {find(i)} | {find(b) for b in between}]

@@ -42,7 +42,8 @@ def _reference(attrs, a, b):
 
 
 matmul_op = register_op(
-    "matmul", packed_form="matmul_packed", pattern=Pattern.OUT_ELEMWISE_FUSABLE, infer=_infer, reference=_reference,
+    "matmul", packed_form="matmul_packed", pattern=Pattern.OUT_ELEMWISE_FUSABLE, copied_inputs=(0, 1), infer=_infer,
+    reference=_reference,
     examples=lambda rng: [
         Example([rand(rng, (4, 5)), rand(rng, (5, 3))]),
         Example([rand(rng, (33, 17)), rand(rng, (17, 40))]),

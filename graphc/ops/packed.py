@@ -63,5 +63,5 @@ def _examples(rng):
             case(rand(rng, (6, 6), "int32", -3, 3), rand(rng, (6, 20), "int32", -3, 3))]
 
 
-matmul_packed_op = register_op("matmul_packed", pattern=Pattern.OUT_ELEMWISE_FUSABLE, infer=_infer,
+matmul_packed_op = register_op("matmul_packed", pattern=Pattern.OUT_ELEMWISE_FUSABLE, copied_inputs=(0,), infer=_infer,
                                reference=_reference, examples=_examples, differentiable=False)
