@@ -17,6 +17,7 @@ CASES = [  # (x shape NCHW, w shape OIHW, strides, dilations, pads [top, left, b
     ((1, 16, 7, 7), (24, 16, 3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),      # 49 pixels: a padded last tile
     ((1, 16, 11, 9), (16, 16, 5, 3), (1, 2), (2, 1), (2, 0, 1, 1)),     # 5x3 kernel, dilation, uneven pads
     ((1, 24, 9, 9), (16, 24, 3, 3), (3, 3), (1, 1), (0, 0, 0, 0)),      # stride 3, no padding
+    ((2, 24, 7, 7), (40, 24, 1, 1), (1, 1), (1, 1), (0, 0, 0, 0)),      # 1x1 on a small image (MobileNetV2's 7x7)
 ]
 
 
@@ -59,8 +60,12 @@ def _ops_after_packing(x_shape, w_shape, constant=True, **attrs):
 def test_pack_conv_weights_takes_only_what_the_direct_conv_serves():
     assert "conv_packed" in _ops_after_packing((1, 16, 8, 8), (32, 16, 3, 3), pads=[1, 1, 1, 1])
     assert "conv" not in _ops_after_packing((1, 16, 8, 8), (32, 16, 3, 3), pads=[1, 1, 1, 1])
-    # 1x1 kernels, grouped convs, the RGB stem and weights that change (training) keep the conv op
+    # a 1x1 stride-1 conv whose 49 pixels would pad to 64 GEMM columns goes direct too
+    assert "conv_packed" in _ops_after_packing((1, 16, 7, 7), (32, 16, 1, 1))
+    # other 1x1 kernels (whole GEMM panels, little padding, strided, padded), grouped convs, the RGB stem and weights that change (training) keep the conv op
     for case in [((1, 16, 8, 8), (32, 16, 1, 1), True, {}), ((1, 16, 8, 8), (32, 16, 1, 1), True, {"strides": [2, 2]}),
+                 ((1, 16, 14, 14), (32, 16, 1, 1), True, {}), ((1, 16, 14, 14), (32, 16, 1, 1), True, {"strides": [2, 2]}),
+                 ((1, 16, 7, 7), (32, 16, 1, 1), True, {"pads": [1, 1, 1, 1]}),
                  ((1, 16, 8, 8), (32, 8, 3, 3), True, {"groups": 2}), ((1, 3, 8, 8), (32, 3, 7, 7), True, {}),
                  ((1, 16, 8, 8), (32, 16, 3, 3), False, {})]:
         ops = _ops_after_packing(case[0], case[1], case[2], **case[3])
