@@ -235,53 +235,54 @@ def _depthwise_columns(wide):
 
 
 def _stencil_planes(x, k, st, d, p, oh, fill=None):
-    """The phase planes of a stencil over whole vectors of wide columns (as _phase_planes, 2-D: _row_planes)
-    with the columns at stride 1: returns (planes, Wq, phase, offset, NR, wide columns); output column xx is wide
-    column y * Wq + xx * stride. A column phase would make the plane copy a strided gather, which cost
-    several times the stencil (MobileNetV2's 96x112x112 stride-2 depthwise layer: 2.6 ms against 0.9)."""
-    st = (st[0], 1)
+    """The phase planes of a stencil over whole vectors of wide columns (as _phase_planes, 2-D: _row_planes):
+    returns (planes, Wq, phase, offset, NR, wide columns); output column xx is wide column y * Wq + xx. Column
+    stride 2 reads two column phases (even and odd input columns), so no computed column is discarded."""
     wq, _ = _wide_grid(x, st, p, oh, 1)
     nr = _depthwise_columns(oh * wq)
     _, cols = _wide_grid(x, st, p, oh, nr)
-    planes, wq, phase, offset = _row_planes(x, k, st[0], d, p, cols, fill)
+    planes, wq, phase, offset = _row_planes(x, k, st, d, p, cols, fill)
     return planes, wq, phase, offset, nr, cols
 
 
-def _row_planes(x, k, sh, d, p, cols, fill=None):
-    """_phase_planes for column stride 1, each plane 2-D (rows, Wq) ("stencil_pad", kind STENCIL_PLANES): the
-    padding is then a range of rows and columns, which the schedule fills apart from a vectorized copy of the
-    inside. Returns (flat plane reader (b, c, phase, index), Wq, phase(r, t), offset(r, t))."""
+def _row_planes(x, k, st, d, p, cols, fill=None):
+    """_phase_planes with each plane 2-D (rows, Wq) ("stencil_pad", kind STENCIL_PLANES): the padding is then a
+    range of rows and columns, which the schedule fills apart from a vectorized copy of the inside. Returns
+    (flat plane reader (b, c, phase, index), Wq, phase(r, t), offset(r, t))."""
     n, c_in, h, wd = (int(v) for v in x.shape)
     kh, kw = k
-    wq = wd + p[1] + p[3]
+    sh, sw = st
+    wq = -(-(wd + p[1] + p[3]) // sw)
     hq = -(-(h + p[0] + p[2]) // sh)
-    rows = -(-(cols + ((kh - 1) * d[0]) // sh * wq + (kw - 1) * d[1]) // wq)
-    ph_h = min(sh, (kh - 1) * d[0] + 1)
+    rows = -(-(cols + ((kh - 1) * d[0]) // sh * wq + ((kw - 1) * d[1]) // sw) // wq)
+    ph_h, ph_w = min(sh, (kh - 1) * d[0] + 1), min(sw, (kw - 1) * d[1] + 1)
     zero = tirx.const(0, x.dtype) if fill is None else fill
 
-    def plane(b, c, ph, r, col):
-        row = r * sh + ph - p[0]
-        ok = tirx.all(r < hq, row >= 0, row < h, col >= p[1], col < wd + p[1])
-        return tirx.if_then_else(ok, x[b, c, row, col - p[1]], zero)
-    xp = te.compute((n, c_in, ph_h, rows, wq), plane, name="stencil_pad", attrs={kinds.KEY: kinds.STENCIL_PLANES})
+    def plane(b, c, pr, pc, r, col):
+        row, column = r * sh + pr - p[0], col * sw + pc - p[1]
+        ok = tirx.all(r < hq, row >= 0, row < h, column >= 0, column < wd)
+        return tirx.if_then_else(ok, x[b, c, row, column], zero)
+    xp = te.compute((n, c_in, ph_h, ph_w, rows, wq), plane, name="stencil_pad",
+                    attrs={kinds.KEY: kinds.STENCIL_PLANES})
 
     def phase(r, t):
-        return (r * d[0]) % sh
+        return ((r * d[0]) % sh) * ph_w + (t * d[1]) % sw
 
     def offset(r, t):
-        return ((r * d[0]) // sh) * wq + t * d[1]
-    return _FlatPlanes(xp, wq), wq, phase, offset
+        return ((r * d[0]) // sh) * wq + (t * d[1]) // sw
+    return _FlatPlanes(xp, wq, ph_w), wq, phase, offset
 
 
 class _FlatPlanes:
-    """Reads 2-D planes [..., rows, Wq] at a flat index (row * Wq + column), as _phase_planes' planes."""
+    """Reads 2-D planes [..., row phase, column phase, rows, Wq] at a phase and flat index (row * Wq + column),
+    as _phase_planes' planes."""
 
-    def __init__(self, planes, wq):
-        self.planes, self.wq = planes, wq
+    def __init__(self, planes, wq, ph_w):
+        self.planes, self.wq, self.ph_w = planes, wq, ph_w
 
     def __getitem__(self, idx):
-        *lead, i = idx
-        return self.planes[tuple(lead) + (i // self.wq, i % self.wq)]
+        *lead, ph, i = idx
+        return self.planes[tuple(lead) + (ph // self.ph_w, ph % self.ph_w, i // self.wq, i % self.wq)]
 
 
 def _conv2d_depthwise(x, w, k, st, d, p, out_shape):
@@ -299,7 +300,7 @@ def _conv2d_depthwise(x, w, k, st, d, p, out_shape):
         return te.sum(w[o, 0, rr, rt] * xf[b, o // multiplier, phase(rr, rt), j + offset(rr, rt)], axis=[rr, rt])
     c = te.compute((n, c_out, cols), product, name="conv_depthwise",
                    attrs={kinds.KEY: kinds.CONV_DEPTHWISE, "gemm_nr": nr})
-    return te.compute(out_shape, lambda b, o, y, xx: c[b, o, y * wq + xx * st[1]], name="conv")
+    return te.compute(out_shape, lambda b, o, y, xx: c[b, o, y * wq + xx], name="conv")
 
 
 def _transposed_sum(in_sizes, k, s, d, pb, value, dtype, extra_axes=()):
@@ -532,7 +533,7 @@ def _max_pool2d_stencil(x, k, s, d, p, out_shape):
     nan_max = _nan_max_reducer()
     m = te.compute((n, c, cols), lambda b, ch, j: nan_max(xf[b, ch, phase(rr, rt), j + offset(rr, rt)], axis=[rr, rt]),
                    name="max_pool_stencil", attrs={kinds.KEY: kinds.CONV_DEPTHWISE, "gemm_nr": nr})
-    return te.compute(out_shape, lambda b, ch, y, xx: m[b, ch, y * wq + xx * s[1]], name="max_pool")
+    return te.compute(out_shape, lambda b, ch, y, xx: m[b, ch, y * wq + xx], name="max_pool")
 
 
 @lowering("max_pool")
