@@ -2,6 +2,10 @@
 conv2d_winograd (graphc/ops/winograd.py) over the weights transformed (U = G g G^T) and packed in GEMM panels
 once, at compile time. A CPU target lists this pass (codegen/target.py) with its panel width; which layers it
 takes (winograd_tile) comes from timing each ResNet-18 3x3 layer shape both ways (README, Winograd)."""
+import collections
+import hashlib
+import threading
+
 import numpy as np
 
 from graphc.ops.conv import conv_op, spatial_attrs
@@ -13,6 +17,29 @@ from .rewrite import rebuild
 
 WINOGRAD_MIN_CHANNELS = 16  # the smallest measured layer shapes (16 channels, 7x7 outputs)
 WINOGRAD_MIN_SIZE = 7
+TRANSFORMED_CACHE_BYTES = 1 << 28  # transformed weights kept for later compiles (ResNet-18's take ~80 MB)
+
+_transformed_cache = collections.OrderedDict()  # key of (weights, m, width) -> read-only U, least recent first
+_transformed_lock = threading.Lock()
+
+
+def transformed_weights(weights, m, panel_width):
+    """transform_weights(weights, m, panel_width), read-only, reused while the same weights (by SHA-256 of their
+    bytes: hashing is ~10x cheaper than the transform) are compiled again, e.g. a re-imported model."""
+    weights = np.ascontiguousarray(weights)
+    key = (hashlib.sha256(memoryview(weights).cast("B")).hexdigest(), weights.shape, weights.dtype.str, m,
+           panel_width)
+    with _transformed_lock:
+        if key in _transformed_cache:
+            _transformed_cache.move_to_end(key)
+            return _transformed_cache[key]
+    u = transform_weights(weights, m, panel_width)
+    u.setflags(write=False)
+    with _transformed_lock:
+        _transformed_cache[key] = u
+        while sum(v.nbytes for v in _transformed_cache.values()) > TRANSFORMED_CACHE_BYTES:
+            _transformed_cache.popitem(last=False)
+    return u
 
 
 def winograd_tile(c_in, c_out, out_h, out_w):
@@ -54,8 +81,7 @@ def winograd(graph, fetches, panel_width, choose=None):
             return None
         x, w = inputs
         weights = np.asarray(w.node.attrs["value"])
-        u = transform_weights(weights, m, panel_width)
-        u.setflags(write=False)
+        u = transformed_weights(weights, m, panel_width)
         const = g.create_node("constant", (), {"value": u}, w.node.name + "_winograd")
         _, _, _, pads = spatial_attrs(node.attrs, 2, [3, 3])
         wino = g.create_node("conv2d_winograd", (x, const.outputs[0]),

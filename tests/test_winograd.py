@@ -94,3 +94,20 @@ def test_pass_leaves_other_convs_alone(monkeypatch, why, kwargs, w_shape):
     got, kernels = _run(g, y, feed)
     assert "winograd" not in kernels, why
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+
+
+def test_transformed_weights_are_reused_for_equal_weights():
+    """A warm compile re-imports the same weights as new arrays: their transform is found by content, and other
+    weights, tiles or panel widths are transformed afresh."""
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((17, 5, 3, 3)).astype(np.float32)
+    first = winograd_pass.transformed_weights(w, 2, 16)
+    np.testing.assert_array_equal(first, transform_weights(w, 2, 16))
+    assert not first.flags.writeable
+    assert winograd_pass.transformed_weights(w.copy(), 2, 16) is first
+    other = w.copy()
+    other[3, 1, 2, 0] += 1
+    for args in ((other, 2, 16), (w, 4, 16), (w, 2, 8)):
+        got = winograd_pass.transformed_weights(*args)
+        assert got is not first
+        np.testing.assert_array_equal(got, transform_weights(*args))
