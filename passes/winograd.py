@@ -17,6 +17,7 @@ from .rewrite import rebuild
 
 WINOGRAD_MIN_CHANNELS = 16  # the smallest measured layer shapes (16 channels, 7x7 outputs)
 WINOGRAD_MIN_SIZE = 7
+WINOGRAD_F4_MIN_SIZE = 28  # F(4x4) from ResNet-18's 28x28 layers up
 TRANSFORMED_CACHE_BYTES = 1 << 28  # transformed weights kept for later compiles (ResNet-18's take ~80 MB)
 
 _transformed_cache = collections.OrderedDict()  # key of (weights, m, width) -> read-only U, least recent first
@@ -44,12 +45,12 @@ def transformed_weights(weights, m, panel_width):
 
 def winograd_tile(c_in, c_out, out_h, out_w):
     """The Winograd output tile m (2 or 4) for a 3x3 stride-1 conv of this shape, or None where the direct
-    conv is as fast. Measured alone (batch 1, 1 thread, AVX2), F(2x2, 3x3) beat the direct GEMM on every
-    ResNet-like shape from 16 channels at 56x56 to 512 at 7x7 (README, Winograd), so it takes that range;
-    F(4x4, 3x3) was faster still at 56x56 and 28x28 but compiles in ~25 s a layer, so it is not chosen."""
-    if min(c_in, c_out) >= WINOGRAD_MIN_CHANNELS and min(out_h, out_w) >= WINOGRAD_MIN_SIZE:
-        return 2
-    return None
+    conv is as fast. Measured alone (batch 1, 1 thread, AVX2), F(2x2, 3x3) beat the direct conv on every
+    ResNet-like shape from 16 channels at 56x56 to 512 at 7x7, and F(4x4, 3x3) beat F(2x2) by 20-30% at 56x56
+    and 28x28, tied at 14x14 and lost at 7x7 (its 6x6 tiles mostly padding) (README, Winograd)."""
+    if min(c_in, c_out) < WINOGRAD_MIN_CHANNELS or min(out_h, out_w) < WINOGRAD_MIN_SIZE:
+        return None
+    return 4 if min(out_h, out_w) >= WINOGRAD_F4_MIN_SIZE else 2
 
 
 def _candidate(node, choose):

@@ -62,8 +62,7 @@ def _run(g, y, feed):
         return sess.run(y, feed), " ".join(exe.kernels)
 
 
-# F(4x4)'s unrolled transforms take ~20 s a kernel to compile: `make test-slow`
-@pytest.mark.parametrize("m", [2, pytest.param(4, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("m", [2, 4])
 @pytest.mark.parametrize("shape, c_out, pads, residual", [
     ((1, 8, 9, 9), 8, [1, 1, 1, 1], True),      # 9x9: tiles do not divide the output; residual epilogue
     ((2, 16, 7, 10), 13, [0, 1, 1, 0], False),  # batch 2, odd C_out (not a vector of channels), uneven pads
@@ -111,3 +110,12 @@ def test_transformed_weights_are_reused_for_equal_weights():
         got = winograd_pass.transformed_weights(*args)
         assert got is not first
         np.testing.assert_array_equal(got, transform_weights(*args))
+
+
+@pytest.mark.parametrize("shape, tile", [
+    ((64, 64, 56, 56), 4), ((128, 128, 28, 28), 4),   # many tiles: F(4x4) measured fastest
+    ((256, 256, 14, 14), 2), ((512, 512, 7, 7), 2),   # F(4x4) tied / lost: F(2x2)
+    ((8, 64, 56, 56), None), ((64, 64, 5, 5), None),  # too few channels or outputs: the direct conv
+])
+def test_rule_takes_the_tile_measured_fastest(shape, tile):
+    assert winograd_pass.winograd_tile(*shape) == tile
