@@ -8,7 +8,7 @@ With --cpu-time both run on one thread and each run is measured in that thread's
 --mobilenet times MobileNetV2's heaviest depthwise and 1x1 layers instead.
 
 --winograd times each 3x3 stride-1 layer shape (ResNet-18's, and `--shapes C,HW C,HW ...`) as the direct conv
-and as Winograd F(2x2, 3x3) (and F(4x4, 3x3) with --f4: slow to compile), forced by passes/winograd.py's rule,
+and as Winograd F(2x2, 3x3) and F(4x4, 3x3), forced by passes/winograd.py's rule,
 against ORT, with each one's error relative to ORT's largest output.
 
 --profile times every kernel call of the whole ResNet-18 (with --mobilenet: torch's MobileNetV2) on one thread in CPU time, in network order
@@ -146,7 +146,7 @@ def winograd_layers(rng):
     shapes = [(c, h) for c, h, co, k, s in LAYERS if k == 3 and s == 1 and c == co]
     if "--shapes" in sys.argv:
         shapes = [tuple(int(v) for v in a.split(",")) for a in sys.argv[sys.argv.index("--shapes") + 1:]]
-    tiles = (None, 2, 4) if "--f4" in sys.argv else (None, 2)
+    tiles = (None, 2, 4)
     rule = winograd_pass.winograd_tile
     try:
         for c, h in shapes:

@@ -2,6 +2,10 @@
 conv2d_winograd (graphc/ops/winograd.py) over the weights transformed (U = G g G^T) and packed in GEMM panels
 once, at compile time. A CPU target lists this pass (codegen/target.py) with its panel width; which layers it
 takes (winograd_tile) comes from timing each ResNet-18 3x3 layer shape both ways (README, Winograd)."""
+import collections
+import hashlib
+import threading
+
 import numpy as np
 
 from graphc.ops.conv import conv_op, spatial_attrs
@@ -13,16 +17,40 @@ from .rewrite import rebuild
 
 WINOGRAD_MIN_CHANNELS = 16  # the smallest measured layer shapes (16 channels, 7x7 outputs)
 WINOGRAD_MIN_SIZE = 7
+WINOGRAD_F4_MIN_SIZE = 28  # F(4x4) from ResNet-18's 28x28 layers up
+TRANSFORMED_CACHE_BYTES = 1 << 28  # transformed weights kept for later compiles (ResNet-18's take ~80 MB)
+
+_transformed_cache = collections.OrderedDict()  # key of (weights, m, width) -> read-only U, least recent first
+_transformed_lock = threading.Lock()
+
+
+def transformed_weights(weights, m, panel_width):
+    """transform_weights(weights, m, panel_width), read-only, reused while the same weights (by SHA-256 of their
+    bytes: hashing is ~10x cheaper than the transform) are compiled again, e.g. a re-imported model."""
+    weights = np.ascontiguousarray(weights)
+    key = (hashlib.sha256(memoryview(weights).cast("B")).hexdigest(), weights.shape, weights.dtype.str, m,
+           panel_width)
+    with _transformed_lock:
+        if key in _transformed_cache:
+            _transformed_cache.move_to_end(key)
+            return _transformed_cache[key]
+    u = transform_weights(weights, m, panel_width)
+    u.setflags(write=False)
+    with _transformed_lock:
+        _transformed_cache[key] = u
+        while sum(v.nbytes for v in _transformed_cache.values()) > TRANSFORMED_CACHE_BYTES:
+            _transformed_cache.popitem(last=False)
+    return u
 
 
 def winograd_tile(c_in, c_out, out_h, out_w):
     """The Winograd output tile m (2 or 4) for a 3x3 stride-1 conv of this shape, or None where the direct
-    conv is as fast. Measured alone (batch 1, 1 thread, AVX2), F(2x2, 3x3) beat the direct GEMM on every
-    ResNet-like shape from 16 channels at 56x56 to 512 at 7x7 (README, Winograd), so it takes that range;
-    F(4x4, 3x3) was faster still at 56x56 and 28x28 but compiles in ~25 s a layer, so it is not chosen."""
-    if min(c_in, c_out) >= WINOGRAD_MIN_CHANNELS and min(out_h, out_w) >= WINOGRAD_MIN_SIZE:
-        return 2
-    return None
+    conv is as fast. Measured alone (batch 1, 1 thread, AVX2), F(2x2, 3x3) beat the direct conv on every
+    ResNet-like shape from 16 channels at 56x56 to 512 at 7x7, and F(4x4, 3x3) beat F(2x2) by 20-30% at 56x56
+    and 28x28, tied at 14x14 and lost at 7x7 (its 6x6 tiles mostly padding) (README, Winograd)."""
+    if min(c_in, c_out) < WINOGRAD_MIN_CHANNELS or min(out_h, out_w) < WINOGRAD_MIN_SIZE:
+        return None
+    return 4 if min(out_h, out_w) >= WINOGRAD_F4_MIN_SIZE else 2
 
 
 def _candidate(node, choose):
@@ -54,8 +82,7 @@ def winograd(graph, fetches, panel_width, choose=None):
             return None
         x, w = inputs
         weights = np.asarray(w.node.attrs["value"])
-        u = transform_weights(weights, m, panel_width)
-        u.setflags(write=False)
+        u = transformed_weights(weights, m, panel_width)
         const = g.create_node("constant", (), {"value": u}, w.node.name + "_winograd")
         _, _, _, pads = spatial_attrs(node.attrs, 2, [3, 3])
         wino = g.create_node("conv2d_winograd", (x, const.outputs[0]),

@@ -62,8 +62,7 @@ def _run(g, y, feed):
         return sess.run(y, feed), " ".join(exe.kernels)
 
 
-# F(4x4)'s unrolled transforms take ~20 s a kernel to compile: `make test-slow`
-@pytest.mark.parametrize("m", [2, pytest.param(4, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("m", [2, 4])
 @pytest.mark.parametrize("shape, c_out, pads, residual", [
     ((1, 8, 9, 9), 8, [1, 1, 1, 1], True),      # 9x9: tiles do not divide the output; residual epilogue
     ((2, 16, 7, 10), 13, [0, 1, 1, 0], False),  # batch 2, odd C_out (not a vector of channels), uneven pads
@@ -94,3 +93,29 @@ def test_pass_leaves_other_convs_alone(monkeypatch, why, kwargs, w_shape):
     got, kernels = _run(g, y, feed)
     assert "winograd" not in kernels, why
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+
+
+def test_transformed_weights_are_reused_for_equal_weights():
+    """A warm compile re-imports the same weights as new arrays: their transform is found by content, and other
+    weights, tiles or panel widths are transformed afresh."""
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((17, 5, 3, 3)).astype(np.float32)
+    first = winograd_pass.transformed_weights(w, 2, 16)
+    np.testing.assert_array_equal(first, transform_weights(w, 2, 16))
+    assert not first.flags.writeable
+    assert winograd_pass.transformed_weights(w.copy(), 2, 16) is first
+    other = w.copy()
+    other[3, 1, 2, 0] += 1
+    for args in ((other, 2, 16), (w, 4, 16), (w, 2, 8)):
+        got = winograd_pass.transformed_weights(*args)
+        assert got is not first
+        np.testing.assert_array_equal(got, transform_weights(*args))
+
+
+@pytest.mark.parametrize("shape, tile", [
+    ((64, 64, 56, 56), 4), ((128, 128, 28, 28), 4),   # many tiles: F(4x4) measured fastest
+    ((256, 256, 14, 14), 2), ((512, 512, 7, 7), 2),   # F(4x4) tied / lost: F(2x2)
+    ((8, 64, 56, 56), None), ((64, 64, 5, 5), None),  # too few channels or outputs: the direct conv
+])
+def test_rule_takes_the_tile_measured_fastest(shape, tile):
+    assert winograd_pass.winograd_tile(*shape) == tile

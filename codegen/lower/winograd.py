@@ -1,12 +1,11 @@
-"""TE lowering of graphc/ops/winograd.py's conv2d_winograd, in three blocks: the input transform
+"""TE lowering of graphc/ops/winograd.py's conv2d_winograd, in three parts: the input transform
 V = B^T d B of every tile (from a channels-last padded copy) into the GEMM's A operand [alpha^2, tiles, C_in]
-(kind WINOGRAD_INPUT), the
-batched GEMM M = V x U over the compile-time panels of U (kind GEMM, the matmul micro-kernel), and the output
-transform Y = A^T M A written straight into NCHW, where the conv's fused epilogue (bias, ReLU, residual)
-inlines (the CPU rule schedules it by codegen/schedule/winograd.py). The transforms are unrolled per
-transform position, their coefficients Python constants (zeros skipped, so no multiply by 0)."""
-import functools
-
+(kind WINOGRAD_INPUT), the batched GEMM M = V x U over the compile-time panels of U (kind GEMM, the matmul
+micro-kernel), and the output transform Y = A^T M A written straight into NCHW, where the conv's fused
+epilogue (bias, ReLU, residual) inlines (the CPU rule schedules it by codegen/schedule/winograd.py). Each
+transform is two halves, one along each tile axis (the first a WINOGRAD_HALF block the second places per
+tile): each unrolled copy is a short sum, where one unrolled product of both halves made F(4x4)'s kernels take
+~20 s to compile (TVM's CSE). Coefficients are Python constants (zeros skipped, so no multiply by 0)."""
 from tvm import te, tirx
 
 from graphc.ops.winograd import TRANSFORMS, winograd_tiles
@@ -33,7 +32,7 @@ def _select(index, choices):
     """choices[index] for a loop index the schedule unrolls (the chain then folds to one choice)."""
     out = choices[-1]
     for k in range(len(choices) - 2, -1, -1):
-        out = tirx.Select(index == k, choices[k], out)
+        out = tirx.if_then_else(index == k, choices[k], out)
     return out
 
 
@@ -58,15 +57,17 @@ def lower_conv2d_winograd(node, x, u):
         return tirx.if_then_else(ok, x[b, c, te.max(te.min(yy, h - 1), 0), te.max(te.min(xi, w - 1), 0)], zero)
     xp = te.compute((n, hp, wp, c_in), padded, name="winograd_pad", attrs={kinds.KEY: kinds.PACK})
 
-    def transformed(pos, t, c):
+    def rows(a, col, t, c):  # (B^T d)[a, col] of tile t, channel c: the transform along the tile's rows
         t = tirx.min(t, tiles - 1)  # padding rows of the GEMM: any in-bounds tile (their results are dropped)
         b, ty, tx = t // (th * tw), t // tw % th, t % tw
+        return _select(a, [_combine(bt[aa], lambda r: xp[b, ty * m + r, tx * m + col, c], x.dtype)
+                           for aa in range(alpha)])
+    half = te.compute((alpha, alpha, tiles_p, c_in), rows, name="winograd_input_rows",
+                      attrs={kinds.KEY: kinds.WINOGRAD_HALF})
 
-        @functools.lru_cache(maxsize=None)
-        def row(r, bcol):  # (d B)[r, bcol]
-            return _combine(bt[bcol], lambda s: xp[b, ty * m + r, tx * m + s, c], x.dtype)
-        choices = [_combine(bt[a], lambda r: row(r, bcol), x.dtype) for a in range(alpha) for bcol in range(alpha)]
-        return _select(pos, choices)
+    def transformed(pos, t, c):  # (B^T d B)[pos // alpha, pos % alpha]: then along its columns
+        a, bcol = pos // alpha, pos % alpha
+        return _select(bcol, [_combine(bt[bb], lambda s: half[a, s, t, c], x.dtype) for bb in range(alpha)])
     v = te.compute((alpha * alpha, tiles_p, c_in), transformed, name="winograd_input",
                    attrs={kinds.KEY: kinds.WINOGRAD_INPUT})
 
@@ -76,13 +77,12 @@ def lower_conv2d_winograd(node, x, u):
                          lambda p, i, j: te.sum(v[p, i, k] * u[p, j // nr, k, j % nr], axis=k), name="winograd_gemm",
                          attrs={kinds.KEY: kinds.GEMM, "gemm_mr": mr, "gemm_nr": nr, WINOGRAD_TILE: m})
 
-    def output(b, o, y, xx):
-        i, j = y % m, xx % m
-        t = (b * th + y // m) * tw + xx // m
+    def cols(p, j, t, o):  # (M A)[p, j] of tile t: the output transform along the tile's columns
+        return _select(j, [_combine(at[jj], lambda q: product[p * alpha + q, t, o], x.dtype) for jj in range(m)])
+    mid = te.compute((alpha, m, tiles, c_out), cols, name="winograd_output_cols",
+                     attrs={kinds.KEY: kinds.WINOGRAD_HALF, WINOGRAD_TILE: m})
 
-        @functools.lru_cache(maxsize=None)
-        def col(p, jj):  # (M A)[p, jj]
-            return _combine(at[jj], lambda q: product[p * alpha + q, t, o], x.dtype)
-        return _select(i, [_select(j, [_combine(at[ii], lambda p: col(p, jj), x.dtype) for jj in range(m)])
-                           for ii in range(m)])
+    def output(b, o, y, xx):  # (A^T M A)[y % m, xx % m]: then along its rows
+        i, t = y % m, (b * th + y // m) * tw + xx // m
+        return _select(i, [_combine(at[ii], lambda p: mid[p, xx % m, t, o], x.dtype) for ii in range(m)])
     return te.compute(out_shape, output, name="winograd_output")

@@ -10,7 +10,7 @@ from graphc.registry import Registry
 from . import inline_spatial, is_reduction, sblocks
 from .kinds import (CONV_1X1, CONV_DEPTHWISE, CONV_DIRECT, CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, EPILOGUE_DONE,
                     GEMM, GEMM_PANELS, KEY, LAYER_NORM, LAYER_NORM_STATS, ROW_STATS, SOFTMAX, SOFTMAX_STATS,
-                    STENCIL_PLANES, WINOGRAD_INPUT, kind_of)
+                    STENCIL_PLANES, WINOGRAD_HALF, WINOGRAD_INPUT, kind_of)
 from .rule import ScheduleRule
 from .winograd import WINOGRAD_TILE, schedule_winograd_input, schedule_winograd_output, winograd_tile_read
 
@@ -483,6 +483,11 @@ def schedule_conv_epilogue(sch, block, target, flat_pixels=False):
 
 
 block_schedule(WINOGRAD_INPUT)(schedule_winograd_input)
+
+
+@block_schedule(WINOGRAD_HALF)
+def _scheduled_with_its_consumer(sch, block, target):
+    """A Winograd transform's first half, placed per tile by its consumer's schedule (codegen/schedule/winograd.py)."""
 
 
 @block_schedule(EPILOGUE_DONE)

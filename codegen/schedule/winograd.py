@@ -1,13 +1,13 @@
 """CPU schedules of the Winograd conv's transforms (codegen/lower/winograd.py); its GEMM is the matmul
-micro-kernel (cpu.py's GEMM block schedule). Both transforms unroll the loop their expression selects on
-(transform position; output row and column in the tile), so each unrolled copy folds to its own short sum
-and LLVM shares the loads and partial sums between copies."""
+micro-kernel (cpu.py's GEMM block schedule). Each transform is two halves (codegen/lower/winograd.py): the
+second is scheduled per tile and vector of channels, the first computed there into a local buffer; both unroll
+the loops their expressions select on, so each unrolled copy folds to its own short sum."""
 
 WINOGRAD_TILE = "winograd_tile"  # the GEMM block's annotation: the output tile size m of its conv
 
 
 def winograd_tile_read(sch, block):
-    """The tile size m of the Winograd GEMM that `block` reads (its output transform), else None."""
+    """The tile size m of the Winograd output transform's half that `block` reads (the second half), else None."""
     for producer in sch.get_producers(block):
         m = sch.get(producer).annotations.get(WINOGRAD_TILE)
         if m is not None:
@@ -26,6 +26,20 @@ def _lanes(sch, loop, target):
     return lanes if int(sch.get(loop).extent) % lanes == 0 else 1
 
 
+def _first_half_at(sch, block, loop, lanes):
+    """The transform's first half (block's producer), computed per tile and vector of channels at `loop` into
+    a local buffer, unrolled along the tile and vectorized along the channels like its consumer."""
+    half = sch.get_producers(block)[0]
+    outer = [sch.get(l) for l in sch.get_loops(block)].index(sch.get(loop)) + 1
+    sch.compute_at(half, loop)
+    sch.set_scope(half, 0, "local")
+    a, b, *rest = sch.get_loops(half)[outer:]  # (compute_at drops its unit loops: the tile's, one channel's)
+    sch.unroll(a)
+    sch.unroll(b)
+    if lanes > 1:
+        sch.vectorize(rest[-1])
+
+
 def schedule_winograd_input(sch, block, target):
     """Per tile and vector of input channels, all alpha^2 positions unrolled; parallel over tiles."""
     pos, t, c = sch.get_loops(block)
@@ -35,8 +49,10 @@ def schedule_winograd_input(sch, block, target):
         sch.reorder(t, co, pos, ci)
         sch.vectorize(ci)
     else:
+        co = c
         sch.reorder(t, c, pos)
     sch.unroll(pos)
+    _first_half_at(sch, block, co, lanes)
     _parallel(sch, t, target)
 
 
@@ -52,7 +68,9 @@ def schedule_winograd_output(sch, block, m, target):
         sch.reorder(b, ty, tx, oo, i, j, oi)
         sch.vectorize(oi)
     else:
+        oo = o
         sch.reorder(b, ty, tx, o, i, j)
     sch.unroll(i)
     sch.unroll(j)
+    _first_half_at(sch, block, oo, lanes)
     _parallel(sch, sch.fuse(b, ty), target)

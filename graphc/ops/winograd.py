@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..registry import Example, Pattern, TensorType, register_op
 from ._base import rand
-from .packed import EXAMPLE_PANEL_WIDTH, pack_panels, unpack_panels
+from .packed import EXAMPLE_PANEL_WIDTH, unpack_panels
 
 # F(m, 3) transforms (B^T, G, A^T) for the tile sizes graphc uses; interpolation points 0, +-1 (m = 2) and
 # 0, +-1, +-2 (m = 4), the usual choice that keeps F(4x4, 3x3)'s float32 error small
@@ -35,10 +35,13 @@ def transform_weights(w, m, panel_width):
     """numpy: conv weights [C_out, C_in, 3, 3] as Winograd F(m x m, 3x3) weights U = G g G^T, packed per
     transform position in GEMM panels of `panel_width` columns: [alpha^2, ceil(C_out/width), C_in, width]."""
     g = TRANSFORMS[m][1]
-    u = np.einsum("ar,oirs,bs->abio", g, w.astype(np.float64), g)  # [alpha, alpha, C_in, C_out]
-    alpha = m + 2
-    u = u.reshape(alpha * alpha, w.shape[1], w.shape[0]).astype(w.dtype)
-    return np.stack([pack_panels(u[p], panel_width) for p in range(alpha * alpha)])
+    c_out, c_in = w.shape[:2]
+    # U[(a, b), (i, o)] = sum_(r, s) G[a, r] G[b, s] g[o, i, r, s]: one GEMM by kron(G, G) (float64)
+    u = np.kron(g, g) @ np.asarray(w, np.float64).transpose(2, 3, 1, 0).reshape(9, c_in * c_out)
+    panels = -(-c_out // panel_width)
+    packed = np.zeros((u.shape[0], c_in, panels * panel_width), w.dtype)
+    packed[:, :, :c_out] = u.reshape(-1, c_in, c_out)
+    return np.require(packed.reshape(-1, c_in, panels, panel_width).transpose(0, 2, 1, 3), requirements="C")
 
 
 def combine(mat, arr, axis):
