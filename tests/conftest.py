@@ -69,3 +69,13 @@ def mlp_gca(tmp_path_factory):
         path = tmp_path_factory.mktemp("mlp_gca") / "mlp.gca"
         graphc.compile(y, {x: xv}).export(str(path))
     return path, xv, ref(xv).astype(np.float32)
+
+
+def spy_conv_lowering(monkeypatch, tmp_path, name):
+    """Lower every kernel afresh (a kernel cache in `tmp_path`) and record each call of codegen/lower/conv.py's
+    function `name`: returns the list the calls are appended to, so a test can check its kernel was used."""
+    from graphc.codegen.lower import conv as lower_conv
+    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path))
+    used, real = [], getattr(lower_conv, name)
+    monkeypatch.setattr(lower_conv, name, lambda *a: used.append(1) or real(*a))
+    return used

@@ -8,7 +8,7 @@ import pytest
 import graphc as gc
 from graphc import reference
 
-from conftest import assert_close
+from conftest import assert_close, spy_conv_lowering
 
 CASES = [  # (x shape NCHW, output channels, epilogue)
     ((1, 16, 16, 16), 96, "relu6"),      # MobileNet's expansion: few input channels, many outputs
@@ -32,11 +32,7 @@ def _conv_graph(x_shape, c_out, epilogue, rng):
 
 @pytest.mark.parametrize("x_shape,c_out,epilogue", CASES)
 def test_1x1_conv_matches_reference(x_shape, c_out, epilogue, rng, monkeypatch, tmp_path):
-    from graphc.codegen.lower import conv as lower_conv
-    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path))  # lower every kernel here, not from the cache
-    used = []
-    real = lower_conv._conv2d_1x1
-    monkeypatch.setattr(lower_conv, "_conv2d_1x1", lambda *a: used.append(1) or real(*a))
+    used = spy_conv_lowering(monkeypatch, tmp_path, "_conv2d_1x1")
     g = gc.Graph()
     with g.as_default():
         x, y = _conv_graph(x_shape, c_out, epilogue, rng)
@@ -49,11 +45,7 @@ def test_1x1_conv_matches_reference(x_shape, c_out, epilogue, rng, monkeypatch, 
 
 
 def test_1x1_conv_on_partial_tiles_takes_the_conv_gemm(rng, monkeypatch, tmp_path):
-    from graphc.codegen.lower import conv as lower_conv
-    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path))
-    used = []
-    real = lower_conv._conv2d_1x1
-    monkeypatch.setattr(lower_conv, "_conv2d_1x1", lambda *a: used.append(1) or real(*a))
+    used = spy_conv_lowering(monkeypatch, tmp_path, "_conv2d_1x1")
     g = gc.Graph()
     with g.as_default():
         x, y = _conv_graph((1, 64, 7, 7), 96, "relu6", rng)

@@ -8,7 +8,7 @@ import pytest
 import graphc as gc
 from graphc import reference
 
-from conftest import assert_close
+from conftest import assert_close, spy_conv_lowering
 
 CASES = [  # (x shape NCHW, w shape (C*multiplier, 1, kh, kw), strides, dilations, pads [top, left, bottom, right])
     ((1, 32, 28, 28), (32, 1, 3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),    # MobileNet's stride-1 layer
@@ -21,11 +21,7 @@ CASES = [  # (x shape NCHW, w shape (C*multiplier, 1, kh, kw), strides, dilation
 
 @pytest.mark.parametrize("x_shape,w_shape,strides,dilations,pads", CASES)
 def test_depthwise_conv_matches_reference(x_shape, w_shape, strides, dilations, pads, rng, monkeypatch, tmp_path):
-    from graphc.codegen.lower import conv as lower_conv
-    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path))  # lower every kernel here, not from the cache
-    used = []
-    real = lower_conv._conv2d_depthwise
-    monkeypatch.setattr(lower_conv, "_conv2d_depthwise", lambda *a: used.append(1) or real(*a))
+    used = spy_conv_lowering(monkeypatch, tmp_path, "_conv2d_depthwise")
     x_val = rng.standard_normal(x_shape).astype("float32")
     w_val = rng.standard_normal(w_shape).astype("float32")
     bias = rng.standard_normal((w_shape[0], 1, 1)).astype("float32")

@@ -9,7 +9,7 @@ import graphc as gc
 from graphc import reference
 from graphc.passes.pack_conv_weights import pack_conv_weights
 
-from conftest import assert_close
+from conftest import assert_close, spy_conv_lowering
 
 CASES = [  # (x shape NCHW, w shape OIHW, strides, dilations, pads [top, left, bottom, right])
     ((1, 32, 14, 14), (32, 32, 3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),    # ResNet's stride-1 3x3
@@ -23,13 +23,9 @@ CASES = [  # (x shape NCHW, w shape OIHW, strides, dilations, pads [top, left, b
 
 @pytest.mark.parametrize("x_shape,w_shape,strides,dilations,pads", CASES)
 def test_direct_conv_matches_reference(x_shape, w_shape, strides, dilations, pads, rng, monkeypatch, tmp_path):
-    from graphc.codegen.lower import conv as lower_conv
     from graphc.passes import winograd
     monkeypatch.setattr(winograd, "winograd_tile", lambda *shape: None)  # the 3x3 stride-1 cases would go to Winograd
-    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path))  # lower every kernel here, not from the cache
-    used = []
-    real = lower_conv._conv2d_direct
-    monkeypatch.setattr(lower_conv, "_conv2d_direct", lambda *a: used.append(1) or real(*a))
+    used = spy_conv_lowering(monkeypatch, tmp_path, "_conv2d_direct")
     x_val = rng.standard_normal(x_shape).astype("float32")
     w_val = rng.standard_normal(w_shape).astype("float32")
     bias = rng.standard_normal((w_shape[0], 1, 1)).astype("float32")

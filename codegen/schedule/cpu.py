@@ -262,6 +262,33 @@ def schedule_gemm_panels(sch, block, target):
         sch.parallel(outer)
 
 
+def _whole_vectors(sch, loop, lanes):
+    """A register tile's vectorized loop split into whole vectors where it spans several (unrolled later:
+    LLVM splits odd-width vectors badly): (the vectors' loop or None, the lanes' loop)."""
+    width = _extent(sch, loop) or 0
+    if width > lanes and width % lanes == 0:
+        return tuple(sch.split(loop, [None, lanes]))
+    return None, loop
+
+
+def _tile_in_registers(sch, block, at, rows, vectors, lanes_loop, lanes, kernel_column):
+    """A conv's register tile: the block accumulates in a local copy written back at loop `at` (whole
+    vectors), its rows and vectors unrolled, its lanes vectorized, and the kernel-column loop unrolled
+    when short."""
+    acc = sch.cache_write(block, 0, "local")
+    sch.reverse_compute_at(acc, at)
+    acc_last = sch.get_loops(acc)[-1]
+    if vectors is not None:
+        sch.unroll(sch.split(acc_last, [None, lanes])[0])
+        acc_last = sch.get_loops(acc)[-1]
+        sch.unroll(vectors)
+    sch.vectorize(acc_last)
+    sch.vectorize(lanes_loop)
+    sch.unroll(rows)
+    if (_extent(sch, kernel_column) or 0) <= 7:
+        sch.unroll(kernel_column)
+
+
 @block_schedule(CONV_GEMM)
 def schedule_conv_gemm(sch, block, target):
     """The implicit-im2col conv GEMM (codegen/lower/conv.py): the matmul register tile, with the
@@ -273,22 +300,9 @@ def schedule_conv_gemm(sch, block, target):
     k_bytes = math.prod(_extent(sch, l) for l in ks) * _dtype_bits(sch, block) // 8
     ioo, ioi, ii, jo, ji = _register_tiles(sch, i, j, mr, nr, _rows_in_l2(target, k_bytes))
     lanes = target.vector_lanes(_dtype_bits(sch, block))
-    jv = None
-    if nr > lanes and nr % lanes == 0:  # whole vectors, unrolled (LLVM splits odd-width vectors badly)
-        jv, ji = sch.split(ji, [None, lanes])
+    jv, ji = _whole_vectors(sch, ji, lanes)
     sch.reorder(b, ioo, jo, ioi, *ks, ii, *([jv] if jv is not None else []), ji)
-    acc = sch.cache_write(block, 0, "local")
-    sch.reverse_compute_at(acc, ioi)
-    acc_last = sch.get_loops(acc)[-1]
-    if jv is not None:
-        sch.unroll(sch.split(acc_last, [None, lanes])[0])
-        acc_last = sch.get_loops(acc)[-1]
-        sch.unroll(jv)
-    sch.vectorize(acc_last)
-    sch.vectorize(ji)
-    sch.unroll(ii)
-    if (_extent(sch, ks[-1]) or 0) <= 7:
-        sch.unroll(ks[-1])
+    _tile_in_registers(sch, block, ioi, ii, jv, ji, lanes, ks[-1])
     work = _extent(sch, b) * m_pad * n_pad * math.prod(_extent(sch, l) for l in ks)
     outer = sch.fuse(b, ioo, jo)
     if target.num_threads > 1 and work >= GEMM_PARALLEL_MIN_MACS:
@@ -309,24 +323,11 @@ def schedule_conv_direct(sch, block, target):
     nr = _extent(sch, oi)
     lanes = target.vector_lanes(_dtype_bits(sch, block))
     qo, qi = sch.split(q, [None, px])
-    ov = None
-    if nr > lanes and nr % lanes == 0:  # whole vectors, unrolled
-        ov, oi = sch.split(oi, [None, lanes])
+    ov, oi = _whole_vectors(sch, oi, lanes)
     # each panel's weights (streamed from L2) serve all tiles of pixels in turn (measured faster than
     # running every panel per tile, even where all the weights fit the L2: ResNet-18's 64x56x56 layer)
     sch.reorder(b, ob, qo, rc, rr, rt, qi, *([ov] if ov is not None else []), oi)
-    acc = sch.cache_write(block, 0, "local")
-    sch.reverse_compute_at(acc, qo)
-    acc_last = sch.get_loops(acc)[-1]
-    if ov is not None:
-        sch.unroll(sch.split(acc_last, [None, lanes])[0])
-        acc_last = sch.get_loops(acc)[-1]
-        sch.unroll(ov)
-    sch.vectorize(acc_last)
-    sch.vectorize(oi)
-    sch.unroll(qi)
-    if (_extent(sch, rt) or 0) <= 7:
-        sch.unroll(rt)
+    _tile_in_registers(sch, block, qo, qi, ov, oi, lanes, rt)
     outer = sch.fuse(b, ob)
     if target.num_threads > 1 and (_extent(sch, outer) or 0) >= 2:
         sch.parallel(outer)
