@@ -1,7 +1,8 @@
 """Algebraic simplification on a specialized graph (all shapes known): drop ops that do nothing
 (shape ops to the same shape, x*1, x+0, casts to the same type), fold neg(neg x) and
-transpose(transpose x), absorb transposes of matmul operands into its flags, and cut a split into one
-slice per part (a slice fuses into each part's consumer; a split is a kernel writing every part)."""
+transpose(transpose x), absorb transposes of matmul operands into its flags, and cut a split into a few
+parts (attention's q, k, v; an LSTM's gates) into one slice per part (a slice fuses into each part's
+consumer; a split is a kernel writing every part)."""
 import numpy as np
 
 from graphc.ops import matmul, transpose
@@ -9,6 +10,11 @@ from graphc.ops.shape import slice as slice_of, split_sizes, transpose_perm
 from graphc.ops._base import normalize_axis
 
 from .rewrite import rebuild
+
+# A split into more parts stays one kernel: it is an unstack feeding an unrolled recurrence, whose steps,
+# each fusing a slice at its own offset, would no longer share one compiled kernel (a 28-step LSTM: 27
+# more distinct kernels to compile, 45 -> 72)
+SLICED_SPLIT_MAX_PARTS = 4
 
 def _same_type(a, b):
     return tuple(a.shape) == tuple(b.shape) and a.dtype == b.dtype
@@ -44,7 +50,7 @@ def simplify(graph, fetches):
             perm = tuple(inner_perm[p] for p in transpose_perm(node))
             src = inner.inputs[0]
             return [src] if perm == tuple(range(len(perm))) else [transpose(src, perm)]
-        if op == "split" and len(node.outputs) > 1:
+        if op == "split" and 1 < len(node.outputs) <= SLICED_SPLIT_MAX_PARTS:
             x = inputs[0]
             axis = normalize_axis(node.attrs["axis"], len(x.shape))
             sizes = split_sizes(x.shape[axis], node.attrs)

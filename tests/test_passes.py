@@ -168,6 +168,27 @@ def test_split_becomes_slices_that_fuse_into_their_consumers(rng):
         assert_close(sess.run(y, {x: xv}), np.exp(xv[:, :4]) + xv[:, 4:8] * xv[:, 8:])
 
 
+def test_a_split_into_many_parts_stays_one_kernel_so_unrolled_steps_share_theirs(rng):
+    """An unstack over time (a split into more parts than SLICED_SPLIT_MAX_PARTS) stays a split: sliced,
+    each step's consumer would read its own offset and be a distinct kernel to compile."""
+    from graphc.passes.simplify import SLICED_SPLIT_MAX_PARTS
+    steps = SLICED_SPLIT_MAX_PARTS + 4
+    x = gc.placeholder(gc.float32, (4, steps, 8))
+    h = gc.zeros((4, 8), gc.float32)
+    for part in gc.split(x, steps, axis=1):
+        h = gc.tanh(gc.reshape(part, (4, 8)) * 0.5 + h)
+    xv = rng.standard_normal((4, steps, 8)).astype(np.float32)
+    g, (sh,) = specialized([h], {x: xv})
+    assert "split" in ops_of(simplify(g, [sh])[0])
+    want = np.zeros((4, 8), np.float32)
+    for t in range(steps):
+        want = np.tanh(xv[:, t] * 0.5 + want)
+    with gc.Session() as sess:
+        exe = sess.compiled(h, {x: xv})
+        assert len(set(exe.kernels)) < steps, exe.kernels
+        assert_close(sess.run(h, {x: xv}), want)
+
+
 def test_fusion_keeps_a_multiply_used_value_written_out():
     x = gc.placeholder(gc.float32, (8,))
     e = gc.exp(x)
