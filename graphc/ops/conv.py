@@ -12,6 +12,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..registry import Example, Pattern, TensorType, register_op
 from ._base import convert_to_tensor, make, rand
+from .packed import pack_panels, unpack_panels
 
 
 # ---- shape arithmetic ---------------------------------------------------------------------------
@@ -167,16 +168,14 @@ conv_op = register_op("conv", packed_form="conv_packed", pattern=Pattern.OUT_ELE
 def pack_conv_panels(w, width):
     """numpy: OIHW conv weights as zero-padded panels of `width` output channels, shape
     (ceil(O/width), I, kh, kw, width): the layout the CPU's direct conv streams one vector load at a time."""
-    blocks = -(-w.shape[0] // width)
-    padded = np.zeros((blocks * width,) + w.shape[1:], w.dtype)
-    padded[:w.shape[0]] = w
-    return np.ascontiguousarray(padded.reshape((blocks, width) + w.shape[1:]).transpose(0, 2, 3, 4, 1))
+    c_out = w.shape[0]  # (the GEMM panels of the (I*kh*kw, O) matrix, its rows split back into (I, kh, kw))
+    return pack_panels(w.reshape(c_out, -1).T, width).reshape((-(-c_out // width),) + w.shape[1:] + (width,))
 
 
 def unpack_conv_panels(packed, c_out):
     """numpy: the (c_out, I, kh, kw) weights that `pack_conv_panels` packed."""
     blocks, c_in, kh, kw, width = packed.shape
-    return packed.transpose(0, 4, 1, 2, 3).reshape(blocks * width, c_in, kh, kw)[:c_out]
+    return unpack_panels(packed.reshape(blocks, c_in * kh * kw, width), c_out).T.reshape(c_out, c_in, kh, kw)
 
 
 def _conv_packed_infer(node):

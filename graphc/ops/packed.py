@@ -12,12 +12,13 @@ EXAMPLE_PANEL_WIDTH = 16  # the registry tests' panels (the CPU target's width)
 
 
 def pack_panels(b, width):
-    """numpy: a (K, N) matrix as zero-padded panels of `width` columns, shape (ceil(N/width), K, width)."""
-    k, n = b.shape
+    """numpy: a (..., K, N) matrix (or stack of them) as zero-padded panels of `width` columns, shape
+    (..., ceil(N/width), K, width)."""
+    *lead, k, n = b.shape
     panels = -(-n // width)
-    padded = np.zeros((k, panels * width), b.dtype)
-    padded[:, :n] = b
-    return np.require(padded.reshape(k, panels, width).transpose(1, 0, 2), requirements="C")
+    padded = np.zeros((*lead, k, panels * width), b.dtype)
+    padded[..., :n] = b
+    return np.require(np.moveaxis(padded.reshape(*lead, k, panels, width), -2, -3), requirements="C")
 
 
 def unpack_panels(packed, n):

@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..registry import Example, Pattern, TensorType, register_op
 from ._base import rand
-from .packed import EXAMPLE_PANEL_WIDTH, unpack_panels
+from .packed import EXAMPLE_PANEL_WIDTH, pack_panels, unpack_panels
 
 # F(m, 3) transforms (B^T, G, A^T) for the tile sizes graphc uses; interpolation points 0, +-1 (m = 2) and
 # 0, +-1, +-2 (m = 4), the usual choice that keeps F(4x4, 3x3)'s float32 error small
@@ -38,10 +38,7 @@ def transform_weights(w, m, panel_width):
     c_out, c_in = w.shape[:2]
     # U[(a, b), (i, o)] = sum_(r, s) G[a, r] G[b, s] g[o, i, r, s]: one GEMM by kron(G, G) (float64)
     u = np.kron(g, g) @ np.asarray(w, np.float64).transpose(2, 3, 1, 0).reshape(9, c_in * c_out)
-    panels = -(-c_out // panel_width)
-    packed = np.zeros((u.shape[0], c_in, panels * panel_width), w.dtype)
-    packed[:, :, :c_out] = u.reshape(-1, c_in, c_out)
-    return np.require(packed.reshape(-1, c_in, panels, panel_width).transpose(0, 2, 1, 3), requirements="C")
+    return pack_panels(u.reshape(-1, c_in, c_out).astype(w.dtype), panel_width)
 
 
 def combine(mat, arr, axis):
