@@ -81,16 +81,11 @@ def _phase_planes(x, k, st, d, p, cols, fill=None):
     `fill` (default 0) is the value of the padding."""
     c_in, (h, wd) = int(x.shape[1]), (int(x.shape[2]), int(x.shape[3]))
     n = int(x.shape[0])
-    kh, kw = k
     sh, sw = st
-    hp, wp = h + p[0] + p[2], wd + p[1] + p[3]
-    hq, wq = -(-hp // sh), -(-wp // sw)
-    length = cols + ((kh - 1) * d[0]) // sh * wq + ((kw - 1) * d[1]) // sw
-    length = -(-length // wq) * wq   # whole rows: the copy's schedule loops over (row, column)
+    hq, wq, ph_h, ph_w, phase, offset = _phase_grid(x, k, st, d, p)
+    # whole rows: the copy's schedule loops over (row, column)
+    length = -(-(cols + offset(k[0] - 1, k[1] - 1)) // wq) * wq
     zero = tirx.const(0, x.dtype) if fill is None else fill
-
-    # only the phases some kernel offset reads (one for a 1x1 kernel, whatever the stride)
-    ph_h, ph_w = min(sh, (kh - 1) * d[0] + 1), min(sw, (kw - 1) * d[1] + 1)
 
     def phase_plane(b, c, ph, i):
         row = (i // wq) * sh + ph // ph_w - p[0]
@@ -99,13 +94,23 @@ def _phase_planes(x, k, st, d, p, cols, fill=None):
         return tirx.if_then_else(ok, x[b, c, _clamp(row, h), _clamp(col, wd)], zero)
     xf = te.compute((n, c_in, ph_h * ph_w, length), phase_plane, name="conv_pad_pack",
                     attrs={kinds.KEY: kinds.CONV_PLANES, "plane_width": wq})
+    return xf, wq, phase, offset
+
+
+def _phase_grid(x, k, st, d, p):
+    """The phase planes' geometry for a 2-D input `x` padded by `p`: (Hq, Wq) rows and width of a plane,
+    the row and column phases some kernel offset reads (one for a 1x1 kernel, whatever the stride), and
+    phase(r, t), offset(r, t): the plane and the flat offset in it that kernel offset (r, t) reads."""
+    (h, wd), (sh, sw) = (int(x.shape[2]), int(x.shape[3])), st
+    hq, wq = -(-(h + p[0] + p[2]) // sh), -(-(wd + p[1] + p[3]) // sw)
+    ph_h, ph_w = min(sh, (k[0] - 1) * d[0] + 1), min(sw, (k[1] - 1) * d[1] + 1)
 
     def phase(r, t):
         return ((r * d[0]) % sh) * ph_w + (t * d[1]) % sw
 
     def offset(r, t):
         return ((r * d[0]) // sh) * wq + (t * d[1]) // sw
-    return xf, wq, phase, offset
+    return hq, wq, ph_h, ph_w, phase, offset
 
 
 def _wide_grid(x, st, p, oh, nr):
@@ -250,12 +255,9 @@ def _row_planes(x, k, st, d, p, cols, fill=None):
     range of rows and columns, which the schedule fills apart from a vectorized copy of the inside. Returns
     (flat plane reader (b, c, phase, index), Wq, phase(r, t), offset(r, t))."""
     n, c_in, h, wd = (int(v) for v in x.shape)
-    kh, kw = k
     sh, sw = st
-    wq = -(-(wd + p[1] + p[3]) // sw)
-    hq = -(-(h + p[0] + p[2]) // sh)
-    rows = -(-(cols + ((kh - 1) * d[0]) // sh * wq + ((kw - 1) * d[1]) // sw) // wq)
-    ph_h, ph_w = min(sh, (kh - 1) * d[0] + 1), min(sw, (kw - 1) * d[1] + 1)
+    hq, wq, ph_h, ph_w, phase, offset = _phase_grid(x, k, st, d, p)
+    rows = -(-(cols + offset(k[0] - 1, k[1] - 1)) // wq)
     zero = tirx.const(0, x.dtype) if fill is None else fill
 
     def plane(b, c, pr, pc, r, col):
@@ -264,12 +266,6 @@ def _row_planes(x, k, st, d, p, cols, fill=None):
         return tirx.if_then_else(ok, x[b, c, row, column], zero)
     xp = te.compute((n, c_in, ph_h, ph_w, rows, wq), plane, name="stencil_pad",
                     attrs={kinds.KEY: kinds.STENCIL_PLANES})
-
-    def phase(r, t):
-        return ((r * d[0]) % sh) * ph_w + (t * d[1]) % sw
-
-    def offset(r, t):
-        return ((r * d[0]) // sh) * wq + (t * d[1]) // sw
     return _FlatPlanes(xp, wq, ph_w), wq, phase, offset
 
 
