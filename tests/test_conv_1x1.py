@@ -15,6 +15,8 @@ CASES = [  # (x shape NCHW, output channels, epilogue)
     ((2, 37, 16, 16), 13, "relu6"),      # odd channel counts (output rows padded to whole tiles), batch 2
     ((1, 144, 8, 8), 24, "residual"),    # MobileNet's projection with the residual add
     ((3, 9, 8, 8), 40, "none"),          # the conv alone, batch 3
+    ((1, 16, 48, 48), 24, "relu6"),      # several chunks of pixels (9 of 256)
+    ((2, 8, 40, 40), 12, "residual"),    # chunks (4 of 400 pixels) in each of 2 images
 ]
 
 

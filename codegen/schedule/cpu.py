@@ -334,9 +334,44 @@ def schedule_conv_direct(sch, block, target):
     sch.decompose_reduction(block, rc)
 
 
+def _pixels_per_chunk(target, pixels, nr, k_bytes):
+    """Pixels of a 1x1 conv's chunk: whole `nr`-pixel panels dividing `pixels`, as many as keep the chunk's
+    input (`k_bytes` a pixel) within half the L1, so every register tile of output channels rereads it
+    from L1 and writes runs of chunk pixels per channel instead of one panel."""
+    l1 = target.l1_bytes or DEFAULT_L1_BYTES
+    panels = pixels // nr
+    most = max(1, l1 // 2 // max(1, k_bytes * nr))
+    return nr * max(d for d in range(1, min(most, panels) + 1) if panels % d == 0)
+
+
+def _schedule_conv_1x1_chunks(sch, block, target):
+    """A 1x1 conv's GEMM (C_out x pixels, K = C_in) over chunks of pixels (_pixels_per_chunk): per chunk,
+    every MR x NR register tile of output channels and pixels, accumulated over K in registers, its
+    epilogue per tile; the chunks in parallel."""
+    mr = int(sch.get(block).annotations["gemm_mr"])
+    nr = int(sch.get(block).annotations["gemm_nr"])
+    b, i, j, k = sch.get_loops(block)
+    work = math.prod(_extent(sch, l) for l in (b, i, j, k))
+    chunk = _pixels_per_chunk(target, _extent(sch, j), nr, _extent(sch, k) * _dtype_bits(sch, block) // 8)
+    io, ii = sch.split(i, [None, mr])
+    jc, jp, ji = sch.split(j, [None, chunk // nr, nr])
+    sch.reorder(b, jc, io, jp, k, ii, ji)
+    acc = sch.cache_write(block, 0, "local")
+    sch.reverse_compute_at(acc, jp)
+    sch.vectorize(sch.get_loops(acc)[-1])
+    sch.vectorize(ji)
+    _epilogue_per_tile(sch, acc, jp, nr)
+    sch.unroll(ii)
+    outer = sch.fuse(b, jc)
+    if target.num_threads > 1 and work >= GEMM_PARALLEL_MIN_MACS:
+        sch.parallel(outer)
+    sch.decompose_reduction(block, k)
+
+
 @block_schedule(CONV_1X1)
 def schedule_conv_1x1(sch, block, target):
-    """A 1x1 conv's GEMM over (C_out, H*W) (codegen/lower/conv.py): the matmul's schedule, with the output
+    """A 1x1 conv's GEMM over (C_out, H*W) (codegen/lower/conv.py): register tiles over chunks of pixels
+    (_schedule_conv_1x1_chunks), with the output
     rows and columns of its one elementwise consumer (crop, bias, activation, residual) fused first into
     the GEMM's pixel axis, so that consumer runs per register tile while the tile is in L1."""
     consumers = sch.get_consumers(block)
@@ -347,7 +382,7 @@ def schedule_conv_1x1(sch, block, target):
             sch.transform_block_layout(consumers[0], lambda b, o, y, x: (b, o, y * width + x))
         except ScheduleError:
             pass
-    schedule_gemm(sch, block, target)
+    _schedule_conv_1x1_chunks(sch, block, target)
     copy_out, = sch.get_consumers(block)  # the register tile's store into the product
     epilogue = sch.get_consumers(copy_out)
     if len(epilogue) == 1 and kind_of(sch, epilogue[0]) == EPILOGUE_DONE:
@@ -549,6 +584,7 @@ def schedule_row_normalization(sch, block, target):
 
 GEMM_PARALLEL_MIN_MACS = 1 << 18  # smaller products finish before the thread pool wakes
 GEMM_MC = 64  # rows of A per parallel work item at most: MC x K floats stay in L2 while B panels stream
+DEFAULT_L1_BYTES = 32 << 10  # a target whose L1 is unknown
 DEFAULT_L2_BYTES = 256 << 10  # a target whose L2 is unknown (cross targets): the smallest common L2
 
 
