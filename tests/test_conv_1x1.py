@@ -1,7 +1,8 @@
 """1x1 stride-1 convs over whole register tiles of pixels take the plain GEMM kernel (codegen/lower/conv.py
 _conv2d_1x1, scheduled as CONV_1X1 with its epilogue per register tile), checked against the numpy reference
 interpreter with MobileNet's epilogues (bias + ReLU6, bias + residual add), odd channel counts, batch > 1;
-pixel counts that are no whole number of tiles take the general conv GEMM."""
+pixel counts that are no whole number of tiles take it over zero-extended planes when a tile's input column
+fits half the L1, else the general conv GEMM."""
 import numpy as np
 import pytest
 
@@ -17,6 +18,8 @@ CASES = [  # (x shape NCHW, output channels, epilogue)
     ((3, 9, 8, 8), 40, "none"),          # the conv alone, batch 3
     ((1, 16, 48, 48), 24, "relu6"),      # several chunks of pixels (9 of 256)
     ((2, 8, 40, 40), 12, "residual"),    # chunks (4 of 400 pixels) in each of 2 images
+    ((1, 24, 14, 14), 40, "relu6"),      # pixels no whole number of tiles, few input channels: zero-extended
+    ((2, 12, 10, 10), 30, "residual"),   # planes, the last tile's epilogue storing only the pixels there are
 ]
 
 
@@ -46,12 +49,13 @@ def test_1x1_conv_matches_reference(x_shape, c_out, epilogue, rng, monkeypatch, 
     assert_close(got, want)
 
 
-def test_1x1_conv_on_partial_tiles_takes_the_conv_gemm(rng, monkeypatch, tmp_path):
+def test_1x1_conv_on_partial_tiles_of_many_channels_takes_the_conv_gemm(rng, monkeypatch, tmp_path):
+    # a register tile's input column (320 channels x 16 pixels) exceeds half the L1
     used = spy_conv_lowering(monkeypatch, tmp_path, "_conv2d_1x1")
     g = gc.Graph()
     with g.as_default():
-        x, y = _conv_graph((1, 64, 7, 7), 96, "relu6", rng)
-        feed = {x: rng.standard_normal((1, 64, 7, 7)).astype("float32")}
+        x, y = _conv_graph((1, 320, 10, 10), 24, "relu6", rng)
+        feed = {x: rng.standard_normal((1, 320, 10, 10)).astype("float32")}
         want = reference.evaluate([y], feed)[0]
         with gc.Session(graph=g) as sess:
             got = sess.run(y, feed)

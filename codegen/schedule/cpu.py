@@ -334,13 +334,17 @@ def schedule_conv_direct(sch, block, target):
     sch.decompose_reduction(block, rc)
 
 
+def half_l1_bytes(target):
+    """Bytes a kernel may keep in L1 for reuse: half the target's L1 (the rest for what streams past)."""
+    return (target.l1_bytes or DEFAULT_L1_BYTES) // 2
+
+
 def _pixels_per_chunk(target, pixels, nr, k_bytes):
     """Pixels of a 1x1 conv's chunk: whole `nr`-pixel panels dividing `pixels`, as many as keep the chunk's
     input (`k_bytes` a pixel) within half the L1, so every register tile of output channels rereads it
     from L1 and writes runs of chunk pixels per channel instead of one panel."""
-    l1 = target.l1_bytes or DEFAULT_L1_BYTES
     panels = pixels // nr
-    most = max(1, l1 // 2 // max(1, k_bytes * nr))
+    most = max(1, half_l1_bytes(target) // max(1, k_bytes * nr))
     return nr * max(d for d in range(1, min(most, panels) + 1) if panels % d == 0)
 
 
@@ -353,6 +357,8 @@ def _schedule_conv_1x1_chunks(sch, block, target):
     b, i, j, k = sch.get_loops(block)
     work = math.prod(_extent(sch, l) for l in (b, i, j, k))
     chunk = _pixels_per_chunk(target, _extent(sch, j), nr, _extent(sch, k) * _dtype_bits(sch, block) // 8)
+    epilogue = sch.get_consumers(block)
+    pixels = _extent(sch, sch.get_loops(epilogue[0])[-1]) if len(epilogue) == 1 else _extent(sch, j)
     io, ii = sch.split(i, [None, mr])
     jc, jp, ji = sch.split(j, [None, chunk // nr, nr])
     sch.reorder(b, jc, io, jp, k, ii, ji)
@@ -361,6 +367,14 @@ def _schedule_conv_1x1_chunks(sch, block, target):
     sch.vectorize(sch.get_loops(acc)[-1])
     sch.vectorize(ji)
     _epilogue_per_tile(sch, acc, jp, nr)
+    consumers = sch.get_consumers(acc)
+    if pixels % nr and len(consumers) == 1 and kind_of(sch, consumers[0]) == EPILOGUE_DONE:
+        # the last tile's epilogue stores only the pixels there are: split into vectors that divide the
+        # pixels, so its predicate holds per whole vector (the vectorizer scalarizes a per-lane one)
+        lanes = math.gcd(pixels, target.vector_lanes(_dtype_bits(sch, block)))
+        vectors, lanes_loop = sch.split(sch.get_loops(consumers[0])[-1], [None, lanes])
+        sch.unroll(vectors)
+        sch.vectorize(lanes_loop)
     sch.unroll(ii)
     outer = sch.fuse(b, jc)
     if target.num_threads > 1 and work >= GEMM_PARALLEL_MIN_MACS:
