@@ -10,6 +10,7 @@ from tvm import te, tirx, topi
 from graphc.ops.conv import pool_output_shape, spatial_attrs
 
 from ..schedule import kinds
+from ..schedule.deinterleave import PHASES as DEINTERLEAVE_PHASES  # the column stride split by shuffles
 from ..target import current_target
 from . import ieee, lowering
 from .linalg import MR, gemm_tiles
@@ -260,7 +261,6 @@ def _stencil_planes(x, k, st, d, p, oh, fill=None):
     return planes, wq, phase, offset, nr, cols
 
 
-DEINTERLEAVE_PHASES = 2  # the column stride whose phases are split by vector shuffles (codegen/schedule/deinterleave.py)
 DEINTERLEAVE_MAX_WIDTH = 1.15  # how much wider than Wq whole-vector planes may be (wide columns computed in vain)
 DEINTERLEAVE_MIN_VECTORS = 4  # narrower planes are copied faster by the one strided copy (per-row overheads):
 # MobileNetV2's 15- and 8-column planes (28x28, 14x14 inputs) measured 10-20% slower split, 64 and 32 faster
@@ -274,7 +274,8 @@ def _deinterleaved_width(x, k, st, d, p):
     lanes = current_target().vector_lanes(tvm.runtime.DataType(str(x.dtype)).bits)
     width = -(-wq // lanes) * lanes
     both = {(t * d[1]) % st[1] for t in range(k[1])} == set(range(st[1]))  # taps in every column phase
-    if both and st[1] == DEINTERLEAVE_PHASES and DEINTERLEAVE_MIN_VECTORS * lanes <= width <= DEINTERLEAVE_MAX_WIDTH * wq:
+    wide = DEINTERLEAVE_MIN_VECTORS * lanes <= width <= DEINTERLEAVE_MAX_WIDTH * wq
+    if both and wide and st[1] == DEINTERLEAVE_PHASES:
         return width
     return None
 
@@ -296,8 +297,9 @@ def _deinterleaved_planes(x, k, st, d, p, cols, wq, fill=None):
         ok = tirx.all(row >= p[0], row < h + p[0], column >= p[1], column < wd + p[1])
         return tirx.if_then_else(ok, x[b, c, _clamp(row - p[0], h), _clamp(column - p[1], wd)], zero)
     xp = te.compute((n, c_in, rows * sh, wq * sw), padded, name="stencil_pad", attrs={kinds.KEY: kinds.STENCIL_PLANES})
-    planes = te.compute((n, c_in, ph_h, ph_w, rows, wq), lambda b, c, pr, pc, r, col: xp[b, c, r * sh + pr, col * sw + pc],
-                        name="stencil_phases", attrs={kinds.KEY: kinds.STENCIL_PHASES, "phase_lanes": lanes})
+    planes = te.compute((n, c_in, ph_h, ph_w, rows, wq),
+                        lambda b, c, pr, pc, r, col: xp[b, c, r * sh + pr, col * sw + pc], name="stencil_phases",
+                        attrs={kinds.KEY: kinds.STENCIL_PHASES, "phase_lanes": lanes})
     return _FlatPlanes(planes, wq, ph_w), phase, offset
 
 
