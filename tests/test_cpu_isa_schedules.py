@@ -125,3 +125,21 @@ def test_erf_float32_accuracy():
     assert np.isnan(got[-1])
     ulp = np.spacing(np.abs(want[:-1]).astype(np.float32)).astype(np.float64)
     assert np.all(np.abs(got[:-1] - want[:-1]) <= 8 * ulp + 1e-45)
+
+
+@pytest.mark.parametrize("mcpu,bits,register", ISAS)
+def test_stride2_phase_split_is_whole_vector_shuffles(mcpu, bits, register, monkeypatch):
+    """A stride-2 depthwise conv over a wide input splits its planes by column phase with shuffles of whole
+    registers (codegen/schedule/deinterleave.py): no scalar loads or inserts gathering strided lanes, and its
+    stencil's FMAs on full vectors."""
+    monkeypatch.setenv("GRAPHC_CACHE", "0")
+    x, w = gc.placeholder(gc.float32, [1, 8, 20, 126]), gc.placeholder(gc.float32, [8, 1, 3, 3])
+    y = gc.conv(x, w, strides=[2, 2], pads=[1, 1, 1, 1], groups=8)
+    asm = gc.compile(y, {x: ((1, 8, 20, 126), "float32"), w: ((8, 1, 3, 3), "float32")},
+                     target=cpu_target(mcpu=mcpu)).module.mod.inspect_source("asm")
+    shuffles = re.findall(r"\bv(?:perm|shuf|unpck)\w*\s+[^\n]*", asm)
+    assert shuffles and all(re.findall(r"%([xyz]mm)", s) == [register] * len(re.findall(r"%[xyz]mm", s))
+                            for s in shuffles), f"{mcpu}: shuffles {sorted(set(shuffles))[:4]}, want {register} only"
+    gathers = re.findall(r"\bv(?:insertps|movss|pinsrd|gather\w*)\s+[^\n]*", asm)
+    assert not gathers, f"{mcpu}: strided lanes gathered one by one: {gathers[:3]}"
+    assert _fma_kinds(asm) == {(register, "ps")}

@@ -11,6 +11,7 @@ from graphc.ops.conv import pool_output_shape, spatial_attrs
 
 from ..schedule import kinds
 from ..schedule.cpu import half_l1_bytes
+from ..schedule.deinterleave import PHASES as DEINTERLEAVE_PHASES  # the column stride split by shuffles
 from ..target import current_target
 from . import ieee, lowering
 from .linalg import MR, gemm_tiles
@@ -98,12 +99,13 @@ def _phase_planes(x, k, st, d, p, cols, fill=None):
     return xf, wq, phase, offset
 
 
-def _phase_grid(x, k, st, d, p):
+def _phase_grid(x, k, st, d, p, width=None):
     """The phase planes' geometry for a 2-D input `x` padded by `p`: (Hq, Wq) rows and width of a plane,
     the row and column phases some kernel offset reads (one for a 1x1 kernel, whatever the stride), and
-    phase(r, t), offset(r, t): the plane and the flat offset in it that kernel offset (r, t) reads."""
+    phase(r, t), offset(r, t): the plane and the flat offset in it that kernel offset (r, t) reads.
+    `width`: planes wider than the padded input needs (Wq), e.g. whole vectors."""
     (h, wd), (sh, sw) = (int(x.shape[2]), int(x.shape[3])), st
-    hq, wq = -(-(h + p[0] + p[2]) // sh), -(-(wd + p[1] + p[3]) // sw)
+    hq, wq = -(-(h + p[0] + p[2]) // sh), width or -(-(wd + p[1] + p[3]) // sw)
     ph_h, ph_w = min(sh, (k[0] - 1) * d[0] + 1), min(sw, (k[1] - 1) * d[1] + 1)
 
     def phase(r, t):
@@ -123,14 +125,19 @@ def _wide_grid(x, st, p, oh, nr):
 def _conv2d_gemm(x, w, k, st, d, p, out_shape):
     """2-D conv as a GEMM, W (C_out x C_in*kh*kw) times the im2col matrix, with no im2col copy: the
     im2col entry of kernel offset (r, t) and wide column j is a contiguous run of a phase plane
-    (_phase_planes), which the micro-kernel ("conv_gemm" rule) streams in place."""
+    (_phase_planes; at column stride 2 _deinterleaved_planes), which the micro-kernel ("conv_gemm" rule)
+    streams in place."""
     n, c_out, oh, ow = out_shape
     c_in = int(x.shape[1])
     kh, kw = k
-    wq, _ = _wide_grid(x, st, p, oh, 1)
+    split_wq = _deinterleaved_width(x, k, st, d, p)
+    wq = split_wq or _wide_grid(x, st, p, oh, 1)[0]
     nr = _tile_columns(oh * wq)
-    _, cols = _wide_grid(x, st, p, oh, nr)
-    xf, wq, phase, offset = _phase_planes(x, k, st, d, p, cols)
+    cols = -(-(oh * wq) // nr) * nr
+    if split_wq:
+        xf, phase, offset = _deinterleaved_planes(x, k, st, d, p, cols, wq)
+    else:
+        xf, wq, phase, offset = _phase_planes(x, k, st, d, p, cols)
     zero = tirx.const(0, x.dtype)
     mr, mp = gemm_tiles(c_out)
     if mp != c_out:
@@ -259,11 +266,57 @@ def _stencil_planes(x, k, st, d, p, oh, fill=None):
     """The phase planes of a stencil over whole vectors of wide columns (as _phase_planes, 2-D: _row_planes):
     returns (planes, Wq, phase, offset, NR, wide columns); output column xx is wide column y * Wq + xx. Column
     stride 2 reads two column phases (even and odd input columns), so no computed column is discarded."""
-    wq, _ = _wide_grid(x, st, p, oh, 1)
+    split_wq = _deinterleaved_width(x, k, st, d, p)
+    wq = split_wq or _wide_grid(x, st, p, oh, 1)[0]
     nr = _depthwise_columns(oh * wq)
-    _, cols = _wide_grid(x, st, p, oh, nr)
-    planes, wq, phase, offset = _row_planes(x, k, st, d, p, cols, fill)
+    cols = -(-(oh * wq) // nr) * nr
+    if split_wq:
+        planes, phase, offset = _deinterleaved_planes(x, k, st, d, p, cols, wq, fill)
+    else:
+        planes, wq, phase, offset = _row_planes(x, k, st, d, p, cols, fill)
     return planes, wq, phase, offset, nr, cols
+
+
+DEINTERLEAVE_MAX_WIDTH = 1.15  # how much wider than Wq whole-vector planes may be (wide columns computed in vain)
+DEINTERLEAVE_MIN_VECTORS = 4  # narrower planes are copied faster by the one strided copy (per-row overheads):
+# MobileNetV2's 15- and 8-column planes (28x28, 14x14 inputs) measured 10-20% slower split, 64 and 32 faster
+
+
+def _deinterleaved_width(x, k, st, d, p):
+    """The plane width (whole vectors) at which _deinterleaved_planes makes the phase planes of this stride-2
+    window, or None where the strided copy serves: other strides, windows that skip a column phase, planes
+    narrower than DEINTERLEAVE_MIN_VECTORS vectors or wider than Wq by over DEINTERLEAVE_MAX_WIDTH."""
+    wq = _phase_grid(x, k, st, d, p)[1]
+    lanes = current_target().vector_lanes(tvm.runtime.DataType(str(x.dtype)).bits)
+    width = -(-wq // lanes) * lanes
+    both = {(t * d[1]) % st[1] for t in range(k[1])} == set(range(st[1]))  # taps in every column phase
+    wide = DEINTERLEAVE_MIN_VECTORS * lanes <= width <= DEINTERLEAVE_MAX_WIDTH * wq
+    if both and wide and st[1] == DEINTERLEAVE_PHASES:
+        return width
+    return None
+
+
+def _deinterleaved_planes(x, k, st, d, p, cols, wq, fill=None):
+    """_row_planes for stride-2 columns (_deinterleaved_width), made by two vectorized copies instead of a
+    strided one: the input padded at stride 1 ("stencil_pad", STENCIL_PLANES: rows x stride * Wq), then its
+    rows split into the column phases, `lanes` columns of each at a time ("stencil_phases", STENCIL_PHASES,
+    which the schedule turns into vector shuffles). `wq` is a whole number of vectors. Returns (flat plane
+    reader, phase(r, t), offset(r, t))."""
+    n, c_in, h, wd = (int(v) for v in x.shape)
+    sh, sw = st
+    lanes = current_target().vector_lanes(tvm.runtime.DataType(str(x.dtype)).bits)
+    _, _, ph_h, ph_w, phase, offset = _phase_grid(x, k, st, d, p, wq)
+    rows = -(-(cols + offset(k[0] - 1, k[1] - 1)) // wq)
+    zero = tirx.const(0, x.dtype) if fill is None else fill
+
+    def padded(b, c, row, column):
+        ok = tirx.all(row >= p[0], row < h + p[0], column >= p[1], column < wd + p[1])
+        return tirx.if_then_else(ok, x[b, c, _clamp(row - p[0], h), _clamp(column - p[1], wd)], zero)
+    xp = te.compute((n, c_in, rows * sh, wq * sw), padded, name="stencil_pad", attrs={kinds.KEY: kinds.STENCIL_PLANES})
+    planes = te.compute((n, c_in, ph_h, ph_w, rows, wq),
+                        lambda b, c, pr, pc, r, col: xp[b, c, r * sh + pr, col * sw + pc], name="stencil_phases",
+                        attrs={kinds.KEY: kinds.STENCIL_PHASES, "phase_lanes": lanes})
+    return _FlatPlanes(planes, wq, ph_w), phase, offset
 
 
 def _row_planes(x, k, st, d, p, cols, fill=None):

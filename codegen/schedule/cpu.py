@@ -10,7 +10,8 @@ from graphc.registry import Registry
 from . import inline_spatial, is_reduction, sblocks
 from .kinds import (CONV_1X1, CONV_DEPTHWISE, CONV_DIRECT, CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, EPILOGUE_DONE,
                     GEMM, GEMM_PANELS, KEY, LAYER_NORM, LAYER_NORM_STATS, ROW_STATS, SOFTMAX, SOFTMAX_STATS,
-                    STENCIL_PLANES, WINOGRAD_HALF, WINOGRAD_INPUT, kind_of)
+                    STENCIL_PHASES, STENCIL_PLANES, WINOGRAD_HALF, WINOGRAD_INPUT, kind_of)
+from .deinterleave import deinterleave_intrin
 from .rule import ScheduleRule
 from .winograd import WINOGRAD_TILE, schedule_winograd_input, schedule_winograd_output, winograd_tile_read
 
@@ -425,10 +426,13 @@ def schedule_conv_depthwise(sch, block, target):
         sch.unroll(loop)
     sch.vectorize(ji)
     outer = sch.fuse(b, c)
-    planes = [p for p in sch.get_producers(block) if kind_of(sch, p) == STENCIL_PLANES]
+    planes = [p for p in sch.get_producers(block) if kind_of(sch, p) in (STENCIL_PLANES, STENCIL_PHASES)]
     if len(planes) == 1:  # the channel's padded plane copied right before its use: it stays in L1/L2
         sch.compute_at(planes[0], outer)
-        _copy_inside(sch, planes[0], sch.get_loops(planes[0])[1], target)
+        if kind_of(sch, planes[0]) == STENCIL_PHASES:
+            _padded_then_split(sch, planes[0], outer, target)
+        else:
+            _copy_inside(sch, planes[0], sch.get_loops(planes[0])[1], target)
     work = (_extent(sch, outer) or 0) * (_extent(sch, jo) or 0) * nr
     if target.num_threads > 1 and (_extent(sch, outer) or 0) >= 2 and work >= PARALLEL_MIN_ELEMENTS:
         sch.parallel(outer)
@@ -478,14 +482,49 @@ def schedule_conv_planes(sch, block, target):
 @block_schedule(STENCIL_PLANES)
 def schedule_stencil_planes(sch, block, target):
     """A stencil's 2-D padded planes, in parallel over (image, channel) (_copy_inside); planes read by a
-    stencil are placed per channel by its schedule (which runs next) instead."""
-    if any(kind_of(sch, c) == CONV_DEPTHWISE for c in sch.get_consumers(block)):
+    stencil, or split into column phases (STENCIL_PHASES, which places them), are placed by that instead."""
+    if any(kind_of(sch, c) in (CONV_DEPTHWISE, STENCIL_PHASES) for c in sch.get_consumers(block)):
         return
     b, c, *_ = sch.get_loops(block)
     fused = sch.fuse(b, c)
     if target.num_threads > 1 and (_extent(sch, fused) or 0) >= 2:
         sch.parallel(fused)
     _copy_inside(sch, block, sch.get_loops(block)[1], target)
+
+
+@block_schedule(STENCIL_PHASES)
+def schedule_stencil_phases(sch, block, target):
+    """Planes split by column phase from a padded input, in parallel over (image, channel), each channel's
+    padded input copied right before its split (_split_phases); planes read by a stencil are placed per
+    channel by its schedule (which runs next) instead."""
+    if any(kind_of(sch, c) == CONV_DEPTHWISE for c in sch.get_consumers(block)):
+        return
+    b, c, *_ = sch.get_loops(block)
+    fused = sch.fuse(b, c)
+    if target.num_threads > 1 and (_extent(sch, fused) or 0) >= 2:
+        sch.parallel(fused)
+    _padded_then_split(sch, block, fused, target)
+
+
+def _padded_then_split(sch, block, loop, target):
+    """Column-phase planes made per iteration of `loop`: the padded input copied (_copy_inside), then split."""
+    padded, = sch.get_producers(block)
+    sch.compute_at(padded, loop)
+    _copy_inside(sch, padded, sch.get_loops(padded)[1], target)
+    _split_phases(sch, block)
+
+
+def _split_phases(sch, block):
+    """Stencil planes [..., row phase, column phase, rows, Wq] split from the padded input: per row, `phase_lanes`
+    columns of both phases from one contiguous run, by vector shuffles (codegen/schedule/deinterleave.py)."""
+    lanes = int(sch.get(block).annotations["phase_lanes"])
+    planes = sch.get(block).writes[0].source
+    rows = int(planes.shape[-2])
+    loops = sch.get_loops(block)  # (placed by compute_at, the nest lost its loops of extent 1: a row phase, rows)
+    pc, r, col = (loops[-3], loops[-2], loops[-1]) if rows > 1 else (loops[-2], None, loops[-1])
+    co, ci = sch.split(col, [None, lanes])
+    sch.reorder(*([r] if r is not None else []), co, pc, ci)
+    sch.tensorize(pc, deinterleave_intrin(lanes, str(planes.dtype)))
 
 
 def _copy_inside(sch, block, loop, target):

@@ -12,6 +12,7 @@ CONV_DEPTHWISE = "conv_depthwise"      # a depthwise conv's stencil over phase p
 CONV_WGRAD_GEMM = "conv_wgrad_gemm"    # a conv's weight gradient as per-channel GEMMs (attr gemm_nr)
 CONV_PLANES = "conv_planes"            # a conv's padded input copied into flat planes (attr plane_width)
 STENCIL_PLANES = "stencil_planes"      # a stencil's padded input as 2-D planes [N, C, phases, rows, Wq]
+STENCIL_PHASES = "stencil_phases"      # stencil planes split from a padded input by column phase (attr phase_lanes)
 WINOGRAD_INPUT = "winograd_input"      # Winograd's input transform [positions, tiles, C_in], unrolled per position
 WINOGRAD_HALF = "winograd_half"        # a Winograd transform's first half (along one tile axis), placed by its consumer
 PACK = "pack"                          # a layout copy for a kernel's inner loop (GEMM panels): never inlined
@@ -24,7 +25,7 @@ SOFTMAX = "softmax"                    # (log_)softmax's output over the last ax
 SOFTMAX_STATS = "softmax_stats"        # softmax's row max and row sum of exp, placed by the SOFTMAX rule
 ROW_STATS = {LAYER_NORM: LAYER_NORM_STATS, SOFTMAX: SOFTMAX_STATS}  # a row-wise output -> its statistics' kind
 
-LAYOUT_COPIES = frozenset({PACK, GEMM_PANELS, CONV_PLANES, STENCIL_PLANES, STORED, WINOGRAD_INPUT,
+LAYOUT_COPIES = frozenset({PACK, GEMM_PANELS, CONV_PLANES, STENCIL_PLANES, STENCIL_PHASES, STORED, WINOGRAD_INPUT,
                            WINOGRAD_HALF})  # blocks kept as loop nests of their own
 
 
