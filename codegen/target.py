@@ -122,10 +122,10 @@ def _cpu_passes(target):
     from graphc.passes.pack_conv_weights import pack_conv_weights
     from graphc.passes.pack_weights import pack_weights
     from graphc.passes.winograd import winograd
-    from .lower.linalg import matmul_panel_width
+    from .lower.linalg import matmul_tile
     width = target.gemm_panel_width
     # matmul weights: panels as wide as the register tile chosen for the product's shape
-    matmul_width = lambda m, n, bits: matmul_panel_width(m, n, target, bits)  # noqa: E731
+    matmul_width = lambda m, n, bits: matmul_tile(m, n, target, bits)[1]  # noqa: E731
     # winograd first: the 3x3 stride-1 convs it takes are no longer plain convs for pack_conv_weights
     return (("winograd", functools.partial(winograd, panel_width=width)),
             ("pack_weights", functools.partial(pack_weights, panel_width=matmul_width)),

@@ -31,31 +31,22 @@ def matmul_rows(m, target):
     return next((r for r in range(most, MR, -1) if -(-m // r) * r - m <= m * PAD_FRACTION), MR)
 
 
-def matmul_tile_rows(m, target):
-    """Rows of a matmul's register block, chosen for M too: the tallest that divides M among the target's
-    `gemm_rows` down to half of them (at least MR), so no padded rows are computed, no copy of A is made
-    and the rows split into even L2 row groups (M = 128 on AVX2: 4 rows, where 6 padded M to 132 in 22
-    blocks, 11 row groups that each streamed all of B); else matmul_rows."""
-    most = target.gemm_rows or MR
-    exact = next((r for r in range(most, max(MR, -(-most // 2)) - 1, -1) if m % r == 0), None)
-    return exact or matmul_rows(m, target)
-
-
-def matmul_panel_width(m, n, target, dtype_bits=32):
-    """Columns of B's panels (the register tile's width) for an M x N float32 product: as many whole
-    vectors as the accumulator registers left beside matmul_tile_rows' rows hold (4 rows on AVX2: 3
-    vectors, all 12 accumulators, where 6 rows take 2) where that width divides N, else the target's
-    panel of GEMM_PANEL_VECTORS vectors (other dtypes, a GPU, M unknown). (Padded columns would leave
-    the epilogue of the last tile a predicated scalar loop.)"""
+def matmul_tile(m, n, target, dtype_bits=32):
+    """(rows, columns) of the matmul's register tile for an M x N product, from the target and the shape: a
+    shorter tile whose rows divide M and whose wider panel (as many whole vectors per row as the accumulator
+    registers hold) divides N while filling the same registers (M = 128, N = 768 on AVX2: 4 x 3 ymm), so no
+    padded rows are computed and A is not copied; else matmul_rows' tall tile over the target's panel
+    (6 x 2 ymm, M padded). (A short tile over the narrow panel leaves accumulators idle: measured slower.)"""
     width = target.gemm_panel_width
     if target.gemm_rows is None or dtype_bits != 32 or not m or m < 0 or not n or n < 0:
-        return width
-    rows = gemm_tiles(m, matmul_tile_rows(m, target))[0]
-    if rows < MR:  # (a few rows: B is read in place, or the tile is short anyway)
-        return width
+        return matmul_rows(m, target), width
     lanes = target.vector_lanes(32)
-    most = target.accumulator_registers // rows
-    return next((v * lanes for v in range(most, width // lanes, -1) if n % (v * lanes) == 0), width)
+    budget = target.gemm_rows * (width // lanes)
+    for rows in range(target.gemm_rows, MR - 1, -1):
+        vectors = target.accumulator_registers // rows
+        if m % rows == 0 and rows * vectors >= budget and n % (vectors * lanes) == 0:
+            return rows, vectors * lanes
+    return matmul_rows(m, target), width
 
 
 def _unpadded(c, dtype, out_shape):
@@ -82,7 +73,7 @@ def lower_matmul(node, a, b):
     m, n = out_shape[-2:]
     k_dim = int(a.shape[-2] if ta else a.shape[-1])
     zero = tirx.const(0, str(a.dtype))
-    nr = matmul_panel_width(m, n, current_target(), tvm.runtime.DataType(str(a.dtype)).bits)
+    nr = matmul_tile(m, n, current_target(), tvm.runtime.DataType(str(a.dtype)).bits)[1]
     np_ = (n + nr - 1) // nr * nr
     a_batch, b_batch = tuple(a.shape[:-2]), tuple(b.shape[:-2])
 
@@ -113,8 +104,9 @@ def _packed_gemm(a, packed_b, ta, out_shape):
     batch, m = out_shape[:-2], out_shape[-2]
     k_dim = int(packed_b.shape[-2])
     zero = tirx.const(0, str(a.dtype))
-    mr, mp = gemm_tiles(m, matmul_tile_rows(m, current_target()))
     nr = int(packed_b.shape[-1])
+    rows, width = matmul_tile(m, out_shape[-1], current_target(), tvm.runtime.DataType(str(a.dtype)).bits)
+    mr, mp = gemm_tiles(m, rows if width == nr else matmul_rows(m, current_target()))
     np_ = int(packed_b.shape[-3]) * nr
     a_batch, b_batch = tuple(a.shape[:-2]), tuple(packed_b.shape[:-3])
 
