@@ -72,6 +72,21 @@ class Target:
             return None
         return self.accumulator_registers // max(1, self.gemm_panel_width // self.vector_lanes(32))
 
+    def gemm_tile(self, m, n, dtype_bits=32):
+        """(rows, columns) of a CPU register tile that divides an M x N float32 product exactly and fills as
+        many accumulators as the tall tile (gemm_rows x two vectors): rows from gemm_rows down to half of
+        them, each with as many whole vectors as the accumulator registers hold (M = 128, N = 768 on AVX2:
+        4 x 3 ymm); None where none does (the tall tile, M padded) or on a GPU."""
+        if self.gemm_rows is None or dtype_bits != 32 or not m or m < 0 or not n or n < 0:
+            return None
+        lanes = self.vector_lanes(32)
+        budget = self.gemm_rows * (self.gemm_panel_width // lanes)
+        for rows in range(self.gemm_rows, -(-self.gemm_rows // 2) - 1, -1):
+            vectors = self.accumulator_registers // rows
+            if m % rows == 0 and rows * vectors >= budget and n % (vectors * lanes) == 0:
+                return rows, vectors * lanes
+        return None
+
     def has_feature(self, feature):
         """Whether this target's LLVM CPU (the host CPU of a GPU target) has a feature such as 'avx2'."""
         llvm = self.tvm_target.host or self.tvm_target
@@ -122,10 +137,9 @@ def _cpu_passes(target):
     from graphc.passes.pack_conv_weights import pack_conv_weights
     from graphc.passes.pack_weights import pack_weights
     from graphc.passes.winograd import winograd
-    from .lower.linalg import matmul_tile
     width = target.gemm_panel_width
     # matmul weights: panels as wide as the register tile chosen for the product's shape
-    matmul_width = lambda m, n, bits: matmul_tile(m, n, target, bits)[1]  # noqa: E731
+    matmul_width = lambda m, n, bits: (target.gemm_tile(m, n, bits) or (None, width))[1]  # noqa: E731
     # winograd first: the 3x3 stride-1 convs it takes are no longer plain convs for pack_conv_weights
     return (("winograd", functools.partial(winograd, panel_width=width)),
             ("pack_weights", functools.partial(pack_weights, panel_width=matmul_width)),

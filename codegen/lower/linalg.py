@@ -32,21 +32,12 @@ def matmul_rows(m, target):
 
 
 def matmul_tile(m, n, target, dtype_bits=32):
-    """(rows, columns) of the matmul's register tile for an M x N product, from the target and the shape: a
-    shorter tile whose rows divide M and whose wider panel (as many whole vectors per row as the accumulator
-    registers hold) divides N while filling the same registers (M = 128, N = 768 on AVX2: 4 x 3 ymm), so no
-    padded rows are computed and A is not copied; else matmul_rows' tall tile over the target's panel
-    (6 x 2 ymm, M padded). (A short tile over the narrow panel leaves accumulators idle: measured slower.)"""
-    width = target.gemm_panel_width
-    if target.gemm_rows is None or dtype_bits != 32 or not m or m < 0 or not n or n < 0:
-        return matmul_rows(m, target), width
-    lanes = target.vector_lanes(32)
-    budget = target.gemm_rows * (width // lanes)
-    for rows in range(target.gemm_rows, MR - 1, -1):
-        vectors = target.accumulator_registers // rows
-        if m % rows == 0 and rows * vectors >= budget and n % (vectors * lanes) == 0:
-            return rows, vectors * lanes
-    return matmul_rows(m, target), width
+    """(rows, columns) of the matmul's register tile for an M x N product: the target's exact tile where one
+    divides the product and fills the same registers (`Target.gemm_tile`: 4 x 3 ymm for M = 128, N = 768 on
+    AVX2), so no padded rows are computed and A is not copied; else matmul_rows' tall tile over the
+    target's panel (6 x 2 ymm, M padded). (A short tile over the narrow panel leaves accumulators idle:
+    measured slower.)"""
+    return target.gemm_tile(m, n, dtype_bits) or (matmul_rows(m, target), target.gemm_panel_width)
 
 
 def _unpadded(c, dtype, out_shape):
