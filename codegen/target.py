@@ -8,6 +8,7 @@ from "cuda": adding a target means one constructor here plus its rules.
 """
 import contextlib
 import contextvars
+import dataclasses
 import functools
 import os
 from dataclasses import dataclass, field
@@ -71,6 +72,21 @@ class Target:
             return None
         return self.accumulator_registers // max(1, self.gemm_panel_width // self.vector_lanes(32))
 
+    def gemm_tile(self, m, n, dtype_bits=32):
+        """(rows, columns) of a CPU register tile that divides an M x N float32 product exactly and fills as
+        many accumulators as the tall tile (gemm_rows x two vectors): rows from gemm_rows down to half of
+        them, each with as many whole vectors as the accumulator registers hold (M = 128, N = 768 on AVX2:
+        4 x 3 ymm); None where none does (the tall tile, M padded) or on a GPU."""
+        if self.gemm_rows is None or dtype_bits != 32 or not m or m < 0 or not n or n < 0:
+            return None
+        lanes = self.vector_lanes(32)
+        budget = self.gemm_rows * (self.gemm_panel_width // lanes)
+        for rows in range(self.gemm_rows, -(-self.gemm_rows // 2) - 1, -1):
+            vectors = self.accumulator_registers // rows
+            if m % rows == 0 and rows * vectors >= budget and n % (vectors * lanes) == 0:
+                return rows, vectors * lanes
+        return None
+
     def has_feature(self, feature):
         """Whether this target's LLVM CPU (the host CPU of a GPU target) has a feature such as 'avx2'."""
         llvm = self.tvm_target.host or self.tvm_target
@@ -117,14 +133,16 @@ def _cpu_rules():
     return CPU_RULES
 
 
-def _cpu_passes(vector_bits):
+def _cpu_passes(target):
     from graphc.passes.pack_conv_weights import pack_conv_weights
     from graphc.passes.pack_weights import pack_weights
     from graphc.passes.winograd import winograd
-    width = GEMM_PANEL_VECTORS * vector_bits // 32
+    width = target.gemm_panel_width
+    # matmul weights: panels as wide as the register tile chosen for the product's shape
+    matmul_width = lambda m, n, bits: (target.gemm_tile(m, n, bits) or (None, width))[1]  # noqa: E731
     # winograd first: the 3x3 stride-1 convs it takes are no longer plain convs for pack_conv_weights
     return (("winograd", functools.partial(winograd, panel_width=width)),
-            ("pack_weights", functools.partial(pack_weights, panel_width=width)),
+            ("pack_weights", functools.partial(pack_weights, panel_width=matmul_width)),
             ("pack_conv_weights", functools.partial(pack_conv_weights, panel_width=width)))
 
 
@@ -147,10 +165,11 @@ def _cpu_target(mcpu, mattr, threads):
     avx512 = has("avx512f")
     caches = _host_caches() if mcpu is None else (None, None, None)
     vector_bits = 512 if avx512 else 256 if has("avx2") else 128
-    return Target("cpu", llvm, rules=_cpu_rules(), passes=_cpu_passes(vector_bits), host_memory=True, cacheable=True,
-                  num_threads=threads, mcpu=str(llvm.attrs["mcpu"]), vector_bits=vector_bits,
-                  vector_registers=32 if avx512 else 16,
-                  l1_bytes=caches[0], l2_bytes=caches[1], l3_bytes=caches[2])
+    target = Target("cpu", llvm, rules=_cpu_rules(), host_memory=True, cacheable=True,
+                    num_threads=threads, mcpu=str(llvm.attrs["mcpu"]), vector_bits=vector_bits,
+                    vector_registers=32 if avx512 else 16,
+                    l1_bytes=caches[0], l2_bytes=caches[1], l3_bytes=caches[2])
+    return dataclasses.replace(target, passes=_cpu_passes(target))  # (passes size panels by the target's numbers)
 
 
 _SM_COUNTS = {"sm_90": 132, "sm_89": 128, "sm_86": 84, "sm_80": 108, "sm_75": 68, "sm_70": 80}

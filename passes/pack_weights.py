@@ -16,7 +16,8 @@ def _packable(node):
 
 def pack_weights(graph, fetches, panel_width):
     """The graph with each matmul of a 2-D constant B computed from B packed in panels of `panel_width`
-    columns (a CPU target's GEMM panel); returns (graph, fetches)."""
+    columns (a CPU target's GEMM panel), or of `panel_width(m, n, dtype_bits)` columns for an M x N product
+    when it is a function (the register tile chosen for the shape); returns (graph, fetches)."""
     if not any(_packable(n) for n in graph.nodes):
         return graph, fetches
 
@@ -27,7 +28,9 @@ def pack_weights(graph, fetches, panel_width):
         value = b.node.attrs["value"]
         if node.attrs.get("transpose_b"):
             value = value.T
-        const = g.create_node("constant", (), {"value": _frozen(pack_panels(np.asarray(value), panel_width))},
+        width = panel_width(node.outputs[0].shape[-2], int(value.shape[1]), value.dtype.itemsize * 8) \
+            if callable(panel_width) else panel_width
+        const = g.create_node("constant", (), {"value": _frozen(pack_panels(np.asarray(value), width))},
                               b.node.name + "_panels")
         packed = g.create_node(node.opdef.packed_form, (a, const.outputs[0]),
                                {"transpose_a": node.attrs.get("transpose_a", False), "n": int(value.shape[1])},

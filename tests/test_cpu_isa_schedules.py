@@ -54,7 +54,14 @@ def _kernels():
         weight_grad = gc.matmul(xt, dyt, transpose_a=True)  # A^T padded in its [K, M] layout
         heads = lambda t: gc.transpose(gc.reshape(t, (128, 4, 64)), (1, 0, 2))  # noqa: E731
         scores = gc.matmul(heads(dyt), heads(dyt), transpose_b=True)  # head split read by the operand copies
+        # N = 768 and M = 64: a 4 x 3 ymm tile on AVX2; M = 77: 7 x 4 zmm on AVX-512 (linalg.matmul_tile)
+        a77, b768 = gc.placeholder(gc.float32, [77, 256]), gc.placeholder(gc.float32, [256, 768])
+        wide = gc.constant(np.ones(768, "float32"))
         return [("gemm", gc.matmul(a, b), {a: ((64, 256), "float32"), b: ((256, 256), "float32")}),
+                ("gemm, wide panels + bias + gelu", gc.nn.gelu(gc.matmul(a, b768) + wide),
+                 {a: ((64, 256), "float32"), b768: ((256, 768), "float32")}),
+                ("gemm, wide panels, 77 rows", gc.matmul(a77, b768) + wide,
+                 {a77: ((77, 256), "float32"), b768: ((256, 768), "float32")}),
                 ("gemm B^T + bias + gelu", gelu, {a: ((64, 256), "float32"), bt: ((256, 256), "float32")}),
                 ("gemm A^T (weight gradient)", weight_grad, {xt: ((128, 100), "float32"), dyt: ((128, 256), "float32")}),
                 ("attention scores of split heads", scores, {dyt: ((128, 256), "float32")}),

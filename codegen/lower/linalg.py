@@ -31,6 +31,15 @@ def matmul_rows(m, target):
     return next((r for r in range(most, MR, -1) if -(-m // r) * r - m <= m * PAD_FRACTION), MR)
 
 
+def matmul_tile(m, n, target, dtype_bits=32):
+    """(rows, columns) of the matmul's register tile for an M x N product: the target's exact tile where one
+    divides the product and fills the same registers (`Target.gemm_tile`: 4 x 3 ymm for M = 128, N = 768 on
+    AVX2), so no padded rows are computed and A is not copied; else matmul_rows' tall tile over the
+    target's panel (6 x 2 ymm, M padded). (A short tile over the narrow panel leaves accumulators idle:
+    measured slower.)"""
+    return target.gemm_tile(m, n, dtype_bits) or (matmul_rows(m, target), target.gemm_panel_width)
+
+
 def _unpadded(c, dtype, out_shape):
     """Product `c` (padded rows/columns, acc_dtype) cropped to `out_shape` and rounded once to `dtype`;
     `c` itself when it already is both."""
@@ -55,7 +64,7 @@ def lower_matmul(node, a, b):
     m, n = out_shape[-2:]
     k_dim = int(a.shape[-2] if ta else a.shape[-1])
     zero = tirx.const(0, str(a.dtype))
-    nr = current_target().gemm_panel_width
+    nr = matmul_tile(m, n, current_target(), tvm.runtime.DataType(str(a.dtype)).bits)[1]
     np_ = (n + nr - 1) // nr * nr
     a_batch, b_batch = tuple(a.shape[:-2]), tuple(b.shape[:-2])
 
@@ -86,8 +95,9 @@ def _packed_gemm(a, packed_b, ta, out_shape):
     batch, m = out_shape[:-2], out_shape[-2]
     k_dim = int(packed_b.shape[-2])
     zero = tirx.const(0, str(a.dtype))
-    mr, mp = gemm_tiles(m, matmul_rows(m, current_target()))
     nr = int(packed_b.shape[-1])
+    rows, width = matmul_tile(m, out_shape[-1], current_target(), tvm.runtime.DataType(str(a.dtype)).bits)
+    mr, mp = gemm_tiles(m, rows if width == nr else matmul_rows(m, current_target()))
     np_ = int(packed_b.shape[-3]) * nr
     a_batch, b_batch = tuple(a.shape[:-2]), tuple(packed_b.shape[:-3])
 

@@ -196,7 +196,8 @@ def _register_tiles(sch, i, j, mr, nr, max_rows):
 @block_schedule(GEMM)
 def schedule_gemm(sch, block, target):
     """Packed GEMM: an MR x NR register tile accumulated over all of K in registers (cache_write
-    to local), NR vectorized, MR unrolled; blocks of GEMM_MC rows x one B panel in the parallel loop."""
+    to local), NR vectorized (over unrolled whole vectors when more than 2), MR unrolled; blocks of
+    GEMM_MC rows x one B panel in the parallel loop."""
     mr = int(sch.get(block).annotations["gemm_mr"])
     nr = int(sch.get(block).annotations["gemm_nr"])
     loops = sch.get_loops(block)
@@ -204,15 +205,24 @@ def schedule_gemm(sch, block, target):
     m_pad, n_pad, k_ext = _extent(sch, i), _extent(sch, j), _extent(sch, k)
     k_bytes = k_ext * _dtype_bits(sch, block) // 8
     ioo, ioi, ii, jo, ji = _register_tiles(sch, i, j, mr, nr, _rows_in_l2(target, k_bytes))
-    sch.reorder(ioo, jo, ioi, k, ii, ji)
-    acc = sch.cache_write(block, 0, "local")
-    sch.reverse_compute_at(acc, ioi)
-    if nr > 1:  # (with nr == 1 the copy-out has no loop of its own: its last loop is ioi)
-        sch.vectorize(sch.get_loops(acc)[-1])
-        sch.vectorize(ji)
-        if WINOGRAD_TILE not in sch.get(block).annotations:  # (its consumer, the output transform, reads all positions)
-            _epilogue_per_tile(sch, acc, ioi, nr)
-    sch.unroll(ii)
+    lanes = target.vector_lanes(_dtype_bits(sch, block))
+    # a tile of more than 2 vectors (3 x 8 lanes for 4 rows on AVX2) unrolled over whole vectors: LLVM
+    # splits a v24 register tile badly (element inserts through the stack)
+    jv, ji = _whole_vectors(sch, ji, lanes) if nr > 2 * lanes else (None, ji)
+    sch.reorder(ioo, jo, ioi, k, ii, *([jv] if jv is not None else []), ji)
+    if jv is not None:
+        _tile_in_registers(sch, block, ioi, ii, jv, ji, lanes, k)
+        acc, = sch.get_consumers(block)
+    else:
+        acc = sch.cache_write(block, 0, "local")
+        sch.reverse_compute_at(acc, ioi)
+        sch.unroll(ii)
+        if nr > 1:  # (with nr == 1 the copy-out has no loop of its own: its last loop is ioi)
+            sch.vectorize(sch.get_loops(acc)[-1])
+            sch.vectorize(ji)
+    # (a Winograd GEMM's consumer, the output transform, reads all positions)
+    if nr > 1 and WINOGRAD_TILE not in sch.get(block).annotations:
+        _epilogue_per_tile(sch, acc, ioi, nr)
     work = math.prod(_extent(sch, l) for l in batch) * m_pad * n_pad * k_ext
     outer = sch.fuse(*batch, ioo, jo)
     if target.num_threads > 1 and work >= GEMM_PARALLEL_MIN_MACS:
