@@ -388,10 +388,13 @@ def schedule_conv_depthwise(sch, block, target):
 
 @block_schedule(CONV_WGRAD_GEMM)
 def schedule_conv_weight_grad_gemm(sch, block, target):
-    """The conv weight-gradient GEMM (codegen/lower/conv.py): one parallel work item per (input channel,
-    NR output channels) keeps its kh x kw x NR result in a small local block; per image and kernel row,
-    the kw x NR register tile accumulates over the output pixels, reading dy's NR channels of a pixel
-    (L1-resident: one image's slice) once for all kw offsets."""
+    """The conv weight-gradient GEMM (codegen/lower/conv.py): one parallel work item per (group of input
+    channels, NR output channels) keeps its channels' kh x kw x NR results in a local block (L2); per image,
+    for each of its input channels and kernel rows, the kw x NR register tile accumulates over the output
+    pixels. The image is the outer reduction loop so that its dy pixels (NR channels each, L1-resident) serve
+    every input channel of the group before the next image's are read: dy streams from memory once per
+    group, not once per input channel. The input channels are split into as few groups as give every
+    thread a work item."""
     nr = int(sch.get(block).annotations["gemm_nr"])
     c, r, t, j, rn, ry, rx = sch.get_loops(block)
     jo, ji = sch.split(j, [None, nr])
@@ -399,7 +402,10 @@ def schedule_conv_weight_grad_gemm(sch, block, target):
     jv = None
     if nr > lanes and nr % lanes == 0:
         jv, ji = sch.split(ji, [None, lanes])
-    sch.reorder(c, jo, rn, r, ry, rx, t, *([jv] if jv is not None else []), ji)
+    panels, c_in = _extent(sch, jo), _extent(sch, c)
+    groups = min(d for d in range(1, c_in + 1) if c_in % d == 0 and (d * panels >= target.num_threads or d == c_in))
+    co, ci = sch.split(c, [groups, None])
+    sch.reorder(co, jo, rn, ci, r, ry, rx, t, *([jv] if jv is not None else []), ji)
     acc = sch.cache_write(block, 0, "local")
     sch.reverse_compute_at(acc, jo)
     last = sch.get_loops(acc)[-1]
@@ -408,7 +414,7 @@ def schedule_conv_weight_grad_gemm(sch, block, target):
         sch.unroll(jv)
     sch.vectorize(ji)
     sch.unroll(t)
-    outer = sch.fuse(c, jo)
+    outer = sch.fuse(co, jo)
     if target.num_threads > 1 and (_extent(sch, outer) or 0) >= 2:
         sch.parallel(outer)
     sch.decompose_reduction(block, rn)
