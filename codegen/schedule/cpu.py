@@ -9,7 +9,8 @@ from graphc.registry import Registry
 
 from . import inline_spatial, is_reduction, sblocks
 from .kinds import (CONV_1X1, CONV_DEPTHWISE, CONV_DIRECT, CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, EPILOGUE_DONE,
-                    GEMM, GEMM_PANELS, KEY, LAYER_NORM, LAYER_NORM_STATS, ROW_STATS, SOFTMAX, SOFTMAX_STATS,
+                    GEMM, GEMM_PANELS, KEY, LAYER_NORM, LAYER_NORM_STATS, POOL_ARGMAX, POOL_GRAD_TILED, ROW_STATS,
+                    SOFTMAX, SOFTMAX_STATS,
                     STENCIL_PLANES, WINOGRAD_HALF, WINOGRAD_INPUT, kind_of)
 from .rule import ScheduleRule
 from .winograd import WINOGRAD_TILE, schedule_winograd_input, schedule_winograd_output, winograd_tile_read
@@ -501,6 +502,33 @@ def _scheduled_with_its_consumer(sch, block, target):
 def _scheduled_with_gemm(sch, block, target):
     """A GEMM epilogue already placed per register tile by the GEMM schedule (blocks run in order: the
     GEMM came first): leave it."""
+
+
+@block_schedule(POOL_ARGMAX)
+def _scheduled_with_the_pool_gradient(sch, block, target):
+    """A tiled max pool gradient's window argmax, placed per row of windows by schedule_pool_grad_tiled
+    (blocks run in order, so it comes first: leave it)."""
+
+
+@block_schedule(POOL_GRAD_TILED)
+def schedule_pool_grad_tiled(sch, block, target):
+    """A 2-D max pool's gradient over windows that tile the input (codegen/lower/conv.py): each image row and
+    column split into (window, offset in it), so a pixel's window and offset are loop variables instead of
+    per-element divisions (which, vectorized, made every read of dy and the argmax a gather); the argmax of
+    one row of windows computed right before that row's pixels, in parallel over (image, channel)."""
+    sh, sw = (int(v) for v in sch.get(block).annotations["pool_strides"])
+    b, c, i, j = sch.get_loops(block)
+    qi, ri = sch.split(i, [None, sh])
+    qj, rj = sch.split(j, [None, sw])
+    for loop in (ri, rj):
+        sch.unroll(loop)
+    argmax = [p for p in sch.get_producers(block) if kind_of(sch, p) == POOL_ARGMAX]
+    if len(argmax) == 1:
+        sch.compute_at(argmax[0], qi)
+    outer = sch.fuse(b, c)
+    if target.num_threads > 1 and (_extent(sch, outer) or 0) >= 2 and \
+            (_extent(sch, outer) or 0) * _extent(sch, qi) * sh * _extent(sch, qj) * sw >= PARALLEL_MIN_ELEMENTS:
+        sch.parallel(outer)
 
 
 @block_schedule(LAYER_NORM_STATS, SOFTMAX_STATS)
