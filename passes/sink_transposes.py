@@ -94,6 +94,8 @@ def sink_transposes(graph, fetches):
         return graph, fetches
 
     def rule(node, inputs, g):
+        if node.control_inputs:  # (a replacement would not carry them)
+            return None
         if node.op == "transpose" and inputs[0].node.op == "transpose":
             src, inner = inputs[0].node.inputs[0], transpose_perm(inputs[0].node)
             perm = tuple(inner[p] for p in transpose_perm(node))
