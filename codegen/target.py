@@ -136,12 +136,14 @@ def _cpu_rules():
 def _cpu_passes(target):
     from graphc.passes.pack_conv_weights import pack_conv_weights
     from graphc.passes.pack_weights import pack_weights
+    from graphc.passes.sink_transposes import sink_transposes
     from graphc.passes.winograd import winograd
     width = target.gemm_panel_width
     # matmul weights: panels as wide as the register tile chosen for the product's shape
     matmul_width = lambda m, n, bits: (target.gemm_tile(m, n, bits) or (None, width))[1]  # noqa: E731
     # winograd first: the 3x3 stride-1 convs it takes are no longer plain convs for pack_conv_weights
-    return (("winograd", functools.partial(winograd, panel_width=width)),
+    return (("sink_transposes", sink_transposes),
+            ("winograd", functools.partial(winograd, panel_width=width)),
             ("pack_weights", functools.partial(pack_weights, panel_width=matmul_width)),
             ("pack_conv_weights", functools.partial(pack_conv_weights, panel_width=width)))
 

@@ -48,7 +48,8 @@ def test_conv_gradients_match_reference(x_shape, w_shape, strides, dilations, pa
 
 @pytest.mark.parametrize("x_shape,kernel,pads", [((2, 3, 8, 8), (2, 2), (0, 0, 0, 0)),
                                                  ((2, 3, 7, 9), (2, 2), (0, 0, 1, 1)),   # 'SAME' on odd sizes
-                                                 ((2, 2, 9, 9), (3, 3), (1, 1, 1, 1))])
+                                                 ((2, 2, 9, 9), (3, 3), (1, 1, 1, 1)),
+                                                 ((3, 5, 6, 9), (2, 3), (0, 0, 0, 0))])  # exact tiling, 2x3
 def test_tiled_max_pool_gradient_matches_reference(x_shape, kernel, pads, rng):
     """Pooling windows that tile the input (stride = kernel) take max_pool_grad's one-window path."""
     x_val = rng.standard_normal(x_shape).astype("float32")

@@ -554,8 +554,9 @@ def _nan_highest(v, dtype):
     return ieee.order_key(v, dtype), ieee.order_key(tvm.te.min_value(dtype), dtype)
 
 
-def _window_argmax(x, node):
-    """(flat kernel offset of the first maximum (the first NaN), the maximum or its key) of every window."""
+def _window_argmax(x, node, attrs=None):
+    """(flat kernel offset of the first maximum (the first NaN), the maximum or its key) of every window;
+    `attrs` annotate the block."""
     nd, k, s, d, p, in_sizes = _pool_params(node, x.shape)
     out_shape = tuple(x.shape[:2]) + tuple(_out_spatial(node, x.shape))
     rk = [te.reduce_axis((0, k[i]), name=f"rk{i}") for i in range(nd)]
@@ -566,7 +567,7 @@ def _window_argmax(x, node):
         v, low = _nan_highest(v, x.dtype)
         v = tirx.if_then_else(inside, v, low)
         return reducer((tirx.Cast("int32", _flat(rk, k)), v), axis=rk)
-    idx, val = te.compute(out_shape, body, name="max_pool_argmax")
+    idx, val = te.compute(out_shape, body, name="max_pool_argmax", attrs=attrs)
     return idx, val
 
 
@@ -634,8 +635,9 @@ def lower_avg_pool(node, x):
 @lowering("max_pool_grad")
 def lower_max_pool_grad(node, x, dy):
     nd, k, s, d, p, in_sizes = _pool_params(node, x.shape)
-    arg, _ = _window_argmax(x, node)
     out_sizes = [int(v) for v in dy.shape[2:]]
+    tiled_2d = _windows_tile_exactly(k, s, d, p, in_sizes, out_sizes) and nd == 2
+    arg, _ = _window_argmax(x, node, {kinds.KEY: kinds.POOL_ARGMAX} if tiled_2d else None)
     zero = tirx.const(0, dy.dtype)
     if all(k[j] == s[j] and d[j] == 1 for j in range(nd)):
         # Windows that tile the input (TF1's 2x2/2 pooling): each element lies in at most one window,
@@ -646,13 +648,22 @@ def lower_max_pool_grad(node, x, dy):
             at = (n, c) + tuple(_clamp(q[j], out_sizes[j]) for j in range(nd))
             ok = tirx.all(*[q[j] < out_sizes[j] for j in range(nd)], arg[at] == tirx.Cast("int32", _flat(rk, k)))
             return tirx.if_then_else(ok, dy[at], zero)
-        return te.compute(tuple(x.shape), tiled, name="max_pool_grad")
+        # without padding or a partial window, the schedule splits each dim into (window, offset): no divisions
+        attrs = {kinds.KEY: kinds.POOL_GRAD_TILED, "pool_strides": s} if tiled_2d else None
+        return te.compute(tuple(x.shape), tiled, name="max_pool_grad", attrs=attrs)
 
     def body(n, c, *i):
         return _transposed_sum(out_sizes, k, s, d, p[:nd], lambda rk, q: tirx.if_then_else(
             arg[(n, c) + tuple(q)] == tirx.Cast("int32", _flat(rk, k)), dy[(n, c) + tuple(q)],
             tirx.const(0, dy.dtype)), dy.dtype)(i)
     return te.compute(tuple(x.shape), body, name="max_pool_grad")
+
+
+def _windows_tile_exactly(k, s, d, p, in_sizes, out_sizes):
+    """Whether the pooling windows tile the input exactly: kernel = stride, no dilation, no padding, no
+    partial window (TF1's 2x2/2 pooling of an even size)."""
+    return all(k[j] == s[j] and d[j] == 1 and in_sizes[j] == out_sizes[j] * s[j] for j in range(len(k))) \
+        and not any(p)
 
 
 @lowering("max_pool_gather")

@@ -9,8 +9,8 @@ from graphc.registry import Registry
 
 from . import inline_spatial, is_reduction, sblocks
 from .kinds import (CONV_1X1, CONV_DEPTHWISE, CONV_DIRECT, CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, EPILOGUE_DONE,
-                    GEMM, GEMM_PANELS, KEY, LAYER_NORM, LAYER_NORM_STATS, ROW_STATS, SOFTMAX, SOFTMAX_STATS,
-                    STENCIL_PHASES, STENCIL_PLANES, WINOGRAD_HALF, WINOGRAD_INPUT, kind_of)
+                    GEMM, GEMM_PANELS, KEY, LAYER_NORM, LAYER_NORM_STATS, POOL_ARGMAX, POOL_GRAD_TILED, ROW_STATS,
+                    SOFTMAX, SOFTMAX_STATS, STENCIL_PHASES, STENCIL_PLANES, WINOGRAD_HALF, WINOGRAD_INPUT, kind_of)
 from .deinterleave import deinterleave_intrin
 from .rule import ScheduleRule
 from .winograd import WINOGRAD_TILE, schedule_winograd_input, schedule_winograd_output, winograd_tile_read
@@ -451,10 +451,13 @@ def schedule_conv_depthwise(sch, block, target):
 
 @block_schedule(CONV_WGRAD_GEMM)
 def schedule_conv_weight_grad_gemm(sch, block, target):
-    """The conv weight-gradient GEMM (codegen/lower/conv.py): one parallel work item per (input channel,
-    NR output channels) keeps its kh x kw x NR result in a small local block; per image and kernel row,
-    the kw x NR register tile accumulates over the output pixels, reading dy's NR channels of a pixel
-    (L1-resident: one image's slice) once for all kw offsets."""
+    """The conv weight-gradient GEMM (codegen/lower/conv.py): one parallel work item per (group of input
+    channels, NR output channels) keeps its channels' kh x kw x NR results in a local block (L2); per image,
+    for each of its input channels and kernel rows, the kw x NR register tile accumulates over the output
+    pixels. The image is the outer reduction loop so that its dy pixels (NR channels each, L1-resident) serve
+    every input channel of the group before the next image's are read: dy streams from memory once per
+    group, not once per input channel. The input channels are split into as few groups as give every
+    thread a work item."""
     nr = int(sch.get(block).annotations["gemm_nr"])
     c, r, t, j, rn, ry, rx = sch.get_loops(block)
     jo, ji = sch.split(j, [None, nr])
@@ -462,7 +465,10 @@ def schedule_conv_weight_grad_gemm(sch, block, target):
     jv = None
     if nr > lanes and nr % lanes == 0:
         jv, ji = sch.split(ji, [None, lanes])
-    sch.reorder(c, jo, rn, r, ry, rx, t, *([jv] if jv is not None else []), ji)
+    panels, c_in = _extent(sch, jo), _extent(sch, c)
+    groups = min(d for d in range(1, c_in + 1) if c_in % d == 0 and (d * panels >= target.num_threads or d == c_in))
+    co, ci = sch.split(c, [groups, None])
+    sch.reorder(co, jo, rn, ci, r, ry, rx, t, *([jv] if jv is not None else []), ji)
     acc = sch.cache_write(block, 0, "local")
     sch.reverse_compute_at(acc, jo)
     last = sch.get_loops(acc)[-1]
@@ -471,7 +477,7 @@ def schedule_conv_weight_grad_gemm(sch, block, target):
         sch.unroll(jv)
     sch.vectorize(ji)
     sch.unroll(t)
-    outer = sch.fuse(c, jo)
+    outer = sch.fuse(co, jo)
     if target.num_threads > 1 and (_extent(sch, outer) or 0) >= 2:
         sch.parallel(outer)
     sch.decompose_reduction(block, rn)
@@ -593,6 +599,33 @@ def _scheduled_with_its_consumer(sch, block, target):
 def _scheduled_with_gemm(sch, block, target):
     """A GEMM epilogue already placed per register tile by the GEMM schedule (blocks run in order: the
     GEMM came first): leave it."""
+
+
+@block_schedule(POOL_ARGMAX)
+def _scheduled_with_the_pool_gradient(sch, block, target):
+    """A tiled max pool gradient's window argmax, placed per row of windows by schedule_pool_grad_tiled
+    (blocks run in order, so it comes first: leave it)."""
+
+
+@block_schedule(POOL_GRAD_TILED)
+def schedule_pool_grad_tiled(sch, block, target):
+    """A 2-D max pool's gradient over windows that tile the input (codegen/lower/conv.py): each image row and
+    column split into (window, offset in it), so a pixel's window and offset are loop variables instead of
+    per-element divisions (which, vectorized, made every read of dy and the argmax a gather); the argmax of
+    one row of windows computed right before that row's pixels, in parallel over (image, channel)."""
+    sh, sw = (int(v) for v in sch.get(block).annotations["pool_strides"])
+    b, c, i, j = sch.get_loops(block)
+    qi, ri = sch.split(i, [None, sh])
+    qj, rj = sch.split(j, [None, sw])
+    for loop in (ri, rj):
+        sch.unroll(loop)
+    argmax = [p for p in sch.get_producers(block) if kind_of(sch, p) == POOL_ARGMAX]
+    if len(argmax) == 1:
+        sch.compute_at(argmax[0], qi)
+    outer = sch.fuse(b, c)
+    if target.num_threads > 1 and (_extent(sch, outer) or 0) >= 2 and \
+            (_extent(sch, outer) or 0) * _extent(sch, qi) * sh * _extent(sch, qj) * sw >= PARALLEL_MIN_ELEMENTS:
+        sch.parallel(outer)
 
 
 @block_schedule(LAYER_NORM_STATS, SOFTMAX_STATS)
