@@ -37,3 +37,27 @@ def test_depthwise_conv_matches_reference(x_shape, w_shape, strides, dilations, 
             got = sess.run(y, feed)
     assert used, "the depthwise kernel was not used"
     assert_close(got, want)
+
+
+@pytest.mark.parametrize("size,merged", [(112, True), (14, False)])  # output rows 56 wide; 7 (under a vector)
+def test_depthwise_epilogue_runs_per_channel(size, merged, rng, monkeypatch, tmp_path):
+    """MobileNetV2's stride-2 layer: the bias + ReLU6 epilogue (with the crop of the wide rows) runs in the
+    stencil's channel loop, right after that channel's product (schedule_conv_depthwise); outputs narrower
+    than a vector keep their pass of their own. Either way the result matches the reference."""
+    import tvm
+    from graphc.codegen import build
+    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path))
+    scheduled, real = [], build.schedule_kernel
+    monkeypatch.setattr(build, "schedule_kernel", lambda k, t: scheduled.append(real(k, t)) or scheduled[-1])
+    x_val = rng.standard_normal((1, 96, size, size)).astype("float32")
+    w_val = rng.standard_normal((96, 1, 3, 3)).astype("float32")
+    bias = rng.standard_normal((96, 1, 1)).astype("float32")
+    x = gc.placeholder(gc.float32, x_val.shape)
+    y = gc.conv(x, gc.constant(w_val), strides=[2, 2], pads=[1, 1, 1, 1], groups=96)
+    y = gc.minimum(gc.relu(y + gc.constant(bias)), gc.constant(np.float32(6)))
+    want = reference.evaluate([y], {x: x_val})[0]
+    with gc.Session() as sess:
+        assert_close(sess.run(y, {x: x_val}), want)
+    sch = tvm.s_tir.Schedule(scheduled[-1].func)
+    root_loop = {name: sch.get(sch.get_loops(sch.get_sblock(name))[0]) for name in ("conv_depthwise_update", "minimum")}
+    assert root_loop["conv_depthwise_update"].same_as(root_loop["minimum"]) == merged
