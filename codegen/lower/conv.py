@@ -312,7 +312,8 @@ def _deinterleaved_planes(x, k, st, d, p, cols, wq, fill=None):
     def padded(b, c, row, column):
         ok = tirx.all(row >= p[0], row < h + p[0], column >= p[1], column < wd + p[1])
         return tirx.if_then_else(ok, x[b, c, _clamp(row - p[0], h), _clamp(column - p[1], wd)], zero)
-    xp = te.compute((n, c_in, rows * sh, wq * sw), padded, name="stencil_pad", attrs={kinds.KEY: kinds.STENCIL_PLANES})
+    xp = te.compute((n, c_in, rows * sh, wq * sw), padded, name="stencil_pad",
+                    attrs={kinds.KEY: kinds.STENCIL_PLANES, "pad_before": [int(p[0]), int(p[1])]})
     planes = te.compute((n, c_in, ph_h, ph_w, rows, wq),
                         lambda b, c, pr, pc, r, col: xp[b, c, r * sh + pr, col * sw + pc], name="stencil_phases",
                         attrs={kinds.KEY: kinds.STENCIL_PHASES, "phase_lanes": lanes})
