@@ -441,10 +441,7 @@ def schedule_conv_depthwise(sch, block, target):
     planes = [p for p in sch.get_producers(block) if kind_of(sch, p) in (STENCIL_PLANES, STENCIL_PHASES)]
     if len(planes) == 1:  # the channel's padded plane copied right before its use: it stays in L1/L2
         sch.compute_at(planes[0], outer)
-        if kind_of(sch, planes[0]) == STENCIL_PHASES:
-            _padded_then_split(sch, planes[0], outer, target)
-        else:
-            _copy_inside(sch, planes[0], sch.get_loops(planes[0])[1], target)
+        _make_planes(sch, planes[0], outer, target)
     outer = _epilogue_per_channel(sch, acc, outer, lanes)
     work = (_extent(sch, outer) or 0) * (_extent(sch, jo) or 0) * nr
     if target.num_threads > 1 and (_extent(sch, outer) or 0) >= 2 and work >= PARALLEL_MIN_ELEMENTS:
@@ -487,9 +484,7 @@ def schedule_conv_weight_grad_gemm(sch, block, target):
     c, r, t, j, rn, ry, rx = sch.get_loops(block)
     jo, ji = sch.split(j, [None, nr])
     lanes = target.vector_lanes(_dtype_bits(sch, block))
-    jv = None
-    if nr > lanes and nr % lanes == 0:
-        jv, ji = sch.split(ji, [None, lanes])
+    jv, ji = _whole_vectors(sch, ji, lanes)
     panels, c_in = _extent(sch, jo), _extent(sch, c)
     groups = min(d for d in range(1, c_in + 1) if c_in % d == 0 and (d * panels >= target.num_threads or d == c_in))
     co, ci = sch.split(c, [groups, None])
@@ -520,31 +515,27 @@ def schedule_conv_planes(sch, block, target):
         sch.parallel(fused)
 
 
-@block_schedule(STENCIL_PLANES)
+@block_schedule(STENCIL_PLANES, STENCIL_PHASES)
 def schedule_stencil_planes(sch, block, target):
-    """A stencil's 2-D padded planes, in parallel over (image, channel) (_copy_inside); planes read by a
-    stencil, or split into column phases (STENCIL_PHASES, which places them), are placed by that instead."""
+    """A stencil's planes, 2-D padded or split into column phases, in parallel over (image, channel)
+    (_make_planes); planes read by a depthwise stencil are placed per channel by its schedule, and the
+    padded input of a column-phase split by the split, instead."""
     if any(kind_of(sch, c) in (CONV_DEPTHWISE, STENCIL_PHASES) for c in sch.get_consumers(block)):
         return
     b, c, *_ = sch.get_loops(block)
     fused = sch.fuse(b, c)
     if target.num_threads > 1 and (_extent(sch, fused) or 0) >= 2:
         sch.parallel(fused)
-    _copy_inside(sch, block, sch.get_loops(block)[1], target)
+    _make_planes(sch, block, fused, target)
 
 
-@block_schedule(STENCIL_PHASES)
-def schedule_stencil_phases(sch, block, target):
-    """Planes split by column phase from a padded input, in parallel over (image, channel), each channel's
-    padded input copied right before its split (_split_phases); planes read by a stencil are placed per
-    channel by its schedule (which runs next) instead."""
-    if any(kind_of(sch, c) == CONV_DEPTHWISE for c in sch.get_consumers(block)):
-        return
-    b, c, *_ = sch.get_loops(block)
-    fused = sch.fuse(b, c)
-    if target.num_threads > 1 and (_extent(sch, fused) or 0) >= 2:
-        sch.parallel(fused)
-    _padded_then_split(sch, block, fused, target)
+def _make_planes(sch, planes, loop, target):
+    """Stencil planes made per iteration of their (image, channel) `loop`: split into column phases from a
+    padded input (STENCIL_PHASES, _padded_then_split), or padded planes filled apart and copied (_copy_inside)."""
+    if kind_of(sch, planes) == STENCIL_PHASES:
+        _padded_then_split(sch, planes, loop, target)
+    else:
+        _copy_inside(sch, planes, sch.get_loops(planes)[1], target)
 
 
 def _padded_then_split(sch, block, loop, target):
