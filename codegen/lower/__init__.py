@@ -9,7 +9,7 @@ from graphc.registry import Registry
 
 LOWERINGS = Registry("op", "lowerings")
 _FAMILIES = ("elemwise", "reduce", "linalg", "nn", "creation", "shape", "control", "state", "indexing", "conv",
-             "random", "sequence", "winograd")
+             "random", "sequence", "winograd", "blocked")
 
 
 def lowering(*names):

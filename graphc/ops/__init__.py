@@ -24,6 +24,7 @@ from .shape import rank, size
 from .random import dropout, multinomial, random_normal, random_shuffle, random_uniform, truncated_normal
 from . import packed  # noqa: F401  (registers matmul_packed, made by passes/pack_weights.py)
 from . import winograd  # noqa: F401  (registers conv2d_winograd, made by passes/winograd.py)
+from . import blocked  # noqa: F401  (the channel-blocked layout, made by passes/blocked_layout.py)
 from . import collective  # noqa: F401  (host ops of graphc.distributed)
 from . import loop  # noqa: F401  (while_loop, a host op run by runtime/loops.py)
 from . import sequence  # noqa: F401  (range: graphc.compat.v1.range)
