@@ -134,6 +134,7 @@ def _cpu_rules():
 
 
 def _cpu_passes(target):
+    from graphc.passes.blocked_layout import blocked_layout
     from graphc.passes.pack_conv_weights import pack_conv_weights
     from graphc.passes.pack_weights import pack_weights
     from graphc.passes.sink_transposes import sink_transposes
@@ -144,6 +145,7 @@ def _cpu_passes(target):
     # winograd first: the 3x3 stride-1 convs it takes are no longer plain convs for pack_conv_weights
     return (("sink_transposes", sink_transposes),
             ("winograd", functools.partial(winograd, panel_width=width)),
+            ("blocked_layout", functools.partial(blocked_layout, block=target.vector_lanes(32))),
             ("pack_weights", functools.partial(pack_weights, panel_width=matmul_width)),
             ("pack_conv_weights", functools.partial(pack_conv_weights, panel_width=width)))
 

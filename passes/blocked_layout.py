@@ -1,0 +1,134 @@
+"""Channel-blocked layout for a CPU graph's convs (graphc/ops/blocked.py): each 2-D float32 conv with constant
+weights (groups 1, or depthwise) becomes a conv_blocked over weights packed at compile time, between to_blocked
+and from_blocked; the from_blocked is then sunk through the elementwise ops after the conv (bias add, clip,
+residual add) until it meets the next conv's to_blocked, and both vanish. Activations so stay blocked from
+conv to conv and convert only at the region's edges: the network's input (or none at all for a stem of few
+channels, which conv_blocked reads as NCHW) and the first op that is no conv or elementwise (a pool, a
+flatten).
+
+A conv's output channels past C (the last block's padding) hold values no consumer reads into a result:
+every packed weight of an input channel past C is zero. They must stay finite (0 * inf is NaN), so where C
+is no whole number of blocks the layout passes only through ops that keep the zeros of the padding finite
+(FINITE_ON_ZEROS)."""
+import numpy as np
+
+from graphc.ops.blocked import block_channels, pack_blocked_weights
+
+from .dce import dce
+from .pack_weights import _frozen
+from .rewrite import rebuild
+from .sink_transposes import _layout_free
+
+STEM_MAX_CHANNELS = 4  # inputs of at most this many channels are read as NCHW (a block would be mostly padding)
+FINITE_ON_ZEROS = frozenset({"add", "subtract", "multiply", "maximum", "minimum", "relu", "negative", "abs",
+                             "sigmoid", "tanh", "square", "clip", "identity"})
+
+
+def _static(t):
+    return t.shape is not None and all(v is not None for v in t.shape)
+
+
+def _blockable(node):
+    """Whether `node` is a conv conv_blocked computes: 2-D, float32, static shapes, constant weights, groups 1
+    or depthwise (one input channel per output channel)."""
+    if node.op != "conv" or len(node.inputs) != 2:
+        return False
+    x, w = node.inputs
+    if not (w.node.opdef.constant and _static(x) and _static(w) and len(x.shape) == 4 and len(w.shape) == 4
+            and x.dtype.name == "float32" == w.dtype.name):
+        return False
+    groups = int(node.attrs.get("groups", 1))
+    return groups == 1 or groups == x.shape[1] == w.shape[0] and w.shape[1] == 1
+
+
+def _blocked_source(t, block):
+    """The blocked tensor a from_blocked `t` unblocks (block `block`), or None."""
+    if t.node.op == "from_blocked" and t.node.inputs[0].shape[-1] == block:
+        return t.node.inputs[0]
+    return None
+
+
+def _blocked_operand(t, channels, block, g):
+    """Operand `t` of an elementwise op over [N, channels, H, W] in the blocked layout: a from_blocked's source,
+    a scalar as it is, a constant of one value per channel ([C, 1, 1] or [1, C, 1, 1]) or a splat blocked at
+    compile time; None where it cannot move."""
+    source = _blocked_source(t, block)
+    if source is not None:
+        return source
+    if len(t.shape) == 0:
+        return t
+    if not (t.node.opdef.constant and _static(t) and len(t.shape) <= 4 and all(v == 1 for v in t.shape[-2:])):
+        return None
+    value = np.asarray(t.node.attrs["value"])
+    lead = (1,) * (4 - value.ndim) + value.shape
+    if lead[0] != 1 or lead[1] not in (1, channels):
+        return None
+    value = value.reshape(lead)
+    if lead[1] == 1:  # a splat over channels: the padding channels take it too (harmless, and finite)
+        value = np.broadcast_to(value, (1, channels, 1, 1))
+    const = g.create_node("constant", (), {"value": _frozen(block_channels(value, block))}, t.node.name + "_blocked")
+    return const.outputs[0]
+
+
+def _sunk(node, inputs, block, g):
+    """The elementwise `node` computed on its inputs' blocked sources, then unblocked once; None where it
+    cannot be (no input unblocked, another input of its rank, channels that differ, or padding it could
+    make infinite)."""
+    out = node.outputs[0]
+    if not _layout_free(node) or not _static(out) or len(out.shape) != 4:
+        return None
+    sources = [_blocked_source(t, block) for t in inputs]
+    if not any(s is not None for s in sources):
+        return None
+    channels = out.shape[1]
+    if channels % block and node.op not in FINITE_ON_ZEROS:
+        return None
+    if any(s is not None and tuple(s.shape[2:4]) != tuple(out.shape[2:]) for s in sources):
+        return None  # (an unblocked input that broadcasts over the pixels: not an elementwise of blocks)
+    moved = [_blocked_operand(t, channels, block, g) for t in inputs]
+    if any(t is None for t in moved):
+        return None
+    inner = g.create_node(node.op, moved, node.attrs, node.name + "/blocked")
+    unblocked = g.create_node("from_blocked", inner.outputs, {"channels": channels}, node.name + "/unblocked")
+    return unblocked.outputs
+
+
+def _conv_blocked(node, inputs, block, g):
+    """conv `node` as from_blocked(conv_blocked(to_blocked(x))), the to_blocked skipped for an x that is
+    already an unblocked tensor (its blocked source is read) or a stem's input of few channels (read as
+    NCHW)."""
+    x, w = inputs
+    value = np.asarray(node.inputs[1].node.attrs["value"])
+    groups = int(node.attrs.get("groups", 1))
+    depthwise = groups > 1
+    source = _blocked_source(x, block)
+    if source is None and not depthwise and x.shape[1] <= STEM_MAX_CHANNELS:
+        source = x
+    elif source is None:
+        source = g.create_node("to_blocked", [x], {"block": block}, node.name + "/to_blocked").outputs[0]
+    packed = pack_blocked_weights(value, block, groups, blocked_input=len(source.shape) == 5)
+    const = g.create_node("constant", (), {"value": _frozen(packed)}, node.inputs[1].node.name + "_blocked")
+    attrs = {k: node.attrs[k] for k in ("strides", "dilations", "pads") if node.attrs.get(k) is not None}
+    conv = g.create_node("conv_blocked", [source, const.outputs[0]], dict(attrs, depthwise=depthwise),
+                         node.name + "/blocked")
+    unblocked = g.create_node("from_blocked", conv.outputs, {"channels": int(value.shape[0])},
+                              node.name + "/unblocked")
+    return unblocked.outputs
+
+
+def blocked_layout(graph, fetches, block):
+    """The graph with its blockable convs (see _blockable) in the channel-blocked layout of `block` channels,
+    the layout sunk through the elementwise ops between them; returns (graph, fetches)."""
+    if not any(_blockable(n) for n in graph.nodes):
+        return graph, fetches
+
+    def rule(node, inputs, g):
+        if node.control_inputs:  # (a replacement would not carry them)
+            return None
+        if _blockable(node):
+            return _conv_blocked(node, inputs, block, g)
+        if node.op == "to_blocked" and int(node.attrs["block"]) == block and _blocked_source(inputs[0], block):
+            return [_blocked_source(inputs[0], block)]
+        return _sunk(node, inputs, block, g)
+    # the unpacked weights and the per-channel constants only the old nodes read are dead now
+    return dce(*rebuild(graph, fetches, rule))
