@@ -4,12 +4,15 @@ and from_blocked; the from_blocked is then sunk through the elementwise ops afte
 residual add) until it meets the next conv's to_blocked, and both vanish. Activations so stay blocked from
 conv to conv and convert only at the region's edges: the network's input (or none at all for a stem of few
 channels, which conv_blocked reads as NCHW) and the first op that is no conv or elementwise (a pool, a
-flatten).
+flatten). A region (convs joined by blocked tensors) is kept only where its conversions move fewer elements
+than MAX_CONVERTED_FRACTION of what its convs write: a lone conv between NCHW ops (ResNet's strided convs
+between Winograd ones) stays NCHW, a MobileNetV2 runs blocked from its stem to its pooling.
 
 A conv's output channels past C (the last block's padding) hold values no consumer reads into a result:
 every packed weight of an input channel past C is zero. They must stay finite (0 * inf is NaN), so where C
 is no whole number of blocks the layout passes only through ops that keep the zeros of the padding finite
 (FINITE_ON_ZEROS)."""
+import networkx as nx
 import numpy as np
 
 from graphc.ops.blocked import block_channels, pack_blocked_weights
@@ -20,6 +23,7 @@ from .rewrite import rebuild
 from .sink_transposes import _layout_free
 
 STEM_MAX_CHANNELS = 4  # inputs of at most this many channels are read as NCHW (a block would be mostly padding)
+MAX_CONVERTED_FRACTION = 0.5  # a region converts at most this many elements per element its convs write
 FINITE_ON_ZEROS = frozenset({"add", "subtract", "multiply", "maximum", "minimum", "relu", "negative", "abs",
                              "sigmoid", "tanh", "square", "clip", "identity"})
 
@@ -116,19 +120,57 @@ def _conv_blocked(node, inputs, block, g):
     return unblocked.outputs
 
 
-def blocked_layout(graph, fetches, block):
-    """The graph with its blockable convs (see _blockable) in the channel-blocked layout of `block` channels,
-    the layout sunk through the elementwise ops between them; returns (graph, fetches)."""
-    if not any(_blockable(n) for n in graph.nodes):
-        return graph, fetches
+def _regions(graph):
+    """The graph's blocked regions: lists of nodes joined by blocked tensors (a conversion joins the region
+    whose tensor it converts)."""
+    joined = nx.Graph()
+    for n in graph.nodes:
+        if n.op in ("conv_blocked", "to_blocked", "from_blocked") or any(len(t.shape) == 5 for t in n.outputs):
+            joined.add_node(n)
+            for t in n.inputs:
+                if t.node.op == "to_blocked" or len(t.shape) == 5 and t.node in joined:
+                    joined.add_edge(n, t.node)
+    return [list(c) for c in nx.connected_components(joined)]
+
+
+def _worth_it(region):
+    """Whether a region's conversions move fewer than MAX_CONVERTED_FRACTION of the elements its convs write."""
+    def elements(n):
+        return sum(int(np.prod(t.shape)) for t in n.outputs)
+    written = sum(elements(n) for n in region if n.op == "conv_blocked")
+    converted = sum(elements(n) for n in region if n.op in ("to_blocked", "from_blocked"))
+    return converted <= MAX_CONVERTED_FRACTION * written
+
+
+def _rewrite(graph, fetches, block, convs):
+    """The graph with the convs named in `convs` blocked and the layout sunk; (graph, fetches, {blocked conv's
+    name: the conv's name})."""
+    origin = {}
 
     def rule(node, inputs, g):
         if node.control_inputs:  # (a replacement would not carry them)
             return None
-        if _blockable(node):
-            return _conv_blocked(node, inputs, block, g)
+        if node.name in convs and _blockable(node):
+            out = _conv_blocked(node, inputs, block, g)
+            origin[out[0].node.inputs[0].node.name] = node.name
+            return out
         if node.op == "to_blocked" and int(node.attrs["block"]) == block and _blocked_source(inputs[0], block):
             return [_blocked_source(inputs[0], block)]
         return _sunk(node, inputs, block, g)
     # the unpacked weights and the per-channel constants only the old nodes read are dead now
-    return dce(*rebuild(graph, fetches, rule))
+    return (*dce(*rebuild(graph, fetches, rule)), origin)
+
+
+def blocked_layout(graph, fetches, block):
+    """The graph with its blockable convs (see _blockable) in the channel-blocked layout of `block` channels,
+    the layout sunk through the elementwise ops between them, where the region is worth it (_worth_it);
+    returns (graph, fetches)."""
+    convs = {n.name for n in graph.nodes if _blockable(n)}
+    if not convs:
+        return graph, fetches
+    trial, _, origin = _rewrite(graph, fetches, block, convs)
+    kept = {origin[n.name] for region in _regions(trial) if _worth_it(region) for n in region if n.name in origin}
+    if not kept:
+        return graph, fetches
+    new_graph, new_fetches, _ = _rewrite(graph, fetches, block, kept)
+    return new_graph, new_fetches

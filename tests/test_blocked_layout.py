@@ -79,18 +79,32 @@ def test_compiled_block_matches_numpy(rng):
 
 
 def test_padding_channels_do_not_reach_results_through_ops_that_would_make_them_infinite(rng):
-    """12 channels in blocks of 8: a log after the conv would turn the padding's zeros into -inf, and the next
+    """12 channels in blocks of 8: a log after the convs would turn the padding's zeros into -inf, and the next
     conv's zero weights into NaN; the layout stops before it."""
-    x = gc.placeholder(gc.float32, (1, 12, 6, 6), name="x")
-    y = gc.conv(x, _const(rng, 12, 12, 1, 1))
-    y = gc.conv(gc.log(gc.square(y) + 1.0), _const(rng, 12, 12, 3, 3), pads=[1, 1, 1, 1])
-    feeds = {x: rng.standard_normal((1, 12, 6, 6)).astype("float32")}
+    x = gc.placeholder(gc.float32, (1, 3, 6, 6), name="x")
+    y = gc.conv(x, _const(rng, 12, 3, 3, 3), pads=[1, 1, 1, 1])
+    y = gc.conv(gc.conv(y, _const(rng, 12, 12, 1, 1)), _const(rng, 12, 12, 1, 1))
+    y = gc.log(gc.square(y) + 1.0)
+    y = gc.conv(gc.conv(y, _const(rng, 48, 12, 3, 3), pads=[1, 1, 1, 1]), _const(rng, 12, 48, 1, 1))
+    feeds = {x: rng.standard_normal((1, 3, 6, 6)).astype("float32")}
     g, spec_fetches, spec_feeds, g2, new_fetches = _rewritten(feeds, [y])
+    assert _ops(g2).count("conv_blocked") == 5
     log = next(n for n in g2.nodes if n.op == "log")
     assert len(log.outputs[0].shape) == 4  # (square and add run blocked: zeros stay finite through them)
+    assert any(n.op == "to_blocked" and n.inputs[0].node is log for n in g2.nodes)  # the next conv converts it
     got = reference.evaluate(new_fetches, _by_name(g2, spec_feeds))[0]
     assert np.isfinite(got).all()
     assert_close(got, reference.evaluate(spec_fetches, spec_feeds)[0])
+
+
+def test_a_lone_conv_between_plain_ops_stays_nchw(rng):
+    """Converting its input and output would move as many elements as it computes."""
+    x = gc.placeholder(gc.float32, (1, 16, 8, 8), name="x")
+    y = gc.max_pool(gc.relu(gc.conv(x, _const(rng, 16, 16, 3, 3), pads=[1, 1, 1, 1])), kernel_shape=[2, 2],
+                    strides=[2, 2])
+    feeds = {x: rng.standard_normal((1, 16, 8, 8)).astype("float32")}
+    g, spec_fetches, spec_feeds, g2, new_fetches = _rewritten(feeds, [y])
+    assert "conv_blocked" not in _ops(g2) and "conv" in _ops(g2)
 
 
 def test_convs_it_does_not_take_stay_nchw(rng):
