@@ -116,3 +116,39 @@ def test_convs_it_does_not_take_stay_nchw(rng):
              w: rng.standard_normal((8, 8, 3, 3)).astype("float32")}
     g, spec_fetches, spec_feeds, g2, new_fetches = _rewritten(feeds, [y])
     assert "conv_blocked" not in _ops(g2) and _ops(g2).count("conv") == 2
+
+
+def _random_chain(rng):
+    """A random chain of 3-5 convs (1x1, 3x3 strided and padded, depthwise), with bias, clip or ReLU, and residual
+    adds where shapes allow, channel counts mostly no whole number of blocks; (feeds, fetches)."""
+    channels = int(rng.integers(3, 20))
+    x = gc.placeholder(gc.float32, (int(rng.integers(1, 3)), channels, 13, 11), name="x")
+    h, layers = x, int(rng.integers(3, 6))
+    for _ in range(layers):
+        kind = rng.choice(["1x1", "3x3", "depthwise"])
+        c = int(h.shape[1])
+        if kind == "depthwise":
+            y = gc.conv(h, _const(rng, c, 1, 3, 3), pads=[1, 1, 1, 1], groups=c, strides=[int(rng.integers(1, 3))] * 2)
+        elif kind == "3x3":
+            y = gc.conv(h, _const(rng, int(rng.integers(4, 24)), c, 3, 3), pads=[1, 0, 1, 1],
+                        strides=[int(rng.integers(1, 3))] * 2)
+        else:
+            y = gc.conv(h, _const(rng, int(rng.integers(4, 24)), c, 1, 1))
+        y = y + _const(rng, int(y.shape[1]), 1, 1)
+        y = _clip(y) if rng.random() < 0.5 else gc.relu(y)
+        h = h + y if tuple(y.shape) == tuple(h.shape) and h is not x else y
+    return {x: rng.standard_normal(tuple(x.shape)).astype("float32")}, [gc.reduce_mean(h, axis=[2, 3], keepdims=True)]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_random_conv_chains_compiled_match_numpy(seed, monkeypatch):
+    """Every region blocked, however small (the cost rule off), so each chain runs the layout."""
+    monkeypatch.setattr("graphc.passes.blocked_layout.MAX_CONVERTED_FRACTION", float("inf"))
+    rng = np.random.default_rng(seed)
+    feeds, fetches = _random_chain(rng)
+    want = reference.evaluate(fetches, feeds)
+    with gc.Session() as sess:
+        exe = sess.compiled(fetches, feeds)
+        got = sess.run(fetches, feeds)
+    assert any("conv_blocked" in k for k in exe.kernels), list(exe.kernels)
+    assert_close(got[0], want[0])
