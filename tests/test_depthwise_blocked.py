@@ -23,6 +23,9 @@ CASES = [  # (x shape NCHW, kernel (kh, kw), strides, dilations, pads [top, left
     ((2, 9, 9, 23), (3, 3), (1, 3), (1, 2), (1, 0, 1, 2), 8),        # column stride 3, a row of 23 (prime) pixels
     ((1, 16, 10, 10), (3, 3), (1, 1), (1, 1), (0, 0, 0, 0), 8),      # no padding: no bounds test at all
     ((1, 40, 12, 12), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 16),     # blocks of 16 (AVX-512's lanes)
+    ((1, 8, 4, 5), (3, 3), (1, 1), (1, 1), (3, 3, 3, 3), 8),         # pads past the kernel: all-padding outputs
+    ((1, 10, 2, 3), (5, 5), (2, 1), (2, 2), (4, 4, 4, 4), 8),        # a plane smaller than the dilated kernel
+    ((1, 64, 113, 113), (3, 3), (2, 2), (1, 1), (1, 1, 1, 1), 8),    # a big plane at stride 2, 57-pixel rows
 ]
 
 
