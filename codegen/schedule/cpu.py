@@ -475,7 +475,9 @@ def schedule_depthwise_blocked(sch, block, target):
             pass
     for copy in [epilogue] if epilogue is not None else sch.get_consumers(block):
         # the tile's pixels unrolled, so the accumulators stay in registers (a loop over them indexes memory)
-        sch.unroll(sch.get_loops(copy)[-2])
+        *_, tile_pixels, _ = sch.get_loops(copy)
+        if pixels > 1 and _extent(sch, tile_pixels) == pixels:
+            sch.unroll(tile_pixels)
     for loop in (y, xo):  # border rows / tiles apart from the inside ones (s_tir LoopPartition, by `likely`)
         sch.annotate(loop, "pragma_loop_partition_hint", 1)
     outer = sch.fuse(n, cb)
