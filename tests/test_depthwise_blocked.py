@@ -1,7 +1,10 @@
 """The depthwise conv of a channel-blocked input (conv_blocked with depthwise=True: codegen/lower/blocked.py
 _depthwise_blocked, scheduled as DEPTHWISE_BLOCKED) against the op's numpy reference: odd sizes, strides 1 and 2
 (and 3), uneven pads, dilation, other kernel sizes, channel counts that are no whole number of blocks, batch 2,
-rows whose width no register tile divides, with the fused epilogue (bias + clip to [0, 6], a residual add)."""
+rows whose width no register tile divides, with the fused epilogue (bias + clip to [0, 6], a residual add); and
+that the loop partition leaves the inside tiles reading the input with no bounds test."""
+import re
+
 import numpy as np
 import pytest
 
@@ -97,3 +100,33 @@ def test_depthwise_blocked_rejects_mismatched_blocks():
     w = gc.constant(pack_blocked_weights(np.ones((24, 1, 3, 3), "float32"), 8, 24))
     with pytest.raises(gc.errors.ShapeError, match="has 2 blocks; the weights .* have 3"):
         conv_blocked(x, w, depthwise=True, pads=[1, 1, 1, 1])
+
+
+def test_depthwise_blocked_inside_reads_without_bounds_tests(monkeypatch, tmp_path):
+    """TVM's LoopPartition (run when the kernel is built) splits the border rows and tiles off the inside ones,
+    where every bounds test of the input's reads is proven true: the inside reads the input in place."""
+    import tvm
+    from graphc.codegen.target import cpu_target
+    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path))
+    scheduled, real = [], build.schedule_kernel
+    monkeypatch.setattr(build, "schedule_kernel", lambda k, t: scheduled.append(real(k, t)) or scheduled[-1])
+    target = cpu_target(mcpu="haswell")
+    x = gc.placeholder(gc.float32, (1, 2, 28, 28, 8))
+    w = gc.placeholder(gc.float32, (2, 1, 3, 3, 8))
+    gc.compile(conv_blocked(x, w, depthwise=True, pads=[1, 1, 1, 1]),
+               {x: ((1, 2, 28, 28, 8), "float32"), w: ((2, 1, 3, 3, 8), "float32")}, target=target)
+    partitioned = []
+
+    @tvm.instrument.pass_instrument
+    class AfterLoopPartition:
+        def run_after_pass(self, mod, info):
+            if info.name == "s_tir.LoopPartition":
+                partitioned.append(mod)
+
+    with tvm.transform.PassContext(instruments=[AfterLoopPartition()]):
+        tvm.compile(tvm.IRModule({"f": scheduled[-1].func}), target=target.tvm_target)
+    # per read's bounds test: whether the partition replaced it by constants (proven true: no variable left)
+    tests = [not re.sub(r"T\.And|T\.bool|True|and|[(),\s]", "", cond)
+             for cond in re.findall(r"T\.if_then_else\((.*?), in0", partitioned[0].script())]
+    assert any(tests), "no read proven inside the image: the loops were not partitioned"
+    assert not all(tests), "no read tested at the border"
