@@ -29,6 +29,8 @@ CASES = [  # (x shape NCHW, kernel (kh, kw), strides, dilations, pads [top, left
     ((1, 8, 4, 5), (3, 3), (1, 1), (1, 1), (3, 3, 3, 3), 8),         # pads past the kernel: all-padding outputs
     ((1, 10, 2, 3), (5, 5), (2, 1), (2, 2), (4, 4, 4, 4), 8),        # a plane smaller than the dilated kernel
     ((1, 64, 113, 113), (3, 3), (2, 2), (1, 1), (1, 1, 1, 1), 8),    # a big plane at stride 2, 57-pixel rows
+    ((1, 8, 64, 64), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 8),       # one plane: its rows in bands, one a thread
+    ((1, 7, 93, 93), (3, 3), (2, 2), (1, 1), (1, 1, 1, 1), 8),       # one plane of 47 (prime) rows: bands of one row
 ]
 
 
@@ -102,19 +104,22 @@ def test_depthwise_blocked_rejects_mismatched_blocks():
         conv_blocked(x, w, depthwise=True, pads=[1, 1, 1, 1])
 
 
-def test_depthwise_blocked_inside_reads_without_bounds_tests(monkeypatch, tmp_path):
+@pytest.mark.parametrize("blocks,threads", [(2, "1"), (1, "4")])  # one plane, 4 threads: rows in 4 bands
+def test_depthwise_blocked_inside_reads_without_bounds_tests(blocks, threads, monkeypatch, tmp_path):
     """TVM's LoopPartition (run when the kernel is built) splits the border rows and tiles off the inside ones,
-    where every bounds test of the input's reads is proven true: the inside reads the input in place."""
+    where every bounds test of the input's reads is proven true: the inside reads the input in place (also in
+    the rows' bands, when the planes are fewer than the threads)."""
     import tvm
     from graphc.codegen.target import cpu_target
     monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("TVM_NUM_THREADS", threads)
     scheduled, real = [], build.schedule_kernel
     monkeypatch.setattr(build, "schedule_kernel", lambda k, t: scheduled.append(real(k, t)) or scheduled[-1])
     target = cpu_target(mcpu="haswell")
-    x = gc.placeholder(gc.float32, (1, 2, 28, 28, 8))
-    w = gc.placeholder(gc.float32, (2, 1, 3, 3, 8))
+    x = gc.placeholder(gc.float32, (1, blocks, 56, 56, 8))  # (big enough for threads)
+    w = gc.placeholder(gc.float32, (blocks, 1, 3, 3, 8))
     gc.compile(conv_blocked(x, w, depthwise=True, pads=[1, 1, 1, 1]),
-               {x: ((1, 2, 28, 28, 8), "float32"), w: ((2, 1, 3, 3, 8), "float32")}, target=target)
+               {x: (tuple(x.shape), "float32"), w: (tuple(w.shape), "float32")}, target=target)
     partitioned = []
 
     @tvm.instrument.pass_instrument
@@ -128,5 +133,8 @@ def test_depthwise_blocked_inside_reads_without_bounds_tests(monkeypatch, tmp_pa
     # per read's bounds test: whether the partition replaced it by constants (proven true: no variable left)
     tests = [not re.sub(r"T\.And|T\.bool|True|and|[(),\s]", "", cond)
              for cond in re.findall(r"T\.if_then_else\((.*?), in0", partitioned[0].script())]
+    assert target.num_threads == int(threads)
+    if blocks < target.num_threads:
+        assert "T.parallel(4)" in scheduled[-1].func.script(), "the rows are not split into bands for the threads"
     assert any(tests), "no read proven inside the image: the loops were not partitioned"
     assert not all(tests), "no read tested at the border"

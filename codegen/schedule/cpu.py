@@ -456,7 +456,8 @@ def schedule_depthwise_blocked(sch, block, target):
     unrolled kh x kw taps, each tap one vector load of the pixel's B channels (any stride: just an address
     step) times the tap's weight vector; the elementwise epilogue (bias, clip, residual) per tile from the
     registers. The rows and the tiles are loop-partitioned at the image's border, so inside it the input is
-    read in place with no bounds test and no padded copy."""
+    read in place with no bounds test and no padded copy. In parallel over (image, block), and bands of rows
+    where those are fewer than the threads."""
     n, cb, y, x, lane, rr, rt = sch.get_loops(block)
     pixels = _depthwise_tile(_extent(sch, x), target)
     xo, xi = sch.split(x, [None, pixels])
@@ -478,11 +479,15 @@ def schedule_depthwise_blocked(sch, block, target):
         *_, tile_pixels, _ = sch.get_loops(copy)
         if pixels > 1 and _extent(sch, tile_pixels) == pixels:
             sch.unroll(tile_pixels)
+    work = math.prod(_extent(sch, loop) or 1 for loop in (n, cb, y, xo, lane)) * pixels
+    planes, rows = (_extent(sch, n) or 1) * (_extent(sch, cb) or 1), _extent(sch, y) or 1
+    # fewer (image, block) planes than threads: the rows split into bands too, in parallel (the fewest that do)
+    bands = min([d for d in range(1, rows + 1) if rows % d == 0 and planes * d >= target.num_threads] + [rows]) \
+        if work >= PARALLEL_MIN_ELEMENTS else 1
+    band, y = sch.split(y, [bands, None]) if bands > 1 else (None, y)
     for loop in (y, xo):  # border rows / tiles apart from the inside ones (s_tir LoopPartition, by `likely`)
         sch.annotate(loop, "pragma_loop_partition_hint", 1)
-    outer = sch.fuse(n, cb)
-    work = (_extent(sch, outer) or 0) * (_extent(sch, y) or 0) * (_extent(sch, xo) or 0) * pixels * \
-        (_extent(sch, lane) or 1)
+    outer = sch.fuse(n, cb, *([band] if band is not None else []))
     if target.num_threads > 1 and (_extent(sch, outer) or 0) >= 2 and work >= PARALLEL_MIN_ELEMENTS:
         sch.parallel(outer)
     sch.decompose_reduction(block, rr)
