@@ -8,9 +8,10 @@ from tvm.s_tir.schedule import ScheduleError
 from graphc.registry import Registry
 
 from . import inline_spatial, is_reduction, sblocks
-from .kinds import (CONV_1X1, CONV_DEPTHWISE, DEPTHWISE_BLOCKED, CONV_DIRECT, CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, EPILOGUE_DONE,
-                    GEMM, GEMM_PANELS, KEY, LAYER_NORM, LAYER_NORM_STATS, POOL_ARGMAX, POOL_GRAD_TILED, ROW_STATS,
-                    SOFTMAX, SOFTMAX_STATS, STENCIL_PHASES, STENCIL_PLANES, WINOGRAD_HALF, WINOGRAD_INPUT, kind_of)
+from .kinds import (CONV_1X1, CONV_DEPTHWISE, CONV_DIRECT, CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, DEPTHWISE_BLOCKED,
+                    EPILOGUE_DONE, GEMM, GEMM_PANELS, KEY, LAYER_NORM, LAYER_NORM_STATS, POOL_ARGMAX, POOL_GRAD_TILED,
+                    ROW_STATS, SOFTMAX, SOFTMAX_STATS, STENCIL_PHASES, STENCIL_PLANES, WINOGRAD_HALF, WINOGRAD_INPUT,
+                    kind_of)
 from .deinterleave import deinterleave_intrin
 from .rule import ScheduleRule
 from .winograd import WINOGRAD_TILE, schedule_winograd_input, schedule_winograd_output, winograd_tile_read
