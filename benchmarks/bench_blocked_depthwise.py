@@ -4,7 +4,11 @@ target's float32 lanes, DEPTHWISE_BLOCKED schedule) beside ORT's time for the sa
 NCHWc depthwise kernel, from its profiler; its layout reorders excluded). Median and min over RUNS runs each;
 outputs checked against ORT's.
 
-Run: .venv/bin/python benchmarks/bench_blocked_depthwise.py"""
+--network: the depthwise layers of the whole MobileNetV2 (benchmarks/torch_models.py, needs the bench extra's torch)
+in network order instead, each kernel call in turn (caches holding the previous layer's data, as in a run),
+beside ORT's per-node time of the same layer in its own run of the network (both one thread).
+
+Run: .venv/bin/python benchmarks/bench_blocked_depthwise.py [--network]"""
 import collections
 import json
 import os
@@ -73,7 +77,67 @@ def ort_conv_times(model, x):
     return out, np.array(conv[5:])
 
 
+def ort_node_times(model, x):
+    """{node name: kernel times in seconds} of ORT's run of `model` on one thread, RUNS runs after 5."""
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+    opts.enable_profiling = True
+    opts.profile_file_prefix = os.path.join(tempfile.mkdtemp(), "p")
+    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    feed = {model.graph.input[0].name: x}
+    for _ in range(RUNS + 5):
+        sess.run(None, feed)
+    times = collections.defaultdict(list)
+    with open(sess.end_profiling()) as f:
+        for e in json.load(f):
+            if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
+                times[e["name"][:-len("_kernel_time")]].append(e["dur"] * 1e-6)
+    return {name: np.array(t[5:]) for name, t in times.items()}
+
+
+def network():
+    """MobileNetV2's depthwise kernels in network order against ORT's nodes of the same layers."""
+    from torch_models import mobilenet_v2
+
+    from graphc.onnx import import_model
+    model, _ = mobilenet_v2()
+    x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
+    imp = import_model(model)
+    exe = gc.Session(graph=imp.graph).compiled(list(imp.outputs.values()), {imp.inputs[model.graph.input[0].name]: x})
+    executor = exe.executors.acquire()
+    bufs, _ = executor._bind([x] + exe._first_counters(), None)
+    calls = [(f, [bufs[i] for i in a]) for f, a in zip(executor.funcs, executor.calls)]
+    times = np.zeros((RUNS + 5, len(calls)))
+    for r in range(RUNS + 5):
+        for k, (f, args) in enumerate(calls):
+            t = time.thread_time_ns()
+            f(*args)
+            times[r, k] = (time.thread_time_ns() - t) * 1e-9
+    # a blocked depthwise kernel: an argument of packed depthwise weights [C/B, 1, kh, kw, B]
+    ours = [(tuple(a[0].shape), times[5:, k]) for k, (_, a) in enumerate(calls)
+            if any(len(v.shape) == 5 and v.shape[1] == 1 and v.shape[0] == a[0].shape[1] for v in a[1:-1])]
+    # ORT's node of each depthwise Conv (group > 1): fused with its Clip, named after the Clip's output
+    consumers = {i: n for n in model.graph.node for i in n.input}
+    node_times = ort_node_times(model, x)
+    theirs = []
+    for n in model.graph.node:
+        if n.op_type == "Conv" and any(a.name == "group" and a.i > 1 for a in n.attribute):
+            clip = consumers.get(n.output[0])
+            names = [clip.output[0], n.output[0]] if clip is not None else [n.output[0]]
+            theirs.append(next((t for m, t in node_times.items() if any(m.startswith(nm) for nm in names)), None))
+    if not ours:
+        print("no blocked depthwise kernels: this graphc has no blocked_layout pass")
+        return
+    print(f"MobileNetV2 in network order; 1 thread, thread CPU time (ORT: its profiler's), ms, median / min of {RUNS}")
+    for (shape, g), o in zip(ours, theirs):
+        ort_text = "-" if o is None else f"{np.median(o) * 1e3:6.3f} / {o.min() * 1e3:6.3f}"
+        print(f"{f'dw {shape[1] * shape[-1]} @{shape[2]}':>14} | {np.median(g) * 1e3:6.3f} / {g.min() * 1e3:6.3f} | "
+              f"{ort_text}", flush=True)
+
+
 def main():
+    if "--network" in sys.argv:
+        return network()
     block = current_target().vector_lanes(32)
     rng = np.random.default_rng(0)
     print(f"blocks of {block}; 1 thread, thread CPU time, ms, median / min of {RUNS} runs")
