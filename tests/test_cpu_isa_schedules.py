@@ -150,3 +150,23 @@ def test_stride2_phase_split_is_whole_vector_shuffles(mcpu, bits, register, monk
     gathers = re.findall(r"\bv(?:insertps|movss|pinsrd|gather\w*)\s+[^\n]*", asm)
     assert not gathers, f"{mcpu}: strided lanes gathered one by one: {gathers[:3]}"
     assert _fma_kinds(asm) == {(register, "ps")}
+
+
+@pytest.mark.parametrize("mcpu,bits,register", ISAS)
+@pytest.mark.parametrize("stride", [1, 2])
+def test_blocked_depthwise_tile_uses_full_vectors(mcpu, bits, register, stride, monkeypatch):
+    """The blocked depthwise conv (blocks of the target's lanes: 16 on AVX-512, 8 on AVX2) with its bias + ReLU6
+    epilogue: every FMA of its register tile, border and inside, is one whole register of the target's class."""
+    from graphc.ops.blocked import block_channels, conv_blocked
+    monkeypatch.setenv("GRAPHC_CACHE", "0")
+    target = cpu_target(mcpu=mcpu)
+    block = bits // 32
+    x = gc.placeholder(gc.float32, (1, 48 // block, 28, 28, block))
+    w = gc.placeholder(gc.float32, (48 // block, 1, 3, 3, block))
+    bias = block_channels(np.random.default_rng(0).standard_normal((1, 48, 1, 1)).astype("float32"), block)
+    y = conv_blocked(x, w, depthwise=True, strides=[stride, stride], pads=[1, 1, 1, 1])
+    y = gc.minimum(gc.maximum(y + gc.constant(bias), 0.0), 6.0)
+    exe = gc.compile(y, {x: (tuple(x.shape), "float32"), w: (tuple(w.shape), "float32")}, target=target)
+    widths = set(re.findall(r"fmuladd\.v(\d+)f32", exe.module.mod.inspect_source("ll")))
+    assert widths == {str(block)}, f"{mcpu}: vector FMAs of {sorted(widths)} floats, want {block}"
+    assert _fma_kinds(exe.module.mod.inspect_source("asm")) == {(register, "ps")}

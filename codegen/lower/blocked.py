@@ -6,6 +6,7 @@ from tvm import te, tirx, topi
 
 from graphc.ops.conv import spatial_attrs
 
+from ..schedule import kinds
 from . import lowering
 from .conv import _clamp
 
@@ -83,10 +84,27 @@ def _conv2d_blocked_nchw(x, packed, k, s, d, p, out_shape):
 
 def _depthwise_blocked(x, packed, k, s, d, p, out_shape):
     """Depthwise conv of a blocked input: out[n, cb, y, x, l] = sum over kernel offsets (r, t) of
-    in[n, cb, y*sh + r*dh, x*sw + t*dw, l] * packed[cb, 0, r, t, l]."""
-    xp = _pad_spatial(x, p, (2, 3), "conv_blocked_pad")
+    in[n, cb, y*sh + r*dh, x*sw + t*dw, l] * packed[cb, 0, r, t, l], the input zero outside its bounds. The
+    input is read in place (no padded copy): each bound is its own `likely` test, which the DEPTHWISE_BLOCKED
+    schedule's loop partition proves true inside the image, so only the border rows and tiles test."""
+    h, w = (int(v) for v in x.shape[2:4])
     rr = te.reduce_axis((0, k[0]), name="rr")
     rt = te.reduce_axis((0, k[1]), name="rt")
-    return te.compute(out_shape, lambda n, cb, y, xx, lane: te.sum(
-        xp[n, cb, y * s[0] + rr * d[0], xx * s[1] + rt * d[1], lane] * packed[cb, 0, rr, rt, lane],
-        axis=[rr, rt]), name="conv_blocked_depthwise")
+    zero = tirx.const(0, x.dtype)
+
+    def tap(n, cb, y, xx, lane):
+        iy, ix = y * s[0] + rr * d[0] - p[0], xx * s[1] + rt * d[1] - p[1]
+        inside = [c for c, needed in ((iy >= 0, p[0] > 0), (iy < h, _reaches(out_shape[2], s[0], k[0], d[0], p[0], h)),
+                                      (ix >= 0, p[1] > 0), (ix < w, _reaches(out_shape[3], s[1], k[1], d[1], p[1], w)))
+                  if needed]
+        read = x[n, cb, _clamp(iy, h) if inside else iy, _clamp(ix, w) if inside else ix, lane]
+        if inside:
+            read = tirx.if_then_else(tirx.all(*[tirx.likely(c) for c in inside]), read, zero)
+        return read * packed[cb, 0, rr, rt, lane]
+    return te.compute(out_shape, lambda *i: te.sum(tap(*i), axis=[rr, rt]), name="conv_blocked_depthwise",
+                      attrs={kinds.KEY: kinds.DEPTHWISE_BLOCKED})
+
+
+def _reaches(out, stride, kernel, dilation, pad_before, size):
+    """Whether the last output's window reaches past the input's end (into the padding after it)."""
+    return (out - 1) * stride + (kernel - 1) * dilation - pad_before >= size

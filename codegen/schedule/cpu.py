@@ -8,9 +8,10 @@ from tvm.s_tir.schedule import ScheduleError
 from graphc.registry import Registry
 
 from . import inline_spatial, is_reduction, sblocks
-from .kinds import (CONV_1X1, CONV_DEPTHWISE, CONV_DIRECT, CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, EPILOGUE_DONE,
-                    GEMM, GEMM_PANELS, KEY, LAYER_NORM, LAYER_NORM_STATS, POOL_ARGMAX, POOL_GRAD_TILED, ROW_STATS,
-                    SOFTMAX, SOFTMAX_STATS, STENCIL_PHASES, STENCIL_PLANES, WINOGRAD_HALF, WINOGRAD_INPUT, kind_of)
+from .kinds import (CONV_1X1, CONV_DEPTHWISE, CONV_DIRECT, CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, DEPTHWISE_BLOCKED,
+                    EPILOGUE_DONE, GEMM, GEMM_PANELS, KEY, LAYER_NORM, LAYER_NORM_STATS, POOL_ARGMAX, POOL_GRAD_TILED,
+                    ROW_STATS, SOFTMAX, SOFTMAX_STATS, STENCIL_PHASES, STENCIL_PLANES, WINOGRAD_HALF, WINOGRAD_INPUT,
+                    kind_of)
 from .deinterleave import deinterleave_intrin
 from .rule import ScheduleRule
 from .winograd import WINOGRAD_TILE, schedule_winograd_input, schedule_winograd_output, winograd_tile_read
@@ -447,6 +448,59 @@ def schedule_conv_depthwise(sch, block, target):
     if target.num_threads > 1 and (_extent(sch, outer) or 0) >= 2 and work >= PARALLEL_MIN_ELEMENTS:
         sch.parallel(outer)
     sch.decompose_reduction(block, rr)
+
+
+@block_schedule(DEPTHWISE_BLOCKED)
+def schedule_depthwise_blocked(sch, block, target):
+    """The depthwise conv of a blocked input (codegen/lower/blocked.py): per (image, channel block, output row)
+    and tile of P output pixels along the row, P accumulators of one B-lane vector each in registers over the
+    unrolled kh x kw taps, each tap one vector load of the pixel's B channels (any stride: just an address
+    step) times the tap's weight vector; the elementwise epilogue (bias, clip, residual) per tile from the
+    registers. The rows and the tiles are loop-partitioned at the image's border, so inside it the input is
+    read in place with no bounds test and no padded copy. In parallel over (image, block), and bands of rows
+    where those are fewer than the threads."""
+    n, cb, y, x, lane, rr, rt = sch.get_loops(block)
+    pixels = _depthwise_tile(_extent(sch, x), target)
+    xo, xi = sch.split(x, [None, pixels])
+    sch.reorder(n, cb, y, xo, rr, rt, xi, lane)
+    acc = sch.cache_write(block, 0, "local")
+    sch.reverse_compute_at(acc, xo)
+    sch.vectorize(sch.get_loops(acc)[-1])
+    for loop in (rr, rt, xi):
+        sch.unroll(loop)
+    sch.vectorize(lane)
+    epilogue = _epilogue_per_tile(sch, acc, xo, _extent(sch, lane))
+    if epilogue is not None:
+        try:  # the epilogue reads the registers: the product is never stored
+            sch.compute_inline(acc)
+        except ScheduleError:
+            pass
+    for copy in [epilogue] if epilogue is not None else sch.get_consumers(block):
+        # the tile's pixels unrolled, so the accumulators stay in registers (a loop over them indexes memory)
+        *_, tile_pixels, _ = sch.get_loops(copy)
+        if pixels > 1 and _extent(sch, tile_pixels) == pixels:
+            sch.unroll(tile_pixels)
+    work = math.prod(_extent(sch, loop) or 1 for loop in (n, cb, y, xo, lane)) * pixels
+    planes, rows = (_extent(sch, n) or 1) * (_extent(sch, cb) or 1), _extent(sch, y) or 1
+    # fewer (image, block) planes than threads: the rows split into bands too, in parallel (the fewest that do)
+    bands = min([d for d in range(1, rows + 1) if rows % d == 0 and planes * d >= target.num_threads] + [rows]) \
+        if work >= PARALLEL_MIN_ELEMENTS else 1
+    band, y = sch.split(y, [bands, None]) if bands > 1 else (None, y)
+    for loop in (y, xo):  # border rows / tiles apart from the inside ones (s_tir LoopPartition, by `likely`)
+        sch.annotate(loop, "pragma_loop_partition_hint", 1)
+    outer = sch.fuse(n, cb, *([band] if band is not None else []))
+    if target.num_threads > 1 and (_extent(sch, outer) or 0) >= 2 and work >= PARALLEL_MIN_ELEMENTS:
+        sch.parallel(outer)
+    sch.decompose_reduction(block, rr)
+
+
+def _depthwise_tile(width, target):
+    """Output pixels of a blocked depthwise register tile: the largest divisor of the row `width` that the
+    accumulator registers hold (one vector per pixel), or all of them with a tail where no divisor comes to
+    half of that."""
+    most = target.accumulator_registers
+    best = max(p for p in range(1, min(most, width) + 1) if width % p == 0)
+    return best if 2 * best >= min(most, width) else min(most, width)
 
 
 def _epilogue_per_channel(sch, acc, outer, lanes):
