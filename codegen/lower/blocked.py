@@ -6,6 +6,7 @@ from tvm import te, tirx, topi
 
 from graphc.ops.conv import spatial_attrs
 
+from ..schedule import kinds
 from . import lowering
 from .conv import _clamp
 
@@ -45,29 +46,31 @@ def lower_conv_blocked(node, x, packed):
     return _conv2d_blocked(x, packed, k, s, d, p, out_shape)
 
 
-def _pad_spatial(x, p, spatial_axes, name):
-    """x zero-padded by pads p (top, left, bottom, right) on its two spatial axes."""
+def _pad_spatial(x, p, spatial_axes, name, attrs=None):
+    """x zero-padded by pads p (top, left, bottom, right) on its two spatial axes (a block annotated `attrs`)."""
     if not any(p):
         return x
     before = [0] * len(x.shape)
     after = [0] * len(x.shape)
     for i, axis in enumerate(spatial_axes):
         before[axis], after[axis] = p[i], p[2 + i]
-    return topi.nn.pad(x, before, after, name=name)
+    return topi.nn.pad(x, before, after, name=name, attrs=attrs)
 
 
 def _conv2d_blocked(x, packed, k, s, d, p, out_shape):
-    """Group-1 conv of a blocked input [N, C/B, H, W, B]: out[n, ob, y, x, o] = sum over input channels c and
-    kernel offsets (r, t) of in[n, c/B, y*sh + r*dh, x*sw + t*dw, c%B] * packed[ob, c, r, t, o]."""
-    xp = _pad_spatial(x, p, (2, 3), "conv_blocked_pad")
+    """Group-1 conv of a blocked input [N, C/B, H, W, B]: out[n, ob, y, x, o] = sum over input blocks cb, kernel
+    offsets (r, t) and lanes l of in[n, cb, y*sh + r*dh, x*sw + t*dw, l] * packed[ob, cb*B + l, r, t, o]. The
+    reduction runs over (block, row, column, lane) loops, so no index divides; a padded input is copied once
+    (a layout copy, kept out of the inner loop); the CONV_BLOCKED rule tiles pixels x output blocks in registers."""
+    xp = _pad_spatial(x, p, (2, 3), "conv_blocked_pad", attrs={kinds.KEY: kinds.PACK})
     block = int(x.shape[-1])
-    c_in = int(packed.shape[1])
-    rc = te.reduce_axis((0, c_in), name="rc")
+    rc = te.reduce_axis((0, int(x.shape[1])), name="rc")
     rr = te.reduce_axis((0, k[0]), name="rr")
     rt = te.reduce_axis((0, k[1]), name="rt")
+    rl = te.reduce_axis((0, block), name="rl")
     return te.compute(out_shape, lambda n, ob, y, xx, o: te.sum(
-        xp[n, rc // block, y * s[0] + rr * d[0], xx * s[1] + rt * d[1], rc % block] * packed[ob, rc, rr, rt, o],
-        axis=[rc, rr, rt]), name="conv_blocked")
+        xp[n, rc, y * s[0] + rr * d[0], xx * s[1] + rt * d[1], rl] * packed[ob, rc * block + rl, rr, rt, o],
+        axis=[rc, rr, rt, rl]), name="conv_blocked", attrs={kinds.KEY: kinds.CONV_BLOCKED})
 
 
 def _conv2d_blocked_nchw(x, packed, k, s, d, p, out_shape):

@@ -8,7 +8,7 @@ from tvm.s_tir.schedule import ScheduleError
 from graphc.registry import Registry
 
 from . import inline_spatial, is_reduction, sblocks
-from .kinds import (CONV_1X1, CONV_DEPTHWISE, CONV_DIRECT, CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, EPILOGUE_DONE,
+from .kinds import (CONV_1X1, CONV_BLOCKED, CONV_DEPTHWISE, CONV_DIRECT, CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, EPILOGUE_DONE,
                     GEMM, GEMM_PANELS, KEY, LAYER_NORM, LAYER_NORM_STATS, POOL_ARGMAX, POOL_GRAD_TILED, ROW_STATS,
                     SOFTMAX, SOFTMAX_STATS, STENCIL_PHASES, STENCIL_PLANES, WINOGRAD_HALF, WINOGRAD_INPUT, kind_of)
 from .deinterleave import deinterleave_intrin
@@ -345,6 +345,76 @@ def schedule_conv_direct(sch, block, target):
     if target.num_threads > 1 and (_extent(sch, outer) or 0) >= 2:
         sch.parallel(outer)
     sch.decompose_reduction(block, rc)
+
+
+def _divisors(n):
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def blocked_conv_tile(oh, ow, blocks, registers):
+    """(rows, columns, output blocks) of a blocked conv's register tile, each dividing its extent (no tails):
+    the most accumulators (rows x columns x blocks) within `registers`, then the fewest loads per reduction
+    step (a broadcast per pixel, a weight vector per block), then the widest rows (contiguous pixels)."""
+    options = [(ty, tx, r) for r in _divisors(blocks) for ty in _divisors(oh) for tx in _divisors(ow)
+               if ty * tx * r <= registers]
+    return max(options, key=lambda t: (t[0] * t[1] * t[2], -(t[0] * t[1] + t[2]), t[1]))
+
+
+@block_schedule(CONV_BLOCKED)
+def schedule_conv_blocked(sch, block, target):
+    """A group-1 conv in the blocked layout (codegen/lower/blocked.py): a register tile of rows x columns output
+    pixels x R output blocks (blocked_conv_tile) accumulated over (input block, kernel row, kernel column, lane),
+    each step a broadcast input value per pixel times R weight vectors, its epilogue (bias, clip, residual) per
+    tile from the registers. Loop order by cache reuse: where all the weights fit half the L2, each row of tiles
+    serves every output block while its input is in L1; else (big weights, small images) each group of R output
+    blocks' weights serve all pixels while the whole input stays in L2. In parallel over the outer loops."""
+    n, ob, y, x, o, rc, rr, rt, rl = sch.get_loops(block)
+    bits = _dtype_bits(sch, block)
+    lanes = target.vector_lanes(bits)
+    width = _extent(sch, o)
+    vectors_per_block = max(1, width // lanes)
+    ty, tx, r = blocked_conv_tile(_extent(sch, y), _extent(sch, x), _extent(sch, ob),
+                                  max(1, target.accumulator_registers // vectors_per_block))
+    weight_bytes = math.prod(_extent(sch, l) for l in (ob, o, rc, rr, rt, rl)) * bits // 8
+    pixels_outer = weight_bytes <= (target.l2_bytes or DEFAULT_L2_BYTES) // 2
+    obo, obi = sch.split(ob, [None, r])
+    yo, yi = sch.split(y, [None, ty])
+    xo, xi = sch.split(x, [None, tx])
+    ov, oi = _whole_vectors(sch, o, lanes)
+    outer = (n, yo, obo) if pixels_outer else (n, obo, yo)
+    sch.reorder(*outer, xo, rc, rr, rt, rl, yi, xi, obi, *([ov] if ov is not None else []), oi)
+    acc = sch.cache_write(block, 0, "local")
+    sch.reverse_compute_at(acc, xo)
+    _unroll_tile(sch, acc, xo, lanes)
+    for loop in (yi, xi, obi, rl) + ((ov,) if ov is not None else ()):
+        sch.unroll(loop)
+    if (_extent(sch, rt) or 0) <= 7:
+        sch.unroll(rt)
+    sch.vectorize(oi)
+    epilogue = _epilogue_per_tile(sch, acc, xo, width)
+    if epilogue is not None:
+        _unroll_tile(sch, epilogue, xo, lanes)
+        try:  # the epilogue reads the accumulators: the product is never stored
+            sch.compute_inline(acc)
+        except ScheduleError:
+            pass
+    fused = sch.fuse(*outer)
+    if target.num_threads > 1 and (_extent(sch, fused) or 0) >= 2:
+        sch.parallel(fused)
+    sch.decompose_reduction(block, rc)
+
+
+def _unroll_tile(sch, block, tile_loop, lanes):
+    """A block placed per register tile at `tile_loop` (the accumulators' store, the epilogue): its loops inside
+    the tile unrolled, the innermost (a block's B lanes) vectorized in whole vectors."""
+    loops = sch.get_loops(block)
+    *tile, last = loops[next(i for i, l in enumerate(loops) if sch.get(l).same_as(sch.get(tile_loop))) + 1:]
+    if sch.get(last).kind != tvm.tirx.ForKind.VECTORIZED:
+        vectors, last = _whole_vectors(sch, last, lanes)
+        tile += [vectors] if vectors is not None else []
+        sch.vectorize(last)
+    for loop in tile:
+        sch.unroll(loop)
 
 
 def half_l1_bytes(target):

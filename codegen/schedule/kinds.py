@@ -8,6 +8,7 @@ GEMM = "gemm"                          # C[..., M, N] += A * B over K, register-
 CONV_GEMM = "conv_gemm"                # the implicit-im2col conv product (attrs gemm_mr, gemm_nr)
 CONV_DIRECT = "conv_direct"            # a direct conv over output-channel panels, blocked result (attr conv_pixels)
 CONV_1X1 = "conv_1x1"                  # a 1x1 stride-1 conv as a GEMM over (C_out, H*W) (attrs gemm_mr, gemm_nr)
+CONV_BLOCKED = "conv_blocked"          # a group-1 conv in the channel-blocked layout [N, C/B, H, W, B]
 CONV_DEPTHWISE = "conv_depthwise"      # a depthwise conv's stencil over phase planes (attr gemm_nr)
 CONV_WGRAD_GEMM = "conv_wgrad_gemm"    # a conv's weight gradient as per-channel GEMMs (attr gemm_nr)
 CONV_PLANES = "conv_planes"            # a conv's padded input copied into flat planes (attr plane_width)
