@@ -1,0 +1,73 @@
+"""conv_blocked's group-1 form (input blocked [N, C/B, H, W, B], codegen/lower/blocked.py _conv2d_blocked) under its
+CONV_BLOCKED register-tile schedule, checked against the numpy reference interpreter: 1x1 and kxk kernels, strides
+1/2/3, pads, dilation, odd sizes, channel counts not a multiple of B, batch 2, with the epilogue fused per tile
+(bias + ReLU6 clip, bias + residual add of a blocked tensor)."""
+import numpy as np
+import pytest
+
+import graphc as gc
+from graphc import reference
+from graphc.codegen.schedule import cpu
+from graphc.codegen.target import current_target
+from graphc.ops.blocked import block_channels, conv_blocked, pack_blocked_weights
+
+from conftest import assert_close
+
+CASES = [  # (x shape NCHW, C_out, kernel, strides, dilations, pads [top, left, bottom, right])
+    ((1, 32, 14, 14), 16, (1, 1), (1, 1), (1, 1), (0, 0, 0, 0)),     # MobileNetV2's 1x1 at 14x14
+    ((2, 13, 9, 11), 21, (1, 1), (1, 1), (1, 1), (0, 0, 0, 0)),      # odd sizes, partial blocks in and out, batch 2
+    ((1, 24, 7, 7), 40, (1, 1), (1, 1), (1, 1), (0, 0, 0, 0)),       # 7x7 image: 49 pixels, 5 output blocks
+    ((1, 20, 9, 9), 24, (1, 1), (2, 2), (1, 1), (0, 0, 0, 0)),       # 1x1 stride 2 (a ResNet downsample)
+    ((2, 16, 15, 13), 20, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),     # 3x3 stride 1, padded
+    ((1, 12, 17, 17), 24, (3, 3), (2, 2), (1, 1), (1, 1, 1, 1)),     # 3x3 stride 2
+    ((1, 8, 23, 21), 16, (7, 7), (2, 2), (1, 1), (3, 3, 3, 3)),      # 7x7 stride 2 (ResNet's stem shape)
+    ((1, 16, 11, 9), 9, (5, 3), (1, 2), (2, 1), (2, 0, 1, 1)),       # 5x3 kernel, dilation, uneven pads
+    ((1, 24, 9, 9), 16, (3, 3), (3, 3), (1, 1), (0, 0, 0, 0)),       # stride 3, no padding
+]
+
+
+def _blocked_conv(x_val, w_val, strides, dilations, pads, epilogue, rng):
+    """(got, want) of conv_blocked on blocked x_val with `epilogue` fused: 'clip' (bias + ReLU6) or 'residual'."""
+    block = current_target().vector_lanes(32)
+    bias = rng.standard_normal((1, w_val.shape[0], 1, 1)).astype("float32")
+    g = gc.Graph()
+    with g.as_default():
+        x = gc.placeholder(gc.float32, block_channels(x_val, block).shape)
+        y = conv_blocked(x, gc.constant(pack_blocked_weights(w_val, block)), strides=list(strides),
+                         dilations=list(dilations), pads=list(pads))
+        y = y + gc.constant(block_channels(bias, block))
+        feed = {x: block_channels(x_val, block)}
+        if epilogue == "clip":
+            y = gc.minimum(gc.maximum(y, 0.0), 6.0)
+        else:
+            residual = gc.placeholder(gc.float32, y.shape)
+            feed[residual] = rng.standard_normal(tuple(y.shape)).astype("float32")
+            y = y + residual
+        want = reference.evaluate([y], feed)[0]
+        with gc.Session(graph=g) as sess:
+            got = sess.run(y, feed)
+    return got, want
+
+
+@pytest.mark.parametrize("epilogue", ["clip", "residual"])
+@pytest.mark.parametrize("x_shape,c_out,kernel,strides,dilations,pads", CASES)
+def test_blocked_conv_matches_reference(x_shape, c_out, kernel, strides, dilations, pads, epilogue, rng,
+                                        monkeypatch, tmp_path):
+    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path))  # lowered and scheduled afresh
+    tiles, real = [], cpu.blocked_conv_tile
+    monkeypatch.setattr(cpu, "blocked_conv_tile", lambda *a: tiles.append(real(*a)) or tiles[-1])
+    x_val = rng.standard_normal(x_shape).astype("float32")
+    w_val = rng.standard_normal((c_out, x_shape[1]) + kernel).astype("float32")
+    got, want = _blocked_conv(x_val, w_val, strides, dilations, pads, epilogue, rng)
+    assert tiles, "the CONV_BLOCKED schedule was not used"
+    assert_close(got, want)
+
+
+@pytest.mark.parametrize("oh,ow,blocks,registers", [(7, 7, 20, 12), (14, 14, 48, 12), (112, 112, 2, 12),
+                                                    (7, 7, 40, 28), (13, 11, 7, 12), (1, 1, 1, 12)])
+def test_register_tile_divides_the_output_and_fits_the_registers(oh, ow, blocks, registers):
+    ty, tx, r = cpu.blocked_conv_tile(oh, ow, blocks, registers)
+    assert oh % ty == 0 and ow % tx == 0 and blocks % r == 0
+    assert ty * tx * r <= registers
+    if (oh, ow, blocks) == (14, 14, 48):  # a 14-wide row with 48 blocks fills the AVX2 registers (2x2 pixels x 3)
+        assert ty * tx * r == registers
