@@ -7,7 +7,7 @@ import pytest
 
 import graphc as gc
 from graphc import reference
-from graphc.codegen.schedule import cpu
+from graphc.codegen.lower import blocked as lower_blocked
 from graphc.codegen.target import current_target
 from graphc.ops.blocked import block_channels, conv_blocked, pack_blocked_weights
 
@@ -54,20 +54,20 @@ def _blocked_conv(x_val, w_val, strides, dilations, pads, epilogue, rng):
 def test_blocked_conv_matches_reference(x_shape, c_out, kernel, strides, dilations, pads, epilogue, rng,
                                         monkeypatch, tmp_path):
     monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path))  # lowered and scheduled afresh
-    tiles, real = [], cpu.blocked_conv_tile
-    monkeypatch.setattr(cpu, "blocked_conv_tile", lambda *a: tiles.append(real(*a)) or tiles[-1])
+    tiles, real = [], lower_blocked.blocked_conv_tile
+    monkeypatch.setattr(lower_blocked, "blocked_conv_tile", lambda *a: tiles.append(real(*a)) or tiles[-1])
     x_val = rng.standard_normal(x_shape).astype("float32")
     w_val = rng.standard_normal((c_out, x_shape[1]) + kernel).astype("float32")
     got, want = _blocked_conv(x_val, w_val, strides, dilations, pads, epilogue, rng)
-    assert tiles, "the CONV_BLOCKED schedule was not used"
+    assert tiles, "the blocked conv was not lowered"
     assert_close(got, want)
 
 
 @pytest.mark.parametrize("oh,ow,blocks,registers", [(7, 7, 20, 12), (14, 14, 48, 12), (112, 112, 2, 12),
                                                     (7, 7, 40, 28), (13, 11, 7, 12), (1, 1, 1, 12)])
 def test_register_tile_divides_the_output_and_fits_the_registers(oh, ow, blocks, registers):
-    ty, tx, r = cpu.blocked_conv_tile(oh, ow, blocks, registers)
-    assert oh % ty == 0 and ow % tx == 0 and blocks % r == 0
+    ty, tx, r = lower_blocked.blocked_conv_tile(oh, ow, blocks, registers, 3)
+    assert oh % ty == 0 and blocks % r == 0 and tx <= ow and r <= 3
     assert ty * tx * r <= registers
     if (oh, ow, blocks) == (14, 14, 48):  # a 14-wide row with 48 blocks fills the AVX2 registers (2x2 pixels x 3)
         assert ty * tx * r == registers

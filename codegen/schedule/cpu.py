@@ -347,28 +347,10 @@ def schedule_conv_direct(sch, block, target):
     sch.decompose_reduction(block, rc)
 
 
-def _divisors(n):
-    return [d for d in range(1, n + 1) if n % d == 0]
-
-
-WEIGHT_LOAD_COST = 2  # a weight vector's load against a broadcast input value's: a whole vector, from a panel that
-# may exceed the L1 (MobileNetV2's 7x7 1x1 layers: 7 pixels x 1 block ran 1.3-2x faster than 1 pixel x 10 blocks)
-
-
-def blocked_conv_tile(oh, ow, blocks, registers):
-    """(rows, columns, output blocks) of a blocked conv's register tile, each dividing its extent (no tails), within
-    `registers` accumulators: the most multiply-adds per load in a reduction step (a broadcast per pixel, a weight
-    vector per block, WEIGHT_LOAD_COST each), then the most accumulators, then the widest rows (contiguous pixels)."""
-    options = [(ty, tx, r) for r in _divisors(blocks) for ty in _divisors(oh) for tx in _divisors(ow)
-               if ty * tx * r <= registers]
-    return max(options, key=lambda t: (t[0] * t[1] * t[2] / (t[0] * t[1] + WEIGHT_LOAD_COST * t[2]),
-                                       t[0] * t[1] * t[2], t[1]))
-
-
 @block_schedule(CONV_BLOCKED)
 def schedule_conv_blocked(sch, block, target):
     """A group-1 conv in the blocked layout (codegen/lower/blocked.py): a register tile of rows x columns output
-    pixels x R output blocks (blocked_conv_tile) accumulated over (input block, kernel row, kernel column, lane),
+    pixels x R output blocks (attr conv_tile) accumulated over (input block, kernel row, kernel column, lane),
     each step a broadcast input value per pixel times R weight vectors, its epilogue (bias, clip, residual) per
     tile from the registers. Loop order by cache reuse: where all the weights fit half the L2, each row of tiles
     serves every output block while its input is in L1; else (big weights, small images) each group of R output
@@ -377,9 +359,7 @@ def schedule_conv_blocked(sch, block, target):
     bits = _dtype_bits(sch, block)
     lanes = target.vector_lanes(bits)
     width = _extent(sch, o)
-    vectors_per_block = max(1, width // lanes)
-    ty, tx, r = blocked_conv_tile(_extent(sch, y), _extent(sch, x), _extent(sch, ob),
-                                  max(1, target.accumulator_registers // vectors_per_block))
+    ty, tx, r = (int(v) for v in sch.get(block).annotations["conv_tile"])
     weight_bytes = math.prod(_extent(sch, l) for l in (ob, o, rc, rr, rt, rl)) * bits // 8
     pixels_outer = weight_bytes <= (target.l2_bytes or DEFAULT_L2_BYTES) // 2
     obo, obi = sch.split(ob, [None, r])
