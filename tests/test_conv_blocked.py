@@ -1,7 +1,7 @@
 """conv_blocked's group-1 form (input blocked [N, C/B, H, W, B], codegen/lower/blocked.py _conv2d_blocked) under its
 CONV_BLOCKED register-tile schedule, checked against the numpy reference interpreter: 1x1 and kxk kernels, strides
 1/2/3, pads, dilation, odd sizes, channel counts not a multiple of B, batch 2, with the epilogue fused per tile
-(bias + ReLU6 clip, bias + residual add of a blocked tensor)."""
+(bias + ReLU6 clip, bias + residual add of a blocked tensor), and input channels in chunks (big weights)."""
 import numpy as np
 import pytest
 
@@ -23,11 +23,15 @@ CASES = [  # (x shape NCHW, C_out, kernel, strides, dilations, pads [top, left, 
     ((1, 8, 23, 21), 16, (7, 7), (2, 2), (1, 1), (3, 3, 3, 3)),      # 7x7 stride 2 (ResNet's stem shape)
     ((1, 16, 11, 9), 9, (5, 3), (1, 2), (2, 1), (2, 0, 1, 1)),       # 5x3 kernel, dilation, uneven pads
     ((1, 24, 9, 9), 16, (3, 3), (3, 3), (1, 1), (0, 0, 0, 0)),       # stride 3, no padding
+    # weights of a tile's output blocks over half the L1: the input blocks taken in chunks
+    ((2, 64, 10, 9), 24, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),
+    ((1, 400, 7, 7), 48, (1, 1), (1, 1), (1, 1), (0, 0, 0, 0)),
 ]
 
 
 def _blocked_conv(x_val, w_val, strides, dilations, pads, epilogue, rng):
-    """(got, want) of conv_blocked on blocked x_val with `epilogue` fused: 'clip' (bias + ReLU6) or 'residual'."""
+    """(got, want) of conv_blocked on blocked x_val with `epilogue` fused: 'clip' (bias + ReLU6), 'residual' (bias +
+    a blocked tensor) or 'none' (the conv's own result)."""
     block = current_target().vector_lanes(32)
     bias = rng.standard_normal((1, w_val.shape[0], 1, 1)).astype("float32")
     g = gc.Graph()
@@ -35,11 +39,12 @@ def _blocked_conv(x_val, w_val, strides, dilations, pads, epilogue, rng):
         x = gc.placeholder(gc.float32, block_channels(x_val, block).shape)
         y = conv_blocked(x, gc.constant(pack_blocked_weights(w_val, block)), strides=list(strides),
                          dilations=list(dilations), pads=list(pads))
-        y = y + gc.constant(block_channels(bias, block))
         feed = {x: block_channels(x_val, block)}
+        if epilogue != "none":
+            y = y + gc.constant(block_channels(bias, block))
         if epilogue == "clip":
             y = gc.minimum(gc.maximum(y, 0.0), 6.0)
-        else:
+        elif epilogue == "residual":
             residual = gc.placeholder(gc.float32, y.shape)
             feed[residual] = rng.standard_normal(tuple(y.shape)).astype("float32")
             y = y + residual
@@ -71,3 +76,14 @@ def test_register_tile_divides_the_output_and_fits_the_registers(oh, ow, blocks,
     assert ty * tx * r <= registers
     if (oh, ow, blocks) == (14, 14, 48):  # a 14-wide row with 48 blocks fills the AVX2 registers (2x2 pixels x 3)
         assert ty * tx * r == registers
+
+
+@pytest.mark.parametrize("x_shape,c_out,kernel,strides,pads", [((1, 16, 7, 7), 24, (1, 1), (1, 1), (0, 0, 0, 0)),
+                                                              ((2, 8, 9, 9), 16, (3, 3), (2, 2), (1, 1, 1, 1))])
+def test_blocked_conv_without_epilogue(x_shape, c_out, kernel, strides, pads, rng):
+    """The conv's result is the kernel's output: the register tile's store (and, for rows computed wider than
+    the image, the crop) is placed per tile on its own."""
+    x_val = rng.standard_normal(x_shape).astype("float32")
+    w_val = rng.standard_normal((c_out, x_shape[1]) + kernel).astype("float32")
+    got, want = _blocked_conv(x_val, w_val, strides, (1, 1), pads, "none", rng)
+    assert_close(got, want)

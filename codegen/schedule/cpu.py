@@ -367,18 +367,30 @@ def schedule_conv_blocked(sch, block, target):
     xo, xi = sch.split(x, [None, tx])
     ov, oi = _whole_vectors(sch, o, lanes)
     outer = (n, yo, obo) if pixels_outer else (n, obo, yo)
-    sch.reorder(*outer, xo, rc, rr, rt, rl, yi, xi, obi, *([ov] if ov is not None else []), oi)
+    # the input blocks in chunks whose R output blocks' weights fit half the L1, each chunk's serving a whole row
+    # of tiles (cycling through a panel just over the L1 misses on every load: 3x3 convs of 64 channels)
+    panel_bytes = r * width * math.prod(_extent(sch, l) for l in (rr, rt, rl)) * bits // 8
+    blocks_in = _extent(sch, rc)
+    chunk = max(d for d in range(1, blocks_in + 1)
+                if blocks_in % d == 0 and (d == 1 or d * panel_bytes <= half_l1_bytes(target)))
+    chunks = []
+    if chunk < blocks_in:
+        rco, rc = sch.split(rc, [None, chunk])
+        chunks = [rco]
+    sch.reorder(*outer, *chunks, xo, rc, rr, rt, rl, yi, xi, obi, *([ov] if ov is not None else []), oi)
+    # the accumulators' home: the tile (in registers throughout), or with chunks the row of tiles (reloaded per chunk)
+    home = outer[-1] if chunks else xo
     acc = sch.cache_write(block, 0, "local")
-    sch.reverse_compute_at(acc, xo)
-    _unroll_tile(sch, acc, xo, lanes)
+    sch.reverse_compute_at(acc, home)
+    _unroll_tile(sch, acc, home, lanes)
     for loop in (yi, xi, obi, rl) + ((ov,) if ov is not None else ()):
         sch.unroll(loop)
     if (_extent(sch, rt) or 0) <= 7:
         sch.unroll(rt)
     sch.vectorize(oi)
-    epilogue = _epilogue_per_tile(sch, acc, xo, width)
+    epilogue = _epilogue_per_tile(sch, acc, home, width)
     if epilogue is not None:
-        _unroll_tile(sch, epilogue, xo, lanes)
+        _unroll_tile(sch, epilogue, home, lanes)
         try:  # the epilogue reads the accumulators: the product is never stored
             sch.compute_inline(acc)
         except ScheduleError:
@@ -386,20 +398,24 @@ def schedule_conv_blocked(sch, block, target):
     fused = sch.fuse(*outer)
     if target.num_threads > 1 and (_extent(sch, fused) or 0) >= 2:
         sch.parallel(fused)
-    sch.decompose_reduction(block, rc)
+    sch.decompose_reduction(block, chunks[0] if chunks else rc)
+
+
+TILE_UNROLL_MAX = 64  # statements of a block placed per tile unrolled at most (a row of tiles' epilogue: a loop)
 
 
 def _unroll_tile(sch, block, tile_loop, lanes):
-    """A block placed per register tile at `tile_loop` (the accumulators' store, the epilogue): its loops inside
-    the tile unrolled, the innermost (a block's B lanes) vectorized in whole vectors."""
+    """A block placed per register tile at `tile_loop` (the accumulators' store, the epilogue): its innermost loop (a
+    block's B lanes) vectorized in whole vectors, its loops inside the tile unrolled where they are few."""
     loops = sch.get_loops(block)
     *tile, last = loops[next(i for i, l in enumerate(loops) if sch.get(l).same_as(sch.get(tile_loop))) + 1:]
     if sch.get(last).kind != tvm.tirx.ForKind.VECTORIZED:
         vectors, last = _whole_vectors(sch, last, lanes)
         tile += [vectors] if vectors is not None else []
         sch.vectorize(last)
-    for loop in tile:
-        sch.unroll(loop)
+    if math.prod(_extent(sch, l) or TILE_UNROLL_MAX for l in tile) <= TILE_UNROLL_MAX:
+        for loop in tile:
+            sch.unroll(loop)
 
 
 def half_l1_bytes(target):
