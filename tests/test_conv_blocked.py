@@ -26,6 +26,7 @@ CASES = [  # (x shape NCHW, C_out, kernel, strides, dilations, pads [top, left, 
     # weights of a tile's output blocks over half the L1: the input blocks taken in chunks
     ((2, 64, 10, 9), 24, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),
     ((1, 400, 7, 7), 48, (1, 1), (1, 1), (1, 1), (0, 0, 0, 0)),
+    ((1, 128, 6, 5), 136, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),     # weights over half the L2: output blocks outer
 ]
 
 

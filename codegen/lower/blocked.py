@@ -84,11 +84,11 @@ def blocked_conv_tile(oh, ow, blocks, registers, weight_registers):
 def _conv2d_blocked(x, packed, k, s, d, p, out_shape):
     """Group-1 conv of a blocked input [N, C/B, H, W, B]: out[n, ob, y, x, o] = sum over input blocks cb, kernel
     offsets (r, t) and lanes l of in[n, cb, y*sh + r*dh, x*sw + t*dw, l] * packed[ob, cb*B + l, r, t, o]. The
-    reduction runs over (block, row, column, lane) loops, so no index divides; a padded input is copied once
-    (a layout copy, kept out of the inner loop). The CONV_BLOCKED rule tiles rows x columns x output blocks in
+    reduction runs over (block, row, column, lane) loops, so no index divides; a padded input is a copy of its
+    own (CONV_BLOCKED_PAD, kept out of the inner loop). The CONV_BLOCKED rule tiles rows x columns x output blocks in
     registers (blocked_conv_tile, attr conv_tile); rows that are no whole number of tiles are computed wider
     (their extra columns read the last column's input) and cropped by the result, which the epilogue reads."""
-    xp = _pad_spatial(x, p, (2, 3), "conv_blocked_pad", attrs={kinds.KEY: kinds.PACK})
+    xp = _pad_spatial(x, p, (2, 3), "conv_blocked_pad", attrs={kinds.KEY: kinds.CONV_BLOCKED_PAD})
     n, blocks, oh, ow, block = out_shape
     target = current_target()
     vectors = max(1, block // target.vector_lanes(tvm.runtime.DataType(str(x.dtype)).bits))  # a block's

@@ -8,7 +8,7 @@ from tvm.s_tir.schedule import ScheduleError
 from graphc.registry import Registry
 
 from . import inline_spatial, is_reduction, sblocks
-from .kinds import (CONV_1X1, CONV_BLOCKED, CONV_DEPTHWISE, CONV_DIRECT, CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, EPILOGUE_DONE,
+from .kinds import (CONV_1X1, CONV_BLOCKED, CONV_BLOCKED_PAD, CONV_DEPTHWISE, CONV_DIRECT, CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, EPILOGUE_DONE,
                     GEMM, GEMM_PANELS, KEY, LAYER_NORM, LAYER_NORM_STATS, POOL_ARGMAX, POOL_GRAD_TILED, ROW_STATS,
                     SOFTMAX, SOFTMAX_STATS, STENCIL_PHASES, STENCIL_PLANES, WINOGRAD_HALF, WINOGRAD_INPUT, kind_of)
 from .deinterleave import deinterleave_intrin
@@ -395,10 +395,25 @@ def schedule_conv_blocked(sch, block, target):
             sch.compute_inline(acc)
         except ScheduleError:
             pass
+    pads = [p for p in sch.get_producers(block) if kind_of(sch, p) == CONV_BLOCKED_PAD]
+    if pads and pixels_outer:  # the padded input rows a row of tiles reads, made right before it (L2, not memory)
+        sch.compute_at(pads[0], yo)
+        sch.vectorize(sch.get_loops(pads[0])[-1])
+        outer = outer[:2]
+    elif pads:
+        schedule_injective(sch, pads[0], target)
     fused = sch.fuse(*outer)
     if target.num_threads > 1 and (_extent(sch, fused) or 0) >= 2:
         sch.parallel(fused)
     sch.decompose_reduction(block, chunks[0] if chunks else rc)
+
+
+@block_schedule(CONV_BLOCKED_PAD)
+def schedule_conv_blocked_pad(sch, block, target):
+    """A blocked conv's padded input: placed by the CONV_BLOCKED rule, which reads it (blocks run in order, so this
+    comes first: leave it); else a pass of its own."""
+    if not any(kind_of(sch, c) == CONV_BLOCKED for c in sch.get_consumers(block)):
+        schedule_injective(sch, block, target)
 
 
 TILE_UNROLL_MAX = 64  # statements of a block placed per tile unrolled at most (a row of tiles' epilogue: a loop)
