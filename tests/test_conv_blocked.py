@@ -88,3 +88,25 @@ def test_blocked_conv_without_epilogue(x_shape, c_out, kernel, strides, pads, rn
     w_val = rng.standard_normal((c_out, x_shape[1]) + kernel).astype("float32")
     got, want = _blocked_conv(x_val, w_val, strides, (1, 1), pads, "none", rng)
     assert_close(got, want)
+
+
+def test_blocked_region_of_two_convs_with_its_edges(rng):
+    """A MobileNetV2-style block as the blocked-layout pass writes it: to_blocked, a 1x1 expansion + bias + ReLU6, a
+    1x1 projection + bias + the block's input (residual), from_blocked; kernels fused as the compiler chooses."""
+    from graphc.ops.blocked import from_blocked, to_blocked
+    block = current_target().vector_lanes(32)
+    x_val = rng.standard_normal((2, 12, 9, 9)).astype("float32")
+    w1, w2 = (rng.standard_normal(s).astype("float32") for s in ((40, 12, 1, 1), (12, 40, 1, 1)))
+    b1, b2 = (rng.standard_normal((1, c, 1, 1)).astype("float32") for c in (40, 12))
+    g = gc.Graph()
+    with g.as_default():
+        x = gc.placeholder(gc.float32, x_val.shape)
+        xb = to_blocked(x, block)
+        h = conv_blocked(xb, gc.constant(pack_blocked_weights(w1, block)), strides=[1, 1], pads=[0, 0, 0, 0])
+        h = gc.minimum(gc.maximum(h + gc.constant(block_channels(b1, block)), 0.0), 6.0)
+        y = conv_blocked(h, gc.constant(pack_blocked_weights(w2, block)), strides=[1, 1], pads=[0, 0, 0, 0])
+        y = from_blocked(y + gc.constant(block_channels(b2, block)) + xb, 12)
+        want = reference.evaluate([y], {x: x_val})[0]
+        with gc.Session(graph=g) as sess:
+            got = sess.run(y, {x: x_val})
+    assert_close(got, want)
