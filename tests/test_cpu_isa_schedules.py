@@ -170,3 +170,31 @@ def test_blocked_depthwise_tile_uses_full_vectors(mcpu, bits, register, stride, 
     widths = set(re.findall(r"fmuladd\.v(\d+)f32", exe.module.mod.inspect_source("ll")))
     assert widths == {str(block)}, f"{mcpu}: vector FMAs of {sorted(widths)} floats, want {block}"
     assert _fma_kinds(exe.module.mod.inspect_source("asm")) == {(register, "ps")}
+
+
+@pytest.mark.parametrize("mcpu,bits,register", ISAS)
+def test_blocked_conv_tile_uses_full_vectors(mcpu, bits, register, monkeypatch):
+    """The blocked-layout group-1 conv (CONV_BLOCKED) with B = the target's float32 lanes (16 on AVX-512, 8 on AVX2):
+    its register tile's multiply-adds, and its fused bias + ReLU6 epilogue, are whole registers, 1x1 (MobileNetV2's
+    14x14 layers) and 3x3 stride 2 padded alike."""
+    from graphc.ops.blocked import conv_blocked, pack_blocked_weights
+    monkeypatch.setenv("GRAPHC_CACHE", "0")
+    target = cpu_target(mcpu=mcpu)
+    block = target.vector_lanes(32)
+    assert block == bits // 32
+    rng = np.random.default_rng(0)
+    for c_in, c_out, k, s, p, size in ((64, 96, 1, 1, 0, 14), (32, 48, 3, 2, 1, 15)):
+        g = gc.Graph()
+        with g.as_default():
+            shape = (1, c_in // block, size, size, block)
+            x = gc.placeholder(gc.float32, shape)
+            w = rng.standard_normal((c_out, c_in, k, k)).astype("float32")
+            y = conv_blocked(x, gc.constant(pack_blocked_weights(w, block)), strides=[s, s], pads=[p] * 4)
+            bias = gc.constant(rng.standard_normal((1, y.shape[1], 1, 1, block)).astype("float32"))
+            y = gc.minimum(gc.maximum(y + bias, 0.0), 6.0)
+        exe = gc.compile(y, {x: (shape, "float32")}, target=target)
+        name = f"blocked conv {c_in}->{c_out} {k}x{k} for {mcpu}"
+        widths = set(re.findall(r"fmuladd\.v(\d+)f32", exe.module.mod.inspect_source("ll")))
+        assert widths == {str(block)}, f"{name}: vector FMAs of {sorted(widths)} floats, want {block}"
+        kinds = _fma_kinds(exe.module.mod.inspect_source("asm"))
+        assert kinds == {(register, "ps")}, f"{name}: FMAs on {sorted(kinds)}, want only {register}"

@@ -2,11 +2,13 @@
 [N, C/B, H, W, B], and conv_blocked, a 2-D conv into that layout over weights packed in panels of B output
 channels. Three forms: from a blocked input (group 1: _conv2d_blocked), from a plain NCHW input of few
 channels (a network's stem: _conv2d_blocked_nchw), and depthwise (_depthwise_blocked)."""
+import tvm
 from tvm import te, tirx, topi
 
 from graphc.ops.conv import spatial_attrs
 
 from ..schedule import kinds
+from ..target import current_target
 from . import lowering
 from .conv import _clamp
 
@@ -46,29 +48,67 @@ def lower_conv_blocked(node, x, packed):
     return _conv2d_blocked(x, packed, k, s, d, p, out_shape)
 
 
-def _pad_spatial(x, p, spatial_axes, name):
-    """x zero-padded by pads p (top, left, bottom, right) on its two spatial axes."""
+def _pad_spatial(x, p, spatial_axes, name, attrs=None):
+    """x zero-padded by pads p (top, left, bottom, right) on its two spatial axes (a block annotated `attrs`)."""
     if not any(p):
         return x
     before = [0] * len(x.shape)
     after = [0] * len(x.shape)
     for i, axis in enumerate(spatial_axes):
         before[axis], after[axis] = p[i], p[2 + i]
-    return topi.nn.pad(x, before, after, name=name)
+    return topi.nn.pad(x, before, after, name=name, attrs=attrs)
+
+
+WEIGHT_LOAD_COST = 2  # a weight vector's load against a broadcast input value's: a whole vector, from a panel that
+# may exceed the L1 (MobileNetV2's 7x7 1x1 layers: 7 pixels x 1 block ran 1.3-2x faster than 1 pixel x 10 blocks)
+
+
+def blocked_conv_tile(oh, ow, blocks, registers, weight_registers):
+    """(rows, columns, output blocks) of a blocked conv's register tile within `registers` accumulators and
+    `weight_registers` weight vectors (a block's vector each, held while the pixels' broadcasts stream), its rows
+    dividing OH and its blocks the output blocks, its columns any width (the row then computed wider, up to a
+    whole number of tiles): the most multiply-adds per load in a reduction step (a broadcast per pixel, a weight
+    vector per block, WEIGHT_LOAD_COST each) times the share of columns not wasted, then the fewest wasted, the
+    most accumulators, the widest."""
+    def divisors(n):
+        return [d for d in range(1, n + 1) if n % d == 0]
+
+    def score(tile):
+        ty, tx, r = tile
+        wide = -(-ow // tx) * tx
+        return (ty * tx * r / (ty * tx + WEIGHT_LOAD_COST * r) * ow / wide, -wide, ty * tx * r, tx)
+    return max(((ty, tx, r) for r in divisors(blocks) for ty in divisors(oh) for tx in range(1, min(ow, registers) + 1)
+                if ty * tx * r <= registers and r <= weight_registers), key=score)
 
 
 def _conv2d_blocked(x, packed, k, s, d, p, out_shape):
-    """Group-1 conv of a blocked input [N, C/B, H, W, B]: out[n, ob, y, x, o] = sum over input channels c and
-    kernel offsets (r, t) of in[n, c/B, y*sh + r*dh, x*sw + t*dw, c%B] * packed[ob, c, r, t, o]."""
-    xp = _pad_spatial(x, p, (2, 3), "conv_blocked_pad")
-    block = int(x.shape[-1])
-    c_in = int(packed.shape[1])
-    rc = te.reduce_axis((0, c_in), name="rc")
+    """Group-1 conv of a blocked input [N, C/B, H, W, B]: out[n, ob, y, x, o] = sum over input blocks cb, kernel
+    offsets (r, t) and lanes l of in[n, cb, y*sh + r*dh, x*sw + t*dw, l] * packed[ob, cb*B + l, r, t, o]. The
+    reduction runs over (block, row, column, lane) loops, so no index divides; a padded input is a copy of its
+    own (CONV_BLOCKED_PAD, kept out of the inner loop). The CONV_BLOCKED rule tiles rows x columns x output blocks in
+    registers (blocked_conv_tile, attr conv_tile); rows that are no whole number of tiles are computed wider
+    (their extra columns read the last column's input) and cropped by the result, which the epilogue reads."""
+    xp = _pad_spatial(x, p, (2, 3), "conv_blocked_pad", attrs={kinds.KEY: kinds.CONV_BLOCKED_PAD})
+    n, blocks, oh, ow, block = out_shape
+    target = current_target()
+    vectors = max(1, block // target.vector_lanes(tvm.runtime.DataType(str(x.dtype)).bits))  # a block's
+    # (the broadcast input value takes one of the registers that are not accumulators)
+    spare = target.vector_registers - target.accumulator_registers - 1
+    tile = blocked_conv_tile(oh, ow, blocks, max(1, target.accumulator_registers // vectors), max(1, spare // vectors))
+    wide = -(-ow // tile[1]) * tile[1]
+    rc = te.reduce_axis((0, int(x.shape[1])), name="rc")
     rr = te.reduce_axis((0, k[0]), name="rr")
     rt = te.reduce_axis((0, k[1]), name="rt")
-    return te.compute(out_shape, lambda n, ob, y, xx, o: te.sum(
-        xp[n, rc // block, y * s[0] + rr * d[0], xx * s[1] + rt * d[1], rc % block] * packed[ob, rc, rr, rt, o],
-        axis=[rc, rr, rt]), name="conv_blocked")
+    rl = te.reduce_axis((0, block), name="rl")
+
+    def column(xx):
+        return xx if wide == ow else tirx.min(xx, ow - 1)
+    c = te.compute((n, blocks, oh, wide, block), lambda b, ob, y, xx, o: te.sum(
+        xp[b, rc, y * s[0] + rr * d[0], column(xx) * s[1] + rt * d[1], rl] * packed[ob, rc * block + rl, rr, rt, o],
+        axis=[rc, rr, rt, rl]), name="conv_blocked", attrs={kinds.KEY: kinds.CONV_BLOCKED, "conv_tile": list(tile)})
+    if wide == ow:
+        return c
+    return te.compute(out_shape, lambda *i: c[i], name="conv_blocked_crop")
 
 
 def _conv2d_blocked_nchw(x, packed, k, s, d, p, out_shape):

@@ -8,10 +8,10 @@ from tvm.s_tir.schedule import ScheduleError
 from graphc.registry import Registry
 
 from . import inline_spatial, is_reduction, sblocks
-from .kinds import (CONV_1X1, CONV_DEPTHWISE, CONV_DIRECT, CONV_GEMM, CONV_PLANES, CONV_WGRAD_GEMM, DEPTHWISE_BLOCKED,
-                    EPILOGUE_DONE, GEMM, GEMM_PANELS, KEY, LAYER_NORM, LAYER_NORM_STATS, POOL_ARGMAX, POOL_GRAD_TILED,
-                    ROW_STATS, SOFTMAX, SOFTMAX_STATS, STENCIL_PHASES, STENCIL_PLANES, WINOGRAD_HALF, WINOGRAD_INPUT,
-                    kind_of)
+from .kinds import (CONV_1X1, CONV_BLOCKED, CONV_BLOCKED_PAD, CONV_DEPTHWISE, CONV_DIRECT, CONV_GEMM, CONV_PLANES,
+                    CONV_WGRAD_GEMM, DEPTHWISE_BLOCKED, EPILOGUE_DONE, GEMM, GEMM_PANELS, KEY, LAYER_NORM,
+                    LAYER_NORM_STATS, POOL_ARGMAX, POOL_GRAD_TILED, ROW_STATS, SOFTMAX, SOFTMAX_STATS, STENCIL_PHASES,
+                    STENCIL_PLANES, WINOGRAD_HALF, WINOGRAD_INPUT, kind_of)
 from .deinterleave import deinterleave_intrin
 from .rule import ScheduleRule
 from .winograd import WINOGRAD_TILE, schedule_winograd_input, schedule_winograd_output, winograd_tile_read
@@ -346,6 +346,92 @@ def schedule_conv_direct(sch, block, target):
     if target.num_threads > 1 and (_extent(sch, outer) or 0) >= 2:
         sch.parallel(outer)
     sch.decompose_reduction(block, rc)
+
+
+@block_schedule(CONV_BLOCKED)
+def schedule_conv_blocked(sch, block, target):
+    """A group-1 conv in the blocked layout (codegen/lower/blocked.py): a register tile of rows x columns output
+    pixels x R output blocks (attr conv_tile) accumulated over (input block, kernel row, kernel column, lane),
+    each step a broadcast input value per pixel times R weight vectors, its epilogue (bias, clip, residual) per
+    tile from the registers. Loop order by cache reuse: where all the weights fit half the L2, each row of tiles
+    serves every output block while its input is in L1; else (big weights, small images) each group of R output
+    blocks' weights serve all pixels while the whole input stays in L2. In parallel over the outer loops."""
+    n, ob, y, x, o, rc, rr, rt, rl = sch.get_loops(block)
+    bits = _dtype_bits(sch, block)
+    lanes = target.vector_lanes(bits)
+    width = _extent(sch, o)
+    ty, tx, r = (int(v) for v in sch.get(block).annotations["conv_tile"])
+    weight_bytes = math.prod(_extent(sch, l) for l in (ob, o, rc, rr, rt, rl)) * bits // 8
+    pixels_outer = weight_bytes <= (target.l2_bytes or DEFAULT_L2_BYTES) // 2
+    obo, obi = sch.split(ob, [None, r])
+    yo, yi = sch.split(y, [None, ty])
+    xo, xi = sch.split(x, [None, tx])
+    ov, oi = _whole_vectors(sch, o, lanes)
+    outer = (n, yo, obo) if pixels_outer else (n, obo, yo)
+    # the input blocks in chunks whose R output blocks' weights fit half the L1, each chunk's serving a whole row
+    # of tiles (cycling through a panel just over the L1 misses on every load: 3x3 convs of 64 channels)
+    panel_bytes = r * width * math.prod(_extent(sch, l) for l in (rr, rt, rl)) * bits // 8
+    blocks_in = _extent(sch, rc)
+    chunk = max(d for d in range(1, blocks_in + 1)
+                if blocks_in % d == 0 and (d == 1 or d * panel_bytes <= half_l1_bytes(target)))
+    chunks = []
+    if chunk < blocks_in:
+        rco, rc = sch.split(rc, [None, chunk])
+        chunks = [rco]
+    sch.reorder(*outer, *chunks, xo, rc, rr, rt, rl, yi, xi, obi, *([ov] if ov is not None else []), oi)
+    # the accumulators' home: the tile (in registers throughout), or with chunks the row of tiles (reloaded per chunk)
+    home = outer[-1] if chunks else xo
+    acc = sch.cache_write(block, 0, "local")
+    sch.reverse_compute_at(acc, home)
+    _unroll_tile(sch, acc, home, lanes)
+    for loop in (yi, xi, obi, rl) + ((ov,) if ov is not None else ()):
+        sch.unroll(loop)
+    if (_extent(sch, rt) or 0) <= 7:
+        sch.unroll(rt)
+    sch.vectorize(oi)
+    epilogue = _epilogue_per_tile(sch, acc, home, width)
+    if epilogue is not None:
+        _unroll_tile(sch, epilogue, home, lanes)
+        try:  # the epilogue reads the accumulators: the product is never stored
+            sch.compute_inline(acc)
+        except ScheduleError:
+            pass
+    pads = [p for p in sch.get_producers(block) if kind_of(sch, p) == CONV_BLOCKED_PAD]
+    if pads and pixels_outer:  # the padded input rows a row of tiles reads, made right before it (L2, not memory)
+        sch.compute_at(pads[0], yo)
+        sch.vectorize(sch.get_loops(pads[0])[-1])
+        outer = outer[:2]
+    elif pads:
+        schedule_injective(sch, pads[0], target)
+    fused = sch.fuse(*outer)
+    if target.num_threads > 1 and (_extent(sch, fused) or 0) >= 2:
+        sch.parallel(fused)
+    sch.decompose_reduction(block, chunks[0] if chunks else rc)
+
+
+@block_schedule(CONV_BLOCKED_PAD)
+def schedule_conv_blocked_pad(sch, block, target):
+    """A blocked conv's padded input: placed by the CONV_BLOCKED rule, which reads it (blocks run in order, so this
+    comes first: leave it); else a pass of its own."""
+    if not any(kind_of(sch, c) == CONV_BLOCKED for c in sch.get_consumers(block)):
+        schedule_injective(sch, block, target)
+
+
+TILE_UNROLL_MAX = 64  # statements of a block placed per tile unrolled at most (a row of tiles' epilogue: a loop)
+
+
+def _unroll_tile(sch, block, tile_loop, lanes):
+    """A block placed per register tile at `tile_loop` (the accumulators' store, the epilogue): its innermost loop (a
+    block's B lanes) vectorized in whole vectors, its loops inside the tile unrolled where they are few."""
+    loops = sch.get_loops(block)
+    *tile, last = loops[next(i for i, l in enumerate(loops) if sch.get(l).same_as(sch.get(tile_loop))) + 1:]
+    if sch.get(last).kind != tvm.tirx.ForKind.VECTORIZED:
+        vectors, last = _whole_vectors(sch, last, lanes)
+        tile += [vectors] if vectors is not None else []
+        sch.vectorize(last)
+    if math.prod(_extent(sch, l) or TILE_UNROLL_MAX for l in tile) <= TILE_UNROLL_MAX:
+        for loop in tile:
+            sch.unroll(loop)
 
 
 def half_l1_bytes(target):
