@@ -20,16 +20,12 @@ from graphc.ops.blocked import block_channels, pack_blocked_weights
 from .dce import dce
 from .pack_weights import _frozen
 from .rewrite import rebuild
-from .sink_transposes import _layout_free
+from .sink_transposes import known_shape, layout_free
 
 STEM_MAX_CHANNELS = 4  # inputs of at most this many channels are read as NCHW (a block would be mostly padding)
 MAX_CONVERTED_FRACTION = 0.5  # a region converts at most this many elements per element its convs write
 FINITE_ON_ZEROS = frozenset({"add", "subtract", "multiply", "maximum", "minimum", "relu", "negative", "abs",
                              "sigmoid", "tanh", "square", "clip", "identity"})
-
-
-def _static(t):
-    return t.shape is not None and all(v is not None for v in t.shape)
 
 
 def _blockable(node):
@@ -38,7 +34,7 @@ def _blockable(node):
     if node.op != "conv" or len(node.inputs) != 2:
         return False
     x, w = node.inputs
-    if not (w.node.opdef.constant and _static(x) and _static(w) and len(x.shape) == 4 and len(w.shape) == 4
+    if not (w.node.opdef.constant and known_shape(x) and known_shape(w) and len(x.shape) == 4 and len(w.shape) == 4
             and x.dtype.name == "float32" == w.dtype.name):
         return False
     groups = int(node.attrs.get("groups", 1))
@@ -61,7 +57,7 @@ def _blocked_operand(t, channels, block, g):
         return source
     if len(t.shape) == 0:
         return t
-    if not (t.node.opdef.constant and _static(t) and len(t.shape) <= 4 and all(v == 1 for v in t.shape[-2:])):
+    if not (t.node.opdef.constant and known_shape(t) and len(t.shape) <= 4 and all(v == 1 for v in t.shape[-2:])):
         return None
     value = np.asarray(t.node.attrs["value"])
     lead = (1,) * (4 - value.ndim) + value.shape
@@ -79,7 +75,7 @@ def _sunk(node, inputs, block, g):
     cannot be (no input unblocked, another input of its rank, channels that differ, or padding it could
     make infinite)."""
     out = node.outputs[0]
-    if not _layout_free(node) or not _static(out) or len(out.shape) != 4:
+    if not layout_free(node) or not known_shape(out) or len(out.shape) != 4:
         return None
     sources = [_blocked_source(t, block) for t in inputs]
     if not any(s is not None for s in sources):

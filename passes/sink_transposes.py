@@ -23,7 +23,7 @@ from .rewrite import rebuild
 NOT_LAYOUT_FREE = {"broadcast_like", "broadcast_to", "bitcast"}  # elementwise patterns whose shape is an attribute
 
 
-def _layout_free(node):
+def layout_free(node):
     """Whether op(transpose(x)) == transpose(op(x)) for this node: elementwise in its layout."""
     if node.op == "fill_like":  # (its one input gives only the shape)
         return True
@@ -31,7 +31,8 @@ def _layout_free(node):
         and len(node.outputs) == 1
 
 
-def _known_rank(t):
+def known_shape(t):
+    """Whether every dim of `t` is known."""
     return t.shape is not None and all(v is not None for v in t.shape)
 
 
@@ -56,7 +57,7 @@ def _untransposed(t, perm, rank):
 def _sunk(node, inputs):
     """(perm, the node's inputs before their common transpose by perm), or None where it has none."""
     out = node.outputs[0]
-    if not _known_rank(out) or not all(_known_rank(t) for t in inputs):
+    if not known_shape(out) or not all(known_shape(t) for t in inputs):
         return None
     rank = len(out.shape)
     perms = {transpose_perm(t.node) for t in inputs if t.node.op == "transpose" and len(t.shape) == rank}
@@ -73,7 +74,7 @@ def _sum_to_untransposed(node, inputs):
     """sum_to(transpose(x, p), like) of a lower-rank `like` (a bias gradient) as the sum of x down to like's
     shape in x's layout, reshaped to like's: [C] from NCHW is the sum to [1, C, 1, 1]; else None."""
     x, like = inputs
-    if x.node.op != "transpose" or not _known_rank(x) or not _known_rank(like) or len(like.shape) >= len(x.shape):
+    if x.node.op != "transpose" or not known_shape(x) or not known_shape(like) or len(like.shape) >= len(x.shape):
         return None
     target = _untransposed(like, transpose_perm(x.node), len(x.shape))
     if target is None or len(target.shape) == 0:
@@ -84,7 +85,7 @@ def _sum_to_untransposed(node, inputs):
 
 def _transposed_elements(graph):
     return sum(math.prod(int(v) for v in n.outputs[0].shape) for n in graph.nodes
-               if n.op == "transpose" and _known_rank(n.outputs[0]))
+               if n.op == "transpose" and known_shape(n.outputs[0]))
 
 
 def sink_transposes(graph, fetches):
@@ -102,7 +103,7 @@ def sink_transposes(graph, fetches):
             return [src] if perm == tuple(range(len(perm))) else [transpose(src, perm)]
         if node.op == "sum_to":
             return _sum_to_untransposed(node, inputs)
-        if not _layout_free(node) or not any(t.node.op == "transpose" for t in inputs):
+        if not layout_free(node) or not any(t.node.op == "transpose" for t in inputs):
             return None
         sunk = _sunk(node, inputs)
         if sunk is None:

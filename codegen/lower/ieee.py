@@ -8,6 +8,7 @@ Integer max/min reductions keep TVM's registered reducers, so rfactor and vector
 import math
 
 import numpy as np
+import tvm
 from tvm import te, tirx
 
 _KEY_DTYPE = {"float16": "int16", "float32": "int32", "float64": "int64"}
@@ -65,10 +66,36 @@ def value_tensor(k, dtype):
     return te.compute(k.shape, lambda *i: from_key(k(*i), dtype), name="from_order_key")
 
 
+def _known_value(v):
+    """The float constant expression `v` loads (an immediate, or a read of a tensor computed as one constant,
+    such as the splat constants codegen/build.py inlines, through its broadcasts), or None."""
+    v = v.asobject() if hasattr(v, "asobject") else v
+    for _ in range(4):  # (each step one producer: a broadcast_to of a constant's tensor)
+        if isinstance(v, tirx.FloatImm) or not (isinstance(v, tvm.ir.Call) and v.op.name == "te.tensor_load"):
+            break
+        body = getattr(v.args[0].op, "body", None)  # (te.tensor_load(tensor, *indices))
+        v = body[0] if body is not None and len(body) == 1 else None
+    return v if isinstance(v, tirx.FloatImm) and not math.isnan(v.value) else None
+
+
+def _against_constant(a, b, prefer):
+    """max (prefer = less) or min (prefer = greater) of a and b where one is a constant that is no NaN: one
+    compare and select, which keeps the other operand's NaN (a comparison with NaN is false) and which LLVM
+    makes one vmaxps/vminps; None where neither is such a constant. (A ReLU6's clip: the bit tests of the
+    general case cost a quarter of MobileNetV2's stem.)"""
+    for x, c in ((a, _known_value(b)), (b, _known_value(a))):
+        if c is not None:
+            return tirx.Select(prefer(x, c), c, x)
+    return None
+
+
 def maximum(a, b):
     """max(a, b) of two expressions of one dtype; NaN if either is NaN (floats)."""
     if not is_float(a.ty):
         return tirx.max(a, b)
+    fast = _against_constant(a, b, lambda x, c: x < c)
+    if fast is not None:
+        return fast
     return tirx.Select(isnan(a), a, tirx.Select(isnan(b), b, tirx.max(a, b)))
 
 
@@ -76,6 +103,9 @@ def minimum(a, b):
     """min(a, b) of two expressions of one dtype; NaN if either is NaN (floats)."""
     if not is_float(a.ty):
         return tirx.min(a, b)
+    fast = _against_constant(a, b, lambda x, c: x > c)
+    if fast is not None:
+        return fast
     return tirx.Select(isnan(a), a, tirx.Select(isnan(b), b, tirx.min(a, b)))
 
 
