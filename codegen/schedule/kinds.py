@@ -9,6 +9,8 @@ CONV_GEMM = "conv_gemm"                # the implicit-im2col conv product (attrs
 CONV_DIRECT = "conv_direct"            # a direct conv over output-channel panels, blocked result (attr conv_pixels)
 CONV_1X1 = "conv_1x1"                  # a 1x1 stride-1 conv as a GEMM over (C_out, H*W) (attrs gemm_mr, gemm_nr)
 CONV_DEPTHWISE = "conv_depthwise"      # a depthwise conv's stencil over phase planes (attr gemm_nr)
+CONV_BLOCKED_NCHW = "conv_blocked_nchw"  # a conv from a plain NCHW input of few channels into NCHW[B]c (a stem)
+PADDED_ROWS = "padded_rows"            # a conv's zero-padded input, made per output row by the conv's schedule
 CONV_WGRAD_GEMM = "conv_wgrad_gemm"    # a conv's weight gradient as per-channel GEMMs (attr gemm_nr)
 CONV_PLANES = "conv_planes"            # a conv's padded input copied into flat planes (attr plane_width)
 STENCIL_PLANES = "stencil_planes"      # a stencil's padded input as 2-D planes [N, C, phases, rows, Wq]
@@ -27,7 +29,7 @@ SOFTMAX = "softmax"                    # (log_)softmax's output over the last ax
 SOFTMAX_STATS = "softmax_stats"        # softmax's row max and row sum of exp, placed by the SOFTMAX rule
 ROW_STATS = {LAYER_NORM: LAYER_NORM_STATS, SOFTMAX: SOFTMAX_STATS}  # a row-wise output -> its statistics' kind
 
-LAYOUT_COPIES = frozenset({PACK, GEMM_PANELS, CONV_PLANES, STENCIL_PLANES, STENCIL_PHASES, STORED, WINOGRAD_INPUT,
+LAYOUT_COPIES = frozenset({PACK, PADDED_ROWS, GEMM_PANELS, CONV_PLANES, STENCIL_PLANES, STENCIL_PHASES, STORED, WINOGRAD_INPUT,
                            WINOGRAD_HALF})  # blocks kept as loop nests of their own
 
 
