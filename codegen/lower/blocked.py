@@ -84,8 +84,8 @@ def _conv2d_blocked_nchw(x, packed, k, s, d, p, out_shape):
         ok = tirx.all(row >= p[0], row < h + p[0], column >= p[1], column < wd + p[1])
         # (no clamped index: a scalar test branches around the read, so the row's inside is a vector copy)
         return tirx.if_then_else(ok, x[b, c, row - p[0], column - p[1]], zero)
-    xp = te.compute((n, c_in, h + p[0] + p[2], wd + p[1] + p[3]), padded, name="conv_blocked_rows",
-                    attrs={kinds.KEY: kinds.PADDED_ROWS, "pad_before": [int(p[0]), int(p[1])]})
+    xp = x if not any(p) else te.compute((n, c_in, h + p[0] + p[2], wd + p[1] + p[3]), padded,
+                                         name="conv_blocked_rows", attrs={kinds.KEY: kinds.PADDED_ROWS})
     rc = te.reduce_axis((0, c_in), name="rc")
     rr = te.reduce_axis((0, k[0]), name="rr")
     rt = te.reduce_axis((0, k[1]), name="rt")

@@ -1,7 +1,6 @@
 """CPU schedules: vectorized, parallel loop nests; block schedules by annotated kind for the heavy kernels.
 Vector widths and thread counts come from the Target, so the same rules serve AVX2 and AVX-512."""
 import math
-import os
 
 import tvm
 from tvm.s_tir.schedule import ScheduleError
@@ -358,8 +357,6 @@ def schedule_conv_blocked_nchw(sch, block, target):
     n, ob, y, x, o, rc, rr, rt = sch.get_loops(block)
     lanes = target.vector_lanes(_dtype_bits(sch, block))
     pixels, blocks = _stem_tile(target, _extent(sch, x), _extent(sch, ob), _extent(sch, o) // lanes or 1)
-    if os.environ.get("STEM_TILE"):
-        pixels, blocks = (int(v) for v in os.environ["STEM_TILE"].split(","))
     obo, obi = sch.split(ob, [None, blocks])
     xo, xi = sch.split(x, [None, pixels])
     ov, oi = _whole_vectors(sch, o, lanes)
@@ -369,8 +366,6 @@ def schedule_conv_blocked_nchw(sch, block, target):
     # neighbouring taps alive, spilling; kernel rows are unrolled instead)
     _tile_in_registers(sch, block, obo, xi, ov, oi, lanes, rr)
     sch.unroll(obi)
-    if os.environ.get("STEM_RC"):
-        sch.unroll(rc)
     acc, = sch.get_consumers(block)
     if _epilogue_per_tile(sch, acc, obo, _extent(sch, oi)) is not None:
         try:  # the epilogue reads the registers: the product is never stored
@@ -378,11 +373,9 @@ def schedule_conv_blocked_nchw(sch, block, target):
         except ScheduleError:
             pass
     rows = [p for p in sch.get_producers(block) if kind_of(sch, p) == PADDED_ROWS]
-    if len(rows) == 1 and os.environ.get("STEM_INLINE"):
-        sch.compute_inline(rows[0])
-    elif len(rows) == 1:
+    if len(rows) == 1:
         sch.compute_at(rows[0], y)
-        _padded_rows(sch, rows[0], target)
+        _padded_rows(sch, rows[0], y, target)
     outer = sch.fuse(n, y)
     if target.num_threads > 1 and (_extent(sch, outer) or 0) >= 2:
         sch.parallel(outer)
@@ -394,11 +387,16 @@ def _scheduled_with_its_conv(sch, block, target):
     """A conv's padded input rows, made per output row by the conv's schedule (schedule_conv_blocked_nchw)."""
 
 
-def _padded_rows(sch, block, target):
-    """The padded input rows one output row reads, placed at that row: zeroed apart, then the input's part
-    copied (decompose_padding) with no bounds test, both along whole vectors of the rows (_whole_vector_run)."""
+def _padded_rows(sch, block, row, target):
+    """The padded input rows one output row reads, placed at that `row` loop: zeroed apart, then the input's
+    part copied (decompose_padding) with no bounds test, both along whole vectors of the rows (_whole_vector_run)."""
     lanes = target.vector_lanes(_dtype_bits(sch, block))
-    fill = sch.decompose_padding(block, sch.get_loops(block)[-3])
+    loops = sch.get_loops(block)
+    below = loops[next(i for i, l in enumerate(loops) if sch.get(l).same_as(sch.get(row))) + 1]
+    try:
+        fill = sch.decompose_padding(block, below)
+    except ScheduleError:  # (not the padding pattern TVM knows: left a loop nest with bounds tests)
+        return
     for b in (fill, block):
         _whole_vector_run(sch, sch.get_loops(b)[-1], lanes)
 
@@ -421,7 +419,7 @@ def _stem_tile(target, width, blocks, block_vectors):
     broadcasts LLVM keeps for the next kernel column (about one per two pixels at stride 2: it shares them
     between neighbouring taps; MobileNetV2's stem measured fastest at 4 x 2 on AVX2, slower at 6 x 2 and 3 x 4),
     down to half of that for a P that divides the row `width` (a partial last tile costs a predicate per pixel)."""
-    blocks = max(d for d in range(1, blocks + 1) if blocks % d == 0 and d * block_vectors <= 2)
+    blocks = max(d for d in range(1, blocks + 1) if blocks % d == 0 and (d * block_vectors <= 2 or d == 1))
     vectors = blocks * block_vectors
     most = max(1, min(width, int((target.vector_registers - vectors - 1) / (vectors + 0.5))))
     divides = max(d for d in range(1, most + 1) if width % d == 0)
