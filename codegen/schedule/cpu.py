@@ -418,7 +418,8 @@ def _stem_tile(target, width, blocks, block_vectors):
     all, and P as large as the vector registers allow beside the R weight vectors of a tap and the input
     broadcasts LLVM keeps for the next kernel column (about one per two pixels at stride 2: it shares them
     between neighbouring taps; MobileNetV2's stem measured fastest at 4 x 2 on AVX2, slower at 6 x 2 and 3 x 4),
-    down to half of that for a P that divides the row `width` (a partial last tile costs a predicate per pixel)."""
+    down to half of that for a P that divides the row `width`: a partial last tile puts a test per pixel in every
+    tile and its accumulators in memory (ResNet-18's 7x7 stem, 112 columns, in 6 x 2 tiles: 10 ms, 4 x 2: 3.4 ms)."""
     blocks = max(d for d in range(1, blocks + 1) if blocks % d == 0 and (d * block_vectors <= 2 or d == 1))
     vectors = blocks * block_vectors
     most = max(1, min(width, int((target.vector_registers - vectors - 1) / (vectors + 0.5))))
