@@ -77,13 +77,36 @@ def test_micro_kernels_use_full_vectors(mcpu, bits, register, monkeypatch):
     target = cpu_target(mcpu=mcpu)
     assert target.vector_bits == bits
     for name, fetch, feeds in _kernels():
-        exe = gc.compile(fetch, feeds, target=target)
-        widths = set(re.findall(r"fmuladd\.v(\d+)f32", exe.module.mod.inspect_source("ll")))
-        assert widths and all(int(w) % (bits // 32) == 0 for w in widths), \
-            f"{name} for {mcpu}: vector FMAs of {sorted(widths)} floats, want whole {bits // 32}-float vectors"
-        kinds = _fma_kinds(exe.module.mod.inspect_source("asm"))
-        assert kinds, f"{name} for {mcpu}: no FMA instructions"
-        assert kinds == {(register, "ps")}, f"{name} for {mcpu}: FMAs on {sorted(kinds)}, want only {register}"
+        _assert_full_vector_fmas(gc.compile(fetch, feeds, target=target), name, mcpu, bits, register)
+
+
+def _assert_full_vector_fmas(exe, name, mcpu, bits, register):
+    """The compiled kernels' vector FMAs are whole registers of `bits`, and in the assembly only on `register`."""
+    widths = set(re.findall(r"fmuladd\.v(\d+)f32", exe.module.mod.inspect_source("ll")))
+    assert widths and all(int(w) % (bits // 32) == 0 for w in widths), \
+        f"{name} for {mcpu}: vector FMAs of {sorted(widths)} floats, want whole {bits // 32}-float vectors"
+    kinds = _fma_kinds(exe.module.mod.inspect_source("asm"))
+    assert kinds, f"{name} for {mcpu}: no FMA instructions"
+    assert kinds == {(register, "ps")}, f"{name} for {mcpu}: FMAs on {sorted(kinds)}, want only {register}"
+
+
+@pytest.mark.parametrize("mcpu,bits,register", ISAS)
+def test_blocked_stem_conv_uses_full_vectors(mcpu, bits, register, monkeypatch):
+    """The blocked stem conv (conv_blocked from an NCHW image, blocks of the target's float32 lanes: 16 on
+    Zen 4, 8 on Haswell) with its bias + ReLU6 epilogue: a register tile of whole zmm / ymm accumulators."""
+    from graphc.ops.blocked import block_channels, conv_blocked, pack_blocked_weights
+    monkeypatch.setenv("GRAPHC_CACHE", "0")
+    target = cpu_target(mcpu=mcpu)
+    block = target.vector_lanes(32)
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((32, 3, 3, 3)).astype("float32")
+    bias = rng.standard_normal((1, 32, 1, 1)).astype("float32")
+    x = gc.placeholder(gc.float32, [1, 3, 64, 64])
+    y = conv_blocked(x, gc.constant(pack_blocked_weights(w, block, 1, blocked_input=False)), strides=[2, 2],
+                     pads=[1, 1, 1, 1])
+    y = gc.minimum(gc.relu(y + gc.constant(block_channels(bias, block))), gc.constant(np.float32(6)))
+    _assert_full_vector_fmas(gc.compile(y, {x: ((1, 3, 64, 64), "float32")}, target=target), "blocked stem conv",
+                             mcpu, bits, register)
 
 
 @pytest.mark.parametrize("mcpu,bits,register", ISAS)

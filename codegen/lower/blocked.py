@@ -112,14 +112,26 @@ def _conv2d_blocked(x, packed, k, s, d, p, out_shape):
 
 
 def _conv2d_blocked_nchw(x, packed, k, s, d, p, out_shape):
-    """Group-1 conv of a plain input [N, C, H, W] of few channels into the blocked layout."""
-    xp = _pad_spatial(x, p, (2, 3), "conv_blocked_pad")
-    rc = te.reduce_axis((0, int(packed.shape[1])), name="rc")
+    """Group-1 conv of a plain input [N, C, H, W] of few channels (a network's stem) into the blocked layout:
+    out[n, ob, y, x, o] = sum over (c, r, t) of in[n, c, y*sh + r*dh, x*sw + t*dw, padded] * packed[ob, c, r, t, o],
+    each input value one broadcast scalar, read at any stride (no phase split). The zero-padded input is its
+    own block (PADDED_ROWS), which the CONV_BLOCKED_NCHW schedule makes per output row (the rows that row
+    reads: in L1) instead of a padded copy of the whole image or a bounds test per tap."""
+    n, c_in, h, wd = (int(v) for v in x.shape)
+    zero = tirx.const(0, x.dtype)
+
+    def padded(b, c, row, column):
+        ok = tirx.all(row >= p[0], row < h + p[0], column >= p[1], column < wd + p[1])
+        # (no clamped index: a scalar test branches around the read, so the row's inside is a vector copy)
+        return tirx.if_then_else(ok, x[b, c, row - p[0], column - p[1]], zero)
+    xp = x if not any(p) else te.compute((n, c_in, h + p[0] + p[2], wd + p[1] + p[3]), padded,
+                                         name="conv_blocked_rows", attrs={kinds.KEY: kinds.PADDED_ROWS})
+    rc = te.reduce_axis((0, c_in), name="rc")
     rr = te.reduce_axis((0, k[0]), name="rr")
     rt = te.reduce_axis((0, k[1]), name="rt")
     return te.compute(out_shape, lambda n, ob, y, xx, o: te.sum(
         xp[n, rc, y * s[0] + rr * d[0], xx * s[1] + rt * d[1]] * packed[ob, rc, rr, rt, o],
-        axis=[rc, rr, rt]), name="conv_blocked")
+        axis=[rc, rr, rt]), name="conv_blocked", attrs={kinds.KEY: kinds.CONV_BLOCKED_NCHW})
 
 
 def _depthwise_blocked(x, packed, k, s, d, p, out_shape):

@@ -8,10 +8,10 @@ from tvm.s_tir.schedule import ScheduleError
 from graphc.registry import Registry
 
 from . import inline_spatial, is_reduction, sblocks
-from .kinds import (CONV_1X1, CONV_BLOCKED, CONV_BLOCKED_PAD, CONV_DEPTHWISE, CONV_DIRECT, CONV_GEMM, CONV_PLANES,
-                    CONV_WGRAD_GEMM, DEPTHWISE_BLOCKED, EPILOGUE_DONE, GEMM, GEMM_PANELS, KEY, LAYER_NORM,
-                    LAYER_NORM_STATS, POOL_ARGMAX, POOL_GRAD_TILED, ROW_STATS, SOFTMAX, SOFTMAX_STATS, STENCIL_PHASES,
-                    STENCIL_PLANES, WINOGRAD_HALF, WINOGRAD_INPUT, kind_of)
+from .kinds import (CONV_1X1, CONV_BLOCKED, CONV_BLOCKED_NCHW, CONV_BLOCKED_PAD, CONV_DEPTHWISE, CONV_DIRECT, CONV_GEMM,
+                    CONV_PLANES, CONV_WGRAD_GEMM, DEPTHWISE_BLOCKED, EPILOGUE_DONE, GEMM, GEMM_PANELS, KEY, LAYER_NORM,
+                    LAYER_NORM_STATS, PADDED_ROWS, POOL_ARGMAX, POOL_GRAD_TILED, ROW_STATS, SOFTMAX, SOFTMAX_STATS,
+                    STENCIL_PHASES, STENCIL_PLANES, WINOGRAD_HALF, WINOGRAD_INPUT, kind_of)
 from .deinterleave import deinterleave_intrin
 from .rule import ScheduleRule
 from .winograd import WINOGRAD_TILE, schedule_winograd_input, schedule_winograd_output, winograd_tile_read
@@ -432,6 +432,84 @@ def _unroll_tile(sch, block, tile_loop, lanes):
     if math.prod(_extent(sch, l) or TILE_UNROLL_MAX for l in tile) <= TILE_UNROLL_MAX:
         for loop in tile:
             sch.unroll(loop)
+@block_schedule(CONV_BLOCKED_NCHW)
+def schedule_conv_blocked_nchw(sch, block, target):
+    """A stem conv from a plain NCHW input into the blocked layout (codegen/lower/blocked.py): per output row,
+    per tile of P output pixels, P x R accumulator vectors (R blocks of output channels) in registers over the
+    (channel, kernel row, kernel column) taps, each tap one broadcast input value per pixel read straight from
+    the image times R weight vectors; the elementwise epilogue (bias, clip) per tile from the registers, its
+    stores whole contiguous vectors of the blocked output. In parallel over (image, output row)."""
+    n, ob, y, x, o, rc, rr, rt = sch.get_loops(block)
+    lanes = target.vector_lanes(_dtype_bits(sch, block))
+    pixels, blocks = _stem_tile(target, _extent(sch, x), _extent(sch, ob), _extent(sch, o) // lanes or 1)
+    obo, obi = sch.split(ob, [None, blocks])
+    xo, xi = sch.split(x, [None, pixels])
+    ov, oi = _whole_vectors(sch, o, lanes)
+    # the channel blocks inside the tiles: an output row's input rows and all the weights stay in L1
+    sch.reorder(n, y, xo, obo, rc, rr, rt, xi, obi, *([ov] if ov is not None else []), oi)
+    # (the kernel columns not unrolled by TVM: LLVM does, and at stride 2 it keeps the broadcasts shared by
+    # neighbouring taps alive, spilling; kernel rows are unrolled instead)
+    _tile_in_registers(sch, block, obo, xi, ov, oi, lanes, rr)
+    sch.unroll(obi)
+    acc, = sch.get_consumers(block)
+    if _epilogue_per_tile(sch, acc, obo, _extent(sch, oi)) is not None:
+        try:  # the epilogue reads the registers: the product is never stored
+            sch.compute_inline(acc)
+        except ScheduleError:
+            pass
+    rows = [p for p in sch.get_producers(block) if kind_of(sch, p) == PADDED_ROWS]
+    if len(rows) == 1:
+        sch.compute_at(rows[0], y)
+        _padded_rows(sch, rows[0], y, target)
+    outer = sch.fuse(n, y)
+    if target.num_threads > 1 and (_extent(sch, outer) or 0) >= 2:
+        sch.parallel(outer)
+    sch.decompose_reduction(block, rc)
+
+
+@block_schedule(PADDED_ROWS)
+def _scheduled_with_its_conv(sch, block, target):
+    """A conv's padded input rows, made per output row by the conv's schedule (schedule_conv_blocked_nchw)."""
+
+
+def _padded_rows(sch, block, row, target):
+    """The padded input rows one output row reads, placed at that `row` loop: zeroed apart, then the input's
+    part copied (decompose_padding) with no bounds test, both along whole vectors of the rows (_whole_vector_run)."""
+    lanes = target.vector_lanes(_dtype_bits(sch, block))
+    loops = sch.get_loops(block)
+    below = loops[next(i for i, l in enumerate(loops) if sch.get(l).same_as(sch.get(row))) + 1]
+    try:
+        fill = sch.decompose_padding(block, below)
+    except ScheduleError:  # (not the padding pattern TVM knows: left a loop nest with bounds tests)
+        return
+    for b in (fill, block):
+        _whole_vector_run(sch, sch.get_loops(b)[-1], lanes)
+
+
+def _whole_vector_run(sch, loop, lanes):
+    """`loop` run as a vector loop over its whole vectors, the last partial vector's elements one by one
+    after (loop_partition), not with a predicate per lane (which the vectorizer turns into scalar code)."""
+    extent = _extent(sch, loop) or 0
+    if extent < lanes:
+        return
+    whole = extent - extent % lanes
+    if whole < extent:
+        loop = _partition(sch, loop, [whole, extent - whole])[0]
+    sch.vectorize(sch.split(loop, [None, lanes])[1])
+
+
+def _stem_tile(target, width, blocks, block_vectors):
+    """(P output pixels, R channel blocks) of the stem conv's register tile: R blocks of up to two vectors in
+    all, and P as large as the vector registers allow beside the R weight vectors of a tap and the input
+    broadcasts LLVM keeps for the next kernel column (about one per two pixels at stride 2: it shares them
+    between neighbouring taps; MobileNetV2's stem measured fastest at 4 x 2 on AVX2, slower at 6 x 2 and 3 x 4),
+    down to half of that for a P that divides the row `width`: a partial last tile puts a test per pixel in every
+    tile and its accumulators in memory (ResNet-18's 7x7 stem, 112 columns, in 6 x 2 tiles: 10 ms, 4 x 2: 3.4 ms)."""
+    blocks = max(d for d in range(1, blocks + 1) if blocks % d == 0 and (d * block_vectors <= 2 or d == 1))
+    vectors = blocks * block_vectors
+    most = max(1, min(width, int((target.vector_registers - vectors - 1) / (vectors + 0.5))))
+    divides = max(d for d in range(1, most + 1) if width % d == 0)
+    return (divides if 2 * divides >= most else most), blocks
 
 
 def half_l1_bytes(target):

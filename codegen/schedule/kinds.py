@@ -12,6 +12,8 @@ CONV_BLOCKED = "conv_blocked"          # a group-1 conv in the channel-blocked l
 CONV_BLOCKED_PAD = "conv_blocked_pad"  # its zero-padded input, placed per row of tiles by the CONV_BLOCKED rule
 CONV_DEPTHWISE = "conv_depthwise"      # a depthwise conv's stencil over phase planes (attr gemm_nr)
 DEPTHWISE_BLOCKED = "depthwise_blocked"  # a depthwise conv of a blocked input [N, C/B, H, W, B], read in place
+CONV_BLOCKED_NCHW = "conv_blocked_nchw"  # a conv from a plain NCHW input of few channels into NCHW[B]c (a stem)
+PADDED_ROWS = "padded_rows"            # a conv's zero-padded input, made per output row by the conv's schedule
 CONV_WGRAD_GEMM = "conv_wgrad_gemm"    # a conv's weight gradient as per-channel GEMMs (attr gemm_nr)
 CONV_PLANES = "conv_planes"            # a conv's padded input copied into flat planes (attr plane_width)
 STENCIL_PLANES = "stencil_planes"      # a stencil's padded input as 2-D planes [N, C, phases, rows, Wq]
@@ -30,8 +32,8 @@ SOFTMAX = "softmax"                    # (log_)softmax's output over the last ax
 SOFTMAX_STATS = "softmax_stats"        # softmax's row max and row sum of exp, placed by the SOFTMAX rule
 ROW_STATS = {LAYER_NORM: LAYER_NORM_STATS, SOFTMAX: SOFTMAX_STATS}  # a row-wise output -> its statistics' kind
 
-LAYOUT_COPIES = frozenset({PACK, CONV_BLOCKED_PAD, GEMM_PANELS, CONV_PLANES, STENCIL_PLANES, STENCIL_PHASES, STORED, WINOGRAD_INPUT,
-                           WINOGRAD_HALF})  # blocks kept as loop nests of their own
+LAYOUT_COPIES = frozenset({PACK, CONV_BLOCKED_PAD, PADDED_ROWS, GEMM_PANELS, CONV_PLANES, STENCIL_PLANES, STENCIL_PHASES,
+                           STORED, WINOGRAD_INPUT, WINOGRAD_HALF})  # blocks kept as loop nests of their own
 
 
 def kind_of(sch, block):
