@@ -68,14 +68,17 @@ def test_block_stays_blocked_from_conv_to_conv(rng, channels, expanded):
     assert_close(got[0], want[0])
 
 
-def test_compiled_block_matches_numpy(rng):
-    feeds, fetches = _mobile_block(rng, 12, 20)
+def _compiled_blocked_matches_numpy(feeds, fetches):
     want = reference.evaluate(fetches, feeds)
     with gc.Session() as sess:
         exe = sess.compiled(fetches, feeds)
         got = sess.run(fetches, feeds)
     assert any("conv_blocked" in k for k in exe.kernels), list(exe.kernels)
     assert_close(got[0], want[0])
+
+
+def test_compiled_block_matches_numpy(rng):
+    _compiled_blocked_matches_numpy(*_mobile_block(rng, 12, 20))
 
 
 def test_padding_channels_do_not_reach_results_through_ops_that_would_make_them_infinite(rng):
@@ -144,11 +147,4 @@ def _random_chain(rng):
 def test_random_conv_chains_compiled_match_numpy(seed, monkeypatch):
     """Every region blocked, however small (the cost rule off), so each chain runs the layout."""
     monkeypatch.setattr("graphc.passes.blocked_layout.MAX_CONVERTED_FRACTION", float("inf"))
-    rng = np.random.default_rng(seed)
-    feeds, fetches = _random_chain(rng)
-    want = reference.evaluate(fetches, feeds)
-    with gc.Session() as sess:
-        exe = sess.compiled(fetches, feeds)
-        got = sess.run(fetches, feeds)
-    assert any("conv_blocked" in k for k in exe.kernels), list(exe.kernels)
-    assert_close(got[0], want[0])
+    _compiled_blocked_matches_numpy(*_random_chain(np.random.default_rng(seed)))
