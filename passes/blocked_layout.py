@@ -72,8 +72,9 @@ def _blocked_operand(t, channels, block, g):
 
 def _sunk(node, inputs, block, g):
     """The elementwise `node` computed on its inputs' blocked sources, then unblocked once; None where it
-    cannot be (no input unblocked, another input of its rank, channels that differ, or padding it could
-    make infinite)."""
+    cannot be (no input unblocked, an unblocked input of fewer channels, which NCHW broadcasts over channels,
+    another input of its rank, or padding it could make infinite). An unblocked input of one pixel (a
+    squeeze-and-excitation scale) broadcasts over the pixels blocked as unblocked."""
     out = node.outputs[0]
     if not layout_free(node) or not known_shape(out) or len(out.shape) != 4:
         return None
@@ -83,14 +84,36 @@ def _sunk(node, inputs, block, g):
     channels = out.shape[1]
     if channels % block and node.op not in FINITE_ON_ZEROS:
         return None
-    if any(s is not None and tuple(s.shape[2:4]) != tuple(out.shape[2:]) for s in sources):
-        return None  # (an unblocked input that broadcasts over the pixels: not an elementwise of blocks)
+    if any(s is not None and (t.shape[1] != channels or tuple(t.shape[2:]) not in (tuple(out.shape[2:]), (1, 1)))
+           for s, t in zip(sources, inputs)):
+        return None
     moved = [_blocked_operand(t, channels, block, g) for t in inputs]
     if any(t is None for t in moved):
         return None
-    inner = g.create_node(node.op, moved, node.attrs, node.name + "/blocked")
-    unblocked = g.create_node("from_blocked", inner.outputs, {"channels": channels}, node.name + "/unblocked")
-    return unblocked.outputs
+    return _unblocked(g.create_node(node.op, moved, node.attrs, node.name + "/blocked"), channels, node)
+
+
+SPATIAL_REDUCTIONS = frozenset({"sum", "mean", "max", "min"})
+
+
+def _sunk_reduction(node, inputs, block, g):
+    """A sum, mean, max or min over the two spatial axes, keeping them (a global pool, a squeeze-and-excitation
+    block's), of an unblocked tensor: the same reduction of its blocked source, then unblocked; else None."""
+    if node.op not in SPATIAL_REDUCTIONS or not node.attrs.get("keepdims") or len(inputs) != 1:
+        return None
+    x = inputs[0]
+    source = _blocked_source(x, block)
+    axes = node.attrs.get("axes")
+    if source is None or len(x.shape) != 4 or axes is None or sorted(a % 4 for a in axes) != [2, 3]:
+        return None
+    reduced = g.create_node(node.op, [source], dict(node.attrs, axes=(2, 3)), node.name + "/blocked")
+    return _unblocked(reduced, x.shape[1], node)
+
+
+def _unblocked(blocked, channels, node):
+    """from_blocked of a node's one output, named after the `node` it replaces."""
+    return blocked.graph.create_node("from_blocked", blocked.outputs, {"channels": channels},
+                                     node.name + "/unblocked").outputs
 
 
 def _conv_blocked(node, inputs, block, g):
@@ -111,9 +134,7 @@ def _conv_blocked(node, inputs, block, g):
     attrs = {k: node.attrs[k] for k in ("strides", "dilations", "pads") if node.attrs.get(k) is not None}
     conv = g.create_node("conv_blocked", [source, const.outputs[0]], dict(attrs, depthwise=depthwise),
                          node.name + "/blocked")
-    unblocked = g.create_node("from_blocked", conv.outputs, {"channels": int(value.shape[0])},
-                              node.name + "/unblocked")
-    return unblocked.outputs
+    return _unblocked(conv, int(value.shape[0]), node)
 
 
 def _regions(graph):
@@ -152,7 +173,7 @@ def _rewrite(graph, fetches, block, convs):
             return out
         if node.op == "to_blocked" and int(node.attrs["block"]) == block and _blocked_source(inputs[0], block):
             return [_blocked_source(inputs[0], block)]
-        return _sunk(node, inputs, block, g)
+        return _sunk(node, inputs, block, g) or _sunk_reduction(node, inputs, block, g)
     # the unpacked weights and the per-channel constants only the old nodes read are dead now
     return (*dce(*rebuild(graph, fetches, rule)), origin)
 

@@ -148,3 +148,36 @@ def test_random_conv_chains_compiled_match_numpy(seed, monkeypatch):
     """Every region blocked, however small (the cost rule off), so each chain runs the layout."""
     monkeypatch.setattr("graphc.passes.blocked_layout.MAX_CONVERTED_FRACTION", float("inf"))
     _compiled_blocked_matches_numpy(*_random_chain(np.random.default_rng(seed)))
+
+
+def test_squeeze_and_excitation_stays_blocked(rng):
+    """MobileNetV3's squeeze-and-excitation: a spatial mean, 1x1 convs on one pixel, a sigmoid and the features
+    scaled by it, all blocked (the mean and the one-pixel scale's broadcast included)."""
+    x = gc.placeholder(gc.float32, (2, 3, 12, 12), name="x")
+    h = gc.relu(gc.conv(x, _const(rng, 16, 3, 3, 3), pads=[1, 1, 1, 1]) + _const(rng, 16, 1, 1))
+    h = gc.relu(gc.conv(h, _const(rng, 24, 16, 1, 1)))
+    s = gc.reduce_mean(h, axis=[2, 3], keepdims=True)
+    s = gc.sigmoid(gc.conv(gc.relu(gc.conv(s, _const(rng, 8, 24, 1, 1))), _const(rng, 24, 8, 1, 1)))
+    y = gc.reduce_mean(gc.conv(h * s, _const(rng, 16, 24, 1, 1)), axis=[2, 3], keepdims=True)
+    feeds = {x: rng.standard_normal((2, 3, 12, 12)).astype("float32")}
+    g, spec_fetches, spec_feeds, g2, new_fetches = _rewritten(feeds, [y])
+    ops = _ops(g2)
+    assert ops.count("conv_blocked") == 5 and ops.count("to_blocked") == 0 and ops.count("from_blocked") == 1, ops
+    assert_close(reference.evaluate(new_fetches, _by_name(g2, spec_feeds))[0],
+                 reference.evaluate(spec_fetches, spec_feeds)[0])
+    _compiled_blocked_matches_numpy(feeds, [y])
+
+
+def test_a_tensor_of_one_channel_broadcasts_over_channels_unblocked(rng):
+    """NCHW broadcasts a [N, 1, H, W] operand over the channels; its blocked form would not (its block's other
+    lanes are padding), so that add stays NCHW."""
+    x = gc.placeholder(gc.float32, (1, 8, 6, 6), name="x")
+    h = gc.conv(gc.conv(x, _const(rng, 16, 8, 1, 1)), _const(rng, 16, 16, 3, 3), pads=[1, 1, 1, 1])
+    gate = gc.conv(gc.conv(x, _const(rng, 4, 8, 1, 1)), _const(rng, 1, 4, 3, 3), pads=[1, 1, 1, 1])
+    y = gc.conv(gc.conv(h + gate, _const(rng, 16, 16, 1, 1)), _const(rng, 8, 16, 1, 1))
+    feeds = {x: rng.standard_normal((1, 8, 6, 6)).astype("float32")}
+    g, spec_fetches, spec_feeds, g2, new_fetches = _rewritten(feeds, [y])
+    add = next(n for n in g2.nodes if n.op == "add")
+    assert len(add.outputs[0].shape) == 4
+    assert_close(reference.evaluate(new_fetches, _by_name(g2, spec_feeds))[0],
+                 reference.evaluate(spec_fetches, spec_feeds)[0])
