@@ -1,12 +1,13 @@
 """MobileNetV2's group-1 1x1 convs in the channel-blocked layout (conv_blocked, CONV_BLOCKED rule), one kernel each
 with its epilogue (bias + ReLU6 for expansions, bias + residual add for projections): thread CPU time per call,
-1 thread, median and min over RUNS calls. With --ort FILE (the output of ORT's per-node profile of MobileNetV2,
-/work/wt/briefs/q_ort.py, taken in the same session) each layer's ORT node time is printed beside it.
-Usage: .venv/bin/python benchmarks/bench_blocked_conv.py [--ort FILE] [--only SUBSTRING]"""
+1 thread, median and min over RUNS calls. With --ort-run (torch's MobileNetV2 profiled by onnxruntime in this
+process, benchmarks/torch_models.py, needs the bench extra's torch) or --ort FILE (the output of such a per-node
+profile, /work/wt/briefs/q_ort.py, taken in the same session) each layer's ORT node time is printed beside it.
+Usage: .venv/bin/python benchmarks/bench_blocked_conv.py [--ort-run | --ort FILE] [--only SUBSTRING] [--runs N]"""
 import argparse
 import os
 import re
-import time
+import sys
 
 os.environ["TVM_NUM_THREADS"] = "1"
 
@@ -15,6 +16,9 @@ import numpy as np  # noqa: E402
 import graphc as gc  # noqa: E402
 from graphc.codegen.target import current_target  # noqa: E402
 from graphc.ops.blocked import block_channels, conv_blocked, pack_blocked_weights  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import call_times, kernel_calls, ort_node_times  # noqa: E402
 
 RUNS = 60
 # (C_in, C_out, H=W, epilogue, ORT nodes of that layer in torch's MobileNetV2 export)
@@ -42,7 +46,7 @@ LAYERS = [
 
 
 def layer_kernel(c_in, c_out, size, epilogue, block, rng):
-    """The compiled conv kernel of one layer and its bound arguments."""
+    """kernel_calls' one call of the layer's conv kernel (its epilogue fused in), a list of one."""
     x_val = rng.standard_normal((1, c_in, size, size)).astype("float32")
     w = rng.standard_normal((c_out, c_in, 1, 1)).astype("float32") * 0.1
     bias = block_channels(rng.standard_normal((1, c_out, 1, 1)).astype("float32"), block)
@@ -61,27 +65,13 @@ def layer_kernel(c_in, c_out, size, epilogue, block, rng):
             feeds.append(rng.standard_normal(tuple(y.shape)).astype("float32"))
             y = y + r
         exe = gc.Session(graph=g).compiled([y], dict(zip(inputs, feeds)))
-    executor = exe.executors.acquire()
-    bufs, _ = executor._bind(feeds + exe._first_counters(), None)
-    calls = [(c.kernel, f, [bufs[i] for i in args])
-             for c, f, args in zip(executor.plan.calls, executor.funcs, executor.calls)]
-    return [(f, a) for name, f, a in calls if "conv_blocked" in name]
+    conv = [call for call in kernel_calls(exe, feeds) if "conv_blocked" in call[0]]
+    assert len(conv) == 1, f"expected one conv_blocked kernel, got {[name for name, _, _ in conv]}"
+    return conv
 
 
-def time_call(f, args):
-    """(median, min) thread CPU ms of f(*args) over RUNS calls, after warm-up calls."""
-    for _ in range(5):
-        f(*args)
-    t = []
-    for _ in range(RUNS):
-        start = time.thread_time_ns()
-        f(*args)
-        t.append((time.thread_time_ns() - start) / 1e6)
-    return float(np.median(t)), float(np.min(t))
-
-
-def ort_times(path):
-    """{ORT node name: (median, min)} from q_ort.py's output."""
+def ort_file_times(path):
+    """{ORT node name: (median, min) ms} from q_ort.py's output."""
     times = {}
     for line in open(path):
         m = re.match(r"(\S+)_output_0_nchwc\s+med ([\d.]+) min ([\d.]+)", line)
@@ -90,12 +80,25 @@ def ort_times(path):
     return times
 
 
+def ort_run_times(runs):
+    """{ORT node name: (median, min) ms} of onnxruntime's run of torch's MobileNetV2 here, 1 thread."""
+    from torch_models import mobilenet_v2
+    model, _ = mobilenet_v2()
+    x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
+    _, nodes = ort_node_times(model, {model.graph.input[0].name: x}, runs=runs)
+    suffix = "_output_0_nchwc"  # ORT names its NCHWc nodes after their output
+    return {name[:-len(suffix)]: (float(np.median(t)) * 1e3, float(t.min()) * 1e3)
+            for name, (_, t) in nodes.items() if name.endswith(suffix)}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ort", help="q_ort.py's output, taken in the same session")
+    parser.add_argument("--ort-run", action="store_true", help="profile ORT's MobileNetV2 here (needs torch)")
     parser.add_argument("--only", default="", help="layers whose 'cin->cout@size' contains this")
+    parser.add_argument("--runs", type=int, default=RUNS, help="timed calls of each kernel (after 5 warm-up calls)")
     opts = parser.parse_args()
-    ort = ort_times(opts.ort) if opts.ort else {}
+    ort = ort_file_times(opts.ort) if opts.ort else ort_run_times(opts.runs) if opts.ort_run else {}
     block = current_target().vector_lanes(32)
     rng = np.random.default_rng(0)
     print(f"target {current_target()} block {block}; ms median/min, 1 thread")
@@ -104,8 +107,8 @@ def main():
         name = f"{c_in}->{c_out}@{size}"
         if opts.only not in name:
             continue
-        (f, args), = layer_kernel(c_in, c_out, size, epilogue, block, rng)
-        med, low = time_call(f, args)
+        times = call_times(layer_kernel(c_in, c_out, size, epilogue, block, rng), opts.runs)[:, 0] * 1e3
+        med, low = float(np.median(times)), float(times.min())
         peer = [ort[n] for n in nodes if n in ort]
         line = f"{name:18s} {epilogue:9s} {med:6.3f}/{low:6.3f}"
         if peer:

@@ -3,11 +3,8 @@ graphc's blocked kernel beside graphc's NCHW conv kernel for the same layer and 
 it (its NCHWc conv, which also writes channel-blocked output), 1 thread, thread CPU time of each call, median and
 min over RUNS calls. Layers: MobileNetV2's stem (3->32, 3x3, stride 2, pads 1, 224x224, ReLU6) and ResNet-18's
 (3->64, 7x7, stride 2, pads 3, ReLU). Run: .venv/bin/python benchmarks/bench_blocked_stem.py"""
-import collections
-import json
 import os
-import tempfile
-import time
+import sys
 
 os.environ["TVM_NUM_THREADS"] = "1"  # before graphc starts TVM's thread pool
 
@@ -16,6 +13,9 @@ import numpy as np  # noqa: E402
 import graphc as gc  # noqa: E402
 from graphc.codegen.target import cpu_target  # noqa: E402
 from graphc.ops.blocked import block_channels, conv_blocked, pack_blocked_weights  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import call_times, kernel_calls, ort_node_times  # noqa: E402
 
 RUNS = 100
 LAYERS = [  # (name, C_in, C_out, image size, kernel, stride, pad, activation)
@@ -30,18 +30,8 @@ def _activation(y, kind):
 
 def kernel_times(graph, fetch, feeds, runs=RUNS):
     """Each kernel call's (name, median ms, min ms) of thread CPU time over `runs` calls (after 5 warm-up)."""
-    exe = gc.Session(graph=graph).compiled([fetch], feeds)
-    executor = exe.executors.acquire()
-    bufs, _ = executor._bind(list(feeds.values()) + exe._first_counters(), None)
-    calls = [(c.kernel, f, [bufs[i] for i in args])
-             for c, f, args in zip(executor.plan.calls, executor.funcs, executor.calls)]
-    times = np.zeros((runs + 5, len(calls)))
-    for r in range(runs + 5):
-        for k, (_, f, args) in enumerate(calls):
-            start = time.thread_time_ns()
-            f(*args)
-            times[r, k] = (time.thread_time_ns() - start) / 1e6
-    times = times[5:]
+    calls = kernel_calls(gc.Session(graph=graph).compiled([fetch], feeds), feeds.values())
+    times = call_times(calls, runs) * 1e3
     return [(name, float(np.median(times[:, k])), float(times[:, k].min())) for k, (name, _, _) in enumerate(calls)]
 
 
@@ -70,7 +60,6 @@ def graphc_times(c_in, c_out, size, k, s, p, act, w, bias, x_val):
 def ort_times(c_in, c_out, size, k, s, p, act, w, bias, x_val):
     """onnxruntime's (median, min) ms for the conv node (its activation fused in) of the layer, 1 thread."""
     import onnx
-    import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
     out = (size + 2 * p - k) // s + 1
     nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], strides=[s, s], pads=[p] * 4, kernel_shape=[k, k])]
@@ -84,21 +73,11 @@ def ort_times(c_in, c_out, size, k, s, p, act, w, bias, x_val):
         helper.make_graph(nodes, "stem", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_val.shape)],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, c_out, out, out])], inits),
         opset_imports=[helper.make_opsetid("", 13)], ir_version=8)  # (an IR version this onnxruntime reads)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.enable_profiling = True
-    options.profile_file_prefix = tempfile.mkdtemp() + "/p"
-    sess = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
     onnx.checker.check_model(model)
-    for _ in range(RUNS + 5):
-        sess.run(None, {"x": x_val})
-    per_node = collections.defaultdict(list)
-    for event in json.load(open(sess.end_profiling())):
-        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
-            per_node[(event["name"][:-12], event["args"].get("op_name", ""))].append(event["dur"] / 1000)
-    conv = [(name, op, np.array(v[5:])) for (name, op), v in per_node.items() if "Conv" in op]
-    assert len(conv) == 1, f"expected one conv node, got {list(per_node)}"
-    others = {f"{op}": float(np.median(np.array(v[5:]))) for (name, op), v in per_node.items() if "Conv" not in op}
+    _, nodes = ort_node_times(model, {"x": x_val}, runs=RUNS)
+    conv = [(name, op, t * 1e3) for name, (op, t) in nodes.items() if "Conv" in op]
+    assert len(conv) == 1, f"expected one conv node, got {list(nodes)}"
+    others = {op: float(np.median(t * 1e3)) for name, (op, t) in nodes.items() if "Conv" not in op}
     return (float(np.median(conv[0][2])), float(conv[0][2].min())), conv[0][1], others
 
 

@@ -35,7 +35,7 @@ from graphc.onnx import import_model  # noqa: E402
 from graphc.runtime.executor import aligned_empty  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import sample_seconds  # noqa: E402
+from common import kernel_calls, sample_seconds  # noqa: E402
 
 THREADS = 1 if CPU_TIME else 2
 # (C_in, H=W, C_out, kernel, stride) of every distinct conv in ResNet-18 at 224x224
@@ -120,11 +120,7 @@ def profile_network(rounds=9):
     x[...] = np.random.default_rng(0).standard_normal(x.shape)
     imp = import_model(model)
     feed = {imp.inputs[model.graph.input[0].name]: x}
-    exe = gc.Session(graph=imp.graph).compiled(list(imp.outputs.values())[0], feed)
-    executor = exe.executors.acquire()
-    bufs, _ = executor._bind([x] + exe._first_counters(), None)
-    calls = [(c.kernel, f, [bufs[i] for i in args])
-             for c, f, args in zip(executor.plan.calls, executor.funcs, executor.calls)]
+    calls = kernel_calls(gc.Session(graph=imp.graph).compiled(list(imp.outputs.values())[0], feed), [x])
 
     def seconds(f, args):
         start = time.thread_time_ns()
