@@ -398,8 +398,7 @@ def schedule_conv_blocked(sch, block, target):
             pass
     pads = [p for p in sch.get_producers(block) if kind_of(sch, p) == PADDED_INPUT]
     if pads and pixels_outer:  # the padded input rows a row of tiles reads, made right before it (L2, not memory)
-        sch.compute_at(pads[0], yo)
-        sch.vectorize(sch.get_loops(pads[0])[-1])
+        _padded_input_at(sch, pads[0], yo, target)
         outer = outer[:2]
     elif pads:
         schedule_injective(sch, pads[0], target)
@@ -460,20 +459,21 @@ def schedule_conv_blocked_nchw(sch, block, target):
             pass
     rows = [p for p in sch.get_producers(block) if kind_of(sch, p) == PADDED_INPUT]
     if len(rows) == 1:
-        sch.compute_at(rows[0], y)
-        _padded_rows(sch, rows[0], y, target)
+        _padded_input_at(sch, rows[0], y, target)
     outer = sch.fuse(n, y)
     if target.num_threads > 1 and (_extent(sch, outer) or 0) >= 2:
         sch.parallel(outer)
     sch.decompose_reduction(block, rc)
 
 
-def _padded_rows(sch, block, row, target):
-    """The padded input rows one output row reads, placed at that `row` loop: zeroed apart, then the input's
-    part copied (decompose_padding) with no bounds test, both along whole vectors of the rows (_whole_vector_run)."""
+def _padded_input_at(sch, block, loop, target):
+    """A conv's padded input (PADDED_INPUT) placed at the conv's `loop`, just the part that loop's iteration reads:
+    zeroed apart, then the input's part copied (decompose_padding) with no bounds test, both along whole vectors of
+    their innermost loop (_whole_vector_run)."""
+    sch.compute_at(block, loop)
     lanes = target.vector_lanes(_dtype_bits(sch, block))
     loops = sch.get_loops(block)
-    below = loops[next(i for i, l in enumerate(loops) if sch.get(l).same_as(sch.get(row))) + 1]
+    below = loops[next(i for i, l in enumerate(loops) if sch.get(l).same_as(sch.get(loop))) + 1]
     try:
         fill = sch.decompose_padding(block, below)
     except ScheduleError:  # (not the padding pattern TVM knows: left a loop nest with bounds tests)
