@@ -48,15 +48,18 @@ def lower_conv_blocked(node, x, packed):
     return _conv2d_blocked(x, packed, k, s, d, p, out_shape)
 
 
-def _pad_spatial(x, p, spatial_axes, name, attrs=None):
-    """x zero-padded by pads p (top, left, bottom, right) on its two spatial axes (a block annotated `attrs`)."""
+def _padded_input(x, p, spatial_axes):
+    """x zero-padded by pads p (top, left, bottom, right) on its two spatial axes: a PADDED_INPUT block, which the
+    conv's rule places where the conv reads it (no padded copy of the whole image, no bounds test per tap); x
+    itself when p is all zero. Its value tests the bounds around an unclamped read, so decompose_padding can split
+    it into a fill and a plain copy."""
     if not any(p):
         return x
     before = [0] * len(x.shape)
     after = [0] * len(x.shape)
     for i, axis in enumerate(spatial_axes):
         before[axis], after[axis] = p[i], p[2 + i]
-    return topi.nn.pad(x, before, after, name=name, attrs=attrs)
+    return topi.nn.pad(x, before, after, name="padded_input", attrs={kinds.KEY: kinds.PADDED_INPUT})
 
 
 WEIGHT_LOAD_COST = 2  # a weight vector's load against a broadcast input value's: a whole vector, from a panel that
@@ -84,11 +87,11 @@ def blocked_conv_tile(oh, ow, blocks, registers, weight_registers):
 def _conv2d_blocked(x, packed, k, s, d, p, out_shape):
     """Group-1 conv of a blocked input [N, C/B, H, W, B]: out[n, ob, y, x, o] = sum over input blocks cb, kernel
     offsets (r, t) and lanes l of in[n, cb, y*sh + r*dh, x*sw + t*dw, l] * packed[ob, cb*B + l, r, t, o]. The
-    reduction runs over (block, row, column, lane) loops, so no index divides; a padded input is a copy of its
-    own (CONV_BLOCKED_PAD, kept out of the inner loop). The CONV_BLOCKED rule tiles rows x columns x output blocks in
+    reduction runs over (block, row, column, lane) loops, so no index divides; a padded input is a block of
+    its own (_padded_input, kept out of the inner loop). The CONV_BLOCKED rule tiles rows x columns x output blocks in
     registers (blocked_conv_tile, attr conv_tile); rows that are no whole number of tiles are computed wider
     (their extra columns read the last column's input) and cropped by the result, which the epilogue reads."""
-    xp = _pad_spatial(x, p, (2, 3), "conv_blocked_pad", attrs={kinds.KEY: kinds.CONV_BLOCKED_PAD})
+    xp = _padded_input(x, p, (2, 3))
     n, blocks, oh, ow, block = out_shape
     target = current_target()
     vectors = max(1, block // target.vector_lanes(tvm.runtime.DataType(str(x.dtype)).bits))  # a block's
@@ -114,18 +117,10 @@ def _conv2d_blocked(x, packed, k, s, d, p, out_shape):
 def _conv2d_blocked_nchw(x, packed, k, s, d, p, out_shape):
     """Group-1 conv of a plain input [N, C, H, W] of few channels (a network's stem) into the blocked layout:
     out[n, ob, y, x, o] = sum over (c, r, t) of in[n, c, y*sh + r*dh, x*sw + t*dw, padded] * packed[ob, c, r, t, o],
-    each input value one broadcast scalar, read at any stride (no phase split). The zero-padded input is its
-    own block (PADDED_ROWS), which the CONV_BLOCKED_NCHW schedule makes per output row (the rows that row
-    reads: in L1) instead of a padded copy of the whole image or a bounds test per tap."""
-    n, c_in, h, wd = (int(v) for v in x.shape)
-    zero = tirx.const(0, x.dtype)
-
-    def padded(b, c, row, column):
-        ok = tirx.all(row >= p[0], row < h + p[0], column >= p[1], column < wd + p[1])
-        # (no clamped index: a scalar test branches around the read, so the row's inside is a vector copy)
-        return tirx.if_then_else(ok, x[b, c, row - p[0], column - p[1]], zero)
-    xp = x if not any(p) else te.compute((n, c_in, h + p[0] + p[2], wd + p[1] + p[3]), padded,
-                                         name="conv_blocked_rows", attrs={kinds.KEY: kinds.PADDED_ROWS})
+    each input value one broadcast scalar, read at any stride (no phase split). The zero-padded input
+    (_padded_input) the CONV_BLOCKED_NCHW schedule makes per output row (the rows that row reads: in L1)."""
+    c_in = int(x.shape[1])
+    xp = _padded_input(x, p, (2, 3))
     rc = te.reduce_axis((0, c_in), name="rc")
     rr = te.reduce_axis((0, k[0]), name="rr")
     rt = te.reduce_axis((0, k[1]), name="rt")

@@ -8,9 +8,9 @@ from tvm.s_tir.schedule import ScheduleError
 from graphc.registry import Registry
 
 from . import inline_spatial, is_reduction, sblocks
-from .kinds import (CONV_1X1, CONV_BLOCKED, CONV_BLOCKED_NCHW, CONV_BLOCKED_PAD, CONV_DEPTHWISE, CONV_DIRECT, CONV_GEMM,
+from .kinds import (CONV_1X1, CONV_BLOCKED, CONV_BLOCKED_NCHW, CONV_DEPTHWISE, CONV_DIRECT, CONV_GEMM,
                     CONV_PLANES, CONV_WGRAD_GEMM, DEPTHWISE_BLOCKED, EPILOGUE_DONE, GEMM, GEMM_PANELS, KEY, LAYER_NORM,
-                    LAYER_NORM_STATS, PADDED_ROWS, POOL_ARGMAX, POOL_GRAD_TILED, ROW_STATS, SOFTMAX, SOFTMAX_STATS,
+                    LAYER_NORM_STATS, PADDED_INPUT, POOL_ARGMAX, POOL_GRAD_TILED, ROW_STATS, SOFTMAX, SOFTMAX_STATS,
                     STENCIL_PHASES, STENCIL_PLANES, WINOGRAD_HALF, WINOGRAD_INPUT, kind_of)
 from .deinterleave import deinterleave_intrin
 from .rule import ScheduleRule
@@ -396,10 +396,9 @@ def schedule_conv_blocked(sch, block, target):
             sch.compute_inline(acc)
         except ScheduleError:
             pass
-    pads = [p for p in sch.get_producers(block) if kind_of(sch, p) == CONV_BLOCKED_PAD]
+    pads = [p for p in sch.get_producers(block) if kind_of(sch, p) == PADDED_INPUT]
     if pads and pixels_outer:  # the padded input rows a row of tiles reads, made right before it (L2, not memory)
-        sch.compute_at(pads[0], yo)
-        sch.vectorize(sch.get_loops(pads[0])[-1])
+        _padded_input_at(sch, pads[0], yo, target)
         outer = outer[:2]
     elif pads:
         schedule_injective(sch, pads[0], target)
@@ -409,11 +408,12 @@ def schedule_conv_blocked(sch, block, target):
     sch.decompose_reduction(block, chunks[0] if chunks else rc)
 
 
-@block_schedule(CONV_BLOCKED_PAD)
-def schedule_conv_blocked_pad(sch, block, target):
-    """A blocked conv's padded input: placed by the CONV_BLOCKED rule, which reads it (blocks run in order, so this
-    comes first: leave it); else a pass of its own."""
-    if not any(kind_of(sch, c) == CONV_BLOCKED for c in sch.get_consumers(block)):
+@block_schedule(PADDED_INPUT)
+def schedule_padded_input(sch, block, target):
+    """A conv's zero-padded input (codegen/lower/blocked.py _padded_input): left to a blocked conv's rule that reads
+    it (blocks run in order, so this comes first), which places it where the conv reads it or makes it a pass of
+    its own; else a pass of its own."""
+    if not any(kind_of(sch, c) in (CONV_BLOCKED, CONV_BLOCKED_NCHW) for c in sch.get_consumers(block)):
         schedule_injective(sch, block, target)
 
 
@@ -457,27 +457,23 @@ def schedule_conv_blocked_nchw(sch, block, target):
             sch.compute_inline(acc)
         except ScheduleError:
             pass
-    rows = [p for p in sch.get_producers(block) if kind_of(sch, p) == PADDED_ROWS]
+    rows = [p for p in sch.get_producers(block) if kind_of(sch, p) == PADDED_INPUT]
     if len(rows) == 1:
-        sch.compute_at(rows[0], y)
-        _padded_rows(sch, rows[0], y, target)
+        _padded_input_at(sch, rows[0], y, target)
     outer = sch.fuse(n, y)
     if target.num_threads > 1 and (_extent(sch, outer) or 0) >= 2:
         sch.parallel(outer)
     sch.decompose_reduction(block, rc)
 
 
-@block_schedule(PADDED_ROWS)
-def _scheduled_with_its_conv(sch, block, target):
-    """A conv's padded input rows, made per output row by the conv's schedule (schedule_conv_blocked_nchw)."""
-
-
-def _padded_rows(sch, block, row, target):
-    """The padded input rows one output row reads, placed at that `row` loop: zeroed apart, then the input's
-    part copied (decompose_padding) with no bounds test, both along whole vectors of the rows (_whole_vector_run)."""
+def _padded_input_at(sch, block, loop, target):
+    """A conv's padded input (PADDED_INPUT) placed at the conv's `loop`, just the part that loop's iteration reads:
+    zeroed apart, then the input's part copied (decompose_padding) with no bounds test, both along whole vectors of
+    their innermost loop (_whole_vector_run)."""
+    sch.compute_at(block, loop)
     lanes = target.vector_lanes(_dtype_bits(sch, block))
     loops = sch.get_loops(block)
-    below = loops[next(i for i, l in enumerate(loops) if sch.get(l).same_as(sch.get(row))) + 1]
+    below = loops[next(i for i, l in enumerate(loops) if sch.get(l).same_as(sch.get(loop))) + 1]
     try:
         fill = sch.decompose_padding(block, below)
     except ScheduleError:  # (not the padding pattern TVM knows: left a loop nest with bounds tests)

@@ -9,11 +9,10 @@ CONV_GEMM = "conv_gemm"                # the implicit-im2col conv product (attrs
 CONV_DIRECT = "conv_direct"            # a direct conv over output-channel panels, blocked result (attr conv_pixels)
 CONV_1X1 = "conv_1x1"                  # a 1x1 stride-1 conv as a GEMM over (C_out, H*W) (attrs gemm_mr, gemm_nr)
 CONV_BLOCKED = "conv_blocked"          # a group-1 conv in the channel-blocked layout [N, C/B, H, W, B] (attr conv_tile)
-CONV_BLOCKED_PAD = "conv_blocked_pad"  # its zero-padded input, placed per row of tiles by the CONV_BLOCKED rule
 CONV_DEPTHWISE = "conv_depthwise"      # a depthwise conv's stencil over phase planes (attr gemm_nr)
 DEPTHWISE_BLOCKED = "depthwise_blocked"  # a depthwise conv of a blocked input [N, C/B, H, W, B], read in place
 CONV_BLOCKED_NCHW = "conv_blocked_nchw"  # a conv from a plain NCHW input of few channels into NCHW[B]c (a stem)
-PADDED_ROWS = "padded_rows"            # a conv's zero-padded input, made per output row by the conv's schedule
+PADDED_INPUT = "padded_input"          # a conv's zero-padded input: placed by the conv's rule where the conv reads it
 CONV_WGRAD_GEMM = "conv_wgrad_gemm"    # a conv's weight gradient as per-channel GEMMs (attr gemm_nr)
 CONV_PLANES = "conv_planes"            # a conv's padded input copied into flat planes (attr plane_width)
 STENCIL_PLANES = "stencil_planes"      # a stencil's padded input as 2-D planes [N, C, phases, rows, Wq]
@@ -32,7 +31,7 @@ SOFTMAX = "softmax"                    # (log_)softmax's output over the last ax
 SOFTMAX_STATS = "softmax_stats"        # softmax's row max and row sum of exp, placed by the SOFTMAX rule
 ROW_STATS = {LAYER_NORM: LAYER_NORM_STATS, SOFTMAX: SOFTMAX_STATS}  # a row-wise output -> its statistics' kind
 
-LAYOUT_COPIES = frozenset({PACK, CONV_BLOCKED_PAD, PADDED_ROWS, GEMM_PANELS, CONV_PLANES, STENCIL_PLANES, STENCIL_PHASES,
+LAYOUT_COPIES = frozenset({PACK, PADDED_INPUT, GEMM_PANELS, CONV_PLANES, STENCIL_PLANES, STENCIL_PHASES,
                            STORED, WINOGRAD_INPUT, WINOGRAD_HALF})  # blocks kept as loop nests of their own
 
 
