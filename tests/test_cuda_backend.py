@@ -79,7 +79,9 @@ def test_matmul_stages_tiles_in_shared_memory_and_accumulates_in_registers():
     src = cuda_source(graphc.relu(graphc.matmul(x, w)), {x: ((512, 256), "float32"), w: ((256, 384), "float32")})
     assert len(re.findall(r"__shared__ .*float \w+\[\d+\]", src)) >= 2  # a tile of each operand
     assert re.search(r"\bfloat\d? \w*local\w*\[\d+\];", src)  # per-thread accumulators (registers)
-    assert src.count("__global__") == 2 and "max(" in src  # the relu epilogue stays in the GEMM kernel
+    assert src.count("__global__") == 2
+    gemm = [k for k in src.split("__global__")[1:] if "__shared__" in k]
+    assert gemm and ("?" in gemm[0] or "max(" in gemm[0])  # the relu epilogue (a select) stays in the GEMM kernel
     assert re.search(r"__syncthreads\(\)", src)
 
 

@@ -24,7 +24,8 @@ def test_get_target_is_cached_and_refuses_unknown_kinds():
     cpu = get_target("cpu")
     assert get_target("cpu") is cpu and get_target(cpu) is cpu
     assert cpu.host_memory and cpu.cacheable and cpu.rules and cpu.vector_bits in (128, 256, 512)
-    assert [name for name, _ in cpu.passes] == ["sink_transposes", "winograd", "pack_weights", "pack_conv_weights"]
+    assert [name for name, _ in cpu.passes] == ["sink_transposes", "winograd", "blocked_layout", "pack_weights",
+                                                 "pack_conv_weights"]
     with pytest.raises(ValueError, match="unknown target 'tpu'"):
         get_target("tpu")
 
