@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..registry import Example, Pattern, TensorType, register_op
 from ._base import make, rand
-from .conv import _check_float, _conv_ref, conv_out_size, pack_conv_panels, spatial_attrs, unpack_conv_panels
+from .conv import _check_float, _conv_ref, pack_conv_panels, packed_conv_out_size, unpack_conv_panels
 
 EXAMPLE_BLOCK = 8  # the registry tests' block (AVX2's float32 lanes); kernels take the block from the shapes
 
@@ -134,12 +134,7 @@ def _conv_blocked_infer(node):
     if None not in (c_in, expected) and c_in != expected:
         raise ShapeError(f"conv_blocked: input {x.name} {list(x.shape)} gives {expected} input channels per output "
                          f"channel; the packed weights {packed.name} {list(packed.shape)} have {c_in}")
-    k, s, d, p = spatial_attrs(node.attrs, 2, [1 if v is None else v for v in (kh, kw)])
-    out = [None if (kh, kw)[i] is None else conv_out_size(x.shape[2 + i], k[i], s[i], d[i], p[i], p[2 + i])
-           for i in range(2)]
-    if any(o is not None and o < 1 for o in out):
-        raise ShapeError(f"conv_blocked of {x.name} {list(x.shape)} with kernel {k} gives an empty output {out}")
-    return TensorType((x.shape[0], blocks) + tuple(out) + (block,), x.dtype)
+    return TensorType((x.shape[0], blocks) + packed_conv_out_size(node, x, kh, kw) + (block,), x.dtype)
 
 
 def _conv_blocked_ref(attrs, x, packed):

@@ -190,12 +190,18 @@ def _conv_packed_infer(node):
             None not in (blocks, width) and not (blocks - 1) * width < c_out <= blocks * width:
         raise ShapeError(f"conv_packed: input {x.name} {list(x.shape)} does not match panels {list(packed.shape)} "
                          f"of {c_out} output channels")
+    return TensorType((x.shape[0], c_out) + packed_conv_out_size(node, x, kh, kw), x.dtype)
+
+
+def packed_conv_out_size(node, x, kh, kw):
+    """(OH, OW) of a 2-D conv over packed weights of kernel (kh, kw) (None where unknown); a ShapeError where
+    it would be empty."""
     k, s, d, p = spatial_attrs(node.attrs, 2, [1 if v is None else v for v in (kh, kw)])
     out = [None if (kh, kw)[i] is None else conv_out_size(x.shape[2 + i], k[i], s[i], d[i], p[i], p[2 + i])
            for i in range(2)]
     if any(o is not None and o < 1 for o in out):
-        raise ShapeError(f"conv_packed of {x.name} {list(x.shape)} with kernel {k} gives an empty output {out}")
-    return TensorType((x.shape[0], c_out) + tuple(out), x.dtype)
+        raise ShapeError(f"{node.op} of {x.name} {list(x.shape)} with kernel {k} gives an empty output {out}")
+    return tuple(out)
 
 
 def _conv_packed_ref(attrs, x, packed):
