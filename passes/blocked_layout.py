@@ -70,6 +70,11 @@ def _blocked_operand(t, channels, block, g):
     return const.outputs[0]
 
 
+def _finite_constant(t):
+    """Whether `t` is a constant whose values are all finite (so padding zeros combined with it stay finite)."""
+    return t.node.opdef.constant and bool(np.isfinite(np.asarray(t.node.attrs["value"])).all())
+
+
 def _sunk(node, inputs, block, g):
     """The elementwise `node` computed on its inputs' blocked sources, then unblocked once; None where it
     cannot be (no input unblocked, an unblocked input of fewer channels, which NCHW broadcasts over channels,
@@ -82,8 +87,9 @@ def _sunk(node, inputs, block, g):
     if not any(s is not None for s in sources):
         return None
     channels = out.shape[1]
-    if channels % block and node.op not in FINITE_ON_ZEROS:
-        return None
+    if channels % block and (node.op not in FINITE_ON_ZEROS or not all(
+            s is not None or _finite_constant(t) for s, t in zip(sources, inputs))):
+        return None  # (0 + inf, 0 * inf: the padding would turn infinite, and 0 * inf NaN in the next conv)
     if any(s is not None and (t.shape[1] != channels or tuple(t.shape[2:]) not in (tuple(out.shape[2:]), (1, 1)))
            for s, t in zip(sources, inputs)):
         return None

@@ -181,3 +181,19 @@ def test_a_tensor_of_one_channel_broadcasts_over_channels_unblocked(rng):
     assert len(add.outputs[0].shape) == 4
     assert_close(reference.evaluate(new_fetches, _by_name(g2, spec_feeds))[0],
                  reference.evaluate(spec_fetches, spec_feeds)[0])
+
+
+def test_padding_channels_stay_finite_against_infinite_constants(rng):
+    """12 channels in blocks of 8: adding an infinite constant to the padding's zeros would reach the next conv as
+    0 * inf = NaN, so that add stays NCHW; a finite one is blocked."""
+    x = gc.placeholder(gc.float32, (1, 3, 6, 6), name="x")
+    h = gc.conv(gc.conv(x, _const(rng, 12, 3, 3, 3), pads=[1, 1, 1, 1]), _const(rng, 12, 12, 1, 1))
+    h = gc.minimum((h + np.float32(0.5)) + np.float32(np.inf), 1.0)
+    y = gc.conv(gc.conv(h, _const(rng, 48, 12, 3, 3), pads=[1, 1, 1, 1]), _const(rng, 12, 48, 1, 1))
+    feeds = {x: rng.standard_normal((1, 3, 6, 6)).astype("float32")}
+    g, spec_fetches, spec_feeds, g2, new_fetches = _rewritten(feeds, [y])
+    adds = [n for n in g2.nodes if n.op == "add"]
+    assert sorted(len(n.outputs[0].shape) for n in adds) == [4, 5], [n.outputs[0].shape for n in adds]
+    got = reference.evaluate(new_fetches, _by_name(g2, spec_feeds))[0]
+    assert np.isfinite(got).all()
+    assert_close(got, reference.evaluate(spec_fetches, spec_feeds)[0])
