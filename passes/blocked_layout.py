@@ -25,7 +25,7 @@ from .sink_transposes import known_shape, layout_free
 STEM_MAX_CHANNELS = 4  # inputs of at most this many channels are read as NCHW (a block would be mostly padding)
 MAX_CONVERTED_FRACTION = 0.5  # a region converts at most this many elements per element its convs write
 FINITE_ON_ZEROS = frozenset({"add", "subtract", "multiply", "maximum", "minimum", "relu", "negative", "abs",
-                             "sigmoid", "tanh", "square", "clip", "identity"})
+                             "sigmoid", "tanh", "square", "identity"})
 
 
 def _blockable(node):
@@ -122,10 +122,10 @@ def _unblocked(blocked, channels, node):
                                      node.name + "/unblocked").outputs
 
 
-def _conv_blocked(node, inputs, block, g):
+def _conv_blocked(node, inputs, block, g, packed_weights):
     """conv `node` as from_blocked(conv_blocked(to_blocked(x))), the to_blocked skipped for an x that is
     already an unblocked tensor (its blocked source is read) or a stem's input of few channels (read as
-    NCHW)."""
+    NCHW). `packed_weights` keeps each conv's packed weights, made once for both rewrites."""
     x, w = inputs
     value = np.asarray(node.inputs[1].node.attrs["value"])
     groups = int(node.attrs.get("groups", 1))
@@ -135,8 +135,10 @@ def _conv_blocked(node, inputs, block, g):
         source = x
     elif source is None:
         source = g.create_node("to_blocked", [x], {"block": block}, node.name + "/to_blocked").outputs[0]
-    packed = pack_blocked_weights(value, block, groups, blocked_input=len(source.shape) == 5)
-    const = g.create_node("constant", (), {"value": _frozen(packed)}, node.inputs[1].node.name + "_blocked")
+    key = (node.name, len(source.shape))
+    if key not in packed_weights:
+        packed_weights[key] = _frozen(pack_blocked_weights(value, block, groups, blocked_input=len(source.shape) == 5))
+    const = g.create_node("constant", (), {"value": packed_weights[key]}, node.inputs[1].node.name + "_blocked")
     attrs = {k: node.attrs[k] for k in ("strides", "dilations", "pads") if node.attrs.get(k) is not None}
     conv = g.create_node("conv_blocked", [source, const.outputs[0]], dict(attrs, depthwise=depthwise),
                          node.name + "/blocked")
@@ -165,7 +167,7 @@ def _worth_it(region):
     return converted <= MAX_CONVERTED_FRACTION * written
 
 
-def _rewrite(graph, fetches, block, convs):
+def _rewrite(graph, fetches, block, convs, packed_weights):
     """The graph with the convs named in `convs` blocked and the layout sunk; (graph, fetches, {blocked conv's
     name: the conv's name})."""
     origin = {}
@@ -173,8 +175,8 @@ def _rewrite(graph, fetches, block, convs):
     def rule(node, inputs, g):
         if node.control_inputs:  # (a replacement would not carry them)
             return None
-        if node.name in convs and _blockable(node):
-            out = _conv_blocked(node, inputs, block, g)
+        if node.name in convs:
+            out = _conv_blocked(node, inputs, block, g, packed_weights)
             origin[out[0].node.inputs[0].node.name] = node.name
             return out
         if node.op == "to_blocked" and int(node.attrs["block"]) == block and _blocked_source(inputs[0], block):
@@ -191,9 +193,10 @@ def blocked_layout(graph, fetches, block):
     convs = {n.name for n in graph.nodes if _blockable(n)}
     if not convs:
         return graph, fetches
-    trial, _, origin = _rewrite(graph, fetches, block, convs)
+    packed_weights = {}
+    trial, _, origin = _rewrite(graph, fetches, block, convs, packed_weights)
     kept = {origin[n.name] for region in _regions(trial) if _worth_it(region) for n in region if n.name in origin}
     if not kept:
         return graph, fetches
-    new_graph, new_fetches, _ = _rewrite(graph, fetches, block, kept)
+    new_graph, new_fetches, _ = _rewrite(graph, fetches, block, kept, packed_weights)
     return new_graph, new_fetches

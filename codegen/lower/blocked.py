@@ -48,18 +48,16 @@ def lower_conv_blocked(node, x, packed):
     return _conv2d_blocked(x, packed, k, s, d, p, out_shape)
 
 
-def _padded_input(x, p, spatial_axes):
-    """x zero-padded by pads p (top, left, bottom, right) on its two spatial axes: a PADDED_INPUT block, which the
-    conv's rule places where the conv reads it (no padded copy of the whole image, no bounds test per tap); x
-    itself when p is all zero. Its value tests the bounds around an unclamped read, so decompose_padding can split
-    it into a fill and a plain copy."""
+def _padded_input(x, p):
+    """x ([N, C, H, W] or blocked [N, C/B, H, W, B]) zero-padded by pads p (top, left, bottom, right) on H and W: a
+    PADDED_INPUT block, which the conv's rule places where the conv reads it (no padded copy of the whole image,
+    no bounds test per tap); x itself when p is all zero. Its value tests the bounds around an unclamped read, so
+    decompose_padding can split it into a fill and a plain copy."""
     if not any(p):
         return x
-    before = [0] * len(x.shape)
-    after = [0] * len(x.shape)
-    for i, axis in enumerate(spatial_axes):
-        before[axis], after[axis] = p[i], p[2 + i]
-    return topi.nn.pad(x, before, after, name="padded_input", attrs={kinds.KEY: kinds.PADDED_INPUT})
+    rest = [0] * (len(x.shape) - 4)
+    return topi.nn.pad(x, [0, 0, p[0], p[1]] + rest, [0, 0, p[2], p[3]] + rest, name="padded_input",
+                       attrs={kinds.KEY: kinds.PADDED_INPUT})
 
 
 WEIGHT_LOAD_COST = 2  # a weight vector's load against a broadcast input value's: a whole vector, from a panel that
@@ -91,7 +89,7 @@ def _conv2d_blocked(x, packed, k, s, d, p, out_shape):
     its own (_padded_input, kept out of the inner loop). The CONV_BLOCKED rule tiles rows x columns x output blocks in
     registers (blocked_conv_tile, attr conv_tile); rows that are no whole number of tiles are computed wider
     (their extra columns read the last column's input) and cropped by the result, which the epilogue reads."""
-    xp = _padded_input(x, p, (2, 3))
+    xp = _padded_input(x, p)
     n, blocks, oh, ow, block = out_shape
     target = current_target()
     vectors = max(1, block // target.vector_lanes(tvm.runtime.DataType(str(x.dtype)).bits))  # a block's
@@ -120,7 +118,7 @@ def _conv2d_blocked_nchw(x, packed, k, s, d, p, out_shape):
     each input value one broadcast scalar, read at any stride (no phase split). The zero-padded input
     (_padded_input) the CONV_BLOCKED_NCHW schedule makes per output row (the rows that row reads: in L1)."""
     c_in = int(x.shape[1])
-    xp = _padded_input(x, p, (2, 3))
+    xp = _padded_input(x, p)
     rc = te.reduce_axis((0, c_in), name="rc")
     rr = te.reduce_axis((0, k[0]), name="rr")
     rt = te.reduce_axis((0, k[1]), name="rt")

@@ -432,6 +432,8 @@ def _unroll_tile(sch, block, tile_loop, lanes):
     if math.prod(_extent(sch, l) or TILE_UNROLL_MAX for l in tile) <= TILE_UNROLL_MAX:
         for loop in tile:
             sch.unroll(loop)
+
+
 @block_schedule(CONV_BLOCKED_NCHW)
 def schedule_conv_blocked_nchw(sch, block, target):
     """A stem conv from a plain NCHW input into the blocked layout (codegen/lower/blocked.py): per output row,
@@ -467,19 +469,12 @@ def schedule_conv_blocked_nchw(sch, block, target):
 
 
 def _padded_input_at(sch, block, loop, target):
-    """A conv's padded input (PADDED_INPUT) placed at the conv's `loop`, just the part that loop's iteration reads:
-    zeroed apart, then the input's part copied (decompose_padding) with no bounds test, both along whole vectors of
-    their innermost loop (_whole_vector_run)."""
+    """A conv's padded input (PADDED_INPUT) placed at the conv's `loop`, just the part that loop's iteration reads,
+    filled and copied by _copy_inside with its rows' partial vectors element by element."""
     sch.compute_at(block, loop)
-    lanes = target.vector_lanes(_dtype_bits(sch, block))
     loops = sch.get_loops(block)
     below = loops[next(i for i, l in enumerate(loops) if sch.get(l).same_as(sch.get(loop))) + 1]
-    try:
-        fill = sch.decompose_padding(block, below)
-    except ScheduleError:  # (not the padding pattern TVM knows: left a loop nest with bounds tests)
-        return
-    for b in (fill, block):
-        _whole_vector_run(sch, sch.get_loops(b)[-1], lanes)
+    _copy_inside(sch, block, below, target, partial_vectors=True)
 
 
 def _whole_vector_run(sch, loop, lanes):
@@ -503,9 +498,15 @@ def _stem_tile(target, width, blocks, block_vectors):
     tile and its accumulators in memory (ResNet-18's 7x7 stem, 112 columns, in 6 x 2 tiles: 10 ms, 4 x 2: 3.4 ms)."""
     blocks = max(d for d in range(1, blocks + 1) if blocks % d == 0 and (d * block_vectors <= 2 or d == 1))
     vectors = blocks * block_vectors
-    most = max(1, min(width, int((target.vector_registers - vectors - 1) / (vectors + 0.5))))
-    divides = max(d for d in range(1, most + 1) if width % d == 0)
-    return (divides if 2 * divides >= most else most), blocks
+    return _row_tile(width, int((target.vector_registers - vectors - 1) / (vectors + 0.5))), blocks
+
+
+def _row_tile(width, most):
+    """Output pixels of a register tile along a row of `width`: the largest divisor of the row up to `most`, so no
+    tile is partial, or `most` (a partial last tile) where no divisor comes to half of it."""
+    most = max(1, min(most, width))
+    best = max(d for d in range(1, most + 1) if width % d == 0)
+    return best if 2 * best >= most else most
 
 
 def half_l1_bytes(target):
@@ -620,7 +621,8 @@ def schedule_depthwise_blocked(sch, block, target):
     read in place with no bounds test and no padded copy. In parallel over (image, block), and bands of rows
     where those are fewer than the threads."""
     n, cb, y, x, lane, rr, rt = sch.get_loops(block)
-    pixels = _depthwise_tile(_extent(sch, x), target)
+    # (one accumulator vector per pixel)
+    pixels = _row_tile(_extent(sch, x), target.accumulator_registers)
     xo, xi = sch.split(x, [None, pixels])
     sch.reorder(n, cb, y, xo, rr, rt, xi, lane)
     acc = sch.cache_write(block, 0, "local")
@@ -652,15 +654,6 @@ def schedule_depthwise_blocked(sch, block, target):
     if target.num_threads > 1 and (_extent(sch, outer) or 0) >= 2 and work >= PARALLEL_MIN_ELEMENTS:
         sch.parallel(outer)
     sch.decompose_reduction(block, rr)
-
-
-def _depthwise_tile(width, target):
-    """Output pixels of a blocked depthwise register tile: the largest divisor of the row `width` that the
-    accumulator registers hold (one vector per pixel), or all of them with a tail where no divisor comes to
-    half of that."""
-    most = target.accumulator_registers
-    best = max(p for p in range(1, min(most, width) + 1) if width % p == 0)
-    return best if 2 * best >= min(most, width) else min(most, width)
 
 
 def _epilogue_per_channel(sch, acc, outer, lanes):
@@ -803,20 +796,22 @@ def _split_phases(sch, block):
     sch.tensorize(pc, deinterleave_intrin(lanes, str(planes.dtype)))
 
 
-def _copy_inside(sch, block, loop, target):
+def _copy_inside(sch, block, loop, target, partial_vectors=False):
     """Padded planes: the padding filled apart inside `loop` (decompose_padding), then the inside copied
-    along whole vectors of its rows, with no per-element bounds test."""
+    along whole vectors of its rows, with no per-element bounds test. Rows that are no whole number of
+    vectors stay scalar, or with `partial_vectors` run their whole vectors and then the rest one by one
+    (_whole_vector_run)."""
     try:
         fill = sch.decompose_padding(block, loop)
-    except ScheduleError:
+    except ScheduleError:  # (not the padding pattern TVM knows: left a loop nest with bounds tests)
         return
-    last = sch.get_loops(block)[-1]
-    ext, lanes = _extent(sch, last) or 0, target.vector_lanes(_dtype_bits(sch, block))
-    if ext % lanes == 0 and ext >= lanes:
-        sch.vectorize(sch.split(last, [None, lanes])[1])
-    flast = sch.get_loops(fill)[-1]
-    if (_extent(sch, flast) or 0) % lanes == 0:
-        sch.vectorize(sch.split(flast, [None, lanes])[1])
+    lanes = target.vector_lanes(_dtype_bits(sch, block))
+    for b in (fill, block):
+        last = sch.get_loops(b)[-1]
+        if partial_vectors:
+            _whole_vector_run(sch, last, lanes)
+        elif (_extent(sch, last) or 0) % lanes == 0 and (_extent(sch, last) or 0) >= lanes:
+            sch.vectorize(sch.split(last, [None, lanes])[1])
 
 
 def _reads_kind(sch, block, kind):
